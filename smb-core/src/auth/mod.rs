@@ -1,0 +1,1 @@
+//! Authentication: the [`Authenticator`] trait and the built-in mechanisms.

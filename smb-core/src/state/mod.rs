@@ -1,0 +1,1 @@
+//! The state machines of channels, sessions, tree connects and opens.

@@ -1,0 +1,137 @@
+//! Direct TCP transport framing ([MS-SMB2] 2.1): each SMB2 message (or compound chain, or
+//! transform) is preceded by a 4-byte big-endian length whose first byte is zero, so a frame
+//! carries at most 2^24 - 1 bytes.
+
+use super::{DecodeError, DecodeResult};
+use alloc::vec::Vec;
+
+/// Largest payload one frame can carry.
+pub const MAX_FRAME_LEN: usize = (1 << 24) - 1;
+
+/// Length of the direct TCP prefix.
+pub const PREFIX_LEN: usize = 4;
+
+/// The 4-byte prefix for a payload of `len` bytes.
+pub fn prefix(len: usize) -> DecodeResult<[u8; 4]> {
+    if len > MAX_FRAME_LEN {
+        return Err(DecodeError::TooLong {
+            len,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    Ok((len as u32).to_be_bytes())
+}
+
+/// Length announced by a prefix, or an error if its first byte is not zero.
+pub fn announced_len(p: [u8; 4]) -> DecodeResult<usize> {
+    if p[0] != 0 {
+        return Err(DecodeError::BadField {
+            field: "DirectTcpZero",
+            value: p[0].into(),
+        });
+    }
+    Ok(u32::from_be_bytes(p) as usize)
+}
+
+/// Reassembles frames from a byte stream that arrives in arbitrary pieces.
+///
+/// Bytes are appended with [`FrameReader::push`]; whole frames are taken with
+/// [`FrameReader::next_frame`]. The buffer never grows beyond one frame plus the bytes of the
+/// next ones already received, and a frame's announced length is checked against `max_len`
+/// before anything is reserved for it.
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: bytes::BytesMut,
+    max_len: usize,
+}
+
+impl FrameReader {
+    /// A reader that rejects frames longer than `max_len` (at most [`MAX_FRAME_LEN`]).
+    pub fn new(max_len: usize) -> Self {
+        FrameReader {
+            buf: bytes::BytesMut::new(),
+            max_len: max_len.min(MAX_FRAME_LEN),
+        }
+    }
+
+    /// Append received bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes held that do not yet form a whole frame.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next whole frame's payload (without prefix), `Ok(None)` if more bytes are needed,
+    /// or an error when the stream is corrupt (the connection must then be dropped).
+    pub fn next_frame(&mut self) -> DecodeResult<Option<bytes::Bytes>> {
+        if self.buf.len() < PREFIX_LEN {
+            return Ok(None);
+        }
+        let len = announced_len([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])?;
+        if len > self.max_len {
+            return Err(DecodeError::TooLong {
+                len,
+                max: self.max_len,
+            });
+        }
+        if self.buf.len() < PREFIX_LEN + len {
+            let missing = PREFIX_LEN + len - self.buf.len();
+            self.buf.reserve(missing);
+            return Ok(None);
+        }
+        let mut frame = self.buf.split_to(PREFIX_LEN + len);
+        let _ = frame.split_to(PREFIX_LEN);
+        Ok(Some(frame.freeze()))
+    }
+}
+
+/// Prefix `payload` and return the whole frame (one allocation; for small messages).
+pub fn frame(payload: &[u8]) -> DecodeResult<Vec<u8>> {
+    let mut v = Vec::with_capacity(PREFIX_LEN + payload.len());
+    v.extend_from_slice(&prefix(payload.len())?);
+    v.extend_from_slice(payload);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reassembles_frames_split_anywhere() {
+        let mut stream = Vec::new();
+        stream.extend(frame(b"hello").unwrap());
+        stream.extend(frame(b"").unwrap());
+        stream.extend(frame(&[7u8; 300]).unwrap());
+        for chunk in 1..stream.len() {
+            let mut r = FrameReader::new(MAX_FRAME_LEN);
+            let mut got = Vec::new();
+            for piece in stream.chunks(chunk) {
+                r.push(piece);
+                while let Some(f) = r.next_frame().unwrap() {
+                    got.push(f);
+                }
+            }
+            assert_eq!(got.len(), 3);
+            assert_eq!(&got[0][..], b"hello");
+            assert!(got[1].is_empty());
+            assert_eq!(got[2].len(), 300);
+            assert_eq!(r.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn rejects_oversized_and_nonzero_prefix() {
+        let mut r = FrameReader::new(1024);
+        r.push(&[0, 0, 0x04, 0x01]);
+        assert!(matches!(r.next_frame(), Err(DecodeError::TooLong { .. })));
+        let mut r = FrameReader::new(1024);
+        r.push(&[0xFF, 0, 0, 1]);
+        assert!(r.next_frame().is_err());
+        assert!(prefix(MAX_FRAME_LEN + 1).is_err());
+        assert_eq!(prefix(MAX_FRAME_LEN).unwrap(), [0, 0xFF, 0xFF, 0xFF]);
+    }
+}
