@@ -28,4 +28,5 @@ pub mod auth;
 pub mod crypto;
 pub mod state;
 pub mod time;
+pub mod url;
 pub mod wire;
