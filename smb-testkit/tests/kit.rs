@@ -185,7 +185,7 @@ fn proxy_forwards_counts_and_cuts() {
         .arg(format!("//127.0.0.1/{SHARE}"))
         .args(["-p", &proxy.port().to_string()])
         .args(["-U", &format!("{}%{}", s.user(), s.password())])
-        .current_dir(&dir)
+        .current_dir(&*dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
