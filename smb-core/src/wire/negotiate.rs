@@ -6,8 +6,8 @@
 //! the first one is given by NegotiateContextOffset, relative to the header start.
 
 use super::{
-    pad_to, patch_u16, patch_u32, put_utf16le, slice_at, utf16le_to_string, Decode, DecodeError,
-    DecodeResult, Encode, Guid, Reader, HEADER_LEN,
+    Decode, DecodeError, DecodeResult, Encode, Guid, HEADER_LEN, Reader, pad_to, patch_u16,
+    patch_u32, put_utf16le, slice_at, utf16le_to_string,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -925,7 +925,10 @@ pub(crate) mod tests {
         assert_eq!(back.cipher(), Some(Cipher::Aes128Gcm));
         assert_eq!(back.signing_algorithm(), Some(SigningAlgorithm::AesGmac));
         assert_eq!(back.preauth_hash(), Some(HashAlgorithm::Sha512));
-        assert!(core::ptr::eq(back.security_buffer.as_ptr(), msg[128..].as_ptr()));
+        assert!(core::ptr::eq(
+            back.security_buffer.as_ptr(),
+            msg[128..].as_ptr()
+        ));
         all_prefixes_fail(&msg, |m| NegotiateResponse::decode(m).is_err());
     }
 
@@ -989,8 +992,7 @@ pub(crate) mod tests {
         put_utf16le(&mut d, "srv");
         d.extend_from_slice(&[0, 0]);
         assert_eq!(
-            NegotiateContext::decode_data(context_type::NETNAME_NEGOTIATE_CONTEXT_ID, &d)
-                .unwrap(),
+            NegotiateContext::decode_data(context_type::NETNAME_NEGOTIATE_CONTEXT_ID, &d).unwrap(),
             NegotiateContext::NetName("srv".into())
         );
     }

@@ -1,7 +1,7 @@
 //! SMB2 SESSION_SETUP request and response ([MS-SMB2] 2.2.5, 2.2.6).
 
 use super::negotiate::{Capabilities, SecurityMode};
-use super::{slice_at, Decode, DecodeResult, Encode, Reader, HEADER_LEN};
+use super::{Decode, DecodeResult, Encode, HEADER_LEN, Reader, slice_at};
 use alloc::vec::Vec;
 use bytes::BufMut;
 

@@ -15,8 +15,8 @@
 
 use super::logoff::{decode_size4, encode_size4};
 use super::{
-    pad_to, patch_u16, patch_u32, put_utf16le, slice_at, utf16le_len, utf16le_to_string, Decode,
-    DecodeError, DecodeResult, Encode, Reader, HEADER_LEN,
+    Decode, DecodeError, DecodeResult, Encode, HEADER_LEN, Reader, pad_to, patch_u16, patch_u32,
+    put_utf16le, slice_at, utf16le_len, utf16le_to_string,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
