@@ -291,7 +291,7 @@ impl SymlinkError {
 mod tests {
     use super::*;
     use crate::wire::HeaderFlags;
-    use crate::wire::negotiate::tests::all_prefixes_fail;
+    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly};
     use alloc::vec;
 
     fn response_msg(status: NtStatus, command: Command, body: &ErrorResponse<'_>) -> Vec<u8> {
@@ -474,5 +474,42 @@ mod tests {
         assert!(!is_error_body(&rd));
         assert!(!is_error_body(&err[..65]));
         assert!(!is_error_body(&[]));
+    }
+
+    /// smbclient/smbd 4.17 on loopback, frame 25 of the capture (NBSS prefix removed).
+    const SAMBA_ERR_NO_MORE_FILES: &str = "\
+        fe534d4240008000060000800e008000110000000000000088000000000000000000000091c883eadce50d98\
+        0000000000000000000000000000000000000000090000000000000000\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 57 of the capture (NBSS prefix removed).
+    const SAMBA_ERR_BAD_NETWORK_NAME: &str = "\
+        fe534d4240000100cc0000c0030001001900000000000000060000000000000000000000000000005c546ddd\
+        0000000060fd75caa38d164dea8a719e2460ec21090000000000000000\
+    ";
+
+    #[test]
+    fn samba_error_captures() {
+        for (fixture, status, command) in [
+            (
+                SAMBA_ERR_NO_MORE_FILES,
+                NtStatus::NO_MORE_FILES,
+                Command::QueryDirectory,
+            ),
+            (
+                SAMBA_ERR_BAD_NETWORK_NAME,
+                NtStatus::BAD_NETWORK_NAME,
+                Command::TreeConnect,
+            ),
+        ] {
+            let msg = hex(fixture);
+            let h = Header::decode(&msg).unwrap();
+            assert_eq!((h.status, h.command), (status, command));
+            assert!(is_error_body(&msg));
+            let e = ErrorResponse::decode(&msg).unwrap();
+            assert_eq!(e, ErrorResponse::empty());
+            assert_eq!(e.detail(status).unwrap(), ErrorDetail::None);
+            reencodes_exactly(&msg, &e);
+        }
     }
 }
