@@ -1,0 +1,276 @@
+//! What can go wrong in the CLI, as one-line messages and distinct exit codes.
+
+use std::fmt;
+use std::io;
+
+/// Exit codes of the `smb` binary (also listed in `smb --help`).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Any error not listed below (protocol error, timeout, server refused the operation).
+    pub const OTHER: i32 = 1;
+    /// Bad command line (clap's own code for usage errors).
+    pub const USAGE: i32 = 2;
+    /// The URL could not be parsed or lacks a part the command needs.
+    pub const BAD_URL: i32 = 3;
+    /// The server could not be reached (refused, unreachable, name not resolved, timed out).
+    pub const UNREACHABLE: i32 = 4;
+    /// The server refused the credentials.
+    pub const LOGON_FAILURE: i32 = 5;
+    /// The share does not exist on the server.
+    pub const SHARE_NOT_FOUND: i32 = 6;
+    /// The remote file or directory does not exist.
+    pub const NOT_FOUND: i32 = 7;
+    /// The server denied access.
+    pub const ACCESS_DENIED: i32 = 8;
+    /// The remote file or directory already exists.
+    pub const ALREADY_EXISTS: i32 = 9;
+    /// A local file could not be read or written.
+    pub const LOCAL_IO: i32 = 10;
+    /// The requested runtime is not compiled into this binary.
+    pub const NO_RUNTIME: i32 = 11;
+}
+
+/// The help text that documents [`exit`].
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success                      6  share not found
+  1  other error                  7  remote file or directory not found
+  2  usage error                  8  access denied
+  3  invalid URL                  9  remote file already exists
+  4  server unreachable          10  local file error
+  5  logon failure (credentials) 11  runtime not built in";
+
+/// A failed command: its exit code and a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// One of the [`exit`] codes.
+    pub code: i32,
+    /// What went wrong, naming the cause (never contains the password).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with an explicit code.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Bad usage.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(exit::USAGE, message)
+    }
+
+    /// An invalid URL.
+    pub fn bad_url(url: &str, why: impl fmt::Display) -> Self {
+        Self::new(exit::BAD_URL, format!("invalid URL {:?}: {why}", redact_url(url)))
+    }
+
+    /// A local file error.
+    pub fn local(path: &std::path::Path, e: &io::Error) -> Self {
+        Self::new(
+            exit::LOCAL_IO,
+            format!("local file {}: {}", path.display(), plain(e)),
+        )
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// At which step a remote error happened: the same error kind means different things at
+/// different steps (NotFound while connecting a share means the share does not exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// TCP connect, negotiate, session setup.
+    Connect,
+    /// Tree connect.
+    Share,
+    /// An operation on a path inside the share.
+    Op,
+}
+
+/// The error text with its whole `source()` chain, lowercased, for keyword matching.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(src) = cur {
+        s.push_str(": ");
+        s.push_str(&src.to_string());
+        cur = src.source();
+    }
+    s.to_ascii_lowercase()
+}
+
+/// `e`'s message without Rust's ` (os error N)` noise.
+fn plain(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn has_any(text: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| text.contains(w))
+}
+
+/// Turn an error of the adapters into a [`Failure`]. `server` is `host:port`, `share` the
+/// share name and `path` the remote path the operation was about (for the message).
+pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &str) -> Failure {
+    use io::ErrorKind as K;
+    let text = chain_text(e);
+    let detail = plain(e);
+    let kind = e.kind();
+    let shown_path = if path.is_empty() {
+        format!("/{share}")
+    } else {
+        format!("/{share}/{}", path.replace('\\', "/"))
+    };
+
+    let logon = has_any(&text, &["logon failure", "logon_failure", "logonfailure", "wrong password"])
+        || (phase == Phase::Connect
+            && (kind == K::PermissionDenied
+                || has_any(&text, &["account", "password", "credentials"])));
+    if logon {
+        return Failure::new(
+            exit::LOGON_FAILURE,
+            format!("logon failure: the server {server} refused the user name or password ({detail})"),
+        );
+    }
+    let unreachable = matches!(
+        kind,
+        K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::AddrNotAvailable
+            | K::TimedOut
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown
+    ) || has_any(
+        &text,
+        &[
+            "connection refused",
+            "failed to lookup address",
+            "name or service not known",
+            "no route to host",
+            "network is unreachable",
+        ],
+    );
+    if phase == Phase::Connect && unreachable {
+        return Failure::new(
+            exit::UNREACHABLE,
+            format!("server unreachable: cannot connect to {server} ({detail})"),
+        );
+    }
+    if phase == Phase::Share
+        && (kind == K::NotFound || has_any(&text, &["bad_network_name", "bad network name"]))
+    {
+        return Failure::new(
+            exit::SHARE_NOT_FOUND,
+            format!("share not found: {server} has no share named {share:?} ({detail})"),
+        );
+    }
+    if kind == K::PermissionDenied || has_any(&text, &["access denied", "access_denied"]) {
+        let what = if phase == Phase::Share {
+            format!("share {share:?}")
+        } else {
+            shown_path
+        };
+        return Failure::new(
+            exit::ACCESS_DENIED,
+            format!("access denied: {what} on {server} ({detail})"),
+        );
+    }
+    if phase == Phase::Op && kind == K::NotFound {
+        return Failure::new(
+            exit::NOT_FOUND,
+            format!("not found: {shown_path} on {server} ({detail})"),
+        );
+    }
+    if phase == Phase::Op && kind == K::AlreadyExists {
+        return Failure::new(
+            exit::ALREADY_EXISTS,
+            format!("already exists: {shown_path} on {server} ({detail})"),
+        );
+    }
+    if unreachable {
+        return Failure::new(
+            exit::UNREACHABLE,
+            format!("connection to {server} lost ({detail})"),
+        );
+    }
+    let step = match phase {
+        Phase::Connect => format!("connecting to {server}"),
+        Phase::Share => format!("opening share {share:?} on {server}"),
+        Phase::Op => format!("{shown_path} on {server}"),
+    };
+    Failure::new(exit::OTHER, format!("{step}: {detail}"))
+}
+
+/// The URL with any password part replaced, safe to print.
+pub fn redact_url(url: &str) -> String {
+    // smb://[domain;]user[:password]@host...: hide what stands between the first ':' of the
+    // user part and the last '@' of the authority.
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    if let Some(at) = authority.rfind('@') {
+        if let Some(colon) = authority[..at].find(':') {
+            return format!(
+                "{}{}:***{}",
+                &url[..scheme_end + 3],
+                &authority[..colon],
+                &rest[at..]
+            );
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(kind: io::ErrorKind, msg: &str, phase: Phase) -> Failure {
+        classify(&io::Error::new(kind, msg.to_string()), phase, "h:445", "s", "a\\b")
+    }
+
+    #[test]
+    fn classification() {
+        use io::ErrorKind as K;
+        assert_eq!(c(K::ConnectionRefused, "refused", Phase::Connect).code, exit::UNREACHABLE);
+        assert_eq!(c(K::PermissionDenied, "STATUS_LOGON_FAILURE", Phase::Connect).code, exit::LOGON_FAILURE);
+        assert_eq!(c(K::Other, "logon failure", Phase::Connect).code, exit::LOGON_FAILURE);
+        assert_eq!(c(K::NotFound, "STATUS_BAD_NETWORK_NAME", Phase::Share).code, exit::SHARE_NOT_FOUND);
+        assert_eq!(c(K::PermissionDenied, "x", Phase::Share).code, exit::ACCESS_DENIED);
+        let f = c(K::NotFound, "STATUS_OBJECT_NAME_NOT_FOUND", Phase::Op);
+        assert_eq!(f.code, exit::NOT_FOUND);
+        assert!(f.message.contains("/s/a/b"), "{}", f.message);
+        assert_eq!(c(K::PermissionDenied, "x", Phase::Op).code, exit::ACCESS_DENIED);
+        assert_eq!(c(K::AlreadyExists, "x", Phase::Op).code, exit::ALREADY_EXISTS);
+        assert_eq!(c(K::Other, "weird", Phase::Op).code, exit::OTHER);
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("smb://u:secret@h/s"), "smb://u:***@h/s");
+        assert_eq!(redact_url("smb://d;u:p@ss@h:1/s/x"), "smb://d;u:***@h:1/s/x");
+        assert_eq!(redact_url("smb://u@h/s"), "smb://u@h/s");
+        assert_eq!(redact_url("smb://h:445/s"), "smb://h:445/s");
+        assert_eq!(redact_url("nonsense"), "nonsense");
+    }
+}
