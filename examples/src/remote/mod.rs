@@ -147,3 +147,42 @@ pub fn connect(
 pub fn filetime_to_unix_nanos(ft: u64) -> u64 {
     smb_core::time::FileTime(ft).to_unix_nanos()
 }
+
+// Conversions shared by the adapter modules (all three adapters report the engine's types).
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn credentials(t: &Target) -> smb_core::driver::Credentials {
+    use smb_core::driver::Credentials;
+    match &t.user {
+        Some(user) => Credentials::password(t.domain.as_deref(), user.as_str(), t.password.as_str()),
+        None => Credentials::guest(),
+    }
+}
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn meta(m: smb_core::driver::Metadata) -> Meta {
+    Meta {
+        size: m.size,
+        is_dir: m.is_dir(),
+        attributes: m.attributes,
+        created: m.created.to_unix_nanos(),
+        modified: m.modified.to_unix_nanos(),
+        accessed: m.accessed.to_unix_nanos(),
+    }
+}
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn entry(e: smb_core::client::DirEntry) -> Entry {
+    let a = &e.attributes;
+    Entry {
+        name: e.name,
+        meta: Meta {
+            size: a.end_of_file,
+            is_dir: a.is_directory(),
+            attributes: a.attributes,
+            created: filetime_to_unix_nanos(a.creation_time),
+            modified: filetime_to_unix_nanos(a.last_write_time),
+            accessed: filetime_to_unix_nanos(a.last_access_time),
+        },
+    }
+}
