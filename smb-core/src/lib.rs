@@ -25,6 +25,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod auth;
+pub mod credits;
 pub mod crypto;
 pub mod state;
 pub mod time;
