@@ -88,6 +88,7 @@ pub mod auth;
 pub mod client;
 pub mod credits;
 pub mod crypto;
+pub mod driver;
 pub mod state;
 pub mod time;
 pub mod url;
