@@ -1,0 +1,864 @@
+//! Values that go in and out of the [`Client`](super::Client): configuration, requests,
+//! responses, outputs and events.
+
+use super::error::{ChannelError, OpError, SessionError};
+use super::{Cipher, Dialect, SigningAlgorithm};
+use crate::state::{ChannelId, FileHandle, OpId, TreeId};
+use crate::time::Duration;
+use crate::wire::{Guid, NtStatus};
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+pub use crate::state::Transition;
+
+/// Where to connect: `host:port` (or `host`, port 445 implied), opaque to the core; the
+/// adapter resolves and connects it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerAddr(pub String);
+
+impl ServerAddr {
+    /// The host part (without `:port`; brackets of an IPv6 literal removed).
+    pub fn host(&self) -> &str {
+        let s = self.0.as_str();
+        if let Some(rest) = s.strip_prefix('[') {
+            return rest.split(']').next().unwrap_or(rest);
+        }
+        match s.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => s,
+        }
+    }
+}
+
+impl From<&str> for ServerAddr {
+    fn from(s: &str) -> Self {
+        ServerAddr(s.into())
+    }
+}
+
+/// One frame to write to a channel's socket: the 4-byte length prefix and the message(s),
+/// as a few chunks (header+body, then a WRITE's data as its own chunk, never copied). Write
+/// all chunks in order, ideally with one vectored write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frame {
+    chunks: SmallVec<[Bytes; 2]>,
+}
+
+impl Frame {
+    /// A frame from its chunks (prefix included).
+    pub fn from_chunks(chunks: SmallVec<[Bytes; 2]>) -> Self {
+        Frame { chunks }
+    }
+    /// Total length in bytes, prefix included.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum()
+    }
+    /// True when the frame holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The chunks, in order.
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+    /// Iterate over the chunks.
+    pub fn iter(&self) -> core::slice::Iter<'_, Bytes> {
+        self.chunks.iter()
+    }
+    /// Take the chunks.
+    pub fn into_chunks(self) -> SmallVec<[Bytes; 2]> {
+        self.chunks
+    }
+    /// All bytes in one vector (for tests and simple adapters; copies).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len());
+        for c in &self.chunks {
+            v.extend_from_slice(c);
+        }
+        v
+    }
+}
+
+impl<'a> IntoIterator for &'a Frame {
+    type Item = &'a Bytes;
+    type IntoIter = core::slice::Iter<'a, Bytes>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter()
+    }
+}
+
+/// Client configuration. Build with [`ClientConfig::default`] and the `with_*` methods.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Lowest dialect offered (default 2.0.2).
+    pub min_dialect: Dialect,
+    /// Highest dialect offered (default 3.1.1).
+    pub max_dialect: Dialect,
+    /// Require signed traffic (SecurityMode SIGNING_REQUIRED; refuse unsigned sessions).
+    pub require_signing: bool,
+    /// Require encryption; fail rather than fall back to plain traffic.
+    pub require_encryption: bool,
+    /// Encrypt when the server supports it (3.x), even if it does not require it.
+    pub request_encryption: bool,
+    /// Ciphers offered, most preferred first (3.1.1 context).
+    pub ciphers: Vec<Cipher>,
+    /// Signing algorithms offered, most preferred first (3.1.1 context).
+    pub signing_algorithms: Vec<SigningAlgorithm>,
+    /// ClientGuid; `None` draws one from the RNG.
+    pub client_guid: Option<Guid>,
+    /// Name of the server for NETNAME and the `\\server\share` paths; `None` uses the host
+    /// part of the address given to `connect`.
+    pub server_name: Option<String>,
+    /// Deadline of every request (a STATUS_PENDING interim answer does not extend it, except
+    /// for CHANGE_NOTIFY and blocking LOCK which wait without deadline).
+    pub request_timeout: Duration,
+    /// Send an ECHO after this long without traffic; `None` disables.
+    pub echo_interval: Option<Duration>,
+    /// Cap of one READ/WRITE piece (min with the server's MaxReadSize/MaxWriteSize).
+    pub max_io_size: u32,
+    /// Credits the client asks the server for, per channel.
+    pub credit_target: u16,
+    /// Bound of the queue of operations not yet completed; `submit` answers `Busy` beyond it.
+    pub max_queued_ops: usize,
+    /// Ask for durable handles (v2) on CREATE by default when the server supports them.
+    pub request_durable: bool,
+    /// Ask for leases (v2) on CREATE by default when the server supports them.
+    pub request_leases: bool,
+    /// Largest frame accepted from the server.
+    pub max_frame_len: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            min_dialect: Dialect::Smb202,
+            max_dialect: Dialect::Smb311,
+            require_signing: false,
+            require_encryption: false,
+            request_encryption: false,
+            ciphers: alloc::vec![
+                Cipher::Aes128Gcm,
+                Cipher::Aes256Gcm,
+                Cipher::Aes128Ccm,
+                Cipher::Aes256Ccm
+            ],
+            signing_algorithms: alloc::vec![
+                SigningAlgorithm::AesGmac,
+                SigningAlgorithm::AesCmac,
+                SigningAlgorithm::HmacSha256
+            ],
+            client_guid: None,
+            server_name: None,
+            request_timeout: Duration::from_secs(60),
+            echo_interval: Some(Duration::from_secs(60)),
+            max_io_size: 8 << 20,
+            credit_target: 512,
+            max_queued_ops: 4096,
+            request_durable: true,
+            request_leases: true,
+            max_frame_len: (8 << 20) + 4096,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Dialect range offered.
+    pub fn with_dialects(mut self, min: Dialect, max: Dialect) -> Self {
+        self.min_dialect = min;
+        self.max_dialect = max;
+        self
+    }
+    /// Require signing.
+    pub fn with_require_signing(mut self, on: bool) -> Self {
+        self.require_signing = on;
+        self
+    }
+    /// Require encryption.
+    pub fn with_require_encryption(mut self, on: bool) -> Self {
+        self.require_encryption = on;
+        self
+    }
+    /// Encrypt when the server supports it.
+    pub fn with_request_encryption(mut self, on: bool) -> Self {
+        self.request_encryption = on;
+        self
+    }
+    /// Cipher preference list.
+    pub fn with_ciphers(mut self, ciphers: Vec<Cipher>) -> Self {
+        self.ciphers = ciphers;
+        self
+    }
+    /// Signing algorithm preference list.
+    pub fn with_signing_algorithms(mut self, algs: Vec<SigningAlgorithm>) -> Self {
+        self.signing_algorithms = algs;
+        self
+    }
+    /// Fixed ClientGuid.
+    pub fn with_client_guid(mut self, guid: Guid) -> Self {
+        self.client_guid = Some(guid);
+        self
+    }
+    /// Server name for NETNAME and share paths.
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+    /// Per-request deadline.
+    pub fn with_request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+    /// Idle ECHO interval (`None` disables).
+    pub fn with_echo_interval(mut self, d: Option<Duration>) -> Self {
+        self.echo_interval = d;
+        self
+    }
+    /// Cap of one READ/WRITE piece.
+    pub fn with_max_io_size(mut self, n: u32) -> Self {
+        self.max_io_size = n.max(4096);
+        self
+    }
+    /// Credit target per channel.
+    pub fn with_credit_target(mut self, n: u16) -> Self {
+        self.credit_target = n.max(1);
+        self
+    }
+    /// Bound of the operation queue.
+    pub fn with_max_queued_ops(mut self, n: usize) -> Self {
+        self.max_queued_ops = n.max(1);
+        self
+    }
+    /// Durable handle v2 by default.
+    pub fn with_durable_handles(mut self, on: bool) -> Self {
+        self.request_durable = on;
+        self
+    }
+    /// Leases by default.
+    pub fn with_leases(mut self, on: bool) -> Self {
+        self.request_leases = on;
+        self
+    }
+}
+
+/// Access mask bits for [`OpenOptions::desired_access`] ([MS-SMB2] 2.2.13.1).
+pub mod access {
+    /// Read data / list directory.
+    pub const FILE_READ_DATA: u32 = 0x0000_0001;
+    /// Write data / add file.
+    pub const FILE_WRITE_DATA: u32 = 0x0000_0002;
+    /// Append data / add subdirectory.
+    pub const FILE_APPEND_DATA: u32 = 0x0000_0004;
+    /// Read extended attributes.
+    pub const FILE_READ_EA: u32 = 0x0000_0008;
+    /// Write extended attributes.
+    pub const FILE_WRITE_EA: u32 = 0x0000_0010;
+    /// Traverse a directory.
+    pub const FILE_TRAVERSE: u32 = 0x0000_0020;
+    /// Read attributes.
+    pub const FILE_READ_ATTRIBUTES: u32 = 0x0000_0080;
+    /// Write attributes.
+    pub const FILE_WRITE_ATTRIBUTES: u32 = 0x0000_0100;
+    /// Delete.
+    pub const DELETE: u32 = 0x0001_0000;
+    /// Read the security descriptor.
+    pub const READ_CONTROL: u32 = 0x0002_0000;
+    /// Synchronize.
+    pub const SYNCHRONIZE: u32 = 0x0010_0000;
+    /// Maximum allowed.
+    pub const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
+    /// Generic all.
+    pub const GENERIC_ALL: u32 = 0x1000_0000;
+    /// Generic write.
+    pub const GENERIC_WRITE: u32 = 0x4000_0000;
+    /// Generic read.
+    pub const GENERIC_READ: u32 = 0x8000_0000;
+}
+
+/// CreateDisposition values ([MS-SMB2] 2.2.13).
+pub mod disposition {
+    /// Replace if exists, else create.
+    pub const SUPERSEDE: u32 = 0;
+    /// Open if exists, else fail.
+    pub const OPEN: u32 = 1;
+    /// Fail if exists, else create.
+    pub const CREATE: u32 = 2;
+    /// Open if exists, else create.
+    pub const OPEN_IF: u32 = 3;
+    /// Overwrite if exists, else fail.
+    pub const OVERWRITE: u32 = 4;
+    /// Overwrite if exists, else create.
+    pub const OVERWRITE_IF: u32 = 5;
+}
+
+/// CreateOptions bits ([MS-SMB2] 2.2.13).
+pub mod create_options {
+    /// The target must be a directory.
+    pub const DIRECTORY_FILE: u32 = 0x0000_0001;
+    /// Write-through.
+    pub const WRITE_THROUGH: u32 = 0x0000_0002;
+    /// Sequential access hint.
+    pub const SEQUENTIAL_ONLY: u32 = 0x0000_0004;
+    /// The target must not be a directory.
+    pub const NON_DIRECTORY_FILE: u32 = 0x0000_0040;
+    /// Delete when the last handle closes.
+    pub const DELETE_ON_CLOSE: u32 = 0x0000_1000;
+    /// Open a reparse point itself.
+    pub const OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+}
+
+/// ShareAccess bits ([MS-SMB2] 2.2.13).
+pub mod share_access {
+    /// Others may read.
+    pub const READ: u32 = 1;
+    /// Others may write.
+    pub const WRITE: u32 = 2;
+    /// Others may delete/rename.
+    pub const DELETE: u32 = 4;
+    /// All of the above.
+    pub const ALL: u32 = 7;
+}
+
+/// Options of a CREATE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// DesiredAccess ([`access`]).
+    pub desired_access: u32,
+    /// FileAttributes for a created file (0 = normal).
+    pub file_attributes: u32,
+    /// ShareAccess ([`share_access`]).
+    pub share_access: u32,
+    /// CreateDisposition ([`disposition`]).
+    pub disposition: u32,
+    /// CreateOptions ([`create_options`]).
+    pub create_options: u32,
+    /// Durable handle v2: `None` = the client's default.
+    pub durable: Option<bool>,
+    /// Lease v2 (read+handle for readers, +write for writers): `None` = the client's default.
+    pub lease: Option<bool>,
+}
+
+impl OpenOptions {
+    /// Open an existing file for reading.
+    pub fn read() -> Self {
+        OpenOptions {
+            desired_access: access::GENERIC_READ | access::SYNCHRONIZE,
+            file_attributes: 0,
+            share_access: share_access::READ | share_access::WRITE,
+            disposition: disposition::OPEN,
+            create_options: create_options::NON_DIRECTORY_FILE,
+            durable: None,
+            lease: None,
+        }
+    }
+    /// Open or create a file for reading and writing, truncating it.
+    pub fn create_truncate() -> Self {
+        OpenOptions {
+            desired_access: access::GENERIC_READ | access::GENERIC_WRITE | access::SYNCHRONIZE,
+            disposition: disposition::OVERWRITE_IF,
+            ..Self::read()
+        }
+    }
+    /// Open or create a file for reading and writing, keeping its content.
+    pub fn read_write() -> Self {
+        OpenOptions {
+            disposition: disposition::OPEN_IF,
+            ..Self::create_truncate()
+        }
+    }
+    /// Create a new file; fails if it exists.
+    pub fn create_new() -> Self {
+        OpenOptions {
+            disposition: disposition::CREATE,
+            ..Self::create_truncate()
+        }
+    }
+    /// Open a directory for listing.
+    pub fn directory() -> Self {
+        OpenOptions {
+            desired_access: access::FILE_READ_DATA
+                | access::FILE_READ_ATTRIBUTES
+                | access::SYNCHRONIZE,
+            file_attributes: 0,
+            share_access: share_access::ALL,
+            disposition: disposition::OPEN,
+            create_options: create_options::DIRECTORY_FILE,
+            durable: Some(false),
+            lease: Some(false),
+        }
+    }
+    /// Create a directory.
+    pub fn mkdir() -> Self {
+        OpenOptions {
+            disposition: disposition::CREATE,
+            ..Self::directory()
+        }
+    }
+    /// Open anything just to read its attributes (stat).
+    pub fn attributes() -> Self {
+        OpenOptions {
+            desired_access: access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE,
+            share_access: share_access::ALL,
+            create_options: 0,
+            durable: Some(false),
+            lease: Some(false),
+            ..Self::read()
+        }
+    }
+    /// Open for deletion on close.
+    pub fn delete_on_close() -> Self {
+        OpenOptions {
+            desired_access: access::DELETE | access::SYNCHRONIZE,
+            share_access: share_access::ALL,
+            create_options: create_options::DELETE_ON_CLOSE,
+            durable: Some(false),
+            lease: Some(false),
+            ..Self::read()
+        }
+    }
+    /// Replace the access mask.
+    pub fn with_access(mut self, mask: u32) -> Self {
+        self.desired_access = mask;
+        self
+    }
+    /// Replace the disposition.
+    pub fn with_disposition(mut self, d: u32) -> Self {
+        self.disposition = d;
+        self
+    }
+    /// Replace the create options.
+    pub fn with_create_options(mut self, o: u32) -> Self {
+        self.create_options = o;
+        self
+    }
+    /// Replace the share access.
+    pub fn with_share_access(mut self, s: u32) -> Self {
+        self.share_access = s;
+        self
+    }
+    /// Ask (or not) for a durable handle.
+    pub fn with_durable(mut self, on: bool) -> Self {
+        self.durable = Some(on);
+        self
+    }
+    /// Ask (or not) for a lease.
+    pub fn with_lease(mut self, on: bool) -> Self {
+        self.lease = Some(on);
+        self
+    }
+}
+
+/// One byte-range lock element ([MS-SMB2] 2.2.26.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockRange {
+    /// First byte.
+    pub offset: u64,
+    /// Length.
+    pub length: u64,
+    /// Flags: 1 shared, 2 exclusive, 4 unlock, 0x10 fail immediately.
+    pub flags: u32,
+}
+
+/// An operation to submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request {
+    /// Connect to `share` (the share name only, e.g. `"public"`; the client builds
+    /// `\\server\share`). Completes with [`Response::TreeConnected`].
+    TreeConnect {
+        /// Share name.
+        share: String,
+    },
+    /// Disconnect a tree.
+    TreeDisconnect {
+        /// The tree.
+        tree: TreeId,
+    },
+    /// Open or create a file or directory. Completes with [`Response::Created`].
+    Create {
+        /// The tree.
+        tree: TreeId,
+        /// Path inside the share, `\`-separated, without leading separator.
+        path: String,
+        /// Options.
+        options: OpenOptions,
+    },
+    /// Close a handle.
+    Close {
+        /// The handle ([`FileHandle::RELATED`] inside a compound).
+        file: FileHandle,
+    },
+    /// Read `len` bytes at `offset` (any length: split and pipelined by the client).
+    Read {
+        /// The handle.
+        file: FileHandle,
+        /// Offset.
+        offset: u64,
+        /// Bytes wanted.
+        len: u32,
+    },
+    /// Write `data` at `offset` (any length: split and pipelined by the client).
+    Write {
+        /// The handle.
+        file: FileHandle,
+        /// Offset.
+        offset: u64,
+        /// The bytes (sent without copy).
+        data: Bytes,
+    },
+    /// Flush.
+    Flush {
+        /// The handle.
+        file: FileHandle,
+    },
+    /// One page of a directory listing. Loop until [`Response::Directory`] has no entries
+    /// (STATUS_NO_MORE_FILES is reported as an empty page, not an error).
+    QueryDirectory {
+        /// A directory handle.
+        file: FileHandle,
+        /// FileInformationClass (e.g. 0x25 FileIdBothDirectoryInformation).
+        class: u8,
+        /// Search pattern, `"*"` for all.
+        pattern: String,
+        /// Restart the scan from the beginning.
+        restart: bool,
+        /// OutputBufferLength (e.g. 64 KiB .. 1 MiB).
+        output_len: u32,
+    },
+    /// QUERY_INFO; completes with [`Response::Info`] (raw buffer, decode with `wire::fscc`).
+    QueryInfo {
+        /// The handle.
+        file: FileHandle,
+        /// InfoType (1 file, 2 filesystem, 3 security, 4 quota).
+        info_type: u8,
+        /// FileInfoClass.
+        class: u8,
+        /// AdditionalInformation (security descriptors).
+        additional: u32,
+        /// OutputBufferLength.
+        output_len: u32,
+    },
+    /// SET_INFO with a raw buffer.
+    SetInfo {
+        /// The handle.
+        file: FileHandle,
+        /// InfoType.
+        info_type: u8,
+        /// FileInfoClass.
+        class: u8,
+        /// AdditionalInformation.
+        additional: u32,
+        /// The encoded info structure.
+        data: Bytes,
+    },
+    /// IOCTL/FSCTL.
+    Ioctl {
+        /// The tree.
+        tree: TreeId,
+        /// The handle, or `None` for FileId 0xFF..FF.
+        file: Option<FileHandle>,
+        /// CtlCode.
+        ctl_code: u32,
+        /// Input buffer.
+        input: Bytes,
+        /// MaxOutputResponse.
+        max_output: u32,
+        /// SMB2_0_IOCTL_IS_FSCTL.
+        fsctl: bool,
+    },
+    /// Byte-range locks.
+    Lock {
+        /// The handle.
+        file: FileHandle,
+        /// The ranges.
+        locks: Vec<LockRange>,
+    },
+    /// Wait for changes in a directory (no deadline; cancel to stop).
+    ChangeNotify {
+        /// A directory handle.
+        file: FileHandle,
+        /// CompletionFilter.
+        filter: u32,
+        /// Watch the subtree.
+        recursive: bool,
+        /// OutputBufferLength.
+        output_len: u32,
+    },
+    /// ECHO.
+    Echo,
+    /// LOGOFF (the session ends; use `shutdown` to end the client).
+    Logoff,
+    /// Several requests in one frame. A request that names [`FileHandle::RELATED`] uses the
+    /// file of the preceding CREATE of the chain and is sent as a related operation.
+    Compound(Vec<Request>),
+}
+
+impl FileHandle {
+    /// Inside a [`Request::Compound`]: the file opened by the previous CREATE of the chain.
+    pub const RELATED: FileHandle = FileHandle(u32::MAX);
+}
+
+/// Times and sizes returned by CREATE and CLOSE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileAttributes {
+    /// CreationTime (FILETIME).
+    pub creation_time: u64,
+    /// LastAccessTime.
+    pub last_access_time: u64,
+    /// LastWriteTime.
+    pub last_write_time: u64,
+    /// ChangeTime.
+    pub change_time: u64,
+    /// AllocationSize.
+    pub allocation_size: u64,
+    /// EndOfFile (size).
+    pub end_of_file: u64,
+    /// FileAttributes (0x10 = directory).
+    pub attributes: u32,
+}
+
+impl FileAttributes {
+    /// FILE_ATTRIBUTE_DIRECTORY set.
+    pub fn is_directory(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+}
+
+/// One entry of a directory page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// File name.
+    pub name: String,
+    /// Times, sizes and attributes.
+    pub attributes: FileAttributes,
+    /// FileId (0 when the class has none).
+    pub file_id: u64,
+}
+
+/// The result of an operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response {
+    /// `connect` finished: the session is established.
+    Connected {
+        /// The dialect negotiated.
+        dialect: Dialect,
+        /// Whether requests are signed.
+        signing: bool,
+        /// Whether the session encrypts everything.
+        encryption: bool,
+        /// The session is a guest session.
+        guest: bool,
+        /// The session is anonymous.
+        anonymous: bool,
+        /// The server's GUID.
+        server_guid: Guid,
+    },
+    /// A tree was connected.
+    TreeConnected {
+        /// The handle.
+        tree: TreeId,
+        /// ShareType (1 disk, 2 pipe, 3 print).
+        share_type: u8,
+        /// ShareFlags.
+        share_flags: u32,
+        /// Capabilities.
+        capabilities: u32,
+        /// MaximalAccess.
+        maximal_access: u32,
+        /// Traffic on this tree is encrypted.
+        encrypted: bool,
+    },
+    /// The tree was disconnected.
+    TreeDisconnected,
+    /// A file or directory was opened.
+    Created {
+        /// The handle.
+        file: FileHandle,
+        /// CreateAction (0 superseded, 1 opened, 2 created, 3 overwritten).
+        create_action: u32,
+        /// Times, sizes, attributes.
+        attributes: FileAttributes,
+        /// A durable handle was granted.
+        durable: bool,
+        /// The lease state granted (0 = none).
+        lease_state: u32,
+    },
+    /// Closed.
+    Closed,
+    /// Data read: slices of the received frames, in order. `eof` when the file ended
+    /// before `len` bytes.
+    Read {
+        /// The data.
+        data: Vec<Bytes>,
+        /// End of file reached.
+        eof: bool,
+    },
+    /// Bytes written.
+    Written {
+        /// Count.
+        count: u64,
+    },
+    /// Flushed.
+    Flushed,
+    /// A directory page (empty when the listing is done).
+    Directory {
+        /// The raw page (OutputBuffer).
+        page: Bytes,
+        /// The decoded entries.
+        entries: Vec<DirEntry>,
+    },
+    /// A QUERY_INFO result (OutputBuffer, raw).
+    Info {
+        /// The buffer.
+        data: Bytes,
+    },
+    /// SET_INFO done.
+    InfoSet,
+    /// IOCTL result.
+    Ioctl {
+        /// The output buffer.
+        output: Bytes,
+    },
+    /// Locks granted / released.
+    Locked,
+    /// Changes (FILE_NOTIFY_INFORMATION chain, raw; empty with `STATUS_NOTIFY_ENUM_DIR`).
+    Notify {
+        /// The raw buffer.
+        data: Bytes,
+        /// The status (SUCCESS or NOTIFY_ENUM_DIR).
+        status: NtStatus,
+    },
+    /// ECHO answered.
+    Echo,
+    /// Logged off.
+    LoggedOff,
+    /// One result per request of the compound, in order.
+    Compound(Vec<Result<Response, OpError>>),
+}
+
+/// A lease break notification ([MS-SMB2] 2.2.23.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseBreak {
+    /// The handles opened with this lease key.
+    pub files: Vec<FileHandle>,
+    /// The lease key.
+    pub lease_key: [u8; 16],
+    /// Current lease state.
+    pub current: u32,
+    /// New lease state the server wants.
+    pub new: u32,
+    /// The server waits for an acknowledgment.
+    pub ack_required: bool,
+}
+
+/// Something that happened, not tied to one operation's completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A state machine changed status.
+    Transition {
+        /// What changed.
+        object: crate::state::ObjectRef,
+        /// Before.
+        from: crate::state::AnyState,
+        /// After.
+        to: crate::state::AnyState,
+    },
+    /// The server breaks a lease (acknowledged by the client's break policy).
+    LeaseBreak(LeaseBreak),
+    /// The server breaks an oplock.
+    OplockBreak {
+        /// The handle.
+        file: FileHandle,
+        /// The new oplock level.
+        level: u8,
+    },
+    /// A channel failed (it is closed; see [`ChannelError`]).
+    ChannelFailed {
+        /// The channel.
+        channel: ChannelId,
+        /// Why.
+        error: ChannelError,
+    },
+    /// The session failed.
+    SessionFailed(SessionError),
+    /// A message from the server was dropped (unknown MessageId, duplicate...).
+    Dropped {
+        /// The channel.
+        channel: ChannelId,
+        /// Its MessageId.
+        message_id: u64,
+    },
+}
+
+impl From<Transition> for Event {
+    fn from(t: Transition) -> Self {
+        Event::Transition {
+            object: t.object,
+            from: t.from,
+            to: t.to,
+        }
+    }
+}
+
+/// What the client asks of its adapter. Drain with `poll_output` until `Timeout`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Write this frame to the channel's socket.
+    Transmit {
+        /// The channel.
+        channel: ChannelId,
+        /// The bytes (prefix included).
+        frame: Frame,
+    },
+    /// Open a TCP connection to `addr` for `channel`, then call `handle_connected` (or
+    /// `handle_closed` if it fails).
+    Connect {
+        /// The channel.
+        channel: ChannelId,
+        /// Where.
+        addr: ServerAddr,
+    },
+    /// Close the channel's socket (no `handle_closed` needed afterwards).
+    Close {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// An operation finished.
+    Completed {
+        /// The operation.
+        op: OpId,
+        /// Its result.
+        result: Result<Response, OpError>,
+    },
+    /// An event.
+    Event(Event),
+    /// Nothing more to do now: call `handle_timeout` at this instant (or earlier if input
+    /// arrives). `None`: no deadline.
+    Timeout(Option<crate::time::Instant>),
+}
+
+/// Counters for diagnostics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Responses whose MessageId matched no request (dropped).
+    pub unknown_responses: u64,
+    /// Frames or messages that could not be decoded.
+    pub malformed: u64,
+    /// Requests sent (messages, compound members counted).
+    pub requests_sent: u64,
+    /// Responses received (interim included).
+    pub responses_received: u64,
+    /// Interim STATUS_PENDING responses received.
+    pub interim_responses: u64,
+    /// Frames sent encrypted.
+    pub encrypted_sent: u64,
+    /// Messages sent signed.
+    pub signed_sent: u64,
+}

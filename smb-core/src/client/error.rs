@@ -1,0 +1,340 @@
+//! The three error layers: synchronous submission errors, per-operation errors and fatal
+//! channel/session errors.
+
+use crate::wire::{Command, DecodeError, NtStatus};
+use alloc::string::String;
+use core::fmt;
+
+/// Why [`Client::submit`](super::Client::submit) refused a request (nothing was queued).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The bounded queue of pending operations is full; retry after some complete.
+    Busy,
+    /// `connect` was never called (or the client gave up on the server).
+    NotConnected,
+    /// `shutdown` was called; nothing is accepted any more.
+    ShutDown,
+    /// The tree or file handle is unknown (never opened, or already closed).
+    InvalidHandle,
+    /// The request is malformed (e.g. an empty compound, a nested compound).
+    InvalidRequest(&'static str),
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Busy => f.write_str("too many operations queued"),
+            SubmitError::NotConnected => f.write_str("not connected"),
+            SubmitError::ShutDown => f.write_str("the client was shut down"),
+            SubmitError::InvalidHandle => f.write_str("unknown tree or file handle"),
+            SubmitError::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+        }
+    }
+}
+
+/// How a channel's transport ended (given by the adapter to `handle_closed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed the connection (EOF).
+    Eof,
+    /// The TCP connection could not be established.
+    ConnectFailed(String),
+    /// A read or write failed.
+    Io(String),
+    /// The client asked for the close (`Output::Close`).
+    Requested,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Eof => f.write_str("connection closed by the server"),
+            CloseReason::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            CloseReason::Io(e) => write!(f, "I/O error: {e}"),
+            CloseReason::Requested => f.write_str("closed by the client"),
+        }
+    }
+}
+
+/// A fatal error of one channel: the channel is dropped (and re-established if the client
+/// still needs it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The transport closed.
+    Closed(CloseReason),
+    /// A frame or message from the server could not be decoded.
+    Malformed(DecodeError),
+    /// A response that had to be signed carried a wrong signature ([MS-SMB2] 3.2.5.1.3).
+    BadSignature(Command),
+    /// A response that had to be signed was not signed.
+    Unsigned(Command),
+    /// An encrypted message could not be decrypted or authenticated.
+    DecryptFailed,
+    /// An unencrypted response arrived where encryption is required.
+    Unencrypted(Command),
+    /// The server chose a dialect we did not offer (or none at all).
+    BadDialect(u16),
+    /// The NEGOTIATE response was inconsistent (contexts, capabilities).
+    BadNegotiate(&'static str),
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO did not match what was negotiated: possible downgrade.
+    Downgrade,
+    /// The server gave no credit and nothing is in flight: the channel can never send again.
+    CreditsStalled,
+    /// The server did not answer NEGOTIATE in time.
+    NegotiateTimeout,
+    /// The server sent something the protocol does not allow here.
+    Protocol(&'static str),
+    /// The client shut the channel down.
+    Shutdown,
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::Closed(r) => write!(f, "channel closed: {r}"),
+            ChannelError::Malformed(e) => write!(f, "malformed message from the server: {e}"),
+            ChannelError::BadSignature(c) => write!(f, "bad signature on a {c} response"),
+            ChannelError::Unsigned(c) => write!(f, "unsigned {c} response where signing is required"),
+            ChannelError::DecryptFailed => f.write_str("could not decrypt a message from the server"),
+            ChannelError::Unencrypted(c) => {
+                write!(f, "unencrypted {c} response where encryption is required")
+            }
+            ChannelError::BadDialect(d) => write!(f, "server chose dialect {d:#06x} that was not offered"),
+            ChannelError::BadNegotiate(why) => write!(f, "invalid NEGOTIATE response: {why}"),
+            ChannelError::Downgrade => {
+                f.write_str("negotiate validation failed (possible downgrade attack)")
+            }
+            ChannelError::CreditsStalled => f.write_str("the server granted no credits"),
+            ChannelError::NegotiateTimeout => f.write_str("NEGOTIATE timed out"),
+            ChannelError::Protocol(why) => write!(f, "protocol violation: {why}"),
+            ChannelError::Shutdown => f.write_str("channel shut down"),
+        }
+    }
+}
+
+/// A fatal error of the session: every operation fails until a new `connect`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The server refused the credentials.
+    LogonFailure(NtStatus),
+    /// The authenticator failed (bad token, unsupported mechanism...).
+    Auth(String),
+    /// Signing is required but this session cannot sign (guest/anonymous, no key).
+    SigningUnavailable,
+    /// Encryption is required but the server or session does not support it.
+    EncryptionUnavailable,
+    /// The server deleted or expired the session.
+    Expired(NtStatus),
+    /// LOGOFF was sent or the client shut down.
+    LoggedOff,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::LogonFailure(s) => write!(f, "logon failed: {s}"),
+            SessionError::Auth(e) => write!(f, "authentication failed: {e}"),
+            SessionError::SigningUnavailable => {
+                f.write_str("signing is required but the session cannot sign (guest or anonymous)")
+            }
+            SessionError::EncryptionUnavailable => {
+                f.write_str("encryption is required but not available with this server")
+            }
+            SessionError::Expired(s) => write!(f, "session expired: {s}"),
+            SessionError::LoggedOff => f.write_str("logged off"),
+        }
+    }
+}
+
+/// What went wrong with one operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The file or path does not exist.
+    NotFound,
+    /// Access denied.
+    AccessDenied,
+    /// The file already exists.
+    AlreadyExists,
+    /// The credentials were refused.
+    LogonFailure,
+    /// The share does not exist.
+    BadShare,
+    /// Signing is required and cannot be done.
+    SigningRequired,
+    /// Encryption is required and cannot be done.
+    EncryptionRequired,
+    /// The server (or every channel to it) is gone; retrying after reconnect may work.
+    ServerGone,
+    /// No response before the request's deadline.
+    TimedOut,
+    /// Cancelled by the caller.
+    Cancelled,
+    /// The file handle is no longer valid (closed, or lost after a reconnect).
+    InvalidHandle,
+    /// The file is in use (sharing violation, lock conflict).
+    InUse,
+    /// Not a directory / is a directory / directory not empty.
+    WrongType,
+    /// The server does not support this.
+    Unsupported,
+    /// The client was shut down before the operation completed.
+    ShutDown,
+    /// A fatal channel error ended the operation.
+    Channel(ChannelError),
+    /// A fatal session error ended the operation.
+    Session(SessionError),
+    /// The server's response was malformed or not allowed.
+    Protocol(&'static str),
+    /// Any other NTSTATUS (see [`OpError::status`]).
+    Status,
+}
+
+/// The error of one operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpError {
+    /// The category.
+    pub kind: ErrorKind,
+    /// The server's NTSTATUS, when the server answered.
+    pub status: Option<NtStatus>,
+    /// The command that failed, when known.
+    pub command: Option<Command>,
+}
+
+impl OpError {
+    /// An error of `kind` with no status.
+    pub fn new(kind: ErrorKind) -> Self {
+        OpError {
+            kind,
+            status: None,
+            command: None,
+        }
+    }
+
+    /// Map a server status to an error for `command`.
+    pub fn from_status(status: NtStatus, command: Command) -> Self {
+        let kind = match status {
+            NtStatus::OBJECT_NAME_NOT_FOUND
+            | NtStatus::OBJECT_PATH_NOT_FOUND
+            | NtStatus::NO_SUCH_FILE
+            | NtStatus::NOT_FOUND => ErrorKind::NotFound,
+            NtStatus::ACCESS_DENIED | NtStatus::PRIVILEGE_NOT_HELD => ErrorKind::AccessDenied,
+            NtStatus::OBJECT_NAME_COLLISION => ErrorKind::AlreadyExists,
+            NtStatus::LOGON_FAILURE
+            | NtStatus::WRONG_PASSWORD
+            | NtStatus::NO_SUCH_USER
+            | NtStatus::ACCOUNT_DISABLED
+            | NtStatus::ACCOUNT_RESTRICTION
+            | NtStatus::PASSWORD_EXPIRED
+            | NtStatus::INVALID_LOGON_HOURS => ErrorKind::LogonFailure,
+            NtStatus::BAD_NETWORK_NAME => ErrorKind::BadShare,
+            NtStatus::CANCELLED => ErrorKind::Cancelled,
+            NtStatus::FILE_CLOSED | NtStatus::INVALID_HANDLE => ErrorKind::InvalidHandle,
+            NtStatus::SHARING_VIOLATION
+            | NtStatus::FILE_LOCK_CONFLICT
+            | NtStatus::LOCK_NOT_GRANTED
+            | NtStatus::DELETE_PENDING => ErrorKind::InUse,
+            NtStatus::FILE_IS_A_DIRECTORY
+            | NtStatus::NOT_A_DIRECTORY
+            | NtStatus::DIRECTORY_NOT_EMPTY => ErrorKind::WrongType,
+            NtStatus::NOT_SUPPORTED | NtStatus::NOT_IMPLEMENTED | NtStatus::INVALID_DEVICE_REQUEST => {
+                ErrorKind::Unsupported
+            }
+            NtStatus::USER_SESSION_DELETED | NtStatus::NETWORK_SESSION_EXPIRED => {
+                ErrorKind::Session(SessionError::Expired(status))
+            }
+            NtStatus::IO_TIMEOUT => ErrorKind::TimedOut,
+            _ => ErrorKind::Status,
+        };
+        OpError {
+            kind,
+            status: Some(status),
+            command: Some(command),
+        }
+    }
+
+    /// Attach the command.
+    pub fn with_command(mut self, command: Command) -> Self {
+        self.command = Some(command);
+        self
+    }
+
+    /// Whether retrying the operation after a reconnect may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::ServerGone | ErrorKind::TimedOut | ErrorKind::Channel(_)
+        )
+    }
+}
+
+impl From<ChannelError> for OpError {
+    fn from(e: ChannelError) -> Self {
+        OpError::new(ErrorKind::Channel(e))
+    }
+}
+
+impl From<SessionError> for OpError {
+    fn from(e: SessionError) -> Self {
+        let kind = match e {
+            SessionError::LogonFailure(s) => {
+                return OpError {
+                    kind: ErrorKind::LogonFailure,
+                    status: Some(s),
+                    command: Some(Command::SessionSetup),
+                };
+            }
+            SessionError::SigningUnavailable => ErrorKind::SigningRequired,
+            SessionError::EncryptionUnavailable => ErrorKind::EncryptionRequired,
+            other => ErrorKind::Session(other),
+        };
+        OpError::new(kind)
+    }
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(c) = self.command {
+            write!(f, "{c}: ")?;
+        }
+        match &self.kind {
+            ErrorKind::NotFound => f.write_str("not found")?,
+            ErrorKind::AccessDenied => f.write_str("access denied")?,
+            ErrorKind::AlreadyExists => f.write_str("already exists")?,
+            ErrorKind::LogonFailure => f.write_str("logon failure")?,
+            ErrorKind::BadShare => f.write_str("no such share")?,
+            ErrorKind::SigningRequired => f.write_str("signing required but unavailable")?,
+            ErrorKind::EncryptionRequired => f.write_str("encryption required but unavailable")?,
+            ErrorKind::ServerGone => f.write_str("server gone")?,
+            ErrorKind::TimedOut => f.write_str("timed out")?,
+            ErrorKind::Cancelled => f.write_str("cancelled")?,
+            ErrorKind::InvalidHandle => f.write_str("invalid handle")?,
+            ErrorKind::InUse => f.write_str("in use")?,
+            ErrorKind::WrongType => f.write_str("wrong file type")?,
+            ErrorKind::Unsupported => f.write_str("not supported by the server")?,
+            ErrorKind::ShutDown => f.write_str("client shut down")?,
+            ErrorKind::Channel(e) => write!(f, "{e}")?,
+            ErrorKind::Session(e) => write!(f, "{e}")?,
+            ErrorKind::Protocol(why) => write!(f, "protocol error: {why}")?,
+            ErrorKind::Status => f.write_str("server error")?,
+        }
+        if let Some(s) = self.status {
+            write!(f, " ({s})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SubmitError {}
+#[cfg(feature = "std")]
+impl std::error::Error for ChannelError {}
+#[cfg(feature = "std")]
+impl std::error::Error for SessionError {}
+#[cfg(feature = "std")]
+impl std::error::Error for OpError {}

@@ -1,0 +1,171 @@
+//! A directory listing fetched page by page with QUERY_DIRECTORY ([MS-SMB2] 3.2.4.17): the
+//! next page is requested only when the previous one has been consumed, so a huge directory
+//! never sits in memory whole.
+
+use super::ops::smb_path;
+use super::Submitter;
+use crate::client::{DirEntry, ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, TreeId};
+use crate::wire::NtStatus;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+/// FileIdBothDirectoryInformation ([MS-FSCC] 2.4.17).
+const CLASS_ID_BOTH: u8 = 0x25;
+/// OutputBufferLength of each page: large pages mean few round trips (64 KiB pages cost ~19
+/// round trips for 10,000 names; 1 MiB about 2).
+pub const DIR_PAGE_LEN: u32 = 1 << 20;
+
+enum State<R> {
+    /// Invalid path: report once.
+    Failed(Option<OpError>),
+    /// CREATE sent.
+    Opening(R),
+    /// A page is requested (or none while entries are buffered).
+    Listing {
+        file: FileHandle,
+        page: Option<R>,
+        first: bool,
+    },
+    /// Done (handle closed in the background).
+    Done,
+}
+
+/// A paged directory listing. `.` and `..` are skipped. Dropping it before the end closes the
+/// directory handle in the background.
+pub struct DirStream<S: Submitter> {
+    sub: S,
+    state: State<S::Reply>,
+    entries: VecDeque<DirEntry>,
+    page_len: u32,
+    pattern: String,
+}
+
+impl<S: Submitter> DirStream<S> {
+    /// Start listing `path` (user form, `/` or `\` separated) matching `pattern` (`"*"`).
+    pub fn open(sub: S, tree: TreeId, path: &str, pattern: &str) -> Self {
+        let state = match smb_path(path) {
+            Ok(p) => State::Opening(sub.submit(Request::Create {
+                tree,
+                path: p,
+                options: OpenOptions::directory(),
+            })),
+            Err(e) => State::Failed(Some(e)),
+        };
+        DirStream {
+            sub,
+            state,
+            entries: VecDeque::new(),
+            page_len: DIR_PAGE_LEN,
+            pattern: String::from(pattern),
+        }
+    }
+
+    /// Use pages of `len` bytes (at least 4 KiB).
+    pub fn with_page_len(mut self, len: u32) -> Self {
+        self.page_len = len.max(4096);
+        self
+    }
+
+    fn finish(&mut self) {
+        if let State::Listing { file, .. } = self.state {
+            drop(self.sub.submit(Request::Close { file }));
+        }
+        self.state = State::Done;
+    }
+
+    /// The next entry, `None` at the end. Errors end the listing.
+    pub fn poll_next_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry, OpError>>> {
+        loop {
+            if let Some(e) = self.entries.pop_front() {
+                return Poll::Ready(Some(Ok(e)));
+            }
+            match &mut self.state {
+                State::Done => return Poll::Ready(None),
+                State::Failed(e) => {
+                    let e = e.take();
+                    self.state = State::Done;
+                    return Poll::Ready(e.map(Err));
+                }
+                State::Opening(reply) => match Pin::new(reply).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(Response::Created { file, .. })) => {
+                        self.state = State::Listing {
+                            file,
+                            page: None,
+                            first: true,
+                        };
+                    }
+                    Poll::Ready(Ok(_)) => {
+                        self.state = State::Done;
+                        return Poll::Ready(Some(Err(OpError::new(ErrorKind::Protocol(
+                            "unexpected response to CREATE",
+                        )))));
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.state = State::Done;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
+                State::Listing { file, page, first } => {
+                    let reply = page.get_or_insert_with(|| {
+                        let r = self.sub.submit(Request::QueryDirectory {
+                            file: *file,
+                            class: CLASS_ID_BOTH,
+                            pattern: self.pattern.clone(),
+                            restart: *first,
+                            output_len: self.page_len,
+                        });
+                        *first = false;
+                        r
+                    });
+                    match Pin::new(reply).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => {
+                            *page = None;
+                            match r {
+                                Ok(Response::Directory { entries, .. }) => {
+                                    if entries.is_empty() {
+                                        self.finish();
+                                        return Poll::Ready(None);
+                                    }
+                                    self.entries.extend(
+                                        entries.into_iter().filter(|e| e.name != "." && e.name != ".."),
+                                    );
+                                }
+                                Err(e) if e.status == Some(NtStatus::NO_MORE_FILES) => {
+                                    self.finish();
+                                    return Poll::Ready(None);
+                                }
+                                Ok(_) => {
+                                    self.finish();
+                                    return Poll::Ready(Some(Err(OpError::new(ErrorKind::Protocol(
+                                        "unexpected response to QUERY_DIRECTORY",
+                                    )))));
+                                }
+                                Err(e) => {
+                                    self.finish();
+                                    return Poll::Ready(Some(Err(e)));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S: Submitter> Drop for DirStream<S> {
+    fn drop(&mut self) {
+        match core::mem::replace(&mut self.state, State::Done) {
+            State::Listing { file, .. } => drop(self.sub.submit(Request::Close { file })),
+            // A CREATE still in flight: its handle, if any, is released when the session or
+            // tree ends (there is no task here to wait for it).
+            State::Opening(reply) => drop(reply),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! [`OpError`] -> `std::io::Error`, shared by the adapters. The `io::Error` keeps the
+//! `OpError` as its inner error (so the NTSTATUS stays available through [`op_error`]) and
+//! displays it.
+
+use crate::client::{ChannelError, CloseReason, ErrorKind, OpError, SessionError};
+use crate::wire::NtStatus;
+use std::io;
+
+/// The `std::io::ErrorKind` that best describes `e`.
+pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
+    use io::ErrorKind as K;
+    // Statuses first: they are more precise than the engine's categories.
+    match e.status {
+        Some(NtStatus::DIRECTORY_NOT_EMPTY) => return K::DirectoryNotEmpty,
+        Some(NtStatus::NOT_A_DIRECTORY) => return K::NotADirectory,
+        Some(NtStatus::FILE_IS_A_DIRECTORY) => return K::IsADirectory,
+        Some(NtStatus::DISK_FULL) => return K::StorageFull,
+        Some(NtStatus::INVALID_PARAMETER)
+        | Some(NtStatus::OBJECT_NAME_INVALID)
+        | Some(NtStatus::OBJECT_PATH_SYNTAX_BAD) => return K::InvalidInput,
+        Some(NtStatus::NOT_SAME_DEVICE) => return K::CrossesDevices,
+        Some(NtStatus::END_OF_FILE) => return K::UnexpectedEof,
+        Some(NtStatus::CONNECTION_RESET) => return K::ConnectionReset,
+        Some(NtStatus::CONNECTION_DISCONNECTED) => return K::ConnectionAborted,
+        _ => {}
+    }
+    match &e.kind {
+        ErrorKind::NotFound | ErrorKind::BadShare => K::NotFound,
+        ErrorKind::AccessDenied
+        | ErrorKind::LogonFailure
+        | ErrorKind::SigningRequired
+        | ErrorKind::EncryptionRequired => K::PermissionDenied,
+        ErrorKind::AlreadyExists => K::AlreadyExists,
+        ErrorKind::ServerGone => K::ConnectionAborted,
+        ErrorKind::TimedOut => K::TimedOut,
+        ErrorKind::Cancelled => K::Interrupted,
+        ErrorKind::InvalidHandle => K::InvalidInput,
+        ErrorKind::InUse => K::ResourceBusy,
+        ErrorKind::WrongType => K::InvalidInput,
+        ErrorKind::Unsupported => K::Unsupported,
+        ErrorKind::ShutDown => K::NotConnected,
+        ErrorKind::Channel(ChannelError::Closed(CloseReason::ConnectFailed(_))) => {
+            K::ConnectionRefused
+        }
+        ErrorKind::Channel(ChannelError::Closed(CloseReason::Eof)) => K::ConnectionReset,
+        ErrorKind::Channel(ChannelError::Closed(_)) => K::ConnectionAborted,
+        ErrorKind::Channel(
+            ChannelError::BadSignature(_)
+            | ChannelError::Unsigned(_)
+            | ChannelError::DecryptFailed
+            | ChannelError::Unencrypted(_)
+            | ChannelError::Downgrade,
+        ) => K::PermissionDenied,
+        ErrorKind::Channel(ChannelError::NegotiateTimeout) => K::TimedOut,
+        ErrorKind::Channel(_) => K::InvalidData,
+        ErrorKind::Session(
+            SessionError::LogonFailure(_)
+            | SessionError::Auth(_)
+            | SessionError::SigningUnavailable
+            | SessionError::EncryptionUnavailable,
+        ) => K::PermissionDenied,
+        ErrorKind::Session(_) => K::ConnectionAborted,
+        ErrorKind::Protocol(_) => K::InvalidData,
+        _ => K::Other,
+    }
+}
+
+/// Wrap `e` in an `io::Error` of the right kind; the message is `e`'s Display (the cause and
+/// the NTSTATUS name).
+pub fn to_io_error(e: OpError) -> io::Error {
+    io::Error::new(io_error_kind(&e), e)
+}
+
+impl From<OpError> for io::Error {
+    fn from(e: OpError) -> io::Error {
+        to_io_error(e)
+    }
+}
+
+/// The engine's error inside an `io::Error` made by [`to_io_error`], with its NTSTATUS.
+pub fn op_error(e: &io::Error) -> Option<&OpError> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<OpError>())
+}

@@ -1,0 +1,400 @@
+//! Runtime-free plumbing shared by the runtime adapters (`smb-tokio`, `smb-smol`,
+//! `smb-blocking`).
+//!
+//! Everything here is written once and used by all three adapters, so that they only add
+//! sockets, timers, channels and their runtime's idiomatic traits:
+//!
+//! - [`Driver`]: owns the [`Client`], keeps the table of operation id -> waiter and routes
+//!   every [`Output`] (completions to their waiter, I/O as [`Action`]s for the adapter).
+//!   Generic over the waiter type ([`Completion`]), e.g. a one-shot sender of any runtime.
+//! - [`Submitter`]: what a public handle needs from its adapter: submit a [`Request`] and get
+//!   a future of its result. All higher-level logic is written against it:
+//! - [`ShareOps`] (module `ops`): metadata, mkdir (`-p`), remove (recursive), rename,
+//!   set_len, set_times, whole-file read/write, copy (server-side when possible), each as
+//!   one compound round trip where the protocol allows it.
+//! - [`FileIo`] (module `file`): the poll-based cursor of an open file with bounded
+//!   read-ahead and write-behind; the adapters wrap it in their `AsyncRead`/`Read` traits.
+//! - [`DirStream`] (module `dir`): a directory listing fetched page by page.
+//! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
+//! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
+
+mod dir;
+mod file;
+#[cfg(feature = "std")]
+mod io_error;
+mod ops;
+
+pub use dir::DirStream;
+pub use file::{FileIo, FileIoConfig};
+#[cfg(feature = "std")]
+pub use io_error::{io_error_kind, op_error, to_io_error};
+pub use ops::{Metadata, ShareOps};
+
+use crate::client::{
+    Authenticator, ChannelId, Client, CloseReason, ErrorKind, Event, Frame, OpError, OpId,
+    Output, Request, Response, ServerAddr, SessionError, SubmitError,
+};
+use crate::time::Instant;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use bytes::Bytes;
+use core::fmt;
+use core::future::Future;
+
+/// Where the result of one operation goes (e.g. a one-shot channel's sender). Called exactly
+/// once per submitted operation, from the driver.
+pub trait Completion {
+    /// Deliver the result.
+    fn complete(self, result: Result<Response, OpError>);
+}
+
+/// What a public handle (client, share, file) uses to reach the driver: send a request and
+/// get a future of its result. Implemented by each adapter over its command channel.
+///
+/// If the driver has gone away the reply resolves to an [`ErrorKind::ShutDown`] error.
+pub trait Submitter: Clone + Send + Sync + 'static {
+    /// The future of one reply (usually a one-shot receiver).
+    type Reply: Future<Output = Result<Response, OpError>> + Send + Unpin + 'static;
+    /// Submit `request`. The request is handed to the driver at once (before the reply is
+    /// polled), so several submits before awaiting run concurrently; dropping the reply
+    /// leaves the operation running with its result discarded (used for background closes).
+    fn submit(&self, request: Request) -> Self::Reply;
+}
+
+/// Messages from the public handles and the socket tasks to the driver.
+pub enum Command<C> {
+    /// Connect and log in (see [`Client::connect`]).
+    Connect {
+        /// Where.
+        addr: ServerAddr,
+        /// Who gets [`Response::Connected`].
+        waiter: C,
+    },
+    /// Submit a request.
+    Submit {
+        /// The request.
+        request: Request,
+        /// Who gets the result.
+        waiter: C,
+    },
+    /// The TCP connection of `channel` is up.
+    Connected {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// Bytes read from `channel`.
+    Input {
+        /// The channel.
+        channel: ChannelId,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// The transport of `channel` ended (or could not be established).
+    Closed {
+        /// The channel.
+        channel: ChannelId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Log off and stop: every pending operation fails with [`ErrorKind::ShutDown`].
+    Shutdown,
+}
+
+impl<C> fmt::Debug for Command<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Connect { addr, .. } => write!(f, "Connect({})", addr.0),
+            Command::Submit { request, .. } => write!(f, "Submit({})", request_name(request)),
+            Command::Connected { channel } => write!(f, "Connected({channel:?})"),
+            Command::Input { channel, data } => write!(f, "Input({channel:?}, {})", data.len()),
+            Command::Closed { channel, reason } => write!(f, "Closed({channel:?}, {reason})"),
+            Command::Shutdown => f.write_str("Shutdown"),
+        }
+    }
+}
+
+/// A short name of a request, for logs.
+pub fn request_name(r: &Request) -> &'static str {
+    match r {
+        Request::TreeConnect { .. } => "TreeConnect",
+        Request::TreeDisconnect { .. } => "TreeDisconnect",
+        Request::Create { .. } => "Create",
+        Request::Close { .. } => "Close",
+        Request::Read { .. } => "Read",
+        Request::Write { .. } => "Write",
+        Request::Flush { .. } => "Flush",
+        Request::QueryDirectory { .. } => "QueryDirectory",
+        Request::QueryInfo { .. } => "QueryInfo",
+        Request::SetInfo { .. } => "SetInfo",
+        Request::Ioctl { .. } => "Ioctl",
+        Request::Lock { .. } => "Lock",
+        Request::ChangeNotify { .. } => "ChangeNotify",
+        Request::Echo => "Echo",
+        Request::Logoff => "Logoff",
+        Request::Compound(_) => "Compound",
+    }
+}
+
+/// I/O the adapter must perform, produced by [`Driver::poll_action`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Action {
+    /// Write the frame to the channel's socket (all chunks, in order, one vectored write).
+    Transmit {
+        /// The channel.
+        channel: ChannelId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// Open a TCP connection (set `TCP_NODELAY`), then send [`Command::Connected`] or
+    /// [`Command::Closed`] with [`CloseReason::ConnectFailed`].
+    Connect {
+        /// The channel.
+        channel: ChannelId,
+        /// Where.
+        addr: ServerAddr,
+    },
+    /// Close the channel's socket.
+    Close {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// Something happened (for logs/tracing); nothing to do.
+    Event(Event),
+}
+
+/// Owns the [`Client`] and the waiters of its operations. See the [module docs](self).
+///
+/// The adapter's loop: wait for a [`Command`] or the [`Driver::deadline`]; pass it to
+/// [`Driver::handle`] (or call [`Driver::handle_timeout`]); then perform every
+/// [`Driver::poll_action`] until it returns `None`. Stop when [`Driver::is_finished`].
+pub struct Driver<C> {
+    client: Client,
+    waiters: BTreeMap<OpId, C>,
+    /// Requests refused with `Busy`, retried in order as operations complete.
+    backlog: VecDeque<(Request, C)>,
+    deadline: Option<Instant>,
+    shut_down: bool,
+}
+
+impl<C: Completion> Driver<C> {
+    /// Wrap a client.
+    pub fn new(client: Client) -> Self {
+        Driver {
+            client,
+            waiters: BTreeMap::new(),
+            backlog: VecDeque::new(),
+            deadline: None,
+            shut_down: false,
+        }
+    }
+
+    /// The client (for stats and states).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// When to call [`Driver::handle_timeout`] (as of the last drained output).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Operations waiting for a result (including the backlog).
+    pub fn pending(&self) -> usize {
+        self.waiters.len() + self.backlog.len()
+    }
+
+    /// True once shut down and nothing is pending: the adapter's loop may end.
+    pub fn is_finished(&self) -> bool {
+        self.shut_down && self.pending() == 0
+    }
+
+    /// Feed one command.
+    pub fn handle(&mut self, cmd: Command<C>, now: Instant) {
+        match cmd {
+            Command::Connect { addr, waiter } => {
+                if self.shut_down {
+                    waiter.complete(Err(OpError::new(ErrorKind::ShutDown)));
+                    return;
+                }
+                let op = self.client.connect(addr, now);
+                self.waiters.insert(op, waiter);
+            }
+            Command::Submit { request, waiter } => {
+                if !self.backlog.is_empty() {
+                    self.backlog.push_back((request, waiter));
+                } else {
+                    self.submit(request, waiter, now);
+                }
+            }
+            Command::Connected { channel } => self.client.handle_connected(channel, now),
+            Command::Input { channel, data } => self.client.handle_input(channel, &data, now),
+            Command::Closed { channel, reason } => self.client.handle_closed(channel, reason, now),
+            Command::Shutdown => {
+                self.shut_down = true;
+                for (_, w) in self.backlog.drain(..) {
+                    w.complete(Err(OpError::new(ErrorKind::ShutDown)));
+                }
+                self.client.shutdown(now);
+            }
+        }
+    }
+
+    /// The deadline passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.client.handle_timeout(now);
+    }
+
+    fn submit(&mut self, request: Request, waiter: C, now: Instant) -> bool {
+        match self.client.submit(request.clone(), now) {
+            Ok(op) => {
+                self.waiters.insert(op, waiter);
+                true
+            }
+            Err(SubmitError::Busy) if !self.waiters.is_empty() => {
+                self.backlog.push_back((request, waiter));
+                false
+            }
+            Err(e) => {
+                waiter.complete(Err(submit_error(e)));
+                true
+            }
+        }
+    }
+
+    fn pump_backlog(&mut self, now: Instant) {
+        while let Some((request, waiter)) = self.backlog.pop_front() {
+            if !self.submit(request, waiter, now) {
+                // Went back to the end of the queue: put it first again.
+                if let Some(last) = self.backlog.pop_back() {
+                    self.backlog.push_front(last);
+                }
+                break;
+            }
+        }
+    }
+
+    /// The next I/O to perform; completions are delivered to their waiters on the way.
+    /// `None` once the client has nothing more to say (the deadline is then updated).
+    /// `now` is used to resubmit requests that were refused as `Busy`.
+    pub fn poll_action(&mut self, now: Instant) -> Option<Action> {
+        loop {
+            match self.client.poll_output() {
+                Output::Completed { op, result } => {
+                    if let Some(w) = self.waiters.remove(&op) {
+                        w.complete(result);
+                    }
+                    if !self.backlog.is_empty() {
+                        self.pump_backlog(now);
+                    }
+                }
+                Output::Transmit { channel, frame } => {
+                    return Some(Action::Transmit { channel, frame });
+                }
+                Output::Connect { channel, addr } => return Some(Action::Connect { channel, addr }),
+                Output::Close { channel } => return Some(Action::Close { channel }),
+                Output::Event(e) => return Some(Action::Event(e)),
+                Output::Timeout(t) => {
+                    self.deadline = t;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+fn submit_error(e: SubmitError) -> OpError {
+    let kind = match e {
+        SubmitError::Busy => ErrorKind::Protocol("too many operations queued"),
+        SubmitError::NotConnected => ErrorKind::ServerGone,
+        SubmitError::ShutDown => ErrorKind::ShutDown,
+        SubmitError::InvalidHandle => ErrorKind::InvalidHandle,
+        SubmitError::InvalidRequest(why) => ErrorKind::Protocol(why),
+    };
+    OpError::new(kind)
+}
+
+/// Who to log in as.
+pub enum Credentials {
+    /// A user name and password (NTLMv2).
+    Password {
+        /// Domain (`None`: the server's own).
+        domain: Option<String>,
+        /// User name.
+        user: String,
+        /// Password (wiped on drop).
+        password: zeroize::Zeroizing<String>,
+    },
+    /// An anonymous (NULL) session.
+    Anonymous,
+    /// The guest account.
+    Guest,
+    /// Any authenticator (e.g. Kerberos from another crate).
+    Custom(Box<dyn Authenticator>),
+}
+
+impl Credentials {
+    /// User and password, with an optional domain.
+    pub fn password(
+        domain: Option<&str>,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        Credentials::Password {
+            domain: domain.map(String::from),
+            user: user.into(),
+            password: zeroize::Zeroizing::new(password.into()),
+        }
+    }
+
+    /// An anonymous session.
+    pub fn anonymous() -> Self {
+        Credentials::Anonymous
+    }
+
+    /// The guest account.
+    pub fn guest() -> Self {
+        Credentials::Guest
+    }
+
+    /// Any authenticator.
+    pub fn custom(auth: Box<dyn Authenticator>) -> Self {
+        Credentials::Custom(auth)
+    }
+
+    /// The authenticator for these credentials.
+    ///
+    /// The built-in NTLMv2 mechanism (password, guest, anonymous) comes from
+    /// [`crate::auth`]; while it is not part of this build, those variants fail with a
+    /// clear [`SessionError::Auth`] error and only [`Credentials::Custom`] works.
+    pub fn into_authenticator(self) -> Result<Box<dyn Authenticator>, OpError> {
+        match self {
+            Credentials::Custom(a) => Ok(a),
+            Credentials::Password { .. } | Credentials::Anonymous | Credentials::Guest => {
+                Err(OpError::from(SessionError::Auth(String::from(
+                    "the built-in NTLM authenticator is not available in this build of smb-core",
+                ))))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Password { domain, user, .. } => f
+                .debug_struct("Password")
+                .field("domain", domain)
+                .field("user", user)
+                .field("password", &"[redacted]")
+                .finish(),
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Guest => f.write_str("Guest"),
+            Credentials::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
