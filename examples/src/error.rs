@@ -136,7 +136,25 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         format!("/{share}/{}", path.replace('\\', "/"))
     };
 
-    let logon = has_any(&text, &["logon failure", "logon_failure", "logonfailure", "wrong password"])
+    // The engine's own error, when the adapter kept it inside the io::Error.
+    let op_kind = smb_core::driver::op_error(e).map(|op| &op.kind);
+    use smb_core::client::{ErrorKind as E, SessionError};
+    let engine_logon = matches!(
+        op_kind,
+        Some(E::LogonFailure | E::Session(SessionError::LogonFailure(_)))
+    );
+    if matches!(op_kind, Some(E::BadShare)) {
+        return Failure::new(
+            exit::SHARE_NOT_FOUND,
+            format!("share not found: {server} has no share named {share:?} ({detail})"),
+        );
+    }
+
+    let logon = engine_logon
+        || has_any(
+            &text,
+            &["logon failure", "logon failed", "logon_failure", "wrong password"],
+        )
         || (phase == Phase::Connect
             && (kind == K::PermissionDenied
                 || has_any(&text, &["account", "password", "credentials"])));
@@ -174,7 +192,7 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         );
     }
     if phase == Phase::Share
-        && (kind == K::NotFound || has_any(&text, &["bad_network_name", "bad network name"]))
+        && (kind == K::NotFound || has_any(&text, &["bad_network_name", "bad network name", "no such share"]))
     {
         return Failure::new(
             exit::SHARE_NOT_FOUND,
@@ -263,6 +281,20 @@ mod tests {
         assert_eq!(c(K::PermissionDenied, "x", Phase::Op).code, exit::ACCESS_DENIED);
         assert_eq!(c(K::AlreadyExists, "x", Phase::Op).code, exit::ALREADY_EXISTS);
         assert_eq!(c(K::Other, "weird", Phase::Op).code, exit::OTHER);
+    }
+
+    #[test]
+    fn engine_errors_inside_io_errors() {
+        use smb_core::client::{ErrorKind as E, OpError};
+        use smb_core::driver::to_io_error;
+        let f = |k, phase| classify(&to_io_error(OpError::new(k)), phase, "h:445", "s", "x");
+        assert_eq!(f(E::LogonFailure, Phase::Connect).code, exit::LOGON_FAILURE);
+        assert_eq!(f(E::BadShare, Phase::Share).code, exit::SHARE_NOT_FOUND);
+        assert_eq!(f(E::NotFound, Phase::Op).code, exit::NOT_FOUND);
+        assert_eq!(f(E::AccessDenied, Phase::Op).code, exit::ACCESS_DENIED);
+        assert_eq!(f(E::AlreadyExists, Phase::Op).code, exit::ALREADY_EXISTS);
+        let m = f(E::LogonFailure, Phase::Connect).message;
+        assert!(m.starts_with("logon failure"), "{m}");
     }
 
     #[test]
