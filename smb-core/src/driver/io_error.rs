@@ -81,3 +81,81 @@ impl From<OpError> for io::Error {
 pub fn op_error(e: &io::Error) -> Option<&OpError> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<OpError>())
 }
+
+/// A FILETIME as a `SystemTime` (times before 1970 clamp to the epoch).
+pub fn to_system_time(t: crate::time::FileTime) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_nanos(t.to_unix_nanos())
+}
+
+/// A `SystemTime` as a FILETIME (times before 1970 clamp to the epoch).
+pub fn from_system_time(t: std::time::SystemTime) -> crate::time::FileTime {
+    let nanos = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
+        .unwrap_or(0);
+    crate::time::FileTime::from_unix_nanos(nanos)
+}
+
+/// Monotonic time for the engine: nanoseconds since `epoch` (the adapter's start).
+pub fn instant_since(epoch: std::time::Instant) -> crate::time::Instant {
+    crate::time::Instant::from_nanos(epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64)
+}
+
+/// The std instant of an engine deadline, with `epoch` as given to [`instant_since`].
+pub fn std_instant(epoch: std::time::Instant, t: crate::time::Instant) -> std::time::Instant {
+    epoch + std::time::Duration::from_nanos(t.as_nanos())
+}
+
+/// Drop the first `n` bytes of `chunks` (after a partial vectored write).
+pub fn consume_chunks(chunks: &mut std::collections::VecDeque<bytes::Bytes>, mut n: usize) {
+    use bytes::Buf;
+    while n > 0 {
+        let Some(front) = chunks.front_mut() else { return };
+        if front.len() <= n {
+            n -= front.len();
+            chunks.pop_front();
+        } else {
+            front.advance(n);
+            n = 0;
+        }
+    }
+    while chunks.front().is_some_and(|c| c.is_empty()) {
+        chunks.pop_front();
+    }
+}
+
+/// Build the engine client for an adapter: OS randomness, clocks from `epoch`.
+pub fn new_client(
+    config: crate::client::ClientConfig,
+    auth: alloc::boxed::Box<dyn crate::client::Authenticator>,
+    rng: alloc::boxed::Box<dyn rand_core::CryptoRngCore + Send>,
+    epoch: std::time::Instant,
+) -> crate::client::Client {
+    let wall = from_system_time(std::time::SystemTime::now());
+    crate::client::Client::new(config, auth, rng, instant_since(epoch), wall)
+}
+
+/// `smb://...` URL or `host[:port]` -> the address to connect to (port 445 by default).
+pub fn parse_target(target: &str) -> Result<crate::client::ServerAddr, io::Error> {
+    if target.len() >= 6 && target[..6].eq_ignore_ascii_case("smb://") {
+        let url = crate::url::SmbUrl::parse(target)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(crate::client::ServerAddr(url.socket_addr()))
+    } else {
+        Ok(crate::client::ServerAddr(alloc::string::String::from(target)))
+    }
+}
+
+/// The `host:port` string to open a TCP connection to `addr` (port 445 when none is given).
+pub fn socket_target(addr: &crate::client::ServerAddr) -> alloc::string::String {
+    let host = addr.host();
+    if host.len() == addr.0.len() || addr.0.starts_with('[') && !addr.0.contains("]:") {
+        if host.contains(':') {
+            alloc::format!("[{host}]:445")
+        } else {
+            alloc::format!("{host}:445")
+        }
+    } else {
+        addr.0.clone()
+    }
+}

@@ -25,9 +25,12 @@ mod io_error;
 mod ops;
 
 pub use dir::DirStream;
-pub use file::{FileIo, FileIoConfig};
+pub use file::{FileIo, FileIoConfig, SeekFrom};
 #[cfg(feature = "std")]
-pub use io_error::{io_error_kind, op_error, to_io_error};
+pub use io_error::{
+    consume_chunks, from_system_time, instant_since, io_error_kind, new_client, op_error, parse_target,
+    socket_target, std_instant, to_io_error, to_system_time,
+};
 pub use ops::{Metadata, ShareOps};
 
 use crate::client::{
