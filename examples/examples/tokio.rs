@@ -1,36 +1,38 @@
-//! Connect with `smb-tokio`, write a file, read it back and list the share.
+//! `smb-tokio` in a few lines: connect, write a file, read it back, list the share.
 //!
 //! ```sh
 //! SMB_PASSWORD=secret cargo run -p smb-examples --example tokio -- smb://user@127.0.0.1:4455/share
 //! ```
-//! The URL may also come from `SMB_URL`.
+//! The URL may also come from `SMB_URL`; without a user name the client logs in as guest.
 
 use smb_core::url::SmbUrl;
 use smb_tokio::{Client, ClientConfig, Credentials};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args().nth(1).or_else(|| std::env::var("SMB_URL").ok())
+    let url = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("SMB_URL").ok())
         .ok_or("usage: tokio smb://user@host[:port]/share (or set SMB_URL)")?;
     let url = SmbUrl::parse(&url)?;
+    let share_name = url.share.clone().ok_or("the URL names no share")?;
     let password = std::env::var("SMB_PASSWORD").unwrap_or_default();
     let creds = match &url.user {
         Some(user) => Credentials::password(url.domain.as_deref(), user.as_str(), password),
         None => Credentials::guest(),
     };
 
-    let client = Client::connect(url.socket_addr(), creds, ClientConfig::default()).await?;
-    let share = client.share(url.share.as_deref().ok_or("the URL names no share")?).await?;
+    let client = Client::connect(&url.socket_addr(), creds, ClientConfig::default()).await?;
+    let share = client.share(&share_name).await?;
 
     share.write("hello-tokio.txt", b"Hello from smb-tokio!\n".to_vec()).await?;
     let back = share.read("hello-tokio.txt").await?;
     print!("read back: {}", String::from_utf8_lossy(&back));
 
-    let mut entries = share.read_dir("").await?;
-    while let Some(entry) = futures_lite::StreamExt::next(&mut entries).await {
-        let entry = entry?;
-        println!("{:>10}  {}", entry.metadata().len(), entry.name());
+    let mut entries = share.read_dir("");
+    while let Some(entry) = entries.next_entry().await? {
+        println!("{:>10}  {}", entry.attributes.end_of_file, entry.name);
     }
-    client.close().await?;
+    client.shutdown().await;
     Ok(())
 }

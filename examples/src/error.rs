@@ -150,12 +150,19 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         );
     }
 
+    if let Some(E::Session(SessionError::Auth(_))) = op_kind {
+        return Failure::new(
+            exit::LOGON_FAILURE,
+            format!("logon failure: cannot authenticate to {server} ({detail})"),
+        );
+    }
     let logon = engine_logon
         || has_any(
             &text,
             &["logon failure", "logon failed", "logon_failure", "wrong password"],
         )
         || (phase == Phase::Connect
+            && op_kind.is_none()
             && (kind == K::PermissionDenied
                 || has_any(&text, &["account", "password", "credentials"])));
     if logon {

@@ -45,7 +45,7 @@ impl Remote for Blocking {
         self.share.metadata(path).map(meta)
     }
     fn list(&mut self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
-        for e in self.share.read_dir(path)? {
+        for e in self.share.read_dir(path) {
             each(entry(e?))?;
         }
         Ok(())
