@@ -1,1 +1,595 @@
-//! Blocking SMB2/3 client on std::net (work in progress: see the README status table).
+//! Blocking SMB2/3 client on `std::net` and threads, a thin adapter over the sans-IO
+//! `smb-core` engine. No async runtime inside.
+//!
+//! One driver thread owns the engine; per connection a reader thread feeds it bytes and a
+//! writer thread drains frames (one vectored write per batch, `TCP_NODELAY` set). The
+//! handles ([`Client`], [`Share`]) are cheap to clone and usable from many threads at once;
+//! each call sends a request to the driver thread and blocks on its one-shot reply. Files
+//! implement `Read + Write + Seek` with bounded read-ahead and write-behind, and offer
+//! positional [`File::read_at`] / [`File::write_at`]; listings are `Iterator`s fetched page
+//! by page. Errors are `std::io::Error`s of the right kind that keep the engine's error (and
+//! its NTSTATUS, see [`op_error`]).
+//!
+//! ```no_run
+//! use smb_blocking::{Client, ClientConfig, Credentials, OpenOptions};
+//! use std::io::{Read, Write};
+//!
+//! # fn demo() -> std::io::Result<()> {
+//! let creds = Credentials::password(None, "alice", "secret");
+//! let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default())?;
+//! let share = client.share("public")?;
+//! share.create_dir_all("reports/2024")?;
+//! let mut f = share.open("reports/2024/q1.txt", OpenOptions::create_truncate())?;
+//! f.write_all(b"hello")?;
+//! f.close()?;
+//! let mut s = String::new();
+//! share.open("reports/2024/q1.txt", OpenOptions::read())?.read_to_string(&mut s)?;
+//! for entry in share.read_dir("reports/2024") {
+//!     println!("{}", entry?.name);
+//! }
+//! # Ok(()) }
+//! ```
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+use smb_core::client::{ChannelId, CloseReason, ErrorKind, Frame, OpError, Request, Response};
+use smb_core::driver::{
+    self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
+};
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::io::{self, Read as _, Write as _};
+use std::net::{Shutdown, TcpStream};
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::SystemTime;
+
+pub use smb_core::client::{ClientConfig, Cipher, DirEntry, Dialect, OpenOptions};
+pub use smb_core::driver::{op_error, Credentials, Metadata};
+
+type Reply = Result<Response, OpError>;
+
+/// Wait for a future on this thread (the futures here only wait for replies from the
+/// driver thread; there is no reactor).
+fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+struct Waiter(oneshot::Sender<Reply>);
+
+impl Completion for Waiter {
+    fn complete(self, r: Reply) {
+        let _ = self.0.send(r);
+    }
+}
+
+type Tx = mpsc::Sender<Command<Waiter>>;
+
+struct Inner {
+    tx: Tx,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Shutdown);
+    }
+}
+
+/// How handles reach the driver thread.
+#[derive(Clone)]
+pub struct Sub(Arc<Inner>);
+
+/// The reply of one request.
+pub struct ReplyFuture(oneshot::Receiver<Reply>);
+
+impl Future for ReplyFuture {
+    type Output = Reply;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(OpError::new(ErrorKind::ShutDown))))
+    }
+}
+
+impl Submitter for Sub {
+    type Reply = ReplyFuture;
+    fn submit(&self, request: Request) -> ReplyFuture {
+        let (t, r) = oneshot::channel();
+        let _ = self.0.tx.send(Command::Submit {
+            request,
+            waiter: Waiter(t),
+        });
+        ReplyFuture(r)
+    }
+}
+
+/// What the session negotiated.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Requests are signed.
+    pub signing: bool,
+    /// Traffic is encrypted.
+    pub encryption: bool,
+    /// Guest session.
+    pub guest: bool,
+    /// Anonymous session.
+    pub anonymous: bool,
+}
+
+/// A connection to one server with one logged-in session. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Client {
+    sub: Sub,
+    info: SessionInfo,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("info", &self.info).finish()
+    }
+}
+
+impl Client {
+    /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in.
+    pub fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
+        let addr = driver::parse_target(target)?;
+        let auth = creds.into_authenticator()?;
+        let epoch = std::time::Instant::now();
+        let client = driver::new_client(config, auth, Box::new(rand_core::OsRng), epoch);
+        let (tx, rx) = mpsc::channel();
+        let span = tracing::info_span!("smb", server = %addr.0);
+        let dtx = tx.clone();
+        std::thread::Builder::new()
+            .name("smb-driver".into())
+            .spawn(move || {
+                let _g = span.enter();
+                run_driver(Driver::new(client), rx, dtx, epoch)
+            })?;
+        let (t, r) = oneshot::channel();
+        let _ = tx.send(Command::Connect {
+            addr,
+            waiter: Waiter(t),
+        });
+        let sub = Sub(Arc::new(Inner { tx }));
+        match block_on(ReplyFuture(r))? {
+            Response::Connected {
+                dialect,
+                signing,
+                encryption,
+                guest,
+                anonymous,
+                ..
+            } => Ok(Client {
+                sub,
+                info: SessionInfo {
+                    dialect,
+                    signing,
+                    encryption,
+                    guest,
+                    anonymous,
+                },
+            }),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to connect")),
+        }
+    }
+
+    /// What the session negotiated.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// Connect to a share (`"public"`).
+    pub fn share(&self, name: &str) -> io::Result<Share> {
+        let r = block_on(self.sub.submit(Request::TreeConnect { share: name.into() }))?;
+        match r {
+            Response::TreeConnected { tree, .. } => Ok(Share {
+                inner: Arc::new(ShareInner {
+                    ops: ShareOps::new(self.sub.clone(), tree),
+                    name: name.into(),
+                }),
+            }),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to tree connect")),
+        }
+    }
+
+    /// Send any engine request (escape hatch).
+    pub fn raw(&self, request: Request) -> io::Result<Response> {
+        Ok(block_on(self.sub.submit(request))?)
+    }
+
+    /// Log off and close the connection (also done when the last handle is dropped).
+    pub fn shutdown(self) {
+        let _ = self.sub.0.tx.send(Command::Shutdown);
+    }
+}
+
+struct ShareInner {
+    ops: ShareOps<Sub>,
+    name: String,
+}
+
+impl Drop for ShareInner {
+    fn drop(&mut self) {
+        drop(self.ops.sub.submit(Request::TreeDisconnect { tree: self.ops.tree }));
+    }
+}
+
+/// A connected share. Cheap to clone; disconnected when the last clone is dropped.
+#[derive(Clone)]
+pub struct Share {
+    inner: Arc<ShareInner>,
+}
+
+impl Share {
+    fn ops(&self) -> &ShareOps<Sub> {
+        &self.inner.ops
+    }
+
+    /// The share name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Open a file (see [`OpenOptions`]).
+    pub fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
+        let (handle, attrs) = block_on(self.ops().open(path, options))?;
+        let io = FileIo::new(self.ops().sub.clone(), handle, FileIoConfig::default())
+            .with_size_hint(attrs.end_of_file);
+        Ok(File {
+            io,
+            _share: self.clone(),
+        })
+    }
+
+    /// Create or truncate a file for writing (and reading).
+    pub fn create(&self, path: &str) -> io::Result<File> {
+        self.open(path, OpenOptions::create_truncate())
+    }
+
+    /// List a directory, page by page.
+    pub fn read_dir(&self, path: &str) -> ReadDir {
+        ReadDir {
+            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, "*"),
+            _share: self.clone(),
+        }
+    }
+
+    /// Size, times and attributes (one round trip).
+    pub fn metadata(&self, path: &str) -> io::Result<Metadata> {
+        Ok(block_on(self.ops().metadata(path))?)
+    }
+    /// Whether `path` exists.
+    pub fn exists(&self, path: &str) -> io::Result<bool> {
+        Ok(block_on(self.ops().exists(path))?)
+    }
+    /// Create a directory.
+    pub fn create_dir(&self, path: &str) -> io::Result<()> {
+        Ok(block_on(self.ops().create_dir(path))?)
+    }
+    /// Create a directory and its parents.
+    pub fn create_dir_all(&self, path: &str) -> io::Result<()> {
+        Ok(block_on(self.ops().create_dir_all(path))?)
+    }
+    /// Delete a file.
+    pub fn remove_file(&self, path: &str) -> io::Result<()> {
+        Ok(block_on(self.ops().remove_file(path))?)
+    }
+    /// Delete an empty directory.
+    pub fn remove_dir(&self, path: &str) -> io::Result<()> {
+        Ok(block_on(self.ops().remove_dir(path))?)
+    }
+    /// Delete a directory and its content.
+    pub fn remove_dir_all(&self, path: &str) -> io::Result<()> {
+        Ok(block_on(self.ops().remove_dir_all(path))?)
+    }
+    /// Rename or move within the share, replacing an existing file `to`.
+    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        Ok(block_on(self.ops().rename(from, to, true))?)
+    }
+    /// Truncate or extend a file.
+    pub fn set_len(&self, path: &str, len: u64) -> io::Result<()> {
+        Ok(block_on(self.ops().set_len(path, len))?)
+    }
+    /// Set access and/or modification time (`None` leaves it).
+    pub fn set_times(&self, path: &str, accessed: Option<SystemTime>, modified: Option<SystemTime>) -> io::Result<()> {
+        let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
+        Ok(block_on(self.ops().set_times(path, c(accessed), c(modified), None))?)
+    }
+    /// Read a whole file.
+    pub fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        Ok(block_on(self.ops().read(path))?)
+    }
+    /// Create or truncate a file with `data`.
+    pub fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {
+        Ok(block_on(self.ops().write(path, data.into()))?)
+    }
+    /// Copy a file (server-side when supported); returns the bytes copied.
+    pub fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+        Ok(block_on(self.ops().copy(from, to))?)
+    }
+}
+
+/// A directory listing: an `Iterator` of entries (`.` and `..` skipped), fetched page by
+/// page.
+pub struct ReadDir {
+    inner: DirStream<Sub>,
+    _share: Share,
+}
+
+impl Iterator for ReadDir {
+    type Item = io::Result<DirEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(poll_fn(|cx| self.inner.poll_next_entry(cx))).map(|r| r.map_err(io::Error::from))
+    }
+}
+
+/// An open file: `Read + Write + Seek`. Dropping it closes it in the background (sending
+/// buffered bytes first); [`File::close`] reports errors.
+pub struct File {
+    io: FileIo<Sub>,
+    _share: Share,
+}
+
+impl File {
+    /// Flush and close, reporting any error (including of earlier background writes).
+    pub fn close(mut self) -> io::Result<()> {
+        Ok(block_on(poll_fn(|cx| self.io.poll_close(cx)))?)
+    }
+    /// Read up to `buf.len()` bytes at `offset` without moving the cursor; callable from many
+    /// threads at once (through `&self`).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(block_on(self.io.read_at(offset, buf))?)
+    }
+    /// Write all of `data` at `offset` without moving the cursor.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<usize> {
+        Ok(block_on(self.io.write_at(offset, Bytes::copy_from_slice(data)))?)
+    }
+    /// Size, times and attributes.
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        Ok(block_on(self.io.metadata())?)
+    }
+    /// Send buffered writes and ask the server to flush the file to disk.
+    pub fn sync_all(&mut self) -> io::Result<()> {
+        block_on(poll_fn(|cx| self.io.poll_flush(cx)))?;
+        Ok(block_on(self.io.sync())?)
+    }
+}
+
+impl io::Read for File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(block_on(poll_fn(|cx| self.io.poll_read(cx, buf)))?)
+    }
+}
+
+impl io::Write for File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(block_on(poll_fn(|cx| self.io.poll_write(cx, buf)))?)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(block_on(poll_fn(|cx| self.io.poll_flush(cx)))?)
+    }
+}
+
+impl io::Seek for File {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let pos = match pos {
+            io::SeekFrom::Start(n) => driver::SeekFrom::Start(n),
+            io::SeekFrom::End(n) => driver::SeekFrom::End(n),
+            io::SeekFrom::Current(n) => driver::SeekFrom::Current(n),
+        };
+        Ok(block_on(poll_fn(|cx| self.io.poll_seek(cx, pos)))?)
+    }
+}
+
+// ---- the driver thread and the socket threads ----
+
+type SockSlot = Arc<std::sync::Mutex<Option<TcpStream>>>;
+
+struct Chan {
+    frames: mpsc::Sender<Frame>,
+    /// The socket, once connected, so that Close can shut it down.
+    sock: SockSlot,
+    closing: Arc<AtomicBool>,
+}
+
+impl Chan {
+    fn shutdown(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let mut g = self.sock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = g.take() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+enum Ready {
+    Cmd(Command<Waiter>),
+    Timeout,
+}
+
+fn run_driver(mut d: Driver<Waiter>, rx: mpsc::Receiver<Command<Waiter>>, tx: Tx, epoch: std::time::Instant) {
+    let now = || driver::instant_since(epoch);
+    let mut chans: HashMap<ChannelId, Chan> = HashMap::new();
+    loop {
+        while let Some(action) = d.poll_action(now()) {
+            match action {
+                Action::Transmit { channel, frame } => {
+                    if let Some(c) = chans.get(&channel) {
+                        let _ = c.frames.send(frame);
+                    }
+                }
+                Action::Connect { channel, addr } => {
+                    let (ftx, frx) = mpsc::channel();
+                    let closing = Arc::new(AtomicBool::new(false));
+                    let sock = SockSlot::default();
+                    chans.insert(
+                        channel,
+                        Chan { frames: ftx, sock: sock.clone(), closing: closing.clone() },
+                    );
+                    let target = driver::socket_target(&addr);
+                    let tx = tx.clone();
+                    let span = tracing::Span::current();
+                    let spawned = std::thread::Builder::new().name("smb-conn".into()).spawn(move || {
+                        let _g = span.enter();
+                        connect_channel(channel, target, frx, sock, closing, tx)
+                    });
+                    if let Err(e) = spawned {
+                        let reason = CloseReason::ConnectFailed(e.to_string());
+                        d.handle(Command::Closed { channel, reason }, now());
+                    }
+                }
+                Action::Close { channel } => {
+                    tracing::debug!(?channel, "closing channel");
+                    if let Some(c) = chans.remove(&channel) {
+                        c.shutdown();
+                    }
+                }
+                Action::Event(e) => tracing::debug!(event = ?e),
+                _ => {}
+            }
+        }
+        if d.is_finished() {
+            for (_, c) in chans.drain() {
+                c.shutdown();
+            }
+            return;
+        }
+        let next = match d.deadline() {
+            Some(t) => {
+                let wait = driver::std_instant(epoch, t).saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(wait) {
+                    Ok(c) => Ready::Cmd(c),
+                    Err(mpsc::RecvTimeoutError::Timeout) => Ready::Timeout,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Ready::Cmd(Command::Shutdown),
+                }
+            }
+            None => match rx.recv() {
+                Ok(c) => Ready::Cmd(c),
+                Err(_) => Ready::Cmd(Command::Shutdown),
+            },
+        };
+        match next {
+            Ready::Cmd(cmd) => d.handle(cmd, now()),
+            Ready::Timeout => d.handle_timeout(now()),
+        }
+    }
+}
+
+fn connect_channel(
+    channel: ChannelId,
+    target: String,
+    frames: mpsc::Receiver<Frame>,
+    sock: SockSlot,
+    closing: Arc<AtomicBool>,
+    tx: Tx,
+) {
+    let stream = match TcpStream::connect(&target) {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = CloseReason::ConnectFailed(e.to_string());
+            let _ = tx.send(Command::Closed { channel, reason });
+            return;
+        }
+    };
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::warn!(error = %e, "TCP_NODELAY");
+    }
+    let (wr, ctl) = match (stream.try_clone(), stream.try_clone()) {
+        (Ok(w), Ok(c)) => (w, c),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = tx.send(Command::Closed { channel, reason: CloseReason::ConnectFailed(e.to_string()) });
+            return;
+        }
+    };
+    tracing::debug!(?channel, %target, "connected");
+    {
+        let mut g = sock.lock().unwrap_or_else(|p| p.into_inner());
+        if closing.load(Ordering::SeqCst) {
+            let _ = ctl.shutdown(Shutdown::Both);
+            return;
+        }
+        *g = Some(ctl);
+    }
+    let _ = tx.send(Command::Connected { channel });
+    let wtx = tx.clone();
+    let wclosing = closing.clone();
+    let span = tracing::Span::current();
+    let _ = std::thread::Builder::new().name("smb-write".into()).spawn(move || {
+        let _g = span.enter();
+        write_frames(channel, wr, frames, wclosing, wtx)
+    });
+    read_frames(channel, stream, closing, tx);
+}
+
+fn read_frames(channel: ChannelId, mut rd: TcpStream, closing: Arc<AtomicBool>, tx: Tx) {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let reason = match rd.read(&mut buf) {
+            Ok(0) => CloseReason::Eof,
+            Ok(n) => {
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                if tx.send(Command::Input { channel, data }).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => CloseReason::Io(e.to_string()),
+        };
+        if !closing.load(Ordering::SeqCst) {
+            let _ = tx.send(Command::Closed { channel, reason });
+        }
+        return;
+    }
+}
+
+fn write_frames(channel: ChannelId, mut wr: TcpStream, frames: mpsc::Receiver<Frame>, closing: Arc<AtomicBool>, tx: Tx) {
+    let mut chunks: VecDeque<Bytes> = VecDeque::new();
+    while let Ok(frame) = frames.recv() {
+        chunks.extend(frame.into_chunks());
+        while chunks.len() < 64 {
+            match frames.try_recv() {
+                Ok(f) => chunks.extend(f.into_chunks()),
+                Err(_) => break,
+            }
+        }
+        while !chunks.is_empty() {
+            let slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+            let reason = match wr.write_vectored(&slices) {
+                Ok(0) => CloseReason::Io("write returned 0".into()),
+                Ok(n) => {
+                    driver::consume_chunks(&mut chunks, n);
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => CloseReason::Io(e.to_string()),
+            };
+            if !closing.load(Ordering::SeqCst) {
+                let _ = tx.send(Command::Closed { channel, reason });
+            }
+            return;
+        }
+    }
+}

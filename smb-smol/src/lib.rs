@@ -1,1 +1,568 @@
-//! SMB2/3 client for smol and async-std (work in progress: see the README status table).
+//! SMB2/3 client for smol and async-std (any executor), a thin adapter over the sans-IO
+//! `smb-core` engine.
+//!
+//! The engine runs on a dedicated driver thread (an `async-executor` local executor driven by
+//! `async-io`, so no particular runtime is required of the caller): one driver task owns the
+//! engine; per connection a reader task feeds it bytes and a writer task drains frames (one vectored write per batch, `TCP_NODELAY` set). The handles
+//! ([`Client`], [`Share`]) are cheap to clone and usable from many tasks at once; each call
+//! sends a request to the driver and awaits its one-shot reply. Files implement
+//! `futures::io::{AsyncRead, AsyncWrite, AsyncSeek}` with bounded read-ahead and write-behind, and offer
+//! positional [`File::read_at`] / [`File::write_at`]. Errors are `std::io::Error`s of the
+//! right kind that keep the engine's error (and its NTSTATUS, see [`op_error`]).
+//!
+//! ```no_run
+//! use smb_smol::{Client, ClientConfig, Credentials, OpenOptions};
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let creds = Credentials::password(None, "alice", "secret");
+//! let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await?;
+//! let share = client.share("public").await?;
+//! share.create_dir_all("reports/2024").await?;
+//! let mut f = share.open("reports/2024/q1.txt", OpenOptions::create_truncate()).await?;
+//! f.write_all(b"hello").await?;
+//! f.close().await?;
+//! let mut s = String::new();
+//! share.open("reports/2024/q1.txt", OpenOptions::read()).await?.read_to_string(&mut s).await?;
+//! let mut list = share.read_dir("reports/2024");
+//! while let Some(entry) = list.next_entry().await? {
+//!     println!("{}", entry.name);
+//! }
+//! # Ok(()) }
+//! ```
+
+use bytes::Bytes;
+use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
+use smb_core::driver::{
+    self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
+};
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+use async_channel as mpsc;
+use async_net::TcpStream;
+use futures_channel::oneshot;
+use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use tracing::Instrument;
+
+pub use smb_core::client::{ClientConfig, Cipher, DirEntry, Dialect, OpenOptions};
+pub use smb_core::driver::{op_error, Credentials, Metadata};
+
+type Reply = Result<Response, OpError>;
+
+/// The driver's waiter: a one-shot sender.
+struct Waiter(oneshot::Sender<Reply>);
+
+impl Completion for Waiter {
+    fn complete(self, r: Reply) {
+        let _ = self.0.send(r);
+    }
+}
+
+type Tx = mpsc::Sender<Command<Waiter>>;
+
+struct Inner {
+    tx: Tx,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.tx.try_send(Command::Shutdown);
+    }
+}
+
+/// How handles reach the driver.
+#[derive(Clone)]
+pub struct Sub(Arc<Inner>);
+
+/// The reply of one request.
+pub struct ReplyFuture(oneshot::Receiver<Reply>);
+
+impl Future for ReplyFuture {
+    type Output = Reply;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(OpError::new(ErrorKind::ShutDown))))
+    }
+}
+
+impl Submitter for Sub {
+    type Reply = ReplyFuture;
+    fn submit(&self, request: Request) -> ReplyFuture {
+        let (t, r) = oneshot::channel();
+        // If the driver is gone the sender is dropped and the reply reports ShutDown.
+        let _ = self.0.tx.try_send(Command::Submit {
+            request,
+            waiter: Waiter(t),
+        });
+        ReplyFuture(r)
+    }
+}
+
+/// What the session negotiated.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Requests are signed.
+    pub signing: bool,
+    /// Traffic is encrypted.
+    pub encryption: bool,
+    /// Guest session.
+    pub guest: bool,
+    /// Anonymous session.
+    pub anonymous: bool,
+}
+
+/// A connection to one server with one logged-in session. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    sub: Sub,
+    info: SessionInfo,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("info", &self.info).finish()
+    }
+}
+
+impl Client {
+    /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in. Works from
+    /// any executor: the driver runs on its own thread.
+    pub async fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
+        let addr = driver::parse_target(target)?;
+        let auth = creds.into_authenticator()?;
+        let epoch = std::time::Instant::now();
+        let client = driver::new_client(config, auth, Box::new(rand_core::OsRng), epoch);
+        let (tx, rx) = mpsc::unbounded();
+        let span = tracing::info_span!("smb", server = %addr.0);
+        let dtx = tx.clone();
+        std::thread::Builder::new().name("smb-driver".into()).spawn(move || {
+            let ex = async_executor::LocalExecutor::new();
+            let run = run_driver(Driver::new(client), rx, dtx, epoch, &ex).instrument(span);
+            async_io::block_on(ex.run(run));
+        })?;
+        let (t, r) = oneshot::channel();
+        let _ = tx.try_send(Command::Connect {
+            addr,
+            waiter: Waiter(t),
+        });
+        let sub = Sub(Arc::new(Inner { tx }));
+        match ReplyFuture(r).await? {
+            Response::Connected {
+                dialect,
+                signing,
+                encryption,
+                guest,
+                anonymous,
+                ..
+            } => Ok(Client {
+                sub,
+                info: SessionInfo {
+                    dialect,
+                    signing,
+                    encryption,
+                    guest,
+                    anonymous,
+                },
+            }),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to connect")),
+        }
+    }
+
+    /// What the session negotiated.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// Connect to a share (`"public"`).
+    pub async fn share(&self, name: &str) -> io::Result<Share> {
+        let r = self
+            .sub
+            .submit(Request::TreeConnect { share: name.into() })
+            .await?;
+        match r {
+            Response::TreeConnected { tree, .. } => Ok(Share {
+                inner: Arc::new(ShareInner {
+                    ops: ShareOps::new(self.sub.clone(), tree),
+                    name: name.into(),
+                }),
+            }),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to tree connect")),
+        }
+    }
+
+    /// Send any engine request (escape hatch).
+    pub async fn raw(&self, request: Request) -> io::Result<Response> {
+        Ok(self.sub.submit(request).await?)
+    }
+
+    /// Log off and close the connection (also done when the last handle is dropped).
+    pub async fn shutdown(self) {
+        let _ = self.sub.0.tx.try_send(Command::Shutdown);
+    }
+}
+
+struct ShareInner {
+    ops: ShareOps<Sub>,
+    name: String,
+}
+
+impl Drop for ShareInner {
+    fn drop(&mut self) {
+        drop(self.ops.sub.submit(Request::TreeDisconnect { tree: self.ops.tree }));
+    }
+}
+
+/// A connected share. Cheap to clone; disconnected when the last clone is dropped.
+#[derive(Clone)]
+pub struct Share {
+    inner: Arc<ShareInner>,
+}
+
+impl Share {
+    fn ops(&self) -> &ShareOps<Sub> {
+        &self.inner.ops
+    }
+
+    /// The share name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Open a file (see [`OpenOptions`]).
+    pub async fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
+        let (handle, attrs) = self.ops().open(path, options).await?;
+        let io = FileIo::new(self.ops().sub.clone(), handle, FileIoConfig::default())
+            .with_size_hint(attrs.end_of_file);
+        Ok(File {
+            io,
+            _share: self.clone(),
+        })
+    }
+
+    /// Create or truncate a file for writing (and reading).
+    pub async fn create(&self, path: &str) -> io::Result<File> {
+        self.open(path, OpenOptions::create_truncate()).await
+    }
+
+    /// List a directory, page by page.
+    pub fn read_dir(&self, path: &str) -> ReadDir {
+        ReadDir {
+            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, "*"),
+            _share: self.clone(),
+        }
+    }
+
+    /// Size, times and attributes (one round trip).
+    pub async fn metadata(&self, path: &str) -> io::Result<Metadata> {
+        Ok(self.ops().metadata(path).await?)
+    }
+    /// Whether `path` exists.
+    pub async fn exists(&self, path: &str) -> io::Result<bool> {
+        Ok(self.ops().exists(path).await?)
+    }
+    /// Create a directory.
+    pub async fn create_dir(&self, path: &str) -> io::Result<()> {
+        Ok(self.ops().create_dir(path).await?)
+    }
+    /// Create a directory and its parents.
+    pub async fn create_dir_all(&self, path: &str) -> io::Result<()> {
+        Ok(self.ops().create_dir_all(path).await?)
+    }
+    /// Delete a file.
+    pub async fn remove_file(&self, path: &str) -> io::Result<()> {
+        Ok(self.ops().remove_file(path).await?)
+    }
+    /// Delete an empty directory.
+    pub async fn remove_dir(&self, path: &str) -> io::Result<()> {
+        Ok(self.ops().remove_dir(path).await?)
+    }
+    /// Delete a directory and its content.
+    pub async fn remove_dir_all(&self, path: &str) -> io::Result<()> {
+        Ok(self.ops().remove_dir_all(path).await?)
+    }
+    /// Rename or move within the share, replacing an existing file `to`.
+    pub async fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        Ok(self.ops().rename(from, to, true).await?)
+    }
+    /// Truncate or extend a file.
+    pub async fn set_len(&self, path: &str, len: u64) -> io::Result<()> {
+        Ok(self.ops().set_len(path, len).await?)
+    }
+    /// Set access and/or modification time (`None` leaves it).
+    pub async fn set_times(
+        &self,
+        path: &str,
+        accessed: Option<SystemTime>,
+        modified: Option<SystemTime>,
+    ) -> io::Result<()> {
+        let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
+        Ok(self.ops().set_times(path, c(accessed), c(modified), None).await?)
+    }
+    /// Read a whole file.
+    pub async fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        Ok(self.ops().read(path).await?)
+    }
+    /// Create or truncate a file with `data`.
+    pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {
+        Ok(self.ops().write(path, data.into()).await?)
+    }
+    /// Copy a file (server-side when supported); returns the bytes copied.
+    pub async fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+        Ok(self.ops().copy(from, to).await?)
+    }
+}
+
+/// A directory listing: a `Stream` of entries (`.` and `..` skipped), fetched page by page.
+pub struct ReadDir {
+    inner: DirStream<Sub>,
+    _share: Share,
+}
+
+impl ReadDir {
+    /// The next entry, `None` at the end.
+    pub async fn next_entry(&mut self) -> io::Result<Option<DirEntry>> {
+        poll_fn(|cx| self.inner.poll_next_entry(cx))
+            .await
+            .transpose()
+            .map_err(io::Error::from)
+    }
+}
+
+impl futures_core::Stream for ReadDir {
+    type Item = io::Result<DirEntry>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner
+            .poll_next_entry(cx)
+            .map(|o| o.map(|r| r.map_err(io::Error::from)))
+    }
+}
+
+/// An open file: `AsyncRead + AsyncWrite + AsyncSeek`. Dropping it closes it in the
+/// background (sending buffered bytes first); [`File::close`] reports errors.
+pub struct File {
+    io: FileIo<Sub>,
+    _share: Share,
+}
+
+impl File {
+    /// Flush and close, reporting any error (including of earlier background writes).
+    pub async fn close(mut self) -> io::Result<()> {
+        Ok(poll_fn(|cx| self.io.poll_close(cx)).await?)
+    }
+    /// Read up to `buf.len()` bytes at `offset` without moving the cursor; callable from many
+    /// tasks at once (through `&self`).
+    pub async fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.io.read_at(offset, buf).await?)
+    }
+    /// Write all of `data` at `offset` without moving the cursor.
+    pub async fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<usize> {
+        Ok(self.io.write_at(offset, Bytes::copy_from_slice(data)).await?)
+    }
+    /// Size, times and attributes.
+    pub async fn metadata(&self) -> io::Result<Metadata> {
+        Ok(self.io.metadata().await?)
+    }
+    /// Send buffered writes and ask the server to flush the file to disk.
+    pub async fn sync_all(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_flush(cx)).await?;
+        Ok(self.io.sync().await?)
+    }
+}
+
+impl AsyncRead for File {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf).map_err(io::Error::from)
+    }
+}
+
+impl AsyncWrite for File {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf).map_err(io::Error::from)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx).map_err(io::Error::from)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_close(cx).map_err(io::Error::from)
+    }
+}
+
+impl AsyncSeek for File {
+    fn poll_seek(mut self: Pin<&mut Self>, cx: &mut Context<'_>, pos: io::SeekFrom) -> Poll<io::Result<u64>> {
+        let pos = match pos {
+            io::SeekFrom::Start(n) => driver::SeekFrom::Start(n),
+            io::SeekFrom::End(n) => driver::SeekFrom::End(n),
+            io::SeekFrom::Current(n) => driver::SeekFrom::Current(n),
+        };
+        self.io.poll_seek(cx, pos).map_err(io::Error::from)
+    }
+}
+
+// ---- the driver task and the socket tasks ----
+
+struct Chan {
+    frames: mpsc::Sender<smb_core::client::Frame>,
+    _close: mpsc::Sender<()>,
+}
+
+async fn run_driver(
+    mut d: Driver<Waiter>,
+    rx: mpsc::Receiver<Command<Waiter>>,
+    tx: Tx,
+    epoch: std::time::Instant,
+    ex: &async_executor::LocalExecutor<'_>,
+) {
+    let now = || driver::instant_since(epoch);
+    let mut chans: HashMap<ChannelId, Chan> = HashMap::new();
+    loop {
+        while let Some(action) = d.poll_action(now()) {
+            match action {
+                Action::Transmit { channel, frame } => {
+                    if let Some(c) = chans.get(&channel) {
+                        let _ = c.frames.try_send(frame);
+                    }
+                }
+                Action::Connect { channel, addr } => {
+                    let (ftx, frx) = mpsc::unbounded();
+                    let (ctx, crx) = mpsc::bounded(1);
+                    chans.insert(channel, Chan { frames: ftx, _close: ctx });
+                    let target = driver::socket_target(&addr);
+                    let tx = tx.clone();
+                    ex.spawn(async move {
+                        let (w, r) = connect_channel(channel, target, frx, crx, tx).await;
+                        futures_lite::future::zip(w, r).await;
+                    }.in_current_span())
+                    .detach();
+                }
+                Action::Close { channel } => {
+                    tracing::debug!(?channel, "closing channel");
+                    chans.remove(&channel);
+                }
+                Action::Event(e) => tracing::debug!(event = ?e),
+                _ => {}
+            }
+        }
+        if d.is_finished() {
+            tracing::debug!("driver finished");
+            return;
+        }
+        let msg = match d.deadline() {
+            Some(t) => {
+                let at = driver::std_instant(epoch, t);
+                let recv = async { Some(rx.recv().await.ok()) };
+                let timer = async {
+                    async_io::Timer::at(at).await;
+                    None
+                };
+                recv.or(timer).await
+            }
+            None => Some(rx.recv().await.ok()),
+        };
+        match msg {
+            Some(Some(cmd)) => d.handle(cmd, now()),
+            Some(None) => d.handle(Command::Shutdown, now()),
+            None => d.handle_timeout(now()),
+        }
+    }
+}
+
+type Io = Pin<Box<dyn Future<Output = ()>>>;
+
+async fn connect_channel(
+    channel: ChannelId,
+    target: String,
+    frames: mpsc::Receiver<smb_core::client::Frame>,
+    close: mpsc::Receiver<()>,
+    tx: Tx,
+) -> (Io, Io) {
+    let none = || -> (Io, Io) { (Box::pin(async {}), Box::pin(async {})) };
+    let stream = match TcpStream::connect(&target).await {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = CloseReason::ConnectFailed(e.to_string());
+            let _ = tx.try_send(Command::Closed { channel, reason });
+            return none();
+        }
+    };
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::warn!(error = %e, "TCP_NODELAY");
+    }
+    tracing::debug!(?channel, %target, "connected");
+    let _ = tx.try_send(Command::Connected { channel });
+    let w = write_frames(channel, stream.clone(), frames, tx.clone());
+    let r = read_frames(channel, stream, close, tx);
+    (Box::pin(w), Box::pin(r))
+}
+
+async fn read_frames(channel: ChannelId, mut rd: TcpStream, close: mpsc::Receiver<()>, tx: Tx) {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let read = async { Some(rd.read(&mut buf).await) };
+        let closed = async {
+            let _ = close.recv().await;
+            None
+        };
+        let Some(r) = read.or(closed).await else { return };
+        let reason = match r {
+            Ok(0) => CloseReason::Eof,
+            Ok(n) => {
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                if tx.try_send(Command::Input { channel, data }).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(e) => CloseReason::Io(e.to_string()),
+        };
+        let _ = tx.try_send(Command::Closed { channel, reason });
+        return;
+    }
+}
+
+async fn write_frames(
+    channel: ChannelId,
+    mut wr: TcpStream,
+    frames: mpsc::Receiver<smb_core::client::Frame>,
+    tx: Tx,
+) {
+    let mut chunks: VecDeque<Bytes> = VecDeque::new();
+    while let Ok(frame) = frames.recv().await {
+        chunks.extend(frame.into_chunks());
+        // Batch frames already queued into the same vectored write.
+        while chunks.len() < 64 {
+            match frames.try_recv() {
+                Ok(f) => chunks.extend(f.into_chunks()),
+                Err(_) => break,
+            }
+        }
+        while !chunks.is_empty() {
+            let slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+            let r = poll_fn(|cx| Pin::new(&mut wr).poll_write_vectored(cx, &slices)).await;
+            match r {
+                Ok(0) => {
+                    let reason = CloseReason::Io("write returned 0".into());
+                    let _ = tx.try_send(Command::Closed { channel, reason });
+                    return;
+                }
+                Ok(n) => driver::consume_chunks(&mut chunks, n),
+                Err(e) => {
+                    let _ = tx.try_send(Command::Closed {
+                        channel,
+                        reason: CloseReason::Io(e.to_string()),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+    let _ = wr.close().await;
+}

@@ -18,6 +18,7 @@
 mod install;
 mod proxy;
 mod samba;
+pub mod scenarios;
 
 pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user};
 pub use proxy::{Direction, Event, FaultProxy, Seen};
