@@ -26,7 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let client = Client::connect(&url.socket_addr(), creds, ClientConfig::default()).await?;
         let share = client.share(&share_name).await?;
 
-        share.write("hello-smol.txt", b"Hello from smb-smol!\n".to_vec()).await?;
+        share
+            .write("hello-smol.txt", b"Hello from smb-smol!\n".to_vec())
+            .await?;
         let back = share.read("hello-smol.txt").await?;
         print!("read back: {}", String::from_utf8_lossy(&back));
 

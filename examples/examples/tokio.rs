@@ -25,7 +25,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::connect(&url.socket_addr(), creds, ClientConfig::default()).await?;
     let share = client.share(&share_name).await?;
 
-    share.write("hello-tokio.txt", b"Hello from smb-tokio!\n".to_vec()).await?;
+    share
+        .write("hello-tokio.txt", b"Hello from smb-tokio!\n".to_vec())
+        .await?;
     let back = share.read("hello-tokio.txt").await?;
     print!("read back: {}", String::from_utf8_lossy(&back));
 

@@ -29,7 +29,13 @@ const CHUNK: usize = 1 << 20;
 )]
 pub struct Cli {
     /// Runtime adapter that carries the traffic.
-    #[arg(long, global = true, value_enum, default_value = "tokio", env = "SMB_RUNTIME")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "tokio",
+        env = "SMB_RUNTIME"
+    )]
     pub runtime: Runtime,
     /// Password of the user in the URL.
     #[arg(long, global = true, env = "SMB_PASSWORD", hide_env_values = true)]
@@ -238,16 +244,18 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             let loc = parse_location(url, pw)?;
             let path = if loc.path.is_empty() || loc.trailing_slash {
                 let name = if local.as_os_str() == "-" {
-                    return Err(Failure::bad_url(url, "uploading stdin needs a file name in the URL"));
+                    return Err(Failure::bad_url(
+                        url,
+                        "uploading stdin needs a file name in the URL",
+                    ));
                 } else {
-                    local
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .ok_or_else(|| Failure::usage(format!("{}: not a file name", local.display())))?
+                    local.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+                        Failure::usage(format!("{}: not a file name", local.display()))
+                    })?
                 };
-                let joined = normalize_path(&format!("{}/{name}", loc.path.replace('\\', "/")))
-                    .map_err(|e| Failure::usage(format!("local name {name:?} cannot be used remotely: {e}")))?;
-                joined
+                normalize_path(&format!("{}/{name}", loc.path.replace('\\', "/"))).map_err(|e| {
+                    Failure::usage(format!("local name {name:?} cannot be used remotely: {e}"))
+                })?
             } else {
                 loc.path.clone()
             };
@@ -270,15 +278,22 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::Mkdir { parents, url } => with_session(cli, url, pw, |s, loc| {
             if loc.path.is_empty() {
-                return Err(Failure::bad_url(url, "no directory path after the share name"));
+                return Err(Failure::bad_url(
+                    url,
+                    "no directory path after the share name",
+                ));
             }
-            s.remote.mkdir(&loc.path, *parents).map_err(s.err(&loc.path))
+            s.remote
+                .mkdir(&loc.path, *parents)
+                .map_err(s.err(&loc.path))
         }),
         Command::Rmdir { url } => with_session(cli, url, pw, |s, loc| {
             if loc.path.is_empty() {
                 return Err(Failure::usage("refusing to remove the root of a share"));
             }
-            s.remote.remove_dir(&loc.path, false).map_err(s.err(&loc.path))
+            s.remote
+                .remove_dir(&loc.path, false)
+                .map_err(s.err(&loc.path))
         }),
         Command::Mv { url, to } => {
             let loc = parse_location(url, pw)?;
@@ -316,7 +331,10 @@ fn same_share_path(arg: &str, first: &Location, pw: Option<&str>) -> Result<Stri
     if arg.len() >= 6 && arg[..6].eq_ignore_ascii_case("smb://") {
         let other = parse_location(arg, pw)?;
         let (a, b) = (&other.target, &first.target);
-        if !a.host.eq_ignore_ascii_case(&b.host) || a.port != b.port || !a.share.eq_ignore_ascii_case(&b.share) {
+        if !a.host.eq_ignore_ascii_case(&b.host)
+            || a.port != b.port
+            || !a.share.eq_ignore_ascii_case(&b.share)
+        {
             return Err(Failure::usage(format!(
                 "{} is not on the same server and share as the first URL",
                 redact_url(arg)
@@ -479,7 +497,8 @@ fn get(s: &mut Session, path: &str, local: &Path, ui: &Ui) -> Result<(), Failure
         if n == 0 {
             break;
         }
-        dst.write_all(&buf[..n]).map_err(|e| Failure::local(local, &e))?;
+        dst.write_all(&buf[..n])
+            .map_err(|e| Failure::local(local, &e))?;
         total += n as u64;
         if let Some(pb) = &pb {
             pb.set_position(total);
@@ -502,7 +521,10 @@ fn put(s: &mut Session, local: &Path, path: &str, ui: &Ui) -> Result<(), Failure
         let f = File::open(local).map_err(|e| Failure::local(local, &e))?;
         let m = f.metadata().map_err(|e| Failure::local(local, &e))?;
         if m.is_dir() {
-            return Err(Failure::usage(format!("{} is a directory", local.display())));
+            return Err(Failure::usage(format!(
+                "{} is a directory",
+                local.display()
+            )));
         }
         (Box::new(f), Some(m.len()))
     };
@@ -611,7 +633,13 @@ pub fn format_attributes(a: u32) -> String {
 }
 
 /// Metadata of an entry from the raw fields adapters report.
-pub fn meta_from_raw(size: u64, attributes: u32, created: u64, modified: u64, accessed: u64) -> Meta {
+pub fn meta_from_raw(
+    size: u64,
+    attributes: u32,
+    created: u64,
+    modified: u64,
+    accessed: u64,
+) -> Meta {
     Meta {
         size,
         is_dir: attributes & 0x10 != 0,
@@ -651,9 +679,18 @@ mod tests {
         assert_eq!(l.path, "a\\b");
         assert!(l.trailing_slash);
         assert!(!format!("{:?}", l.target).contains("pw"));
-        assert_eq!(parse_location("http://h/s", None).unwrap_err().code, exit::BAD_URL);
-        assert_eq!(parse_location("smb://h", None).unwrap_err().code, exit::BAD_URL);
-        assert_eq!(parse_location("smb://u@h/s", None).unwrap_err().code, exit::USAGE);
+        assert_eq!(
+            parse_location("http://h/s", None).unwrap_err().code,
+            exit::BAD_URL
+        );
+        assert_eq!(
+            parse_location("smb://h", None).unwrap_err().code,
+            exit::BAD_URL
+        );
+        assert_eq!(
+            parse_location("smb://u@h/s", None).unwrap_err().code,
+            exit::USAGE
+        );
         // URL password used when nothing else is given, and never shown in errors.
         let l = parse_location("smb://u:secret@h/s", None).unwrap();
         assert_eq!(l.target.password, "secret");
@@ -664,8 +701,14 @@ mod tests {
     #[test]
     fn times_and_attributes() {
         assert_eq!(format_time(0), "-------------------");
-        assert_eq!(format_time(1_700_000_000 * 1_000_000_000), "2023-11-14 22:13:20");
-        assert_eq!(format_time(951_782_400 * 1_000_000_000), "2000-02-29 00:00:00");
+        assert_eq!(
+            format_time(1_700_000_000 * 1_000_000_000),
+            "2023-11-14 22:13:20"
+        );
+        assert_eq!(
+            format_time(951_782_400 * 1_000_000_000),
+            "2000-02-29 00:00:00"
+        );
         assert_eq!(format_attributes(0x30), "directory, archive (0x30)");
         assert_eq!(format_attributes(0), "0x0");
     }

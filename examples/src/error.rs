@@ -66,7 +66,10 @@ impl Failure {
 
     /// An invalid URL.
     pub fn bad_url(url: &str, why: impl fmt::Display) -> Self {
-        Self::new(exit::BAD_URL, format!("invalid URL {:?}: {why}", redact_url(url)))
+        Self::new(
+            exit::BAD_URL,
+            format!("invalid URL {:?}: {why}", redact_url(url)),
+        )
     }
 
     /// A local file error.
@@ -159,7 +162,12 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
     let logon = engine_logon
         || has_any(
             &text,
-            &["logon failure", "logon failed", "logon_failure", "wrong password"],
+            &[
+                "logon failure",
+                "logon failed",
+                "logon_failure",
+                "wrong password",
+            ],
         )
         || (phase == Phase::Connect
             && op_kind.is_none()
@@ -168,7 +176,9 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
     if logon {
         return Failure::new(
             exit::LOGON_FAILURE,
-            format!("logon failure: the server {server} refused the user name or password ({detail})"),
+            format!(
+                "logon failure: the server {server} refused the user name or password ({detail})"
+            ),
         );
     }
     let unreachable = matches!(
@@ -199,7 +209,11 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         );
     }
     if phase == Phase::Share
-        && (kind == K::NotFound || has_any(&text, &["bad_network_name", "bad network name", "no such share"]))
+        && (kind == K::NotFound
+            || has_any(
+                &text,
+                &["bad_network_name", "bad network name", "no such share"],
+            ))
     {
         return Failure::new(
             exit::SHARE_NOT_FOUND,
@@ -271,22 +285,49 @@ mod tests {
     use super::*;
 
     fn c(kind: io::ErrorKind, msg: &str, phase: Phase) -> Failure {
-        classify(&io::Error::new(kind, msg.to_string()), phase, "h:445", "s", "a\\b")
+        classify(
+            &io::Error::new(kind, msg.to_string()),
+            phase,
+            "h:445",
+            "s",
+            "a\\b",
+        )
     }
 
     #[test]
     fn classification() {
         use io::ErrorKind as K;
-        assert_eq!(c(K::ConnectionRefused, "refused", Phase::Connect).code, exit::UNREACHABLE);
-        assert_eq!(c(K::PermissionDenied, "STATUS_LOGON_FAILURE", Phase::Connect).code, exit::LOGON_FAILURE);
-        assert_eq!(c(K::Other, "logon failure", Phase::Connect).code, exit::LOGON_FAILURE);
-        assert_eq!(c(K::NotFound, "STATUS_BAD_NETWORK_NAME", Phase::Share).code, exit::SHARE_NOT_FOUND);
-        assert_eq!(c(K::PermissionDenied, "x", Phase::Share).code, exit::ACCESS_DENIED);
+        assert_eq!(
+            c(K::ConnectionRefused, "refused", Phase::Connect).code,
+            exit::UNREACHABLE
+        );
+        assert_eq!(
+            c(K::PermissionDenied, "STATUS_LOGON_FAILURE", Phase::Connect).code,
+            exit::LOGON_FAILURE
+        );
+        assert_eq!(
+            c(K::Other, "logon failure", Phase::Connect).code,
+            exit::LOGON_FAILURE
+        );
+        assert_eq!(
+            c(K::NotFound, "STATUS_BAD_NETWORK_NAME", Phase::Share).code,
+            exit::SHARE_NOT_FOUND
+        );
+        assert_eq!(
+            c(K::PermissionDenied, "x", Phase::Share).code,
+            exit::ACCESS_DENIED
+        );
         let f = c(K::NotFound, "STATUS_OBJECT_NAME_NOT_FOUND", Phase::Op);
         assert_eq!(f.code, exit::NOT_FOUND);
         assert!(f.message.contains("/s/a/b"), "{}", f.message);
-        assert_eq!(c(K::PermissionDenied, "x", Phase::Op).code, exit::ACCESS_DENIED);
-        assert_eq!(c(K::AlreadyExists, "x", Phase::Op).code, exit::ALREADY_EXISTS);
+        assert_eq!(
+            c(K::PermissionDenied, "x", Phase::Op).code,
+            exit::ACCESS_DENIED
+        );
+        assert_eq!(
+            c(K::AlreadyExists, "x", Phase::Op).code,
+            exit::ALREADY_EXISTS
+        );
         assert_eq!(c(K::Other, "weird", Phase::Op).code, exit::OTHER);
     }
 
@@ -307,7 +348,10 @@ mod tests {
     #[test]
     fn redaction() {
         assert_eq!(redact_url("smb://u:secret@h/s"), "smb://u:***@h/s");
-        assert_eq!(redact_url("smb://d;u:p@ss@h:1/s/x"), "smb://d;u:***@h:1/s/x");
+        assert_eq!(
+            redact_url("smb://d;u:p@ss@h:1/s/x"),
+            "smb://d;u:***@h:1/s/x"
+        );
         assert_eq!(redact_url("smb://u@h/s"), "smb://u@h/s");
         assert_eq!(redact_url("smb://h:445/s"), "smb://h:445/s");
         assert_eq!(redact_url("nonsense"), "nonsense");

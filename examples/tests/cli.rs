@@ -38,7 +38,11 @@ fn show(o: &Output) -> String {
 /// Run and require success; returns stdout.
 fn ok(rt: &str, password: &str, args: &[&str]) -> Output {
     let o = smb(rt, password, args);
-    assert!(o.status.success(), "smb {args:?} on {rt} failed\n{}", show(&o));
+    assert!(
+        o.status.success(),
+        "smb {args:?} on {rt} failed\n{}",
+        show(&o)
+    );
     o
 }
 
@@ -46,9 +50,23 @@ fn ok(rt: &str, password: &str, args: &[&str]) -> Output {
 fn fails(rt: &str, password: &str, args: &[&str], code: i32, needle: &str) {
     let o = smb(rt, password, args);
     let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
-    assert_eq!(o.status.code(), Some(code), "smb {args:?} on {rt}\n{}", show(&o));
-    assert!(err.contains(needle), "smb {args:?} on {rt}: expected {needle:?} in stderr\n{}", show(&o));
-    assert_eq!(err.lines().count(), 1, "error message is not one line\n{}", show(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "smb {args:?} on {rt}\n{}",
+        show(&o)
+    );
+    assert!(
+        err.contains(needle),
+        "smb {args:?} on {rt}: expected {needle:?} in stderr\n{}",
+        show(&o)
+    );
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "error message is not one line\n{}",
+        show(&o)
+    );
     assert!(!err.contains("panicked"), "{}", show(&o));
 }
 
@@ -99,7 +117,11 @@ fn round_trip(rt: &str) {
     let dir = format!("{base}/cli-{rt}");
 
     ok(rt, pw, &["mkdir", &dir]);
-    assert!(on_disk.is_dir(), "mkdir did not create {}", on_disk.display());
+    assert!(
+        on_disk.is_dir(),
+        "mkdir did not create {}",
+        on_disk.display()
+    );
 
     // Several MiB and an odd size, so that reads and writes span many requests.
     let content = data(3 * 1024 * 1024 + 12_345, rt.len() as u64);
@@ -120,7 +142,10 @@ fn round_trip(rt: &str) {
 
     let dst = local.file("down.bin");
     ok(rt, pw, &["-q", "get", &remote, &dst]);
-    assert!(std::fs::read(&dst).unwrap() == content, "downloaded bytes differ");
+    assert!(
+        std::fs::read(&dst).unwrap() == content,
+        "downloaded bytes differ"
+    );
 
     let ls = ok(rt, pw, &["ls", &dir]);
     let ls = String::from_utf8_lossy(&ls.stdout);
@@ -132,7 +157,10 @@ fn round_trip(rt: &str) {
 
     let st = ok(rt, pw, &["stat", &remote]);
     let st = String::from_utf8_lossy(&st.stdout);
-    assert!(st.contains(&format!("size:       {}", content.len())), "stat:\n{st}");
+    assert!(
+        st.contains(&format!("size:       {}", content.len())),
+        "stat:\n{st}"
+    );
     assert!(st.contains("type:       file"), "stat:\n{st}");
 
     server
@@ -141,7 +169,15 @@ fn round_trip(rt: &str) {
     let cat = ok(rt, pw, &["cat", &format!("{dir}/small.txt")]);
     assert_eq!(cat.stdout, b"small file\n");
 
-    ok(rt, pw, &["mv", &format!("{dir}/small.txt"), &format!("/cli-{rt}/moved.txt")]);
+    ok(
+        rt,
+        pw,
+        &[
+            "mv",
+            &format!("{dir}/small.txt"),
+            &format!("/cli-{rt}/moved.txt"),
+        ],
+    );
     assert!(on_disk.join("moved.txt").is_file() && !on_disk.join("small.txt").exists());
 
     ok(rt, pw, &["rm", &remote]);
@@ -156,18 +192,48 @@ fn server_errors(rt: &str) {
     let server = SambaServer::shared();
     let pw = server.password();
     let base = base_url(server);
-    fails(rt, "wrong-password", &["ls", &base], LOGON_FAILURE, "logon failure");
+    fails(
+        rt,
+        "wrong-password",
+        &["ls", &base],
+        LOGON_FAILURE,
+        "logon failure",
+    );
     let no_share = format!("smb://{}@{}/no-such-share", server.user(), server.addr());
-    fails(rt, pw, &["ls", &no_share], SHARE_NOT_FOUND, "share not found");
+    fails(
+        rt,
+        pw,
+        &["ls", &no_share],
+        SHARE_NOT_FOUND,
+        "share not found",
+    );
     let missing = format!("{base}/no/such/file.txt");
-    fails(rt, pw, &["get", &missing, "/dev/null"], NOT_FOUND, "not found");
+    fails(
+        rt,
+        pw,
+        &["get", &missing, "/dev/null"],
+        NOT_FOUND,
+        "not found",
+    );
     fails(rt, pw, &["cat", &missing], NOT_FOUND, "not found");
 }
 
 /// Errors that need no server.
 fn local_errors(rt: &str) {
-    fails(rt, "pw", &["ls", "http://host/share"], BAD_URL, "invalid url");
-    fails(rt, "pw", &["ls", "smb://user@host:99999/share"], BAD_URL, "invalid url");
+    fails(
+        rt,
+        "pw",
+        &["ls", "http://host/share"],
+        BAD_URL,
+        "invalid url",
+    );
+    fails(
+        rt,
+        "pw",
+        &["ls", "smb://user@host:99999/share"],
+        BAD_URL,
+        "invalid url",
+    );
     fails(rt, "pw", &["ls", "smb://127.0.0.1"], BAD_URL, "invalid url");
     // A port nobody listens on: bind one, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -207,7 +273,10 @@ fn usage_errors_and_help() {
     let o = Command::new(SMB).arg("--help").output().unwrap();
     assert!(o.status.success());
     let help = String::from_utf8_lossy(&o.stdout);
-    assert!(help.contains("Exit codes") && help.contains("--runtime"), "{help}");
+    assert!(
+        help.contains("Exit codes") && help.contains("--runtime"),
+        "{help}"
+    );
     let o = Command::new(SMB)
         .args(["--password", "hunter2", "frobnicate"])
         .output()
@@ -216,7 +285,14 @@ fn usage_errors_and_help() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains("hunter2"));
     // Options after the command are accepted too.
     let o = Command::new(SMB)
-        .args(["ls", "ftp://x/y", "--runtime", "blocking", "--password", "hunter2"])
+        .args([
+            "ls",
+            "ftp://x/y",
+            "--runtime",
+            "blocking",
+            "--password",
+            "hunter2",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(BAD_URL), "{}", show(&o));

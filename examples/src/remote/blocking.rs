@@ -44,14 +44,20 @@ impl Remote for Blocking {
     fn metadata(&mut self, path: &str) -> io::Result<Meta> {
         self.share.metadata(path).map(meta)
     }
-    fn list(&mut self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
+    fn list(
+        &mut self,
+        path: &str,
+        each: &mut dyn FnMut(Entry) -> io::Result<()>,
+    ) -> io::Result<()> {
         for e in self.share.read_dir(path) {
             each(entry(e?))?;
         }
         Ok(())
     }
     fn open_read<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn Read + 'a>> {
-        Ok(Box::new(BlockingFile(self.share.open(path, OpenOptions::read())?)))
+        Ok(Box::new(BlockingFile(
+            self.share.open(path, OpenOptions::read())?,
+        )))
     }
     fn create<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
         Ok(Box::new(BlockingFile(self.share.create(path)?)))

@@ -154,7 +154,9 @@ pub fn filetime_to_unix_nanos(ft: u64) -> u64 {
 fn credentials(t: &Target) -> smb_core::driver::Credentials {
     use smb_core::driver::Credentials;
     match &t.user {
-        Some(user) => Credentials::password(t.domain.as_deref(), user.as_str(), t.password.as_str()),
+        Some(user) => {
+            Credentials::password(t.domain.as_deref(), user.as_str(), t.password.as_str())
+        }
         None => Credentials::guest(),
     }
 }

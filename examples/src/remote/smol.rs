@@ -13,8 +13,12 @@ pub(super) struct Smol {
 }
 
 pub(super) fn connect(t: &Target) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
-    let client = block_on(Client::connect(&t.addr, credentials(t), ClientConfig::default()))
-        .map_err(|e| (Phase::Connect, e))?;
+    let client = block_on(Client::connect(
+        &t.addr,
+        credentials(t),
+        ClientConfig::default(),
+    ))
+    .map_err(|e| (Phase::Connect, e))?;
     let share = block_on(client.share(&t.share)).map_err(|e| (Phase::Share, e))?;
     Ok(Box::new(Smol { share, client }))
 }
@@ -46,7 +50,11 @@ impl Remote for Smol {
     fn metadata(&mut self, path: &str) -> io::Result<Meta> {
         block_on(self.share.metadata(path)).map(meta)
     }
-    fn list(&mut self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
+    fn list(
+        &mut self,
+        path: &str,
+        each: &mut dyn FnMut(Entry) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut dir = self.share.read_dir(path);
         while let Some(e) = block_on(dir.next_entry())? {
             each(entry(e))?;

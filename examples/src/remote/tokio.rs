@@ -21,7 +21,11 @@ pub(super) fn connect(t: &Target) -> Result<Box<dyn Remote>, (Phase, io::Error)>
         .build()
         .map_err(|e| (Phase::Connect, e))?;
     let client = rt
-        .block_on(Client::connect(&t.addr, credentials(t), ClientConfig::default()))
+        .block_on(Client::connect(
+            &t.addr,
+            credentials(t),
+            ClientConfig::default(),
+        ))
         .map_err(|e| (Phase::Connect, e))?;
     let share = rt
         .block_on(client.share(&t.share))
@@ -59,7 +63,11 @@ impl Remote for Tokio {
     fn metadata(&mut self, path: &str) -> io::Result<Meta> {
         self.rt.block_on(self.share.metadata(path)).map(meta)
     }
-    fn list(&mut self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
+    fn list(
+        &mut self,
+        path: &str,
+        each: &mut dyn FnMut(Entry) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut dir = self.share.read_dir(path);
         while let Some(e) = self.rt.block_on(dir.next_entry())? {
             each(entry(e))?;
@@ -67,7 +75,9 @@ impl Remote for Tokio {
         Ok(())
     }
     fn open_read<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn Read + 'a>> {
-        let f = self.rt.block_on(self.share.open(path, OpenOptions::read()))?;
+        let f = self
+            .rt
+            .block_on(self.share.open(path, OpenOptions::read()))?;
         Ok(Box::new(TokioFile { rt: &self.rt, f }))
     }
     fn create<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
