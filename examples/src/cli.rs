@@ -5,7 +5,7 @@ use crate::error::{EXIT_CODES_HELP, Failure, Phase, classify, exit, redact_url};
 use crate::remote::{self, Entry, Meta, Remote, Runtime, Target};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use smb_core::url::{SmbUrl, normalize_path, split_parent};
+use smb_core::url::{SmbUrl, join_path, normalize_path, split_parent};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
@@ -242,25 +242,28 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::Put { local, url } => {
             let loc = parse_location(url, pw)?;
-            let path = if loc.path.is_empty() || loc.trailing_slash {
-                let name = if local.as_os_str() == "-" {
+            // The local name, for a URL that names a directory.
+            let local_name = || -> Result<&str, Failure> {
+                if local.as_os_str() == "-" {
                     return Err(Failure::bad_url(
                         url,
                         "uploading stdin needs a file name in the URL",
                     ));
-                } else {
-                    local.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-                        Failure::usage(format!("{}: not a file name", local.display()))
-                    })?
-                };
-                normalize_path(&format!("{}/{name}", loc.path.replace('\\', "/"))).map_err(|e| {
-                    Failure::usage(format!("local name {name:?} cannot be used remotely: {e}"))
-                })?
-            } else {
-                loc.path.clone()
+                }
+                local
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| Failure::usage(format!("{}: not a file name", local.display())))
             };
             let mut s = Session::open(cli.runtime, &loc.target)?;
-            let r = put(&mut s, local, &path, &ui);
+            let into_dir = loc.path.is_empty()
+                || loc.trailing_slash
+                || s.remote.metadata(&loc.path).is_ok_and(|m| m.is_dir);
+            let r = match into_dir {
+                true => local_name().map(|name| join_path(&loc.path, name)),
+                false => Ok(loc.path.clone()),
+            }
+            .and_then(|path| put(&mut s, local, &path, &ui));
             finish(s, r)
         }
         Command::Rm { recursive, urls } => {
@@ -492,22 +495,32 @@ fn get(s: &mut Session, path: &str, local: &Path, ui: &Ui) -> Result<(), Failure
     let started = Instant::now();
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
-    loop {
-        let n = src.read(&mut buf).map_err(&err)?;
-        if n == 0 {
-            break;
+    let copied = (|| {
+        loop {
+            let n = src.read(&mut buf).map_err(&err)?;
+            if n == 0 {
+                break;
+            }
+            dst.write_all(&buf[..n])
+                .map_err(|e| Failure::local(local, &e))?;
+            total += n as u64;
+            if let Some(pb) = &pb {
+                pb.set_position(total);
+            }
         }
-        dst.write_all(&buf[..n])
-            .map_err(|e| Failure::local(local, &e))?;
-        total += n as u64;
-        if let Some(pb) = &pb {
-            pb.set_position(total);
-        }
-    }
-    dst.flush().map_err(|e| Failure::local(local, &e))?;
+        dst.flush().map_err(|e| Failure::local(local, &e))
+    })();
     drop(src);
     if let Some(pb) = pb {
         pb.finish_and_clear();
+    }
+    if let Err(f) = copied {
+        // Leave no truncated copy behind that could pass for the real file.
+        if !to_stdout {
+            drop(dst);
+            let _ = std::fs::remove_file(local);
+        }
+        return Err(f);
     }
     ui.summary("get", &local.display().to_string(), total, started);
     Ok(())
