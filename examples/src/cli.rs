@@ -183,8 +183,8 @@ struct Session {
 }
 
 impl Session {
-    fn open(runtime: Runtime, target: &Target) -> Result<Session, Failure> {
-        match remote::connect(runtime, target) {
+    fn open(connect: &Connector, runtime: Runtime, target: &Target) -> Result<Session, Failure> {
+        match connect(runtime, target) {
             Ok(remote) => Ok(Session {
                 remote,
                 server: target.addr.clone(),
@@ -216,17 +216,27 @@ impl Session {
     }
 }
 
+/// How [`run_with`] reaches a server: [`remote::connect`] in the binary, an in-memory
+/// share in tests.
+pub type Connector =
+    dyn Fn(Runtime, &Target) -> Result<Box<dyn Remote>, Option<(Phase, io::Error)>>;
+
 /// Run one parsed command.
 pub fn run(cli: &Cli) -> Result<(), Failure> {
+    run_with(cli, &remote::connect)
+}
+
+/// Run one parsed command, connecting through `connect`.
+pub fn run_with(cli: &Cli, connect: &Connector) -> Result<(), Failure> {
     let pw = cli.password.as_deref();
     let ui = Ui {
         quiet: cli.quiet,
         runtime: cli.runtime,
     };
     match &cli.command {
-        Command::Ls { url } => with_session(cli, url, pw, |s, loc| ls(s, &loc.path)),
-        Command::Stat { url } => with_session(cli, url, pw, |s, loc| stat(s, &loc.path)),
-        Command::Cat { url } => with_session(cli, url, pw, |s, loc| cat(s, &loc.path)),
+        Command::Ls { url } => with_session(connect, cli, url, pw, |s, loc| ls(s, &loc.path)),
+        Command::Stat { url } => with_session(connect, cli, url, pw, |s, loc| stat(s, &loc.path)),
+        Command::Cat { url } => with_session(connect, cli, url, pw, |s, loc| cat(s, &loc.path)),
         Command::Get { url, local } => {
             let loc = parse_location(url, pw)?;
             if loc.path.is_empty() {
@@ -236,7 +246,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
                 Some(p) => p.clone(),
                 None => PathBuf::from(split_parent(&loc.path).1),
             };
-            let mut s = Session::open(cli.runtime, &loc.target)?;
+            let mut s = Session::open(connect, cli.runtime, &loc.target)?;
             let r = get(&mut s, &loc.path, &local, &ui);
             finish(s, r)
         }
@@ -255,7 +265,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
                     .and_then(|n| n.to_str())
                     .ok_or_else(|| Failure::usage(format!("{}: not a file name", local.display())))
             };
-            let mut s = Session::open(cli.runtime, &loc.target)?;
+            let mut s = Session::open(connect, cli.runtime, &loc.target)?;
             let into_dir = loc.path.is_empty()
                 || loc.trailing_slash
                 || s.remote.metadata(&loc.path).is_ok_and(|m| m.is_dir);
@@ -275,11 +285,11 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             if paths.iter().any(String::is_empty) {
                 return Err(Failure::usage("refusing to remove the root of a share"));
             }
-            let mut s = Session::open(cli.runtime, &loc.target)?;
+            let mut s = Session::open(connect, cli.runtime, &loc.target)?;
             let r = paths.iter().try_for_each(|p| rm(&mut s, p, *recursive));
             finish(s, r)
         }
-        Command::Mkdir { parents, url } => with_session(cli, url, pw, |s, loc| {
+        Command::Mkdir { parents, url } => with_session(connect, cli, url, pw, |s, loc| {
             if loc.path.is_empty() {
                 return Err(Failure::bad_url(
                     url,
@@ -290,7 +300,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
                 .mkdir(&loc.path, *parents)
                 .map_err(s.err(&loc.path))
         }),
-        Command::Rmdir { url } => with_session(cli, url, pw, |s, loc| {
+        Command::Rmdir { url } => with_session(connect, cli, url, pw, |s, loc| {
             if loc.path.is_empty() {
                 return Err(Failure::usage("refusing to remove the root of a share"));
             }
@@ -304,7 +314,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             if loc.path.is_empty() || to.is_empty() {
                 return Err(Failure::usage("cannot rename the root of a share"));
             }
-            let mut s = Session::open(cli.runtime, &loc.target)?;
+            let mut s = Session::open(connect, cli.runtime, &loc.target)?;
             let r = s.remote.rename(&loc.path, &to).map_err(s.err(&loc.path));
             finish(s, r)
         }
@@ -312,13 +322,14 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
 }
 
 fn with_session(
+    connect: &Connector,
     cli: &Cli,
     url: &str,
     pw: Option<&str>,
     f: impl FnOnce(&mut Session, &Location) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let loc = parse_location(url, pw)?;
-    let mut s = Session::open(cli.runtime, &loc.target)?;
+    let mut s = Session::open(connect, cli.runtime, &loc.target)?;
     let r = f(&mut s, &loc);
     finish(s, r)
 }
@@ -709,6 +720,276 @@ mod tests {
         assert_eq!(l.target.password, "secret");
         let e = parse_location("smb://u:secret@h:0/s", None).unwrap_err();
         assert!(!e.message.contains("secret"), "{}", e.message);
+    }
+
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::rc::Rc;
+
+    /// An in-memory share: the command logic without a server.
+    #[derive(Default)]
+    struct Fs {
+        files: BTreeMap<String, Vec<u8>>,
+        dirs: BTreeSet<String>,
+    }
+
+    struct Mem(Rc<RefCell<Fs>>);
+
+    fn nf(p: &str) -> io::Error {
+        io::Error::new(io::ErrorKind::NotFound, format!("not found: {p}"))
+    }
+
+    impl Fs {
+        fn is_dir(&self, p: &str) -> bool {
+            p.is_empty() || self.dirs.contains(p)
+        }
+        fn parent_ok(&self, p: &str) -> io::Result<()> {
+            let parent = split_parent(p).0;
+            if self.is_dir(parent) {
+                Ok(())
+            } else {
+                Err(nf(parent))
+            }
+        }
+    }
+
+    struct MemWriter(Rc<RefCell<Fs>>, String, Vec<u8>);
+
+    impl Write for MemWriter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            // Accept a little at a time, like a real file may.
+            let n = buf.len().min(100_000);
+            self.2.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl remote::RemoteWrite for MemWriter {
+        fn finish(self: Box<Self>) -> io::Result<()> {
+            let MemWriter(fs, path, data) = *self;
+            fs.borrow_mut().files.insert(path, data);
+            Ok(())
+        }
+    }
+
+    impl Remote for Mem {
+        fn metadata(&mut self, p: &str) -> io::Result<Meta> {
+            let fs = self.0.borrow();
+            if fs.is_dir(p) {
+                Ok(Meta {
+                    is_dir: true,
+                    attributes: 0x10,
+                    ..Meta::default()
+                })
+            } else {
+                let f = fs.files.get(p).ok_or_else(|| nf(p))?;
+                Ok(Meta {
+                    size: f.len() as u64,
+                    attributes: 0x20,
+                    ..Meta::default()
+                })
+            }
+        }
+        fn list(
+            &mut self,
+            p: &str,
+            each: &mut dyn FnMut(Entry) -> io::Result<()>,
+        ) -> io::Result<()> {
+            let names: Vec<String> = {
+                let fs = self.0.borrow();
+                fs.files
+                    .keys()
+                    .chain(fs.dirs.iter())
+                    .filter(|k| split_parent(k).0 == p)
+                    .cloned()
+                    .collect()
+            };
+            for n in names {
+                let meta = self.metadata(&n)?;
+                each(Entry {
+                    name: split_parent(&n).1.to_string(),
+                    meta,
+                })?;
+            }
+            Ok(())
+        }
+        fn open_read<'a>(&'a mut self, p: &str) -> io::Result<Box<dyn Read + 'a>> {
+            let data = self.0.borrow().files.get(p).cloned().ok_or_else(|| nf(p))?;
+            Ok(Box::new(io::Cursor::new(data)))
+        }
+        fn create<'a>(&'a mut self, p: &str) -> io::Result<Box<dyn remote::RemoteWrite + 'a>> {
+            self.0.borrow().parent_ok(p)?;
+            Ok(Box::new(MemWriter(
+                self.0.clone(),
+                p.to_string(),
+                Vec::new(),
+            )))
+        }
+        fn mkdir(&mut self, p: &str, parents: bool) -> io::Result<()> {
+            let mut fs = self.0.borrow_mut();
+            if fs.is_dir(p) {
+                return match parents {
+                    true => Ok(()),
+                    false => Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists")),
+                };
+            }
+            if parents && !split_parent(p).0.is_empty() {
+                drop(fs);
+                self.mkdir(split_parent(p).0, true)?;
+                fs = self.0.borrow_mut();
+            }
+            fs.parent_ok(p)?;
+            fs.dirs.insert(p.to_string());
+            Ok(())
+        }
+        fn remove_file(&mut self, p: &str) -> io::Result<()> {
+            self.0
+                .borrow_mut()
+                .files
+                .remove(p)
+                .map(drop)
+                .ok_or_else(|| nf(p))
+        }
+        fn remove_dir(&mut self, p: &str, recursive: bool) -> io::Result<()> {
+            let mut fs = self.0.borrow_mut();
+            let prefix = format!("{p}\\");
+            if !recursive
+                && fs
+                    .files
+                    .keys()
+                    .chain(fs.dirs.iter())
+                    .any(|k| k.starts_with(&prefix))
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::DirectoryNotEmpty,
+                    "not empty",
+                ));
+            }
+            fs.files.retain(|k, _| !k.starts_with(&prefix));
+            fs.dirs.retain(|k| !k.starts_with(&prefix));
+            fs.dirs.remove(p).then_some(()).ok_or_else(|| nf(p))
+        }
+        fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+            let mut fs = self.0.borrow_mut();
+            fs.parent_ok(to)?;
+            let data = fs.files.remove(from).ok_or_else(|| nf(from))?;
+            fs.files.insert(to.to_string(), data);
+            Ok(())
+        }
+        fn close(self: Box<Self>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn mem_run(fs: &Rc<RefCell<Fs>>, args: &[&str]) -> Result<(), Failure> {
+        let mut argv = vec!["smb", "-q"];
+        if !args.contains(&"--password") {
+            argv.extend(["--password", "pw"]);
+        }
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| Failure::usage(e.to_string()))?;
+        let fs = fs.clone();
+        let connect =
+            move |_: Runtime, t: &Target| -> Result<Box<dyn Remote>, Option<(Phase, io::Error)>> {
+                if t.password != "pw" {
+                    return Err(Some((
+                        Phase::Connect,
+                        io::Error::new(io::ErrorKind::PermissionDenied, "STATUS_LOGON_FAILURE"),
+                    )));
+                }
+                if t.share != "s" {
+                    return Err(Some((
+                        Phase::Share,
+                        io::Error::new(io::ErrorKind::NotFound, "STATUS_BAD_NETWORK_NAME"),
+                    )));
+                }
+                Ok(Box::new(Mem(fs.clone())))
+            };
+        run_with(&cli, &connect)
+    }
+
+    #[test]
+    fn commands_against_an_in_memory_share() {
+        let fs = Rc::new(RefCell::new(Fs::default()));
+        let dir = std::env::temp_dir().join(format!("smb-cli-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let local = dir.join("up.bin");
+        let content: Vec<u8> = (0..2_500_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(&local, &content).unwrap();
+        let up = local.to_str().unwrap();
+        let down = dir.join("down.bin");
+        let down = down.to_str().unwrap();
+
+        // No directory yet: the upload names the missing path.
+        let e = mem_run(&fs, &["put", up, "smb://u@h/s/d/"]).unwrap_err();
+        assert_eq!(e.code, exit::NOT_FOUND, "{e}");
+        mem_run(&fs, &["mkdir", "smb://u@h/s/d"]).unwrap();
+        assert_eq!(
+            mem_run(&fs, &["mkdir", "smb://u@h/s/d"]).unwrap_err().code,
+            exit::ALREADY_EXISTS
+        );
+        mem_run(&fs, &["mkdir", "-p", "smb://u@h/s/d/x/y"]).unwrap();
+        // Into a directory: trailing slash, or an existing directory without one.
+        mem_run(&fs, &["put", up, "smb://u@h/s/d/"]).unwrap();
+        mem_run(&fs, &["put", up, "smb://u@h/s/d/x"]).unwrap();
+        mem_run(&fs, &["put", up, "smb://u@h/s/d/named.bin"]).unwrap();
+        for p in ["d\\up.bin", "d\\x\\up.bin", "d\\named.bin"] {
+            assert!(fs.borrow().files.get(p) == Some(&content), "{p}");
+        }
+
+        mem_run(&fs, &["get", "smb://u@h/s/d/named.bin", down]).unwrap();
+        assert!(std::fs::read(down).unwrap() == content);
+        std::fs::remove_file(down).unwrap();
+        let e = mem_run(&fs, &["get", "smb://u@h/s/d/missing.bin", down]).unwrap_err();
+        assert_eq!(e.code, exit::NOT_FOUND);
+        assert!(e.message.contains("/s/d/missing.bin"), "{e}");
+        assert!(!Path::new(down).exists(), "a failed get left a local file");
+        assert_eq!(
+            mem_run(&fs, &["get", "smb://u@h/s/d", down])
+                .unwrap_err()
+                .code,
+            exit::USAGE
+        );
+
+        mem_run(&fs, &["mv", "smb://u@h/s/d/named.bin", "/d/x/renamed.bin"]).unwrap();
+        assert!(fs.borrow().files.contains_key("d\\x\\renamed.bin"));
+        let e = mem_run(&fs, &["mv", "smb://u@h/s/d/up.bin", "smb://u@other/s/z"]).unwrap_err();
+        assert_eq!(e.code, exit::USAGE);
+
+        assert_eq!(
+            mem_run(&fs, &["rm", "smb://u@h/s/d"]).unwrap_err().code,
+            exit::USAGE
+        );
+        assert_eq!(
+            mem_run(&fs, &["rm", "smb://u@h/s/"]).unwrap_err().code,
+            exit::USAGE
+        );
+        mem_run(&fs, &["rm", "smb://u@h/s/d/up.bin", "/d/x/up.bin"]).unwrap();
+        assert!(!fs.borrow().files.contains_key("d\\up.bin"));
+        assert!(!fs.borrow().files.contains_key("d\\x\\up.bin"));
+        assert_eq!(
+            mem_run(&fs, &["rm", "smb://u@h/s/d/up.bin"])
+                .unwrap_err()
+                .code,
+            exit::NOT_FOUND
+        );
+        assert_eq!(
+            mem_run(&fs, &["rmdir", "smb://u@h/s/d"]).unwrap_err().code,
+            exit::OTHER
+        );
+        mem_run(&fs, &["rm", "-r", "smb://u@h/s/d"]).unwrap();
+        assert!(fs.borrow().files.is_empty() && fs.borrow().dirs.is_empty());
+
+        let e = mem_run(&fs, &["--password", "bad", "mkdir", "smb://u@h/s/q"]).unwrap_err();
+        assert_eq!(e.code, exit::LOGON_FAILURE);
+        assert!(!e.message.contains("bad"), "{e}");
+        let e = mem_run(&fs, &["mkdir", "smb://u@h/nope/q"]).unwrap_err();
+        assert_eq!(e.code, exit::SHARE_NOT_FOUND);
+        assert!(e.message.contains("\"nope\""), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
