@@ -180,9 +180,13 @@ pub async fn encryption_required_each_cipher<H: Harness>(h: H) {
     }
 }
 
-/// A wrong password fails with PermissionDenied.
+/// A wrong password fails with PermissionDenied (and the right one works, so the failure is
+/// the server's verdict, not a client that cannot log in at all).
 pub async fn wrong_password<H: Harness>(h: H) {
     let server = SambaServer::shared();
+    h.connect(user_login(server, ClientConfig::default()))
+        .await
+        .expect("the right password must work");
     let mut login = user_login(server, ClientConfig::default());
     login.user = Some((server.user().to_string(), "definitely-wrong".to_string()));
     let e = h.connect(login).await.err().expect("a wrong password must fail");
