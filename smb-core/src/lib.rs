@@ -90,4 +90,5 @@ pub mod credits;
 pub mod crypto;
 pub mod state;
 pub mod time;
+pub mod url;
 pub mod wire;

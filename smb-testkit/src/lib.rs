@@ -1,1 +1,27 @@
 //! Throwaway Samba servers and a fault-injecting proxy for tests, benchmarks and the demo.
+//!
+//! - [`SambaServer`]: a private `smbd` (Debian's package, installed on first use if missing)
+//!   on a free loopback port with its own smb.conf, passdb and shares in a temp dir (on
+//!   /dev/shm when available). Configure with [`SambaConfig`]; share one per test binary
+//!   with [`SambaServer::shared`].
+//! - [`FaultProxy`]: a TCP proxy that can cut, stall and delay connections and counts the
+//!   SMB2 commands that pass through it.
+//!
+//! ```no_run
+//! use smb_testkit::{SambaServer, SHARE};
+//! let server = SambaServer::shared();
+//! let (addr, user, pass) = (server.addr(), server.user(), server.password());
+//! let dir_on_disk = server.share_path(SHARE);
+//! # let _ = (addr, user, pass, dir_on_disk);
+//! ```
+
+mod install;
+mod proxy;
+mod samba;
+
+pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user};
+pub use proxy::{Direction, Event, FaultProxy, Seen};
+pub use samba::{
+    DEFAULT_PASSWORD, ENCRYPTED_SHARE, GUEST_SHARE, READONLY_SHARE, SHARE, SambaConfig,
+    SambaServer, smbclient,
+};

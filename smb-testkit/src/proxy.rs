@@ -1,0 +1,535 @@
+//! A fault-injecting TCP proxy that also counts the SMB2 commands it forwards.
+//!
+//! Plain std threads: one acceptor, two pumps per connection. Each pump parses the direct-TCP
+//! framing ([MS-SMB2] 2.1) of its direction and records every SMB2 message it sees, walking
+//! compound chains through NextCommand ([MS-SMB2] 2.2.1, 3.2.4.1.4). Transform (encrypted,
+//! 0xFD 'S' 'M' 'B') and compression (0xFC) frames are recorded as such.
+
+use smb_core::wire::{Command, Header, NtStatus};
+use std::collections::BTreeMap;
+use std::io::{self, Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Which way bytes flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Client to server (requests).
+    ToServer,
+    /// Server to client (responses, interim responses, notifications).
+    ToClient,
+}
+
+/// What one recorded message was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Seen {
+    /// An unencrypted SMB2 message (one element of a compound counts once).
+    Smb2 {
+        /// Its command.
+        command: Command,
+        /// Its MessageId.
+        message_id: u64,
+        /// Its status field (NTSTATUS in responses, ChannelSequence in 3.x requests).
+        status: NtStatus,
+        /// True if SMB2_FLAGS_SERVER_TO_REDIR is set.
+        response: bool,
+    },
+    /// A transform (encrypted) frame, 0xFD 'S' 'M' 'B'.
+    Encrypted,
+    /// A compression transform frame, 0xFC 'S' 'M' 'B'.
+    Compressed,
+    /// An SMB1 frame (0xFF 'S' 'M' 'B'), e.g. a multi-protocol NEGOTIATE.
+    Smb1,
+    /// Anything else (or an SMB2 header that did not decode).
+    Unknown,
+}
+
+/// One entry of the proxy's ordered log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Index of the connection (0 for the first accepted one).
+    pub conn: usize,
+    /// Direction.
+    pub dir: Direction,
+    /// What was seen.
+    pub what: Seen,
+}
+
+#[derive(Default)]
+struct Control {
+    stalled: bool,
+    cut: bool,
+}
+
+struct Conn {
+    client: TcpStream,
+    server: Option<TcpStream>,
+    ctl: Arc<(Mutex<Control>, Condvar)>,
+}
+
+struct Inner {
+    target: SocketAddr,
+    conns: Mutex<Vec<Conn>>,
+    log: Mutex<Vec<Event>>,
+    delay: Mutex<Duration>,
+    refuse: AtomicBool,
+    stall_new: AtomicBool,
+    stop: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A TCP proxy on 127.0.0.1 in front of an SMB server, with switches to break connections.
+///
+/// ```no_run
+/// # use smb_testkit::{FaultProxy, SambaServer};
+/// let server = SambaServer::shared();
+/// let proxy = FaultProxy::start(server.addr()).unwrap();
+/// // connect the client to proxy.addr() instead of server.addr() ...
+/// proxy.cut_all(); // every proxied connection drops; new ones are still accepted
+/// ```
+pub struct FaultProxy {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("addr", &self.addr)
+            .field("target", &self.inner.target)
+            .finish()
+    }
+}
+
+impl FaultProxy {
+    /// Listen on 127.0.0.1 (any free port) and forward every connection to `target`.
+    pub fn start(target: SocketAddr) -> io::Result<FaultProxy> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), target)
+    }
+
+    /// Listen on `listen` (a loopback address; port 0 for any) and forward to `target`.
+    pub fn start_on(listen: SocketAddr, target: SocketAddr) -> io::Result<FaultProxy> {
+        assert!(
+            listen.ip().is_loopback(),
+            "the proxy only listens on loopback"
+        );
+        let listener = TcpListener::bind(listen)?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            target,
+            conns: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
+            delay: Mutex::new(Duration::ZERO),
+            refuse: AtomicBool::new(false),
+            stall_new: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
+        let inner2 = inner.clone();
+        let acceptor = std::thread::Builder::new()
+            .name("fault-proxy-accept".into())
+            .spawn(move || accept_loop(listener, inner2))?;
+        Ok(FaultProxy {
+            inner,
+            addr,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The address clients should connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    /// Where connections are forwarded.
+    pub fn target(&self) -> SocketAddr {
+        self.inner.target
+    }
+
+    /// Number of connections accepted so far (cut ones included).
+    pub fn connections(&self) -> usize {
+        lock(&self.inner.conns).len()
+    }
+
+    /// Number of connections accepted and still open (neither cut nor closed by a peer).
+    pub fn live_connections(&self) -> usize {
+        lock(&self.inner.conns)
+            .iter()
+            .filter(|c| !lock(&c.ctl.0).cut)
+            .count()
+    }
+
+    /// Close both sides of every connection accepted so far. New connections are still
+    /// accepted (unless [`refuse`](Self::refuse) is on), so a client can reconnect.
+    pub fn cut_all(&self) {
+        let n = self.connections();
+        for i in 0..n {
+            self.cut(i);
+        }
+    }
+
+    /// Close both sides of connection `conn` (no-op if it does not exist or is cut already).
+    pub fn cut(&self, conn: usize) {
+        let conns = lock(&self.inner.conns);
+        if let Some(c) = conns.get(conn) {
+            {
+                let mut ctl = lock(&c.ctl.0);
+                ctl.cut = true;
+                c.ctl.1.notify_all();
+            }
+            let _ = c.client.shutdown(Shutdown::Both);
+            if let Some(s) = &c.server {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Stop forwarding on connection `conn` in both directions without closing it: bytes
+    /// already read are held until [`unstall`](Self::unstall) (or dropped by a cut).
+    pub fn stall(&self, conn: usize) {
+        self.set_stalled(conn, true);
+    }
+
+    /// Resume forwarding on `conn`, delivering what was held.
+    pub fn unstall(&self, conn: usize) {
+        self.set_stalled(conn, false);
+    }
+
+    /// Stall every current connection.
+    pub fn stall_all(&self) {
+        for i in 0..self.connections() {
+            self.stall(i);
+        }
+    }
+
+    /// Unstall every connection.
+    pub fn unstall_all(&self) {
+        for i in 0..self.connections() {
+            self.unstall(i);
+        }
+    }
+
+    /// Whether connections accepted from now on start stalled (a server that accepts TCP
+    /// but never answers).
+    pub fn stall_new(&self, on: bool) {
+        self.inner.stall_new.store(on, Ordering::SeqCst);
+    }
+
+    fn set_stalled(&self, conn: usize, on: bool) {
+        let conns = lock(&self.inner.conns);
+        if let Some(c) = conns.get(conn) {
+            lock(&c.ctl.0).stalled = on;
+            c.ctl.1.notify_all();
+        }
+    }
+
+    /// Delay every forwarded chunk by `d` (both directions, all connections). Zero disables.
+    pub fn set_delay(&self, d: Duration) {
+        *lock(&self.inner.delay) = d;
+    }
+
+    /// While on, new connections are accepted and closed at once (a server that is down).
+    pub fn refuse(&self, on: bool) {
+        self.inner.refuse.store(on, Ordering::SeqCst);
+    }
+
+    /// The ordered log of every message seen.
+    pub fn log(&self) -> Vec<Event> {
+        lock(&self.inner.log).clone()
+    }
+
+    /// Forget the log (counts start again from zero; connection indexes are kept).
+    pub fn clear_log(&self) {
+        lock(&self.inner.log).clear();
+    }
+
+    /// SMB2 commands seen on `conn` in direction `dir`, counted per command (each element of
+    /// a compound counts; interim responses count as responses).
+    pub fn counts(&self, conn: usize, dir: Direction) -> BTreeMap<Command, usize> {
+        let mut m = BTreeMap::new();
+        for e in lock(&self.inner.log).iter() {
+            if e.conn == conn && e.dir == dir {
+                if let Seen::Smb2 { command, .. } = e.what {
+                    *m.entry(command).or_insert(0) += 1;
+                }
+            }
+        }
+        m
+    }
+
+    /// How many requests of `command` were sent over all connections.
+    pub fn request_count(&self, command: Command) -> usize {
+        lock(&self.inner.log)
+            .iter()
+            .filter(|e| {
+                e.dir == Direction::ToServer
+                    && matches!(e.what, Seen::Smb2 { command: c, .. } if c == command)
+            })
+            .count()
+    }
+
+    /// Transform (encrypted) frames seen on `conn` in direction `dir`.
+    pub fn encrypted_count(&self, conn: usize, dir: Direction) -> usize {
+        lock(&self.inner.log)
+            .iter()
+            .filter(|e| e.conn == conn && e.dir == dir && e.what == Seen::Encrypted)
+            .count()
+    }
+
+    /// Wait until `pred(self)` holds or `timeout` passes; returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(&FaultProxy) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if pred(self) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(500));
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+        self.cut_all();
+    }
+}
+
+fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    for stream in listener.incoming() {
+        if inner.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(client) = stream else { continue };
+        let _ = client.set_nodelay(true);
+        let stalled = inner.stall_new.load(Ordering::SeqCst);
+        let ctl = Arc::new((
+            Mutex::new(Control {
+                stalled,
+                cut: false,
+            }),
+            Condvar::new(),
+        ));
+        let refuse = inner.refuse.load(Ordering::SeqCst);
+        let server = if refuse {
+            None
+        } else {
+            TcpStream::connect(inner.target).ok()
+        };
+        let (Some(server), Ok(client2)) = (server, client.try_clone()) else {
+            let _ = client.shutdown(Shutdown::Both);
+            lock(&ctl.0).cut = true;
+            lock(&inner.conns).push(Conn {
+                client,
+                server: None,
+                ctl,
+            });
+            continue;
+        };
+        let _ = server.set_nodelay(true);
+        let index = {
+            let mut conns = lock(&inner.conns);
+            conns.push(Conn {
+                client: client2,
+                server: server.try_clone().ok(),
+                ctl: ctl.clone(),
+            });
+            conns.len() - 1
+        };
+        let (Ok(c_read), Ok(s_read)) = (client.try_clone(), server.try_clone()) else {
+            continue;
+        };
+        for (src, dst, dir) in [
+            (c_read, server, Direction::ToServer),
+            (s_read, client, Direction::ToClient),
+        ] {
+            let inner = inner.clone();
+            let ctl = ctl.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("fault-proxy-{index}-{dir:?}"))
+                .spawn(move || pump(src, dst, dir, index, ctl, inner));
+        }
+    }
+}
+
+fn pump(
+    mut src: TcpStream,
+    mut dst: TcpStream,
+    dir: Direction,
+    conn: usize,
+    ctl: Arc<(Mutex<Control>, Condvar)>,
+    inner: Arc<Inner>,
+) {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut framer = Framer::default();
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        {
+            let mut c = lock(&ctl.0);
+            while c.stalled && !c.cut {
+                c = ctl.1.wait(c).unwrap_or_else(|e| e.into_inner());
+            }
+            if c.cut {
+                break;
+            }
+        }
+        let delay = *lock(&inner.delay);
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let events = framer.push(&buf[..n]);
+        if !events.is_empty() {
+            lock(&inner.log).extend(events.into_iter().map(|what| Event { conn, dir, what }));
+        }
+        if dst.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    // Propagate the close to the other side (a half-close becomes a full close: SMB has no
+    // use for half-open connections).
+    {
+        lock(&ctl.0).cut = true;
+        ctl.1.notify_all();
+    }
+    let _ = dst.shutdown(Shutdown::Both);
+    let _ = src.shutdown(Shutdown::Both);
+}
+
+/// Incremental direct-TCP deframer that classifies messages ([MS-SMB2] 2.1).
+#[derive(Default)]
+pub(crate) struct Framer {
+    buf: Vec<u8>,
+}
+
+impl Framer {
+    /// Feed bytes; returns what complete frames contained.
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<Seen> {
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while self.buf.len() - pos >= 4 {
+            let len = u32::from_be_bytes([
+                self.buf[pos],
+                self.buf[pos + 1],
+                self.buf[pos + 2],
+                self.buf[pos + 3],
+            ]) as usize;
+            if self.buf.len() - pos - 4 < len {
+                break;
+            }
+            classify(&self.buf[pos + 4..pos + 4 + len], &mut out);
+            pos += 4 + len;
+        }
+        self.buf.drain(..pos);
+        out
+    }
+}
+
+/// Append what one frame's payload holds to `out`.
+pub(crate) fn classify(frame: &[u8], out: &mut Vec<Seen>) {
+    match frame.get(..4) {
+        Some([0xFD, b'S', b'M', b'B']) => out.push(Seen::Encrypted),
+        Some([0xFC, b'S', b'M', b'B']) => out.push(Seen::Compressed),
+        Some([0xFF, b'S', b'M', b'B']) => out.push(Seen::Smb1),
+        Some([0xFE, b'S', b'M', b'B']) => {
+            let mut off = 0usize;
+            loop {
+                let Ok(h) = Header::decode(&frame[off..]) else {
+                    out.push(Seen::Unknown);
+                    return;
+                };
+                out.push(Seen::Smb2 {
+                    command: h.command,
+                    message_id: h.message_id,
+                    status: h.status,
+                    response: h.is_response(),
+                });
+                let next = h.next_command as usize;
+                if next == 0 || off + next >= frame.len() {
+                    return;
+                }
+                off += next;
+            }
+        }
+        _ => out.push(Seen::Unknown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(cmd: Command, id: u64, next: u32, body: usize) -> Vec<u8> {
+        let mut h = Header::request(cmd);
+        h.message_id = id;
+        h.next_command = next;
+        let mut v = Vec::new();
+        h.encode(&mut v);
+        v.resize(64 + body, 0);
+        v
+    }
+
+    #[test]
+    fn framer_splits_frames_and_walks_compounds() {
+        let mut chain = msg(Command::Create, 5, 72, 8);
+        chain.extend(msg(Command::QueryInfo, 6, 80, 16));
+        chain.extend(msg(Command::Close, 7, 0, 24));
+        let mut stream = (chain.len() as u32).to_be_bytes().to_vec();
+        stream.extend(&chain);
+        let single = msg(Command::Echo, 8, 0, 4);
+        stream.extend((single.len() as u32).to_be_bytes());
+        stream.extend(&single);
+        stream.extend([0, 0, 0, 4, 0xFD, b'S', b'M', b'B']);
+
+        // Byte-at-a-time delivery must give the same result as one push.
+        let mut f = Framer::default();
+        let mut seen = Vec::new();
+        for b in &stream {
+            seen.extend(f.push(std::slice::from_ref(b)));
+        }
+        let cmds: Vec<_> = seen
+            .iter()
+            .map(|s| match s {
+                Seen::Smb2 {
+                    command,
+                    message_id,
+                    ..
+                } => format!("{command}#{message_id}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            cmds,
+            ["CREATE#5", "QUERY_INFO#6", "CLOSE#7", "ECHO#8", "Encrypted"]
+        );
+        assert!(f.buf.is_empty());
+    }
+
+    #[test]
+    fn garbage_is_unknown_not_a_panic() {
+        let mut out = Vec::new();
+        classify(&[0xFE, b'S', b'M', b'B', 1, 2], &mut out);
+        classify(&[], &mut out);
+        assert_eq!(out, [Seen::Unknown, Seen::Unknown]);
+    }
+}
