@@ -52,6 +52,7 @@ struct Negotiated {
     server_guid: Guid,
     max_read: u32,
     max_write: u32,
+    #[allow(dead_code)] // for IOCTL sizing and reconnect
     max_transact: u32,
     cipher: Option<crate::crypto::CipherId>,
     signing_algorithm: Option<crate::crypto::SigningAlgorithm>,
@@ -82,7 +83,6 @@ struct Pending {
     command: Command,
     res: Reservation,
     async_id: Option<u64>,
-    deadline: Option<Instant>,
 }
 
 /// One TCP connection to the server.
@@ -125,6 +125,7 @@ struct Session {
 
 struct Tree {
     machine: Machine<TreeState>,
+    #[allow(dead_code)] // used to reconnect the tree
     share: String,
     wire_id: u32,
     encrypt: bool,

@@ -726,7 +726,6 @@ impl Client {
                     command: m.command,
                     res,
                     async_id: None,
-                    deadline,
                 },
             );
             if let Some(id) = op {
@@ -1309,10 +1308,10 @@ impl Client {
 
     fn session_good(&mut self, ch: ChannelId, now: Instant) {
         if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+            c.last_traffic = now;
             if let Ok((t, _)) = c.machine.finish(ChannelState::Good) {
                 self.emit(t);
             }
-            c.last_traffic = now;
         }
         self.session.machine.bump_epoch();
         let resp = self.connected_response();
