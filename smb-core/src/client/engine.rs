@@ -687,7 +687,7 @@ impl Client {
         ch: ChannelId,
         op: Option<OpId>,
         mut msgs: Vec<OutMsg>,
-        deadline: Option<Instant>,
+        _deadline: Option<Instant>,
     ) -> Result<(), SendBlock> {
         let Some(c) = self.channels.get_mut(ch.0 as usize) else {
             return Err(SendBlock::Channel);
