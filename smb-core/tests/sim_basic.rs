@@ -399,6 +399,8 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
     s.login();
     let tree = s.tree();
     let f = s.open(tree, "m.bin", OpenOptions::create_truncate());
+    s.op(Request::Write { file: f, offset: 0, data: Bytes::from_static(b"abcdef") })
+        .unwrap();
     s.server.hold = true;
     let op = s.client.submit(Request::Read { file: f, offset: 0, len: 5 }, s.now).unwrap();
     s.run();
@@ -409,7 +411,9 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
     s.server.outbox.extend(held);
     s.run();
     let e = s.done.remove(&op).unwrap().unwrap_err();
-    assert!(e.is_retryable() || matches!(e.kind, ErrorKind::Protocol(_)), "{e:?}");
+    assert!(matches!(e.kind, ErrorKind::Protocol(_)), "{e:?}");
+    assert_eq!(s.client.channel_state(ChannelId(0)), Some(ChannelState::NeedReconnect));
+    assert!(s.events.iter().any(|e| matches!(e, Event::ChannelFailed { .. })));
     // A garbage frame: the channel fails, no panic.
     let mut s2 = Sim::new(client_config(), ServerConfig::default());
     s2.login();

@@ -698,8 +698,12 @@ impl Client {
         let charges: SmallVec<[u16; 4]> = msgs
             .iter()
             .map(|m| {
-                let send = (m.msg.len() - HEADER_LEN) as u64
-                    + m.data.as_ref().map_or(0, |d| d.len() as u64);
+                // [MS-SMB2] 3.2.4.1.5: the payload is the data for READ/WRITE-like
+                // messages, else the body.
+                let send = match &m.data {
+                    Some(d) => d.len() as u64,
+                    None => (m.msg.len() - HEADER_LEN) as u64,
+                };
                 c.credits.charge_for(send, m.recv_len)
             })
             .collect();
@@ -1477,6 +1481,11 @@ impl Client {
                 if let Some(op) = p.op {
                     self.on_op_response(op, part, &hdr, &msg, now);
                 }
+                if is_malformed_marker(&self.out) {
+                    self.stats.malformed += 1;
+                    let e = ChannelError::Protocol("malformed response body");
+                    self.fail_channel(ch, e, now);
+                }
             }
         }
     }
@@ -2042,7 +2051,7 @@ impl Client {
                                 io.pieces.insert(rel, data);
                             }
                         }
-                        Err(_) => io.error = Some(OpError::new(ErrorKind::Protocol("malformed READ response"))),
+                        Err(_) => io.error = Some(OpError::new(ErrorKind::Protocol(MALFORMED))),
                     },
                     NtStatus::END_OF_FILE => {
                         io.eof_at = Some(io.eof_at.map_or(rel, |e| e.min(rel)));
@@ -2060,7 +2069,7 @@ impl Client {
                 match hdr.status {
                     NtStatus::SUCCESS => match crate::wire::write::WriteResponse::decode(msg) {
                         Ok(r) => io.written += u64::from(r.count),
-                        Err(_) => io.error = Some(OpError::new(ErrorKind::Protocol("malformed WRITE response"))),
+                        Err(_) => io.error = Some(OpError::new(ErrorKind::Protocol(MALFORMED))),
                     },
                     s => {
                         if io.error.is_none() {
@@ -2147,7 +2156,7 @@ impl Client {
     ) -> Result<Response, OpError> {
         let status = hdr.status;
         let cmd = hdr.command;
-        let malformed = |_e: DecodeError| OpError::new(ErrorKind::Protocol("malformed response")).with_command(cmd);
+        let malformed = |_e: DecodeError| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd);
         // Statuses that come with a normal body.
         let body_ok = status.is_success()
             || (status == NtStatus::BUFFER_OVERFLOW
@@ -2330,6 +2339,22 @@ impl Client {
         }
     }
 }
+
+/// Whether the last output is an operation failed by a malformed response body.
+fn is_malformed_marker(out: &VecDeque<Output>) -> bool {
+    matches!(
+        out.back(),
+        Some(Output::Completed {
+            result: Err(OpError {
+                kind: ErrorKind::Protocol(MALFORMED),
+                ..
+            }),
+            ..
+        })
+    )
+}
+
+const MALFORMED: &str = "malformed response";
 
 impl Io {
     fn new(file: FileHandle, offset: u64, len: u64, data: Bytes) -> Io {
