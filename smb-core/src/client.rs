@@ -21,9 +21,9 @@ mod engine;
 mod error;
 
 pub use api::{
-    access, create_options, disposition, share_access, ClientConfig, DirEntry, Event,
-    FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions, Output, Request, Response,
-    ServerAddr, Stats,
+    ClientConfig, DirEntry, Event, FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions,
+    Output, Request, Response, ServerAddr, Stats, access, create_options, disposition,
+    share_access,
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 
@@ -68,7 +68,10 @@ enum Part {
     /// The whole (single-message) operation.
     Whole,
     /// A READ/WRITE piece at `rel` bytes from the operation's offset.
-    Piece { rel: u64, len: u32 },
+    Piece {
+        rel: u64,
+        len: u32,
+    },
     /// Member `idx` of a compound.
     Member(usize),
     /// Internal: ECHO, lease break ack, LOGOFF at shutdown...

@@ -32,9 +32,7 @@ fn login_on_every_dialect_with_the_expected_transition_trace() {
             },
         );
         match s.login() {
-            Response::Connected {
-                dialect, guest, ..
-            } => {
+            Response::Connected { dialect, guest, .. } => {
                 assert_eq!(dialect, d);
                 assert!(!guest);
             }
@@ -50,9 +48,18 @@ fn login_on_every_dialect_with_the_expected_transition_trace() {
             ch,
             vec![
                 (chan(ChannelState::New), chan(ChannelState::NeedNegotiate)),
-                (chan(ChannelState::NeedNegotiate), chan(ChannelState::InNegotiate)),
-                (chan(ChannelState::InNegotiate), chan(ChannelState::NeedSessSetup)),
-                (chan(ChannelState::NeedSessSetup), chan(ChannelState::InSessSetup)),
+                (
+                    chan(ChannelState::NeedNegotiate),
+                    chan(ChannelState::InNegotiate)
+                ),
+                (
+                    chan(ChannelState::InNegotiate),
+                    chan(ChannelState::NeedSessSetup)
+                ),
+                (
+                    chan(ChannelState::NeedSessSetup),
+                    chan(ChannelState::InSessSetup)
+                ),
                 (chan(ChannelState::InSessSetup), chan(ChannelState::Good)),
             ],
             "{d:?}"
@@ -77,7 +84,14 @@ fn login_on_every_dialect_with_the_expected_transition_trace() {
             ]
         );
         // Exactly one NEGOTIATE; NEGOTIATE < SESSION_SETUP.
-        assert_eq!(s.server.seen.iter().filter(|c| **c == Command::Negotiate).count(), 1);
+        assert_eq!(
+            s.server
+                .seen
+                .iter()
+                .filter(|c| **c == Command::Negotiate)
+                .count(),
+            1
+        );
         assert_eq!(s.server.seen[0], Command::Negotiate);
         // A tree connect and a write/read round trip on each dialect.
         let tree = s.tree();
@@ -107,7 +121,10 @@ fn login_on_every_dialect_with_the_expected_transition_trace() {
         }
         assert_eq!(s.op(Request::Close { file: f }).unwrap(), Response::Closed);
         assert_eq!(s.server.bad_client_signatures, 0);
-        assert_eq!(s.server.window_violations, 0, "{d:?}: sent outside the credit window");
+        assert_eq!(
+            s.server.window_violations, 0,
+            "{d:?}: sent outside the credit window"
+        );
         // 3.1.1: TREE_CONNECT is signed even without required signing (peer-lessons #6).
         if d == Dialect::Smb311 {
             assert!(s.server.signed_requests >= 1);
@@ -257,7 +274,11 @@ fn wrong_password_is_logon_failure_and_session_goes_back_to_need() {
     assert_eq!(e.kind, ErrorKind::LogonFailure, "{e}");
     assert!(e.to_string().contains("logon"), "{e}");
     assert_ne!(s.client.session_state(), SessionState::InSetup);
-    assert!(s.events.iter().any(|e| matches!(e, Event::SessionFailed(_))));
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::SessionFailed(_)))
+    );
 }
 
 #[test]
@@ -370,8 +391,28 @@ fn responses_out_of_order_and_unknown_message_ids() {
     })
     .unwrap();
     s.server.hold = true;
-    let a = s.client.submit(Request::Read { file: f, offset: 0, len: 5 }, s.now).unwrap();
-    let b = s.client.submit(Request::Read { file: f, offset: 6, len: 5 }, s.now).unwrap();
+    let a = s
+        .client
+        .submit(
+            Request::Read {
+                file: f,
+                offset: 0,
+                len: 5,
+            },
+            s.now,
+        )
+        .unwrap();
+    let b = s
+        .client
+        .submit(
+            Request::Read {
+                file: f,
+                offset: 6,
+                len: 5,
+            },
+            s.now,
+        )
+        .unwrap();
     s.run();
     s.server.hold = false;
     let mut held = std::mem::take(&mut s.server.held);
@@ -384,7 +425,13 @@ fn responses_out_of_order_and_unknown_message_ids() {
     s.server.outbox.extend(held);
     s.run();
     assert_eq!(s.client.stats().unknown_responses, 1);
-    assert!(s.events.iter().any(|e| matches!(e, Event::Dropped { message_id: 999_999, .. })));
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        Event::Dropped {
+            message_id: 999_999,
+            ..
+        }
+    )));
     let ra = s.done.remove(&a).unwrap().unwrap();
     let rb = s.done.remove(&b).unwrap().unwrap();
     assert!(matches!(ra, Response::Read { ref data, .. } if concat(data) == b"hello"));
@@ -399,10 +446,24 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
     s.login();
     let tree = s.tree();
     let f = s.open(tree, "m.bin", OpenOptions::create_truncate());
-    s.op(Request::Write { file: f, offset: 0, data: Bytes::from_static(b"abcdef") })
-        .unwrap();
+    s.op(Request::Write {
+        file: f,
+        offset: 0,
+        data: Bytes::from_static(b"abcdef"),
+    })
+    .unwrap();
     s.server.hold = true;
-    let op = s.client.submit(Request::Read { file: f, offset: 0, len: 5 }, s.now).unwrap();
+    let op = s
+        .client
+        .submit(
+            Request::Read {
+                file: f,
+                offset: 0,
+                len: 5,
+            },
+            s.now,
+        )
+        .unwrap();
     s.run();
     let mut held = std::mem::take(&mut s.server.held);
     // Corrupt the READ response's StructureSize.
@@ -412,18 +473,32 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
     s.run();
     let e = s.done.remove(&op).unwrap().unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Protocol(_)), "{e:?}");
-    assert_eq!(s.client.channel_state(ChannelId(0)), Some(ChannelState::NeedReconnect));
-    assert!(s.events.iter().any(|e| matches!(e, Event::ChannelFailed { .. })));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::NeedReconnect)
+    );
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::ChannelFailed { .. }))
+    );
     // A garbage frame: the channel fails, no panic.
     let mut s2 = Sim::new(client_config(), ServerConfig::default());
     s2.login();
-    s2.client.handle_input(ChannelId(0), &[0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8], s2.now);
+    s2.client
+        .handle_input(ChannelId(0), &[0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8], s2.now);
     s2.run();
-    assert!(s2
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::ChannelFailed { error: ChannelError::Malformed(_), .. })));
-    assert_eq!(s2.client.channel_state(ChannelId(0)), Some(ChannelState::NeedReconnect));
+    assert!(s2.events.iter().any(|e| matches!(
+        e,
+        Event::ChannelFailed {
+            error: ChannelError::Malformed(_),
+            ..
+        }
+    )));
+    assert_eq!(
+        s2.client.channel_state(ChannelId(0)),
+        Some(ChannelState::NeedReconnect)
+    );
     assert!(s2.client.stats().malformed >= 1);
 }
 
@@ -453,7 +528,9 @@ fn compound_create_query_close_in_one_round_trip() {
             },
         ]))
         .unwrap();
-    let Response::Compound(parts) = r else { panic!() };
+    let Response::Compound(parts) = r else {
+        panic!()
+    };
     assert_eq!(parts.len(), 3);
     assert!(matches!(parts[0], Ok(Response::Created { .. })));
     match &parts[1] {
@@ -477,7 +554,9 @@ fn compound_create_query_close_in_one_round_trip() {
             },
         ]))
         .unwrap();
-    let Response::Compound(parts) = r else { panic!() };
+    let Response::Compound(parts) = r else {
+        panic!()
+    };
     assert_eq!(parts[0].as_ref().unwrap_err().kind, ErrorKind::NotFound);
 }
 
@@ -494,13 +573,19 @@ fn request_timeout_cancel_and_shutdown() {
     let deadline = s.run().expect("a deadline");
     assert!(deadline <= s.now + Duration::from_secs(5));
     s.advance(Duration::from_secs(6));
-    assert_eq!(s.done.remove(&op).unwrap().unwrap_err().kind, ErrorKind::TimedOut);
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::TimedOut
+    );
     // Cancel.
     let op = s.client.submit(Request::Echo, s.now).unwrap();
     s.run();
     s.client.cancel(op, s.now);
     s.run();
-    assert_eq!(s.done.remove(&op).unwrap().unwrap_err().kind, ErrorKind::Cancelled);
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::Cancelled
+    );
     assert!(s.server.seen.contains(&Command::Cancel));
     // Late responses still return their credits and are not "unknown".
     s.server.hold = false;
@@ -514,10 +599,16 @@ fn request_timeout_cancel_and_shutdown() {
     s.run();
     s.client.shutdown(s.now);
     s.run();
-    assert_eq!(s.done.remove(&op).unwrap().unwrap_err().kind, ErrorKind::ShutDown);
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::ShutDown
+    );
     assert_eq!(s.client.session_state(), SessionState::Exiting);
-    assert!(s.transitions().iter().any(|(o, _, t)| *o == ObjectRef::Tree(tree)
-        && *t == AnyState::Tree(TreeState::Exiting)));
+    assert!(
+        s.transitions().iter().any(
+            |(o, _, t)| *o == ObjectRef::Tree(tree) && *t == AnyState::Tree(TreeState::Exiting)
+        )
+    );
     assert_eq!(
         s.client.submit(Request::Echo, s.now).unwrap_err(),
         SubmitError::ShutDown
@@ -532,12 +623,30 @@ fn requests_before_login_wait_for_the_session() {
     // Submitted before anything was sent: queued behind the session setup.
     let t = s
         .client
-        .submit(Request::TreeConnect { share: "share".into() }, s.now)
+        .submit(
+            Request::TreeConnect {
+                share: "share".into(),
+            },
+            s.now,
+        )
         .unwrap();
     s.run();
     assert!(s.done.remove(&login).unwrap().is_ok());
-    assert!(matches!(s.done.remove(&t).unwrap(), Ok(Response::TreeConnected { .. })));
-    let pos_ss = s.server.seen.iter().rposition(|c| *c == Command::SessionSetup).unwrap();
-    let pos_tc = s.server.seen.iter().position(|c| *c == Command::TreeConnect).unwrap();
+    assert!(matches!(
+        s.done.remove(&t).unwrap(),
+        Ok(Response::TreeConnected { .. })
+    ));
+    let pos_ss = s
+        .server
+        .seen
+        .iter()
+        .rposition(|c| *c == Command::SessionSetup)
+        .unwrap();
+    let pos_tc = s
+        .server
+        .seen
+        .iter()
+        .position(|c| *c == Command::TreeConnect)
+        .unwrap();
     assert!(pos_ss < pos_tc);
 }

@@ -3,11 +3,11 @@
 use super::*;
 use crate::auth::{AuthContext, AuthKind, AuthStep};
 use crate::credits::Plan;
-use crate::crypto::{default_provider, CipherId, SessionKeys};
+use crate::crypto::{CipherId, SessionKeys, default_provider};
 use crate::state::{Acquire, Owner, Transition};
 use crate::time::Duration;
 use crate::wire::close::{CloseFlags, CloseRequest, CloseResponse};
-use crate::wire::compound::{build_chain, split_chain, ChainPart};
+use crate::wire::compound::{ChainPart, build_chain, split_chain};
 use crate::wire::create::{
     AccessMask, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
     FileAttributes as WireAttrs, ImpersonationLevel, OplockLevel, ShareAccess,
@@ -22,9 +22,9 @@ use crate::wire::negotiate::{
 use crate::wire::session_setup::{
     SessionFlags, SessionSetupFlags, SessionSetupRequest, SessionSetupResponse,
 };
-use crate::wire::transform::{classify, ProtocolKind, TransformHeader, TRANSFORM_HEADER_LEN};
+use crate::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
 use crate::wire::tree_connect::{ShareFlags, TreeConnectRequest, TreeConnectResponse};
-use crate::wire::{Decode, DecodeError, Encode, Header, HeaderFlags, NtStatus, HEADER_LEN};
+use crate::wire::{Decode, DecodeError, Encode, HEADER_LEN, Header, HeaderFlags, NtStatus};
 use bytes::BytesMut;
 use smallvec::SmallVec;
 
@@ -123,7 +123,10 @@ impl Client {
         self.out.push_back(Output::Event(t.into()));
     }
 
-    fn emit_opt(&mut self, r: Result<(Transition, Option<crate::state::Flight>), crate::state::IllegalTransition>) {
+    fn emit_opt(
+        &mut self,
+        r: Result<(Transition, Option<crate::state::Flight>), crate::state::IllegalTransition>,
+    ) {
         if let Ok((t, _)) = r {
             self.emit(t);
         }
@@ -176,7 +179,8 @@ impl Client {
     /// returned operation completes with [`Response::Connected`] once the session is
     /// established, or with the error that prevented it.
     pub fn connect(&mut self, addr: ServerAddr, now: Instant) -> OpId {
-        let deadline = Some(now + self.config.request_timeout);
+        let dl = now + self.config.request_timeout;
+        let deadline = Some(dl);
         let op = self.alloc_op(OpKind::Connect, deadline);
         if self.shut_down {
             self.complete(op, Err(OpError::new(ErrorKind::ShutDown)));
@@ -211,11 +215,11 @@ impl Client {
             last_traffic: now,
         });
         self.connect_op = Some(op);
-        match self.session.machine.begin(
-            SessionState::InSetup,
-            Owner::Op(op),
-            deadline.unwrap_or(now),
-        ) {
+        match self
+            .session
+            .machine
+            .begin(SessionState::InSetup, Owner::Op(op), dl)
+        {
             Ok(t) => self.emit(t),
             Err(_) => {
                 self.complete(op, Err(OpError::new(ErrorKind::Protocol("session state"))));
@@ -431,17 +435,17 @@ impl Client {
                         Request::TreeConnect { .. } | Request::Logoff => {
                             return Err(SubmitError::InvalidRequest(
                                 "TREE_CONNECT/LOGOFF cannot be compounded",
-                            ))
+                            ));
                         }
                         Request::Read { len, .. } if u64::from(*len) > 65536 => {
                             return Err(SubmitError::InvalidRequest(
                                 "compounded READ larger than 64 KiB",
-                            ))
+                            ));
                         }
                         Request::Write { data, .. } if data.len() > 65536 => {
                             return Err(SubmitError::InvalidRequest(
                                 "compounded WRITE larger than 64 KiB",
-                            ))
+                            ));
                         }
                         _ => {}
                     }
@@ -625,7 +629,7 @@ impl Client {
             ErrorKind::Channel(c) => c.clone(),
             _ => ChannelError::Shutdown,
         };
-        if let Some(c) = self.channels.get(0) {
+        if let Some(c) = self.channels.first() {
             if c.connected {
                 self.fail_channel(ChannelId(0), ce, now);
             }
@@ -711,10 +715,7 @@ impl Client {
         if c.credits.available() < total {
             return Err(SendBlock::Credits);
         }
-        let preauth_311 = c
-            .neg
-            .as_ref()
-            .is_none_or(|n| n.dialect == Dialect::Smb311);
+        let preauth_311 = c.neg.as_ref().is_none_or(|n| n.dialect == Dialect::Smb311);
         for (m, charge) in msgs.iter_mut().zip(charges.iter()) {
             let Some(res) = c.credits.reserve(*charge) else {
                 return Err(SendBlock::Credits);
@@ -756,10 +757,15 @@ impl Client {
         // Build the frame.
         let mut chunks: SmallVec<[Bytes; 2]> = SmallVec::new();
         if msgs.len() == 1 {
-            let m = msgs.pop().unwrap_or_else(|| unreachable_msg());
+            let m = msgs.pop().unwrap_or_else(unreachable_msg);
             let mut msg = m.msg;
             if m.sign {
-                if let Some(s) = self.session.security.as_ref().and_then(|s| s.signer.as_ref()) {
+                if let Some(s) = self
+                    .session
+                    .security
+                    .as_ref()
+                    .and_then(|s| s.signer.as_ref())
+                {
                     let rest: SmallVec<[&[u8]; 1]> = m.data.iter().map(|d| &d[..]).collect();
                     if s.sign_parts(&mut msg, &rest).is_ok() {
                         self.stats.signed_sent += 1;
@@ -812,7 +818,12 @@ impl Client {
             let Ok(mut chain) = build_chain(&parts) else {
                 return Err(SendBlock::Channel);
             };
-            if let Some(s) = self.session.security.as_ref().and_then(|s| s.signer.as_ref()) {
+            if let Some(s) = self
+                .session
+                .security
+                .as_ref()
+                .and_then(|s| s.signer.as_ref())
+            {
                 for (range, m) in chain.messages.clone().into_iter().zip(msgs.iter()) {
                     if m.sign && s.sign(&mut chain.bytes[range]).is_ok() {
                         self.stats.signed_sent += 1;
@@ -891,7 +902,12 @@ impl Client {
             // CANCEL takes no credit and no new MessageId: framed directly.
             let mut msg = m.msg;
             if m.sign {
-                if let Some(s) = self.session.security.as_ref().and_then(|s| s.signer.as_ref()) {
+                if let Some(s) = self
+                    .session
+                    .security
+                    .as_ref()
+                    .and_then(|s| s.signer.as_ref())
+                {
                     let _ = s.sign(&mut msg);
                 }
             }
@@ -1192,7 +1208,8 @@ impl Client {
                 match self.auth.step(&token, &mut ctx) {
                     Ok(AuthStep::Done) => {}
                     Ok(AuthStep::Send(_)) => {
-                        let e = SessionError::Auth("server finished before the authenticator".into());
+                        let e =
+                            SessionError::Auth("server finished before the authenticator".into());
                         return self.fail_connect(e.into(), now);
                     }
                     Err(e) => {
@@ -1322,12 +1339,20 @@ impl Client {
         if let Ok((t, flight)) = self.session.machine.finish(SessionState::Good) {
             self.emit(t);
             if let Owner::Op(op) = flight.owner {
-                if self.ops.get(&op).is_some_and(|o| matches!(o.kind, OpKind::Connect)) {
+                if self
+                    .ops
+                    .get(&op)
+                    .is_some_and(|o| matches!(o.kind, OpKind::Connect))
+                {
                     self.complete(op, Ok(resp.clone()));
                 }
             }
             for op in flight.waiters {
-                if self.ops.get(&op).is_some_and(|o| matches!(o.kind, OpKind::Connect)) {
+                if self
+                    .ops
+                    .get(&op)
+                    .is_some_and(|o| matches!(o.kind, OpKind::Connect))
+                {
                     self.complete(op, Ok(resp.clone()));
                 }
             }
@@ -1357,7 +1382,7 @@ impl Client {
                 }
             },
             ProtocolKind::Compression => {
-                return self.fail_channel(ch, ChannelError::Protocol("compressed message"), now)
+                return self.fail_channel(ch, ChannelError::Protocol("compressed message"), now);
             }
             ProtocolKind::Smb1 => {
                 return self.fail_connect(ChannelError::BadDialect(0).into(), now);
@@ -1398,7 +1423,8 @@ impl Client {
         // In place: the frame is uniquely owned, so this does not copy.
         let mut buf = BytesMut::from(frame);
         let (head, body) = buf.split_at_mut(TRANSFORM_HEADER_LEN);
-        dec.open(head, body).map_err(|_| ChannelError::DecryptFailed)?;
+        dec.open(head, body)
+            .map_err(|_| ChannelError::DecryptFailed)?;
         Ok(buf.freeze().slice(TRANSFORM_HEADER_LEN..))
     }
 
@@ -1509,13 +1535,14 @@ impl Client {
                     .map(|(f, _)| *f)
                     .collect();
                 let ack = n.flags.0 & LeaseBreakFlags::ACK_REQUIRED != 0;
-                self.out.push_back(Output::Event(Event::LeaseBreak(LeaseBreak {
-                    files: files.clone(),
-                    lease_key: n.lease_key.0,
-                    current: n.current_state.0,
-                    new: n.new_state.0,
-                    ack_required: ack,
-                })));
+                self.out
+                    .push_back(Output::Event(Event::LeaseBreak(LeaseBreak {
+                        files: files.clone(),
+                        lease_key: n.lease_key.0,
+                        current: n.current_state.0,
+                        new: n.new_state.0,
+                        ack_required: ack,
+                    })));
                 if ack {
                     let tree_wire = files
                         .first()
@@ -1530,7 +1557,14 @@ impl Client {
                     };
                     let hdr = self.header(Command::OplockBreak, tree_wire);
                     let msg = encode_msg(&hdr, &body);
-                    let m = self.out_msg(msg, None, Command::OplockBreak, 0, Part::Internal, tree_wire);
+                    let m = self.out_msg(
+                        msg,
+                        None,
+                        Command::OplockBreak,
+                        0,
+                        Part::Internal,
+                        tree_wire,
+                    );
                     let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
                 }
             }
@@ -1552,7 +1586,14 @@ impl Client {
                         file_id: b.file_id,
                     };
                     let msg = encode_msg(&hdr, &body);
-                    let m = self.out_msg(msg, None, Command::OplockBreak, 0, Part::Internal, tree_wire);
+                    let m = self.out_msg(
+                        msg,
+                        None,
+                        Command::OplockBreak,
+                        0,
+                        Part::Internal,
+                        tree_wire,
+                    );
                     let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
                 }
             }
@@ -1570,7 +1611,10 @@ impl Client {
             return;
         }
         let ch = ChannelId(0);
-        if self.channel(ch).is_none_or(|c| c.machine.state() != ChannelState::Good || !c.connected) {
+        if self
+            .channel(ch)
+            .is_none_or(|c| c.machine.state() != ChannelState::Good || !c.connected)
+        {
             return;
         }
         let mut i = 0;
@@ -1628,9 +1672,12 @@ impl Client {
                 if let Some(t) = tree_begin {
                     let dl = deadline.unwrap_or(now);
                     if let Some(tr) = self.trees.get_mut(&t) {
-                        if let Acquire::Owner(tr_t) =
-                            tr.machine.acquire(TreeState::InTcon, TreeState::Good, Owner::Op(op), dl)
-                        {
+                        if let Acquire::Owner(tr_t) = tr.machine.acquire(
+                            TreeState::InTcon,
+                            TreeState::Good,
+                            Owner::Op(op),
+                            dl,
+                        ) {
                             self.emit(tr_t);
                         }
                     }
@@ -1646,7 +1693,8 @@ impl Client {
                     match self.build(r, Some((i, last_tree)), now) {
                         Ok(mut m) => {
                             m.related = related;
-                            last_tree = u32::from_le_bytes([m.msg[36], m.msg[37], m.msg[38], m.msg[39]]);
+                            last_tree =
+                                u32::from_le_bytes([m.msg[36], m.msg[37], m.msg[38], m.msg[39]]);
                             msgs.push(m);
                         }
                         Err(e) => {
@@ -1670,7 +1718,9 @@ impl Client {
     }
 
     fn advance_io(&mut self, op: OpId, ch: ChannelId) -> Result<bool, SendBlock> {
-        let (max_read, max_write) = self.neg().map_or((65536, 65536), |n| (n.max_read, n.max_write));
+        let (max_read, max_write) = self
+            .neg()
+            .map_or((65536, 65536), |n| (n.max_read, n.max_write));
         let cap = self.config.max_io_size;
         loop {
             let Some(o) = self.ops.get(&op) else {
@@ -1684,7 +1734,15 @@ impl Client {
             if io.error.is_some() || io.eof_at.is_some() || io.issued >= io.len {
                 return Ok(true);
             }
-            let max_piece = u64::from(if cmd == Command::Read { max_read } else { max_write }.min(cap).max(1));
+            let max_piece = u64::from(
+                if cmd == Command::Read {
+                    max_read
+                } else {
+                    max_write
+                }
+                .min(cap)
+                .max(1),
+            );
             let want = (io.len - io.issued).min(max_piece);
             let c = self.channel(ch).ok_or(SendBlock::Channel)?;
             let charge = c.credits.charge_for(
@@ -1722,7 +1780,17 @@ impl Client {
                     channel_info: Vec::new(),
                 };
                 let msg = encode_msg(&hdr, &body);
-                self.out_msg(msg, None, Command::Read, piece, Part::Piece { rel, len: piece as u32 }, tree_wire)
+                self.out_msg(
+                    msg,
+                    None,
+                    Command::Read,
+                    piece,
+                    Part::Piece {
+                        rel,
+                        len: piece as u32,
+                    },
+                    tree_wire,
+                )
             } else {
                 let data = match &self.ops[&op].kind {
                     OpKind::Io(io, _) => io.data.slice(rel as usize..(rel + piece) as usize),
@@ -1741,10 +1809,24 @@ impl Client {
                 let mut msg = Vec::with_capacity(HEADER_LEN + 64);
                 hdr.encode(&mut msg);
                 body.encode_head(piece as u32, &mut msg);
-                self.out_msg(msg, Some(data), Command::Write, 0, Part::Piece { rel, len: piece as u32 }, tree_wire)
+                self.out_msg(
+                    msg,
+                    Some(data),
+                    Command::Write,
+                    0,
+                    Part::Piece {
+                        rel,
+                        len: piece as u32,
+                    },
+                    tree_wire,
+                )
             };
             self.transmit(ch, Some(op), Vec::from([m]), deadline)?;
-            if let Some(Op { kind: OpKind::Io(io, _), .. }) = self.ops.get_mut(&op) {
+            if let Some(Op {
+                kind: OpKind::Io(io, _),
+                ..
+            }) = self.ops.get_mut(&op)
+            {
                 io.issued += piece;
                 io.outstanding += 1;
             }
@@ -1752,14 +1834,22 @@ impl Client {
     }
 
     /// Encode one request. `compound` = (index in the chain, TreeId of the previous member).
-    fn build(&mut self, req: &Request, compound: Option<(usize, u32)>, _now: Instant) -> Result<OutMsg, OpError> {
+    fn build(
+        &mut self,
+        req: &Request,
+        compound: Option<(usize, u32)>,
+        _now: Instant,
+    ) -> Result<OutMsg, OpError> {
         let part = compound.map_or(Part::Whole, |(i, _)| Part::Member(i));
         let related_tree = compound.map_or(0, |(_, t)| t);
         let file_wire = |s: &Self, f: FileHandle| -> Result<(FileId, u32), OpError> {
             if f == FileHandle::RELATED {
                 return Ok((FileId::RELATED, related_tree));
             }
-            let o = s.opens.get(&f).ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+            let o = s
+                .opens
+                .get(&f)
+                .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
             if o.machine.state() != OpenState::Good {
                 return Err(OpError::new(ErrorKind::InvalidHandle));
             }
@@ -1776,14 +1866,30 @@ impl Client {
             Request::TreeConnect { share } => {
                 let path = alloc::format!("\\\\{}\\{}", self.server_name, share);
                 let hdr = self.header(Command::TreeConnect, 0);
-                (Command::TreeConnect, encode_msg(&hdr, &TreeConnectRequest::new(path)), None, 0, 0)
+                (
+                    Command::TreeConnect,
+                    encode_msg(&hdr, &TreeConnectRequest::new(path)),
+                    None,
+                    0,
+                    0,
+                )
             }
             Request::TreeDisconnect { tree } => {
                 let tw = tree_wire(self, *tree)?;
                 let hdr = self.header(Command::TreeDisconnect, tw);
-                (Command::TreeDisconnect, encode_msg(&hdr, &crate::wire::tree_connect::TreeDisconnectRequest), None, 0, tw)
+                (
+                    Command::TreeDisconnect,
+                    encode_msg(&hdr, &crate::wire::tree_connect::TreeDisconnectRequest),
+                    None,
+                    0,
+                    tw,
+                )
             }
-            Request::Create { tree, path, options } => {
+            Request::Create {
+                tree,
+                path,
+                options,
+            } => {
                 let tw = tree_wire(self, *tree)?;
                 let hdr = self.header(Command::Create, tw);
                 let body = self.create_request(path, options);
@@ -1818,7 +1924,13 @@ impl Client {
                     remaining_bytes: 0,
                     channel_info: Vec::new(),
                 };
-                (Command::Read, encode_msg(&hdr, &body), None, u64::from(*len), tw)
+                (
+                    Command::Read,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*len),
+                    tw,
+                )
             }
             Request::Write { file, offset, data } => {
                 let (fid, tw) = file_wire(self, *file)?;
@@ -1858,7 +1970,13 @@ impl Client {
                     pattern: pattern.clone(),
                     output_buffer_length: *output_len,
                 };
-                (Command::QueryDirectory, encode_msg(&hdr, &body), None, u64::from(*output_len), tw)
+                (
+                    Command::QueryDirectory,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*output_len),
+                    tw,
+                )
             }
             Request::QueryInfo {
                 file,
@@ -1878,7 +1996,13 @@ impl Client {
                     flags: crate::wire::query_info::QueryInfoFlags(0),
                     file_id: fid,
                 };
-                (Command::QueryInfo, encode_msg(&hdr, &body), None, u64::from(*output_len), tw)
+                (
+                    Command::QueryInfo,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*output_len),
+                    tw,
+                )
             }
             Request::SetInfo {
                 file,
@@ -1934,7 +2058,13 @@ impl Client {
                     file_id: fid,
                     completion_filter: crate::wire::change_notify::CompletionFilter(*filter),
                 };
-                (Command::ChangeNotify, encode_msg(&hdr, &body), None, u64::from(*output_len), tw)
+                (
+                    Command::ChangeNotify,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*output_len),
+                    tw,
+                )
             }
             Request::Ioctl {
                 tree,
@@ -1960,11 +2090,23 @@ impl Client {
             }
             Request::Echo => {
                 let hdr = self.header(Command::Echo, 0);
-                (Command::Echo, encode_msg(&hdr, &crate::wire::echo::EchoRequest), None, 0, 0)
+                (
+                    Command::Echo,
+                    encode_msg(&hdr, &crate::wire::echo::EchoRequest),
+                    None,
+                    0,
+                    0,
+                )
             }
             Request::Logoff => {
                 let hdr = self.header(Command::Logoff, 0);
-                (Command::Logoff, encode_msg(&hdr, &crate::wire::logoff::LogoffRequest), None, 0, 0)
+                (
+                    Command::Logoff,
+                    encode_msg(&hdr, &crate::wire::logoff::LogoffRequest),
+                    None,
+                    0,
+                    0,
+                )
             }
             Request::Compound(_) => {
                 return Err(OpError::new(ErrorKind::Protocol("nested compound")));
@@ -2024,7 +2166,8 @@ impl Client {
             desired_access: AccessMask(o.desired_access),
             file_attributes: WireAttrs(o.file_attributes),
             share_access: ShareAccess(o.share_access),
-            disposition: CreateDisposition::from_u32(o.disposition).unwrap_or(CreateDisposition::Open),
+            disposition: CreateDisposition::from_u32(o.disposition)
+                .unwrap_or(CreateDisposition::Open),
             options: CreateOptions(o.create_options),
             name: String::from(path.trim_start_matches('\\')),
             contexts,
@@ -2093,8 +2236,13 @@ impl Client {
                 };
                 let Some(req) = req else { return };
                 let r = self.parse(&req, hdr, msg, created);
-                let Some(o) = self.ops.get_mut(&op) else { return };
-                if let OpKind::Compound { results, created, .. } = &mut o.kind {
+                let Some(o) = self.ops.get_mut(&op) else {
+                    return;
+                };
+                if let OpKind::Compound {
+                    results, created, ..
+                } = &mut o.kind
+                {
                     if let Ok(Response::Created { file, .. }) = &r {
                         *created = Some(*file);
                     }
@@ -2111,7 +2259,11 @@ impl Client {
     }
 
     fn maybe_finish_io(&mut self, op: OpId, _now: Instant) {
-        let Some(Op { kind: OpKind::Io(io, cmd), .. }) = self.ops.get(&op) else {
+        let Some(Op {
+            kind: OpKind::Io(io, cmd),
+            ..
+        }) = self.ops.get(&op)
+        else {
             return;
         };
         let done_issuing = io.error.is_some() || io.eof_at.is_some() || io.issued >= io.len;
@@ -2119,7 +2271,11 @@ impl Client {
             return;
         }
         let cmd = *cmd;
-        let Some(Op { kind: OpKind::Io(io, _), .. }) = self.ops.get_mut(&op) else {
+        let Some(Op {
+            kind: OpKind::Io(io, _),
+            ..
+        }) = self.ops.get_mut(&op)
+        else {
             return;
         };
         let result = if let Some(e) = io.error.take() {
@@ -2156,7 +2312,8 @@ impl Client {
     ) -> Result<Response, OpError> {
         let status = hdr.status;
         let cmd = hdr.command;
-        let malformed = |_e: DecodeError| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd);
+        let malformed =
+            |_e: DecodeError| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd);
         // Statuses that come with a normal body.
         let body_ok = status.is_success()
             || (status == NtStatus::BUFFER_OVERFLOW
@@ -2192,8 +2349,13 @@ impl Client {
                     .iter()
                     .find(|(_, t)| t.machine.state() == TreeState::InTcon)
                     .map(|(id, _)| *id)
-                    .ok_or(OpError::new(ErrorKind::Protocol("no tree connect in flight")))?;
-                let t = self.trees.get_mut(&tree).ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+                    .ok_or(OpError::new(ErrorKind::Protocol(
+                        "no tree connect in flight",
+                    )))?;
+                let t = self
+                    .trees
+                    .get_mut(&tree)
+                    .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
                 t.wire_id = hdr.tree_id();
                 t.encrypt = encrypt;
                 let tr = t.machine.finish(TreeState::Good);
@@ -2207,7 +2369,11 @@ impl Client {
                     capabilities: r.capabilities.0,
                     maximal_access: r.maximal_access,
                     encrypted: encrypt
-                        || self.session.security.as_ref().is_some_and(|s| s.encrypt_all),
+                        || self
+                            .session
+                            .security
+                            .as_ref()
+                            .is_some_and(|s| s.encrypt_all),
                 })
             }
             Request::TreeDisconnect { tree } => {
@@ -2222,9 +2388,12 @@ impl Client {
                 let r = CreateResponse::decode(msg).map_err(malformed)?;
                 let file = FileHandle(self.next_file);
                 self.next_file += 1;
-                let lease = crate::wire::create_context::find::<Lease>(&r.contexts).and_then(|l| l.ok());
-                let durable = crate::wire::create_context::find::<crate::wire::create_context::DurableHandleResponseV2>(&r.contexts)
-                    .is_some_and(|d| d.is_ok());
+                let lease =
+                    crate::wire::create_context::find::<Lease>(&r.contexts).and_then(|l| l.ok());
+                let durable = crate::wire::create_context::find::<
+                    crate::wire::create_context::DurableHandleResponseV2,
+                >(&r.contexts)
+                .is_some_and(|d| d.is_ok());
                 self.opens.insert(
                     file,
                     Open {
@@ -2244,7 +2413,11 @@ impl Client {
             }
             Request::Close { file } => {
                 let _ = CloseResponse::decode(msg).map_err(malformed)?;
-                let f = if *file == FileHandle::RELATED { related_file } else { Some(*file) };
+                let f = if *file == FileHandle::RELATED {
+                    related_file
+                } else {
+                    Some(*file)
+                };
                 if let Some(f) = f {
                     if let Some(mut o) = self.opens.remove(&f) {
                         if let Ok((t, _)) = o.machine.set(OpenState::Lost) {
@@ -2271,7 +2444,8 @@ impl Client {
                 })
             }
             Request::QueryDirectory { class, .. } => {
-                let r = crate::wire::query_directory::QueryDirectoryResponse::decode(msg).map_err(malformed)?;
+                let r = crate::wire::query_directory::QueryDirectoryResponse::decode(msg)
+                    .map_err(malformed)?;
                 let page = msg.slice_ref(r.buffer);
                 let mut entries = Vec::new();
                 for e in r.entries(crate::wire::fscc::FileInfoClass(*class)) {
@@ -2293,7 +2467,8 @@ impl Client {
                 Ok(Response::Directory { page, entries })
             }
             Request::QueryInfo { .. } => {
-                let r = crate::wire::query_info::QueryInfoResponse::decode(msg).map_err(malformed)?;
+                let r =
+                    crate::wire::query_info::QueryInfoResponse::decode(msg).map_err(malformed)?;
                 Ok(Response::Info {
                     data: msg.slice_ref(r.buffer),
                 })
@@ -2307,7 +2482,8 @@ impl Client {
             }
             Request::Lock { .. } => Ok(Response::Locked),
             Request::ChangeNotify { .. } => {
-                let r = crate::wire::change_notify::ChangeNotifyResponse::decode(msg).map_err(malformed)?;
+                let r = crate::wire::change_notify::ChangeNotifyResponse::decode(msg)
+                    .map_err(malformed)?;
                 Ok(Response::Notify {
                     data: msg.slice_ref(r.buffer),
                     status,
@@ -2404,7 +2580,14 @@ fn unreachable_msg() -> OutMsg {
 }
 
 /// SMB2 IOCTL request ([MS-SMB2] 2.2.31), encoded here until the codec has it.
-fn encode_ioctl(hdr: &Header, ctl_code: u32, fid: FileId, input: &[u8], max_output: u32, fsctl: bool) -> Vec<u8> {
+fn encode_ioctl(
+    hdr: &Header,
+    ctl_code: u32,
+    fid: FileId,
+    input: &[u8],
+    max_output: u32,
+    fsctl: bool,
+) -> Vec<u8> {
     use bytes::BufMut;
     let mut v = Vec::with_capacity(HEADER_LEN + 56 + input.len());
     hdr.encode(&mut v);
@@ -2412,7 +2595,11 @@ fn encode_ioctl(hdr: &Header, ctl_code: u32, fid: FileId, input: &[u8], max_outp
     v.put_u16_le(0);
     v.put_u32_le(ctl_code);
     fid.write(&mut v);
-    let in_off = if input.is_empty() { 0 } else { (HEADER_LEN + 56) as u32 };
+    let in_off = if input.is_empty() {
+        0
+    } else {
+        (HEADER_LEN + 56) as u32
+    };
     v.put_u32_le(in_off);
     v.put_u32_le(input.len() as u32);
     v.put_u32_le(0); // MaxInputResponse

@@ -9,10 +9,12 @@
 use bytes::Bytes;
 use rand::SeedableRng;
 use smb_core::auth::spnego::OID_NTLMSSP;
-use smb_core::auth::testing::{negotiate_hint, Accept, NtlmAcceptor};
+use smb_core::auth::testing::{Accept, NtlmAcceptor, negotiate_hint};
 use smb_core::auth::{NtlmAuthenticator, NtlmCredentials};
 use smb_core::client::*;
-use smb_core::crypto::{default_provider, Cipher as Aead, CipherId, PreauthHash, SessionKeys, Signer};
+use smb_core::crypto::{
+    Cipher as Aead, CipherId, PreauthHash, SessionKeys, Signer, default_provider,
+};
 use smb_core::time::{Duration, FileTime, Instant};
 use smb_core::wire::close::{CloseFlags, CloseRequest, CloseResponse};
 use smb_core::wire::compound::split_chain;
@@ -25,7 +27,7 @@ use smb_core::wire::header::HeaderId;
 use smb_core::wire::negotiate::*;
 use smb_core::wire::read::{ReadRequest, ReadResponse};
 use smb_core::wire::session_setup::*;
-use smb_core::wire::transform::{classify, ProtocolKind, TransformHeader, TRANSFORM_HEADER_LEN};
+use smb_core::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
 use smb_core::wire::tree_connect::*;
 use smb_core::wire::write::{WriteRequest, WriteResponse};
 use smb_core::wire::{Command, Decode, Encode, FileId, Guid, Header, HeaderFlags, NtStatus};
@@ -274,7 +276,10 @@ impl Server {
                 let req = NegotiateRequest::decode(msg).unwrap();
                 assert!(req.dialects.contains(&self.cfg.dialect), "dialect offered");
                 if req.dialects.iter().any(|d| d.is_smb3()) {
-                    assert!(req.capabilities.has(Capabilities::ENCRYPTION), "peer-lessons #8");
+                    assert!(
+                        req.capabilities.has(Capabilities::ENCRYPTION),
+                        "peer-lessons #8"
+                    );
                 }
                 let mut contexts = Vec::new();
                 if self.cfg.dialect == Dialect::Smb311 {
@@ -286,7 +291,9 @@ impl Server {
                         ciphers: vec![self.cfg.cipher.unwrap_or(Cipher::Other(0))],
                     });
                     if let Some(s) = self.cfg.signing {
-                        contexts.push(NegotiateContext::Signing { algorithms: vec![s] });
+                        contexts.push(NegotiateContext::Signing {
+                            algorithms: vec![s],
+                        });
                     }
                 }
                 let mut caps = Capabilities::LARGE_MTU | Capabilities::LEASING;
@@ -297,7 +304,11 @@ impl Server {
                 let resp = NegotiateResponse {
                     security_mode: SecurityMode(
                         SecurityMode::SIGNING_ENABLED
-                            | if self.cfg.require_signing { SecurityMode::SIGNING_REQUIRED } else { 0 },
+                            | if self.cfg.require_signing {
+                                SecurityMode::SIGNING_REQUIRED
+                            } else {
+                                0
+                            },
                     ),
                     dialect: self.cfg.dialect,
                     server_guid: Guid([9; 16]),
@@ -347,7 +358,12 @@ impl Server {
                         }
                         Some(vec![(rh, body)])
                     }
-                    Ok(Accept::Complete { token, session_key, guest, anonymous }) => {
+                    Ok(Accept::Complete {
+                        token,
+                        session_key,
+                        guest,
+                        anonymous,
+                    }) => {
                         self.guest = guest || anonymous;
                         let mut flags = 0;
                         if guest {
@@ -358,12 +374,19 @@ impl Server {
                         }
                         if let Some(key) = session_key.filter(|_| !guest && !anonymous) {
                             let cipher = match self.cfg.dialect {
-                                Dialect::Smb311 => self.cfg.cipher.and_then(|c| CipherId::from_wire_id(c.to_u16())),
-                                Dialect::Smb300 | Dialect::Smb302 => self.cfg.cipher.map(|_| CipherId::Aes128Ccm),
+                                Dialect::Smb311 => self
+                                    .cfg
+                                    .cipher
+                                    .and_then(|c| CipherId::from_wire_id(c.to_u16())),
+                                Dialect::Smb300 | Dialect::Smb302 => {
+                                    self.cfg.cipher.map(|_| CipherId::Aes128Ccm)
+                                }
                                 _ => None,
                             };
                             let signing = if is311 {
-                                self.cfg.signing.and_then(|s| smb_core::crypto::SigningAlgorithm::from_wire_id(s.to_u16()))
+                                self.cfg.signing.and_then(|s| {
+                                    smb_core::crypto::SigningAlgorithm::from_wire_id(s.to_u16())
+                                })
                             } else {
                                 None
                             };
@@ -412,10 +435,17 @@ impl Server {
             Command::TreeConnect => {
                 let _ = TreeConnectRequest::decode(msg).unwrap();
                 let mut rh = self.resp(h, NtStatus::SUCCESS);
-                rh.id = HeaderId::Sync { process_id: 0xFEFF, tree_id: 7 };
+                rh.id = HeaderId::Sync {
+                    process_id: 0xFEFF,
+                    tree_id: 7,
+                };
                 let body = Self::body(&TreeConnectResponse {
                     share_type: ShareType::from_u8(1),
-                    share_flags: ShareFlags(if self.cfg.encrypt_share { ShareFlags::ENCRYPT_DATA } else { 0 }),
+                    share_flags: ShareFlags(if self.cfg.encrypt_share {
+                        ShareFlags::ENCRYPT_DATA
+                    } else {
+                        0
+                    }),
                     capabilities: ShareCapabilities(0),
                     maximal_access: 0x001f_01ff,
                 });
@@ -432,16 +462,28 @@ impl Server {
                 if disp == 5 || disp == 0 || !exists {
                     self.files.insert(req.name.clone(), Vec::new());
                 }
-                let fid = FileId { persistent: self.next_fid, volatile: self.next_fid + 1000 };
+                let fid = FileId {
+                    persistent: self.next_fid,
+                    volatile: self.next_fid + 1000,
+                };
                 self.next_fid += 1;
                 *last_fid = fid;
-                self.opens.insert(fid.volatile, OpenFile { name: req.name.clone() });
+                self.opens.insert(
+                    fid.volatile,
+                    OpenFile {
+                        name: req.name.clone(),
+                    },
+                );
                 let size = self.files[&req.name].len() as u64;
                 let rh = self.resp(h, NtStatus::SUCCESS);
                 let body = Self::body(&CreateResponse {
                     oplock_level: OplockLevel::None,
                     flags: CreateResponseFlags(0),
-                    action: if exists { CreateAction::Opened } else { CreateAction::Created },
+                    action: if exists {
+                        CreateAction::Opened
+                    } else {
+                        CreateAction::Created
+                    },
                     creation_time: 1,
                     last_access_time: 2,
                     last_write_time: 3,
@@ -456,7 +498,11 @@ impl Server {
             }
             Command::Close => {
                 let req = CloseRequest::decode(msg).unwrap();
-                let fid = if req.file_id == FileId::RELATED { *last_fid } else { req.file_id };
+                let fid = if req.file_id == FileId::RELATED {
+                    *last_fid
+                } else {
+                    req.file_id
+                };
                 self.opens.remove(&fid.volatile);
                 let rh = self.resp(h, NtStatus::SUCCESS);
                 let body = Self::body(&CloseResponse {
@@ -473,7 +519,11 @@ impl Server {
             }
             Command::QueryInfo => {
                 let req = smb_core::wire::query_info::QueryInfoRequest::decode(msg).unwrap();
-                let fid = if req.file_id == FileId::RELATED { *last_fid } else { req.file_id };
+                let fid = if req.file_id == FileId::RELATED {
+                    *last_fid
+                } else {
+                    req.file_id
+                };
                 let name = &self.opens[&fid.volatile].name;
                 let size = self.files[name].len() as u64;
                 let rh = self.resp(h, NtStatus::SUCCESS);
@@ -483,7 +533,8 @@ impl Server {
                 info.extend_from_slice(&size.to_le_bytes());
                 info.extend_from_slice(&1u32.to_le_bytes());
                 info.extend_from_slice(&[0, 0, 0, 0]);
-                let body = Self::body(&smb_core::wire::query_info::QueryInfoResponse { buffer: &info });
+                let body =
+                    Self::body(&smb_core::wire::query_info::QueryInfoResponse { buffer: &info });
                 Some(vec![(rh, body)])
             }
             Command::Read => {
@@ -497,7 +548,11 @@ impl Server {
                     return Some(vec![(rh, Self::error_body())]);
                 }
                 let chunk = data[start..end].to_vec();
-                let body = Self::body(&ReadResponse { data: &chunk, data_remaining: 0, flags: 0 });
+                let body = Self::body(&ReadResponse {
+                    data: &chunk,
+                    data_remaining: 0,
+                    flags: 0,
+                });
                 Some(self.maybe_pending(h, body))
             }
             Command::Write => {
@@ -509,7 +564,10 @@ impl Server {
                     f.resize(end, 0);
                 }
                 f[req.offset as usize..end].copy_from_slice(req.data);
-                let body = Self::body(&WriteResponse { count: req.data.len() as u32, remaining: 0 });
+                let body = Self::body(&WriteResponse {
+                    count: req.data.len() as u32,
+                    remaining: 0,
+                });
                 Some(self.maybe_pending(h, body))
             }
             Command::Echo | Command::Flush | Command::Logoff | Command::TreeDisconnect => {
@@ -560,13 +618,23 @@ pub fn client_config() -> ClientConfig {
 
 impl Sim {
     pub fn new(cfg: ClientConfig, server: ServerConfig) -> Sim {
-        Self::with_auth(cfg, server, NtlmAuthenticator::new(NtlmCredentials::password("", USER, PASS)))
+        Self::with_auth(
+            cfg,
+            server,
+            NtlmAuthenticator::new(NtlmCredentials::password("", USER, PASS)),
+        )
     }
 
     pub fn with_auth(cfg: ClientConfig, server: ServerConfig, auth: NtlmAuthenticator) -> Sim {
         let rng = rand::rngs::StdRng::seed_from_u64(42);
         let now = Instant::from_nanos(1_000_000_000);
-        let client = Client::new(cfg, Box::new(auth), Box::new(rng), now, FileTime::from_unix_nanos(1_700_000_000_000_000_000));
+        let client = Client::new(
+            cfg,
+            Box::new(auth),
+            Box::new(rng),
+            now,
+            FileTime::from_unix_nanos(1_700_000_000_000_000_000),
+        );
         Sim {
             client,
             server: Server::new(server),
@@ -611,9 +679,14 @@ impl Sim {
     }
 
     pub fn login(&mut self) -> Response {
-        let op = self.client.connect(ServerAddr::from("127.0.0.1:445"), self.now);
+        let op = self
+            .client
+            .connect(ServerAddr::from("127.0.0.1:445"), self.now);
         self.run();
-        self.done.remove(&op).expect("login completed").expect("login ok")
+        self.done
+            .remove(&op)
+            .expect("login completed")
+            .expect("login ok")
     }
 
     pub fn op(&mut self, r: Request) -> Result<Response, OpError> {
@@ -628,7 +701,13 @@ impl Sim {
         self.run();
     }
 
-    pub fn transitions(&self) -> Vec<(ObjectRef, smb_core::state::AnyState, smb_core::state::AnyState)> {
+    pub fn transitions(
+        &self,
+    ) -> Vec<(
+        ObjectRef,
+        smb_core::state::AnyState,
+        smb_core::state::AnyState,
+    )> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -639,14 +718,26 @@ impl Sim {
     }
 
     pub fn tree(&mut self) -> TreeId {
-        match self.op(Request::TreeConnect { share: "share".into() }).unwrap() {
+        match self
+            .op(Request::TreeConnect {
+                share: "share".into(),
+            })
+            .unwrap()
+        {
             Response::TreeConnected { tree, .. } => tree,
             r => panic!("{r:?}"),
         }
     }
 
     pub fn open(&mut self, tree: TreeId, path: &str, o: OpenOptions) -> FileHandle {
-        match self.op(Request::Create { tree, path: path.into(), options: o }).unwrap() {
+        match self
+            .op(Request::Create {
+                tree,
+                path: path.into(),
+                options: o,
+            })
+            .unwrap()
+        {
             Response::Created { file, .. } => file,
             r => panic!("{r:?}"),
         }
