@@ -106,14 +106,20 @@ pub struct IoctlRequest<'a> {
 impl Encode for IoctlRequest<'_> {
     fn encode(&self, msg: &mut Vec<u8>) {
         let buffer = msg.len() + REQ_FIXED;
-        // [MS-SMB2] 3.2.4.20: InputOffset points at Buffer; OutputOffset follows the input,
-        // 8-byte aligned.
-        let out_off = align8(buffer + self.input.len());
+        // [MS-SMB2] 2.2.31: InputOffset points at Buffer, and output data (rare in requests)
+        // follows the input 8-byte aligned. Like Samba's client, an empty input has offset 0
+        // and an empty output takes the input's offset.
+        let in_off = if self.input.is_empty() { 0 } else { buffer };
+        let out_off = if self.output.is_empty() {
+            in_off
+        } else {
+            align8(buffer + self.input.len())
+        };
         msg.put_u16_le(57);
         msg.put_u16_le(0); // Reserved
         msg.put_u32_le(self.ctl_code);
         self.file_id.write(msg);
-        msg.put_u32_le(buffer as u32);
+        msg.put_u32_le(in_off as u32);
         msg.put_u32_le(self.input.len() as u32);
         msg.put_u32_le(self.max_input_response);
         msg.put_u32_le(out_off as u32);
@@ -938,7 +944,7 @@ mod tests {
         assert_eq!(
             &msg[64..0x78],
             &hex("3900 0000 04021400 ffffffffffffffff ffffffffffffffff
-                  78000000 20000000 00000000 98000000 00000000 18000000
+                  78000000 20000000 00000000 78000000 00000000 18000000
                   01000000 00000000")[..]
         );
         assert_eq!(
@@ -972,6 +978,19 @@ mod tests {
         let msg = message(Command::Ioctl, false, &empty);
         assert_eq!(msg.len(), 0x79);
         assert_eq!(IoctlRequest::decode(&msg).unwrap(), empty);
+        assert_eq!(&msg[64 + 24..64 + 28], &[0, 0, 0, 0]);
+
+        // Output data in a request goes after the input, 8-aligned.
+        let both = IoctlRequest {
+            input: &[1, 2, 3],
+            output: &[4, 5],
+            ..empty
+        };
+        let msg = message(Command::Ioctl, false, &both);
+        assert_eq!(&msg[64 + 36..64 + 40], &[0x80, 0, 0, 0]);
+        let back = IoctlRequest::decode(&msg).unwrap();
+        assert_eq!(back, both);
+        assert_eq!(message(Command::Ioctl, false, &back), msg);
     }
 
     #[test]
