@@ -152,10 +152,7 @@ mod tests {
             alloc::format!("{}", NtStatus::BAD_NETWORK_NAME),
             "The share does not exist (STATUS_BAD_NETWORK_NAME, 0xc00000cc)"
         );
-        assert_eq!(
-            alloc::format!("{}", NtStatus(0xC0FF_EE00)),
-            "NTSTATUS 0xc0ffee00"
-        );
+        assert_eq!(alloc::format!("{}", NtStatus(0xC0FF_EE00)), "NTSTATUS 0xc0ffee00");
         assert!(NtStatus::SUCCESS.is_success());
         assert!(NtStatus::BUFFER_OVERFLOW.is_warning());
         assert!(NtStatus::ACCESS_DENIED.is_error());
