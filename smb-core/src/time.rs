@@ -95,8 +95,6 @@ impl FileTime {
     }
     /// Nanoseconds since the Unix epoch (zero for times before 1970).
     pub const fn to_unix_nanos(self) -> u64 {
-        self.0
-            .saturating_sub(Self::UNIX_EPOCH_TICKS)
-            .saturating_mul(100)
+        self.0.saturating_sub(Self::UNIX_EPOCH_TICKS).saturating_mul(100)
     }
 }

@@ -46,7 +46,7 @@ use alloc::vec::Vec;
 use bytes::BufMut;
 use core::fmt;
 
-pub use header::{Command, HEADER_LEN, Header, HeaderFlags};
+pub use header::{Command, Header, HeaderFlags, HEADER_LEN};
 pub use status::NtStatus;
 
 /// Why a byte sequence could not be decoded. Never a panic: every decoder returns this.
@@ -386,12 +386,9 @@ mod tests {
     #[test]
     fn guid_displays_in_registry_format() {
         let g = Guid([
-            0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
-            0xee, 0xff,
+            0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+            0xff,
         ]);
-        assert_eq!(
-            alloc::format!("{g}"),
-            "00112233-4455-6677-8899-aabbccddeeff"
-        );
+        assert_eq!(alloc::format!("{g}"), "00112233-4455-6677-8899-aabbccddeeff");
     }
 }
