@@ -110,7 +110,7 @@ impl<'a> NegTokenInit<'a> {
                 return Err(AuthError::NotSpnego);
             }
             let choice = r.expect(context(0), "NegTokenInit")?;
-            // Anything after innerContextToken is ignored, as RFC 2743 3.1 allows no more.
+            // RFC 2743 3.1: innerContextToken is the last element.
             if !r.is_empty() {
                 return Err(malformed("trailing data in InitialContextToken"));
             }
