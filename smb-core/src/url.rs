@@ -111,7 +111,10 @@ impl SmbUrl {
                 Some(i) => (Some(&dom_user[..i]), &dom_user[i + 1..]),
                 None => (None, dom_user),
             };
-            domain = dom.map(percent_decode).transpose()?.filter(|d| !d.is_empty());
+            domain = dom
+                .map(percent_decode)
+                .transpose()?
+                .filter(|d| !d.is_empty());
             user = Some(percent_decode(usr)?).filter(|u| !u.is_empty());
             password = pass.map(percent_decode).transpose()?;
         }
@@ -278,7 +281,10 @@ mod tests {
     #[test]
     fn minimal_and_ipv6() {
         let u = SmbUrl::parse("SMB://host").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.share.clone()), ("host", 445, None));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.share.clone()),
+            ("host", 445, None)
+        );
         let u = SmbUrl::parse("smb://[::1]:1445/s").unwrap();
         assert_eq!(u.host, "::1");
         assert_eq!(u.socket_addr(), "[::1]:1445");
@@ -291,9 +297,18 @@ mod tests {
         assert_eq!(SmbUrl::parse("http://x"), Err(UrlError::NotSmbScheme));
         assert_eq!(SmbUrl::parse("smb://"), Err(UrlError::MissingHost));
         assert_eq!(SmbUrl::parse("smb://u@:44/s"), Err(UrlError::MissingHost));
-        assert!(matches!(SmbUrl::parse("smb://h:0/s"), Err(UrlError::BadPort(_))));
-        assert!(matches!(SmbUrl::parse("smb://h:99999/s"), Err(UrlError::BadPort(_))));
-        assert!(matches!(SmbUrl::parse("smb://h:x/s"), Err(UrlError::BadPort(_))));
+        assert!(matches!(
+            SmbUrl::parse("smb://h:0/s"),
+            Err(UrlError::BadPort(_))
+        ));
+        assert!(matches!(
+            SmbUrl::parse("smb://h:99999/s"),
+            Err(UrlError::BadPort(_))
+        ));
+        assert!(matches!(
+            SmbUrl::parse("smb://h:x/s"),
+            Err(UrlError::BadPort(_))
+        ));
         assert_eq!(SmbUrl::parse("smb://[::1/s"), Err(UrlError::BadIpv6));
         assert_eq!(SmbUrl::parse("smb://h/s/%zz"), Err(UrlError::BadEscape));
         assert!(SmbUrl::parse("smb://h/s/../x").is_err());

@@ -134,18 +134,18 @@ impl Cipher {
             actual: key.len(),
         };
         let imp = match id {
-            CipherId::Aes128Ccm => CipherImp::Aes128Ccm(Box::new(
-                Aes128Ccm::new_from_slice(key).map_err(bad)?,
-            )),
-            CipherId::Aes128Gcm => CipherImp::Aes128Gcm(Box::new(
-                Aes128Gcm::new_from_slice(key).map_err(bad)?,
-            )),
-            CipherId::Aes256Ccm => CipherImp::Aes256Ccm(Box::new(
-                Aes256Ccm::new_from_slice(key).map_err(bad)?,
-            )),
-            CipherId::Aes256Gcm => CipherImp::Aes256Gcm(Box::new(
-                Aes256Gcm::new_from_slice(key).map_err(bad)?,
-            )),
+            CipherId::Aes128Ccm => {
+                CipherImp::Aes128Ccm(Box::new(Aes128Ccm::new_from_slice(key).map_err(bad)?))
+            }
+            CipherId::Aes128Gcm => {
+                CipherImp::Aes128Gcm(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?))
+            }
+            CipherId::Aes256Ccm => {
+                CipherImp::Aes256Ccm(Box::new(Aes256Ccm::new_from_slice(key).map_err(bad)?))
+            }
+            CipherId::Aes256Gcm => {
+                CipherImp::Aes256Gcm(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?))
+            }
         };
         Ok(Cipher { id, imp })
     }
@@ -296,6 +296,17 @@ impl NonceSequence {
     /// A sequence starting at counter 0.
     pub fn new(salt: [u8; 4]) -> NonceSequence {
         NonceSequence { salt, next: 0 }
+    }
+
+    /// A sequence whose next counter value is `next` (to continue a sequence for a key
+    /// that outlives the object, e.g. across a reconnect).
+    pub fn starting_at(salt: [u8; 4], next: u64) -> NonceSequence {
+        NonceSequence { salt, next }
+    }
+
+    /// The counter value the next nonce will carry.
+    pub fn position(&self) -> u64 {
+        self.next
     }
 
     /// The next nonce for `cipher`, as the 16-byte TRANSFORM_HEADER Nonce field.

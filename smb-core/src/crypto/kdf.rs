@@ -23,8 +23,8 @@ pub fn kdf(key: &[u8], label: &[u8], context: &[u8], out_len: usize) -> SecretKe
     let mut out = Vec::with_capacity(out_len);
     let mut i: u32 = 1;
     while out.len() < out_len {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-            .expect("HMAC accepts keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
         mac.update(&i.to_be_bytes());
         mac.update(label);
         mac.update(&[0]);
@@ -194,9 +194,12 @@ impl SessionKeys {
         let short = SecretKey::session_key_16(session_key);
         match dialect {
             DIALECT_202 | DIALECT_210 => Ok(short),
-            DIALECT_300 | DIALECT_302 => {
-                Ok(kdf(short.as_bytes(), LABELS_30.signing.0, LABELS_30.signing.1, 16))
-            }
+            DIALECT_300 | DIALECT_302 => Ok(kdf(
+                short.as_bytes(),
+                LABELS_30.signing.0,
+                LABELS_30.signing.1,
+                16,
+            )),
             DIALECT_311 => {
                 let h = preauth_hash.ok_or(CryptoError::MissingPreauthHash)?;
                 Ok(kdf(short.as_bytes(), LABELS_311.signing.0, h, 16))

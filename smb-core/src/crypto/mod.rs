@@ -98,10 +98,14 @@ impl fmt::Display for CryptoError {
             }
             CryptoError::MessageTooShort { len } => write!(f, "message too short ({len} bytes)"),
             CryptoError::BadSignature => f.write_str("message signature does not verify"),
-            CryptoError::DecryptFailed => f.write_str("decryption failed: authentication tag mismatch"),
+            CryptoError::DecryptFailed => {
+                f.write_str("decryption failed: authentication tag mismatch")
+            }
             CryptoError::EncryptFailed => f.write_str("encryption failed"),
             CryptoError::UnsupportedDialect(d) => write!(f, "unsupported dialect 0x{d:04x}"),
-            CryptoError::UnsupportedCipher(c) => write!(f, "cipher {c:?} not valid for this dialect"),
+            CryptoError::UnsupportedCipher(c) => {
+                write!(f, "cipher {c:?} not valid for this dialect")
+            }
             CryptoError::UnsupportedSigningAlgorithm(a) => {
                 write!(f, "signing algorithm {a:?} not valid for this dialect")
             }

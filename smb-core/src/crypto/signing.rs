@@ -62,7 +62,7 @@ pub trait MacBackend: Send + Sync {
     /// - HMAC-SHA256: the first 16 bytes of the HMAC (`nonce` is ignored).
     /// - AES-CMAC: the CMAC (`nonce` is ignored).
     /// - AES-GMAC: the GCM tag with `parts` as AAD and empty plaintext, under `nonce`.
-    fn mac<'a>(&self, nonce: &[u8; 12], parts: &mut dyn Iterator<Item = &'a [u8]>) -> [u8; 16];
+    fn mac(&self, nonce: &[u8; 12], parts: &mut dyn Iterator<Item = &[u8]>) -> [u8; 16];
 }
 
 /// Signs and verifies SMB2 messages with one key.
@@ -216,7 +216,8 @@ pub(crate) fn gmac_nonce(header: &[u8]) -> [u8; 12] {
     let mut nonce = [0u8; 12];
     nonce[..8].copy_from_slice(&header[MESSAGE_ID_RANGE]);
     let flags = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
-    let command = u16::from_le_bytes([header[COMMAND_RANGE.start], header[COMMAND_RANGE.start + 1]]);
+    let command =
+        u16::from_le_bytes([header[COMMAND_RANGE.start], header[COMMAND_RANGE.start + 1]]);
     let mut role: u32 = 0;
     if flags & HeaderFlags::SERVER_TO_REDIR != 0 {
         role |= 1;
@@ -246,11 +247,7 @@ impl Gmac {
         Ok(Gmac { aes, ghash })
     }
 
-    pub(crate) fn mac<'a>(
-        &self,
-        nonce: &[u8; 12],
-        parts: &mut dyn Iterator<Item = &'a [u8]>,
-    ) -> [u8; 16] {
+    pub(crate) fn mac(&self, nonce: &[u8; 12], parts: &mut dyn Iterator<Item = &[u8]>) -> [u8; 16] {
         let mut g = self.ghash.clone();
         let mut carry = ghash::Block::default();
         let mut fill = 0usize;

@@ -27,8 +27,8 @@ impl Decode<'_> for CancelRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
     use crate::wire::Command;
+    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
 
     #[test]
     fn cancel_round_trips() {

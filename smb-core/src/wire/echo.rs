@@ -39,8 +39,8 @@ impl Decode<'_> for EchoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
     use crate::wire::Command;
+    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
 
     #[test]
     fn echo_round_trips() {

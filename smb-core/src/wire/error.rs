@@ -7,8 +7,8 @@
 //! responses; [`is_error_body`] tells whether a received message carries one.
 
 use super::{
-    pad_to, patch_u32, put_utf16le, slice_at, utf16le_to_string, Command, Decode, DecodeError,
-    DecodeResult, Encode, Header, NtStatus, Reader, HEADER_LEN,
+    Command, Decode, DecodeError, DecodeResult, Encode, HEADER_LEN, Header, NtStatus, Reader,
+    pad_to, patch_u32, put_utf16le, slice_at, utf16le_to_string,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -71,9 +71,7 @@ impl<'a> ErrorResponse<'a> {
         };
         Ok(match status {
             NtStatus::STOPPED_ON_SYMLINK => ErrorDetail::Symlink(SymlinkError::decode(d)?),
-            NtStatus::BUFFER_TOO_SMALL => {
-                ErrorDetail::BufferTooSmall(Reader::new(d).u32()?)
-            }
+            NtStatus::BUFFER_TOO_SMALL => ErrorDetail::BufferTooSmall(Reader::new(d).u32()?),
             _ => ErrorDetail::Other(d),
         })
     }
@@ -249,8 +247,13 @@ impl SymlinkError {
         let flags = r.u32()?;
         // Offsets are relative to PathBuffer.
         let path_buffer = &body[r.pos()..];
-        let substitute_name =
-            utf16le_to_string(slice_at(path_buffer, sub_off, sub_len, 0, "SubstituteName")?)?;
+        let substitute_name = utf16le_to_string(slice_at(
+            path_buffer,
+            sub_off,
+            sub_len,
+            0,
+            "SubstituteName",
+        )?)?;
         let print_name =
             utf16le_to_string(slice_at(path_buffer, print_off, print_len, 0, "PrintName")?)?;
         Ok(SymlinkError {
@@ -287,8 +290,8 @@ impl SymlinkError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::all_prefixes_fail;
     use crate::wire::HeaderFlags;
+    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly};
     use alloc::vec;
 
     fn response_msg(status: NtStatus, command: Command, body: &ErrorResponse<'_>) -> Vec<u8> {
@@ -303,11 +306,18 @@ mod tests {
 
     #[test]
     fn empty_error_is_nine_bytes_and_round_trips() {
-        let msg = response_msg(NtStatus::ACCESS_DENIED, Command::Create, &ErrorResponse::empty());
+        let msg = response_msg(
+            NtStatus::ACCESS_DENIED,
+            Command::Create,
+            &ErrorResponse::empty(),
+        );
         assert_eq!(&msg[64..], &[9, 0, 0, 0, 0, 0, 0, 0, 0]);
         let back = ErrorResponse::decode(&msg).unwrap();
         assert_eq!(back, ErrorResponse::empty());
-        assert_eq!(back.detail(NtStatus::ACCESS_DENIED).unwrap(), ErrorDetail::None);
+        assert_eq!(
+            back.detail(NtStatus::ACCESS_DENIED).unwrap(),
+            ErrorDetail::None
+        );
         // Liberal: the trailing byte may be missing.
         assert_eq!(ErrorResponse::decode(&msg[..72]).unwrap(), back);
         all_prefixes_fail(&msg[..72], |m| ErrorResponse::decode(m).is_err());
@@ -442,7 +452,11 @@ mod tests {
             &ErrorResponse::empty(),
         );
         assert!(is_error_body(&ss));
-        let ok = response_msg(NtStatus::SUCCESS, Command::QueryInfo, &ErrorResponse::empty());
+        let ok = response_msg(
+            NtStatus::SUCCESS,
+            Command::QueryInfo,
+            &ErrorResponse::empty(),
+        );
         assert!(!is_error_body(&ok));
         let ov = response_msg(
             NtStatus::BUFFER_OVERFLOW,
@@ -451,10 +465,51 @@ mod tests {
         );
         assert!(!is_error_body(&ov));
         // A non-9 StructureSize (e.g. READ's 17 with BUFFER_OVERFLOW) is never an ERROR body.
-        let mut rd = response_msg(NtStatus::BUFFER_OVERFLOW, Command::Read, &ErrorResponse::empty());
+        let mut rd = response_msg(
+            NtStatus::BUFFER_OVERFLOW,
+            Command::Read,
+            &ErrorResponse::empty(),
+        );
         rd[64] = 17;
         assert!(!is_error_body(&rd));
         assert!(!is_error_body(&err[..65]));
         assert!(!is_error_body(&[]));
+    }
+
+    /// smbclient/smbd 4.17 on loopback, frame 25 of the capture (NBSS prefix removed).
+    const SAMBA_ERR_NO_MORE_FILES: &str = "\
+        fe534d4240008000060000800e008000110000000000000088000000000000000000000091c883eadce50d98\
+        0000000000000000000000000000000000000000090000000000000000\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 57 of the capture (NBSS prefix removed).
+    const SAMBA_ERR_BAD_NETWORK_NAME: &str = "\
+        fe534d4240000100cc0000c0030001001900000000000000060000000000000000000000000000005c546ddd\
+        0000000060fd75caa38d164dea8a719e2460ec21090000000000000000\
+    ";
+
+    #[test]
+    fn samba_error_captures() {
+        for (fixture, status, command) in [
+            (
+                SAMBA_ERR_NO_MORE_FILES,
+                NtStatus::NO_MORE_FILES,
+                Command::QueryDirectory,
+            ),
+            (
+                SAMBA_ERR_BAD_NETWORK_NAME,
+                NtStatus::BAD_NETWORK_NAME,
+                Command::TreeConnect,
+            ),
+        ] {
+            let msg = hex(fixture);
+            let h = Header::decode(&msg).unwrap();
+            assert_eq!((h.status, h.command), (status, command));
+            assert!(is_error_body(&msg));
+            let e = ErrorResponse::decode(&msg).unwrap();
+            assert_eq!(e, ErrorResponse::empty());
+            assert_eq!(e.detail(status).unwrap(), ErrorDetail::None);
+            reencodes_exactly(&msg, &e);
+        }
     }
 }

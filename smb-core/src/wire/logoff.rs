@@ -1,7 +1,7 @@
 //! SMB2 LOGOFF request and response ([MS-SMB2] 2.2.7, 2.2.8): a 4-byte body each
 //! (StructureSize 4, Reserved).
 
-use super::{Decode, DecodeResult, Encode, Reader, HEADER_LEN};
+use super::{Decode, DecodeResult, Encode, HEADER_LEN, Reader};
 use alloc::vec::Vec;
 use bytes::BufMut;
 
@@ -53,8 +53,8 @@ impl Decode<'_> for LogoffResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
     use crate::wire::Command;
+    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
 
     #[test]
     fn logoff_round_trips() {

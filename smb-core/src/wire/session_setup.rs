@@ -1,7 +1,7 @@
 //! SMB2 SESSION_SETUP request and response ([MS-SMB2] 2.2.5, 2.2.6).
 
 use super::negotiate::{Capabilities, SecurityMode};
-use super::{slice_at, Decode, DecodeResult, Encode, Reader, HEADER_LEN};
+use super::{Decode, DecodeResult, Encode, HEADER_LEN, Reader, slice_at};
 use alloc::vec::Vec;
 use bytes::BufMut;
 
@@ -136,7 +136,7 @@ impl<'a> Decode<'a> for SessionSetupResponse<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
+    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly, with_header};
     use crate::wire::{Command, Header};
 
     #[test]
@@ -208,5 +208,50 @@ mod tests {
         let mut m = msg;
         m[64] = 8;
         assert!(SessionSetupResponse::decode(&m).is_err());
+    }
+
+    /// smbclient/smbd 4.17 on loopback, frame 8 of the capture (NBSS prefix removed).
+    const SAMBA_SESS_REQ_1: &str = "\
+        fe534d4240000100000000000100002010000000000000000100000000000000000000000000000000000000\
+        000000000000000000000000000000000000000019000001010000000000000058004a000000000000000000\
+        604806062b0601050502a03e303ca00e300c060a2b06010401823702020aa22a04284e544c4d535350000100\
+        00001582086200000000280000000000000028000000060100000000000f\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 9 of the capture (NBSS prefix removed).
+    const SAMBA_SESS_RSP_1: &str = "\
+        fe534d4240000100160000c001000100110000000000000001000000000000000000000000000000dce50d98\
+        00000000000000000000000000000000000000000900000048009f00a1819c308199a0030a0101a10c060a2b\
+        06010401823702020aa281830481804e544c4d53535000020000000c000c003800000015828a62c120fd44a6\
+        217b4800000000000000003c003c0044000000060100000000000f43004100500053005200560002000c0043\
+        004100500053005200560001000c00430041005000530052005600040000000300040076006d00070008007e\
+        f536dfa67cdd0100000000\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 11 of the capture (NBSS prefix removed).
+    const SAMBA_SESS_RSP_2: &str = "\
+        fe534d42400001000000000001000020190000000000000002000000000000000000000000000000dce50d98\
+        00000000113a07b4397e5f1eb76b9fe2af8827ae0900000048001d00a11b3019a0030a0100a3120410010000\
+        004805e5fff427d7be00000000\
+    ";
+
+    #[test]
+    fn samba_session_setup_capture() {
+        let msg = hex(SAMBA_SESS_REQ_1);
+        let req = SessionSetupRequest::decode(&msg).unwrap();
+        assert_eq!(req.security_buffer.len(), 74);
+        assert_eq!(&req.security_buffer[..2], &[0x60, 0x48]);
+        assert_eq!(req.previous_session_id, 0);
+        reencodes_exactly(&msg, &req);
+        for fixture in [SAMBA_SESS_RSP_1, SAMBA_SESS_RSP_2] {
+            let msg = hex(fixture);
+            let rsp = SessionSetupResponse::decode(&msg).unwrap();
+            assert!(!crate::wire::error::is_error_body(&msg));
+            reencodes_exactly(&msg, &rsp);
+            all_prefixes_fail(&msg, |m| SessionSetupResponse::decode(m).is_err());
+        }
+        let rsp_msg = hex(SAMBA_SESS_RSP_1);
+        let rsp = SessionSetupResponse::decode(&rsp_msg).unwrap();
+        assert_eq!(&rsp.security_buffer[..1], &[0xa1]);
     }
 }

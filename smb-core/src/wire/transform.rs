@@ -500,4 +500,42 @@ mod tests {
         assert!(CompressionTransformHeader::decode(&bad).is_err());
         assert!(PatternV1::decode(&[0; 7]).is_err());
     }
+
+    /// smbclient/smbd 4.17 with encryption required, frame 12 (NBSS prefix removed).
+    const SAMBA_ENCRYPTED_TCON_REQ: &str = "\
+        fd534d42aa8e8341c951367739ecfdfff5f18bf40100000000000000883b6548000000006800000000000100\
+        985436c40000000001be1f610a8ad9f135e714350d1f24e7c7092faef1513ae25b873e706a7db20aaae7923f\
+        ac1136a0f73012fe4b9b57586b6f512077ed76d617d5b8fb8513378b48e88147dfa27984bd5f404dc274062e\
+        60b03e078d3d29fc6eb7e5698b6184d25b9c38bc9947ee4e\
+    ";
+
+    /// smbclient/smbd 4.17 with encryption required, frame 13 (NBSS prefix removed).
+    const SAMBA_ENCRYPTED_TCON_RSP: &str = "\
+        fd534d4271c18e0f1152f3840abff459555a97bf01000000000000008abc4bbc000000005000000000000100\
+        985436c400000000632722ed99e2c0cd273c5344e66d9bc3745873a77b819969a6de3091c0f497e258168198\
+        b5fec7601daa74f1969cc9c3589c906babb6283d5a8d06fccd99ec4a460820f9562bb5719bf28fe8e67beceb\
+    ";
+
+    #[test]
+    fn samba_encrypted_frames() {
+        use crate::wire::negotiate::tests::hex;
+        for (fixture, len) in [
+            (SAMBA_ENCRYPTED_TCON_REQ, 104),
+            (SAMBA_ENCRYPTED_TCON_RSP, 80),
+        ] {
+            let frame = hex(fixture);
+            assert_eq!(classify(&frame).unwrap(), ProtocolKind::Transform);
+            let (h, payload) = TransformHeader::split(&frame).unwrap();
+            assert_eq!(h.original_message_size, len);
+            assert_eq!(payload.len(), len as usize);
+            assert_eq!(h.flags, TransformHeader::ENCRYPTED);
+            assert_ne!(h.session_id, 0);
+            // AES-128-GCM uses the first 12 bytes of the nonce; the rest is zero.
+            assert_eq!(&h.nonce[12..], &[0; 4]);
+            let mut again = Vec::new();
+            h.encode(&mut again);
+            assert_eq!(again, &frame[..TRANSFORM_HEADER_LEN]);
+            assert_eq!(TransformHeader::aad(&frame).unwrap(), &frame[20..52]);
+        }
+    }
 }

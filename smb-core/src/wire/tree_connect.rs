@@ -15,8 +15,8 @@
 
 use super::logoff::{decode_size4, encode_size4};
 use super::{
-    pad_to, patch_u16, patch_u32, put_utf16le, slice_at, utf16le_len, utf16le_to_string, Decode,
-    DecodeError, DecodeResult, Encode, Reader, HEADER_LEN,
+    Decode, DecodeError, DecodeResult, Encode, HEADER_LEN, Reader, pad_to, patch_u16, patch_u32,
+    put_utf16le, slice_at, utf16le_len, utf16le_to_string,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -336,7 +336,7 @@ impl Decode<'_> for TreeDisconnectResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
+    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly, with_header};
     use crate::wire::{Command, Header};
     use alloc::vec;
 
@@ -443,5 +443,47 @@ mod tests {
             TreeDisconnectResponse
         );
         all_prefixes_fail(&msg, |m| TreeDisconnectResponse::decode(m).is_err());
+    }
+
+    /// smbclient/smbd 4.17 on loopback, frame 18 of the capture (NBSS prefix removed).
+    const SAMBA_TCON_REQ: &str = "\
+        fe534d42400001000000000003000100180000000000000006000000000000000000000000000000dce50d98\
+        0000000058273b0b6e5168387ece99d7ad5ac79b09000000480022005c005c003100320037002e0030002e00\
+        30002e0031005c0073006800610072006500\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 19 of the capture (NBSS prefix removed).
+    const SAMBA_TCON_RSP: &str = "\
+        fe534d42400001000000000003000100190000000000000006000000000000000000000091c883eadce50d98\
+        000000007a7dfe578af0c05f1a17c681f4d6f12c100001000000000000000000ff011f00\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 16 of the capture (NBSS prefix removed).
+    const SAMBA_TDIS_REQ: &str = "\
+        fe534d4240000100000000000400010010000000000000000500000000000000000000004906aa5edce50d98\
+        000000000000000000000000000000000000000004000000\
+    ";
+
+    /// smbclient/smbd 4.17 on loopback, frame 17 of the capture (NBSS prefix removed).
+    const SAMBA_TDIS_RSP: &str = "\
+        fe534d4240000100000000000400010011000000000000000500000000000000000000004906aa5edce50d98\
+        000000000000000000000000000000000000000004000000\
+    ";
+
+    #[test]
+    fn samba_tree_connect_capture() {
+        let msg = hex(SAMBA_TCON_REQ);
+        let req = TreeConnectRequest::decode(&msg).unwrap();
+        assert_eq!(req.path, r"\\127.0.0.1\share");
+        reencodes_exactly(&msg, &req);
+        let msg = hex(SAMBA_TCON_RSP);
+        let rsp = TreeConnectResponse::decode(&msg).unwrap();
+        assert_eq!(rsp.share_type, ShareType::Disk);
+        assert_ne!(Header::decode(&msg).unwrap().tree_id(), 0);
+        reencodes_exactly(&msg, &rsp);
+        let msg = hex(SAMBA_TDIS_REQ);
+        reencodes_exactly(&msg, &TreeDisconnectRequest::decode(&msg).unwrap());
+        let msg = hex(SAMBA_TDIS_RSP);
+        reencodes_exactly(&msg, &TreeDisconnectResponse::decode(&msg).unwrap());
     }
 }
