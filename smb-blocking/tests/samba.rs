@@ -48,14 +48,27 @@ impl Harness for Blocking {
             };
             let c = Client::connect(&login.target, creds, login.config)?;
             let i = c.info().clone();
-            Ok((c, Negotiated { dialect: i.dialect, signing: i.signing, encryption: i.encryption }))
+            Ok((
+                c,
+                Negotiated {
+                    dialect: i.dialect,
+                    signing: i.signing,
+                    encryption: i.encryption,
+                },
+            ))
         })
     }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
         let (c, name) = (c.clone(), name.to_string());
         Box::pin(async move { c.share(&name) })
     }
-    fn write_file(&self, s: &Share, path: &str, data: Vec<u8>, piece: usize) -> BoxFut<'static, io::Result<()>> {
+    fn write_file(
+        &self,
+        s: &Share,
+        path: &str,
+        data: Vec<u8>,
+        piece: usize,
+    ) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let mut f = s.create(&path)?;
@@ -75,18 +88,34 @@ impl Harness for Blocking {
             Ok(v)
         })
     }
-    fn read_range(&self, s: &Share, path: &str, offset: i64, len: usize) -> BoxFut<'static, io::Result<Vec<u8>>> {
+    fn read_range(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: i64,
+        len: usize,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let mut f = s.open(&path, OpenOptions::read())?;
-            let pos = if offset < 0 { SeekFrom::End(offset) } else { SeekFrom::Start(offset as u64) };
+            let pos = if offset < 0 {
+                SeekFrom::End(offset)
+            } else {
+                SeekFrom::Start(offset as u64)
+            };
             io::Seek::seek(&mut f, pos)?;
             let mut v = vec![0u8; len];
             io::Read::read_exact(&mut f, &mut v)?;
             Ok(v)
         })
     }
-    fn write_at(&self, s: &Share, path: &str, offset: u64, data: Vec<u8>) -> BoxFut<'static, io::Result<()>> {
+    fn write_at(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let f = s.open(&path, OpenOptions::read_write())?;
@@ -96,9 +125,7 @@ impl Harness for Blocking {
     }
     fn list(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<String>>> {
         let (s, path) = (s.clone(), path.to_string());
-        Box::pin(async move {
-            s.read_dir(&path).map(|e| e.map(|e| e.name)).collect()
-        })
+        Box::pin(async move { s.read_dir(&path).map(|e| e.map(|e| e.name)).collect() })
     }
     fn metadata(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<(u64, bool)>> {
         let (s, path) = (s.clone(), path.to_string());
@@ -144,10 +171,18 @@ impl Harness for Blocking {
         let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
         Box::pin(async move { s.copy(&from, &to) })
     }
-    fn hold_open(&self, s: &Share, path: &str, share_access: u32) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read().with_share_access(share_access).with_lease(false).with_durable(false);
+            let opts = OpenOptions::read()
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
             let f = s.open(&path, opts)?;
             Ok(Box::new(f) as Box<dyn Send>)
         })

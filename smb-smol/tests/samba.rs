@@ -17,7 +17,8 @@ enum Smol {
 fn executor() -> &'static async_executor::Executor<'static> {
     static EX: OnceLock<&'static async_executor::Executor<'static>> = OnceLock::new();
     EX.get_or_init(|| {
-        let ex: &'static async_executor::Executor<'static> = Box::leak(Box::new(async_executor::Executor::new()));
+        let ex: &'static async_executor::Executor<'static> =
+            Box::leak(Box::new(async_executor::Executor::new()));
         for _ in 0..4 {
             std::thread::spawn(move || smol::block_on(ex.run(std::future::pending::<()>())));
         }
@@ -48,14 +49,27 @@ impl Harness for Smol {
             };
             let c = Client::connect(&login.target, creds, login.config).await?;
             let i = c.info().clone();
-            Ok((c, Negotiated { dialect: i.dialect, signing: i.signing, encryption: i.encryption }))
+            Ok((
+                c,
+                Negotiated {
+                    dialect: i.dialect,
+                    signing: i.signing,
+                    encryption: i.encryption,
+                },
+            ))
         })
     }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
         let (c, name) = (c.clone(), name.to_string());
         Box::pin(async move { c.share(&name).await })
     }
-    fn write_file(&self, s: &Share, path: &str, data: Vec<u8>, piece: usize) -> BoxFut<'static, io::Result<()>> {
+    fn write_file(
+        &self,
+        s: &Share,
+        path: &str,
+        data: Vec<u8>,
+        piece: usize,
+    ) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let mut f = s.create(&path).await?;
@@ -75,18 +89,34 @@ impl Harness for Smol {
             Ok(v)
         })
     }
-    fn read_range(&self, s: &Share, path: &str, offset: i64, len: usize) -> BoxFut<'static, io::Result<Vec<u8>>> {
+    fn read_range(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: i64,
+        len: usize,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let mut f = s.open(&path, OpenOptions::read()).await?;
-            let pos = if offset < 0 { SeekFrom::End(offset) } else { SeekFrom::Start(offset as u64) };
+            let pos = if offset < 0 {
+                SeekFrom::End(offset)
+            } else {
+                SeekFrom::Start(offset as u64)
+            };
             f.seek(pos).await?;
             let mut v = vec![0u8; len];
             f.read_exact(&mut v).await?;
             Ok(v)
         })
     }
-    fn write_at(&self, s: &Share, path: &str, offset: u64, data: Vec<u8>) -> BoxFut<'static, io::Result<()>> {
+    fn write_at(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let f = s.open(&path, OpenOptions::read_write()).await?;
@@ -149,10 +179,18 @@ impl Harness for Smol {
         let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
         Box::pin(async move { s.copy(&from, &to).await })
     }
-    fn hold_open(&self, s: &Share, path: &str, share_access: u32) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read().with_share_access(share_access).with_lease(false).with_durable(false);
+            let opts = OpenOptions::read()
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
             let f = s.open(&path, opts).await?;
             Ok(Box::new(f) as Box<dyn Send>)
         })
@@ -165,5 +203,7 @@ smb_testkit::scenario_tests!(Smol::Smol);
 #[test]
 fn async_std_executor_runs_the_smol_adapter() {
     let h = Smol::AsyncStd;
-    h.block_on(Box::pin(smb_testkit::scenarios::concurrent_readers_writers(h.clone())));
+    h.block_on(Box::pin(
+        smb_testkit::scenarios::concurrent_readers_writers(h.clone()),
+    ));
 }

@@ -30,7 +30,9 @@ impl Harness for Tokio {
     type Share = Share;
     fn block_on<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> T {
         // Run as a task so the scenario itself is on a worker thread.
-        self.0.block_on(self.0.spawn(f)).expect("scenario task panicked")
+        self.0
+            .block_on(self.0.spawn(f))
+            .expect("scenario task panicked")
     }
     fn spawn<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> BoxFut<'static, T> {
         let j = self.0.spawn(f);
@@ -44,14 +46,27 @@ impl Harness for Tokio {
             };
             let c = Client::connect(&login.target, creds, login.config).await?;
             let i = c.info().clone();
-            Ok((c, Negotiated { dialect: i.dialect, signing: i.signing, encryption: i.encryption }))
+            Ok((
+                c,
+                Negotiated {
+                    dialect: i.dialect,
+                    signing: i.signing,
+                    encryption: i.encryption,
+                },
+            ))
         })
     }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
         let (c, name) = (c.clone(), name.to_string());
         Box::pin(async move { c.share(&name).await })
     }
-    fn write_file(&self, s: &Share, path: &str, data: Vec<u8>, piece: usize) -> BoxFut<'static, io::Result<()>> {
+    fn write_file(
+        &self,
+        s: &Share,
+        path: &str,
+        data: Vec<u8>,
+        piece: usize,
+    ) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let mut f = s.create(&path).await?;
@@ -71,18 +86,34 @@ impl Harness for Tokio {
             Ok(v)
         })
     }
-    fn read_range(&self, s: &Share, path: &str, offset: i64, len: usize) -> BoxFut<'static, io::Result<Vec<u8>>> {
+    fn read_range(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: i64,
+        len: usize,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let mut f = s.open(&path, OpenOptions::read()).await?;
-            let pos = if offset < 0 { SeekFrom::End(offset) } else { SeekFrom::Start(offset as u64) };
+            let pos = if offset < 0 {
+                SeekFrom::End(offset)
+            } else {
+                SeekFrom::Start(offset as u64)
+            };
             f.seek(pos).await?;
             let mut v = vec![0u8; len];
             f.read_exact(&mut v).await?;
             Ok(v)
         })
     }
-    fn write_at(&self, s: &Share, path: &str, offset: u64, data: Vec<u8>) -> BoxFut<'static, io::Result<()>> {
+    fn write_at(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
             let f = s.open(&path, OpenOptions::read_write()).await?;
@@ -145,10 +176,18 @@ impl Harness for Tokio {
         let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
         Box::pin(async move { s.copy(&from, &to).await })
     }
-    fn hold_open(&self, s: &Share, path: &str, share_access: u32) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read().with_share_access(share_access).with_lease(false).with_durable(false);
+            let opts = OpenOptions::read()
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
             let f = s.open(&path, opts).await?;
             Ok(Box::new(f) as Box<dyn Send>)
         })
