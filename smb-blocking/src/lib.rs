@@ -37,18 +37,18 @@ use smb_core::driver::{
     self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
 };
 use std::collections::{HashMap, VecDeque};
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
-use std::pin::{pin, Pin};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::SystemTime;
 
-pub use smb_core::client::{ClientConfig, Cipher, DirEntry, Dialect, OpenOptions};
-pub use smb_core::driver::{op_error, Credentials, Metadata};
+pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
+pub use smb_core::driver::{Credentials, Metadata, op_error};
 
 type Reply = Result<Response, OpError>;
 
@@ -191,7 +191,10 @@ impl Client {
                     anonymous,
                 },
             }),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to connect")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected response to connect",
+            )),
         }
     }
 
@@ -210,7 +213,10 @@ impl Client {
                     name: name.into(),
                 }),
             }),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to tree connect")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected response to tree connect",
+            )),
         }
     }
 
@@ -232,7 +238,9 @@ struct ShareInner {
 
 impl Drop for ShareInner {
     fn drop(&mut self) {
-        drop(self.ops.sub.submit(Request::TreeDisconnect { tree: self.ops.tree }));
+        drop(self.ops.sub.submit(Request::TreeDisconnect {
+            tree: self.ops.tree,
+        }));
     }
 }
 
@@ -313,9 +321,19 @@ impl Share {
         Ok(block_on(self.ops().set_len(path, len))?)
     }
     /// Set access and/or modification time (`None` leaves it).
-    pub fn set_times(&self, path: &str, accessed: Option<SystemTime>, modified: Option<SystemTime>) -> io::Result<()> {
+    pub fn set_times(
+        &self,
+        path: &str,
+        accessed: Option<SystemTime>,
+        modified: Option<SystemTime>,
+    ) -> io::Result<()> {
         let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
-        Ok(block_on(self.ops().set_times(path, c(accessed), c(modified), None))?)
+        Ok(block_on(self.ops().set_times(
+            path,
+            c(accessed),
+            c(modified),
+            None,
+        ))?)
     }
     /// Read a whole file.
     pub fn read(&self, path: &str) -> io::Result<Vec<u8>> {
@@ -364,7 +382,9 @@ impl File {
     }
     /// Write all of `data` at `offset` without moving the cursor.
     pub fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<usize> {
-        Ok(block_on(self.io.write_at(offset, Bytes::copy_from_slice(data)))?)
+        Ok(block_on(
+            self.io.write_at(offset, Bytes::copy_from_slice(data)),
+        )?)
     }
     /// Size, times and attributes.
     pub fn metadata(&self) -> io::Result<Metadata> {
@@ -429,7 +449,12 @@ enum Ready {
     Timeout,
 }
 
-fn run_driver(mut d: Driver<Waiter>, rx: mpsc::Receiver<Command<Waiter>>, tx: Tx, epoch: std::time::Instant) {
+fn run_driver(
+    mut d: Driver<Waiter>,
+    rx: mpsc::Receiver<Command<Waiter>>,
+    tx: Tx,
+    epoch: std::time::Instant,
+) {
     let now = || driver::instant_since(epoch);
     let mut chans: HashMap<ChannelId, Chan> = HashMap::new();
     loop {
@@ -446,15 +471,22 @@ fn run_driver(mut d: Driver<Waiter>, rx: mpsc::Receiver<Command<Waiter>>, tx: Tx
                     let sock = SockSlot::default();
                     chans.insert(
                         channel,
-                        Chan { frames: ftx, sock: sock.clone(), closing: closing.clone() },
+                        Chan {
+                            frames: ftx,
+                            sock: sock.clone(),
+                            closing: closing.clone(),
+                        },
                     );
                     let target = driver::socket_target(&addr);
                     let tx = tx.clone();
                     let span = tracing::Span::current();
-                    let spawned = std::thread::Builder::new().name("smb-conn".into()).spawn(move || {
-                        let _g = span.enter();
-                        connect_channel(channel, target, frx, sock, closing, tx)
-                    });
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("smb-conn".into())
+                            .spawn(move || {
+                                let _g = span.enter();
+                                connect_channel(channel, target, frx, sock, closing, tx)
+                            });
                     if let Err(e) = spawned {
                         let reason = CloseReason::ConnectFailed(e.to_string());
                         d.handle(Command::Closed { channel, reason }, now());
@@ -478,7 +510,8 @@ fn run_driver(mut d: Driver<Waiter>, rx: mpsc::Receiver<Command<Waiter>>, tx: Tx
         }
         let next = match d.deadline() {
             Some(t) => {
-                let wait = driver::std_instant(epoch, t).saturating_duration_since(std::time::Instant::now());
+                let wait = driver::std_instant(epoch, t)
+                    .saturating_duration_since(std::time::Instant::now());
                 match rx.recv_timeout(wait) {
                     Ok(c) => Ready::Cmd(c),
                     Err(mpsc::RecvTimeoutError::Timeout) => Ready::Timeout,
@@ -519,7 +552,10 @@ fn connect_channel(
     let (wr, ctl) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(w), Ok(c)) => (w, c),
         (Err(e), _) | (_, Err(e)) => {
-            let _ = tx.send(Command::Closed { channel, reason: CloseReason::ConnectFailed(e.to_string()) });
+            let _ = tx.send(Command::Closed {
+                channel,
+                reason: CloseReason::ConnectFailed(e.to_string()),
+            });
             return;
         }
     };
@@ -536,10 +572,12 @@ fn connect_channel(
     let wtx = tx.clone();
     let wclosing = closing.clone();
     let span = tracing::Span::current();
-    let _ = std::thread::Builder::new().name("smb-write".into()).spawn(move || {
-        let _g = span.enter();
-        write_frames(channel, wr, frames, wclosing, wtx)
-    });
+    let _ = std::thread::Builder::new()
+        .name("smb-write".into())
+        .spawn(move || {
+            let _g = span.enter();
+            write_frames(channel, wr, frames, wclosing, wtx)
+        });
     read_frames(channel, stream, closing, tx);
 }
 
@@ -565,7 +603,13 @@ fn read_frames(channel: ChannelId, mut rd: TcpStream, closing: Arc<AtomicBool>, 
     }
 }
 
-fn write_frames(channel: ChannelId, mut wr: TcpStream, frames: mpsc::Receiver<Frame>, closing: Arc<AtomicBool>, tx: Tx) {
+fn write_frames(
+    channel: ChannelId,
+    mut wr: TcpStream,
+    frames: mpsc::Receiver<Frame>,
+    closing: Arc<AtomicBool>,
+    tx: Tx,
+) {
     let mut chunks: VecDeque<Bytes> = VecDeque::new();
     while let Ok(frame) = frames.recv() {
         chunks.extend(frame.into_chunks());

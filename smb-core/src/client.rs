@@ -3,29 +3,90 @@
 //! Inputs are method calls carrying bytes, connection events and the current time; outputs are
 //! drained with [`Client::poll_output`] after every input until it returns
 //! [`Output::Timeout`]. See the crate documentation for the run loop.
+//!
+//! What the client does on its own:
+//! - NEGOTIATE (dialects in the configured range; 3.1.1 contexts: SHA-512 pre-auth integrity
+//!   with a random salt, ciphers and signing algorithms in preference order, NETNAME), then
+//!   the SESSION_SETUP exchange with the [`Authenticator`], key derivation, signature
+//!   verification of the final response.
+//! - Signing ([MS-SMB2] 3.2.4.1.1) when the session requires it, and always for 3.1.1
+//!   TREE_CONNECT; verification of every signed response; encryption (TRANSFORM) when the
+//!   session or share asks for it or the configuration does.
+//! - Credits per channel ([`crate::credits`]), interim STATUS_PENDING responses (credits
+//!   counted, AsyncId kept for CANCEL), per-request deadlines, ECHO when idle.
+//! - READ/WRITE of any length, cut to the server's limits and the credits, pipelined.
 
 mod api;
-mod compat;
+mod engine;
 mod error;
 
 pub use api::{
-    access, create_options, disposition, share_access, DirEntry, Event, FileAttributes, Frame,
-    LeaseBreak, LockRange, OpenOptions, Output, Request, Response, ServerAddr, Stats,
+    ClientConfig, DirEntry, Event, FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions,
+    Output, Request, Response, ServerAddr, Stats, access, create_options, disposition,
+    share_access,
 };
-pub use compat::{Authenticator, Cipher, Dialect, SigningAlgorithm};
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 
+pub use crate::auth::Authenticator;
 pub use crate::state::{ChannelId, FileHandle, ObjectRef, OpId, TreeId};
+pub use crate::wire::negotiate::{Cipher, Dialect, SigningAlgorithm};
 
-use crate::credits::CreditWindow;
-use crate::state::{ChannelState, Machine, Owner, SessionState, Transition};
+use crate::credits::{CreditWindow, Reservation};
+use crate::crypto::{Cipher as AeadCipher, NonceSequence, PreauthHash, Signer};
+use crate::state::{ChannelState, Machine, OpenState, SessionState, TreeState};
 use crate::time::{FileTime, Instant};
 use crate::wire::framing::FrameReader;
-use crate::wire::Guid;
+use crate::wire::{Command, FileId, Guid};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// What the server told us in NEGOTIATE.
+#[derive(Clone, Debug)]
+struct Negotiated {
+    dialect: Dialect,
+    capabilities: u32,
+    security_mode: u16,
+    server_guid: Guid,
+    max_read: u32,
+    max_write: u32,
+    #[allow(dead_code)] // for IOCTL sizing and reconnect
+    max_transact: u32,
+    cipher: Option<crate::crypto::CipherId>,
+    signing_algorithm: Option<crate::crypto::SigningAlgorithm>,
+    /// The NEGOTIATE response's security buffer (first token for the authenticator).
+    token: Vec<u8>,
+}
+
+/// Which part of an operation a message in flight belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Negotiate,
+    SessionSetup,
+    /// The whole (single-message) operation.
+    Whole,
+    /// A READ/WRITE piece at `rel` bytes from the operation's offset.
+    Piece {
+        rel: u64,
+        len: u32,
+    },
+    /// Member `idx` of a compound.
+    Member(usize),
+    /// Internal: ECHO, lease break ack, LOGOFF at shutdown...
+    Internal,
+}
+
+/// A request in flight on a channel.
+#[derive(Clone, Debug)]
+struct Pending {
+    op: Option<OpId>,
+    part: Part,
+    command: Command,
+    res: Reservation,
+    async_id: Option<u64>,
+}
 
 /// One TCP connection to the server.
 struct Channel {
@@ -33,23 +94,96 @@ struct Channel {
     reader: FrameReader,
     credits: CreditWindow,
     connected: bool,
+    pending: BTreeMap<u64, Pending>,
+    neg: Option<Negotiated>,
+    /// Connection.PreauthIntegrityHashValue (3.1.1).
+    preauth: PreauthHash,
+    last_traffic: Instant,
+}
+
+/// The keys and policy of the established session.
+struct Security {
+    signer: Option<Signer>,
+    encryptor: Option<AeadCipher>,
+    decryptor: Option<AeadCipher>,
+    nonces: NonceSequence,
+    /// Session.SigningRequired.
+    signing_required: bool,
+    /// Session.EncryptData.
+    encrypt_all: bool,
+}
+
+/// The session (one per client).
+struct Session {
+    machine: Machine<SessionState>,
+    id: u64,
+    previous_id: u64,
+    flags: u16,
+    security: Option<Security>,
+    /// Session.PreauthIntegrityHashValue during setup (3.1.1).
+    preauth: PreauthHash,
+    /// The last SESSION_SETUP request, hashed once the response says it was not the last.
+    auth_done: bool,
+}
+
+struct Tree {
+    machine: Machine<TreeState>,
+    #[allow(dead_code)] // used to reconnect the tree
+    share: String,
+    wire_id: u32,
+    encrypt: bool,
+}
+
+struct Open {
+    machine: Machine<OpenState>,
+    tree: TreeId,
+    wire: FileId,
+    lease_key: Option<Guid>,
+}
+
+/// Progress of a split READ or WRITE.
+struct Io {
+    file: FileHandle,
+    offset: u64,
+    len: u64,
+    /// Bytes issued so far (relative to `offset`).
+    issued: u64,
+    outstanding: u32,
+    /// READ: pieces received, by relative offset.
+    pieces: BTreeMap<u64, Bytes>,
+    /// READ: the file ended at this relative offset.
+    eof_at: Option<u64>,
+    /// WRITE: the data.
+    data: Bytes,
+    /// WRITE: bytes acknowledged.
+    written: u64,
+    error: Option<OpError>,
+}
+
+enum OpKind {
+    Connect,
+    Single(Request),
+    Io(Io, Command),
+    Compound {
+        reqs: Vec<Request>,
+        results: Vec<Option<Result<Response, OpError>>>,
+        created: Option<FileHandle>,
+    },
 }
 
 /// An operation not yet completed.
 struct Op {
     deadline: Option<Instant>,
     kind: OpKind,
-}
-
-enum OpKind {
-    Connect,
-    Request(Request),
+    /// Messages of this op in flight: (channel, message id).
+    in_flight: Vec<(ChannelId, u64)>,
+    /// The op has sent everything it will send.
+    sent_all: bool,
 }
 
 /// The SMB2/3 client state machine. See the [module documentation](self).
 pub struct Client {
     config: ClientConfig,
-    #[allow(dead_code)]
     auth: Box<dyn Authenticator>,
     rng: Box<dyn rand_core::CryptoRngCore + Send>,
     start: Instant,
@@ -58,16 +192,20 @@ pub struct Client {
     addr: Option<ServerAddr>,
     server_name: String,
     channels: Vec<Channel>,
-    session: Machine<SessionState>,
+    session: Session,
+    trees: BTreeMap<TreeId, Tree>,
+    opens: BTreeMap<FileHandle, Open>,
     ops: BTreeMap<OpId, Op>,
+    /// Operations with something left to send, in submission order.
     queue: VecDeque<OpId>,
     out: VecDeque<Output>,
     next_op: u64,
+    next_tree: u32,
+    next_file: u32,
+    connect_op: Option<OpId>,
     shut_down: bool,
     stats: Stats,
 }
-
-pub use api::ClientConfig;
 
 impl Client {
     /// A client for one server. `now` is the caller's monotonic time, `wall_clock` the wall
@@ -95,11 +233,24 @@ impl Client {
             addr: None,
             server_name: String::new(),
             channels: Vec::new(),
-            session: Machine::new(ObjectRef::Session, SessionState::New),
+            session: Session {
+                machine: Machine::new(ObjectRef::Session, SessionState::New),
+                id: 0,
+                previous_id: 0,
+                flags: 0,
+                security: None,
+                preauth: PreauthHash::new(),
+                auth_done: false,
+            },
+            trees: BTreeMap::new(),
+            opens: BTreeMap::new(),
             ops: BTreeMap::new(),
             queue: VecDeque::new(),
             out: VecDeque::new(),
             next_op: 1,
+            next_tree: 1,
+            next_file: 1,
+            connect_op: None,
             shut_down: false,
             stats: Stats::default(),
         }
@@ -136,232 +287,24 @@ impl Client {
 
     /// Status of the session.
     pub fn session_state(&self) -> SessionState {
-        self.session.state()
+        self.session.machine.state()
     }
 
-    fn alloc_op(&mut self, kind: OpKind, deadline: Option<Instant>) -> OpId {
-        let id = OpId(self.next_op);
-        self.next_op += 1;
-        self.ops.insert(id, Op { deadline, kind });
-        id
+    /// The dialect negotiated on channel 0, once known.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.channels.first()?.neg.as_ref().map(|n| n.dialect)
     }
 
-    fn emit_transition(&mut self, t: Transition) {
-        self.out.push_back(Output::Event(t.into()));
+    /// The SessionId, once the server assigned one.
+    pub fn session_id(&self) -> u64 {
+        self.session.id
     }
 
-    fn complete(&mut self, op: OpId, result: Result<Response, OpError>) {
-        if self.ops.remove(&op).is_some() {
-            self.queue.retain(|o| *o != op);
-            self.out.push_back(Output::Completed { op, result });
-        }
-    }
-
-    /// Start connecting to `addr`: creates channel 0 and emits [`Output::Connect`]. The
-    /// returned operation completes with [`Response::Connected`] once the session is
-    /// established, or with the error that prevented it.
-    pub fn connect(&mut self, addr: ServerAddr, now: Instant) -> OpId {
-        let deadline = Some(now + self.config.request_timeout);
-        let op = self.alloc_op(OpKind::Connect, deadline);
-        if self.shut_down {
-            self.complete(op, Err(OpError::new(ErrorKind::ShutDown)));
-            return op;
-        }
-        if !self.channels.is_empty() {
-            // One session per client: a second connect joins the first.
-            if !self.session.join(op) {
-                let r = Err(OpError::new(ErrorKind::Protocol("already connected")));
-                self.complete(op, r);
-            }
-            return op;
-        }
-        self.server_name = self
-            .config
-            .server_name
-            .clone()
-            .unwrap_or_else(|| String::from(addr.host()));
-        self.addr = Some(addr.clone());
-        let ch = ChannelId(0);
-        self.channels.push(Channel {
-            machine: Machine::new(ObjectRef::Channel(ch), ChannelState::New),
-            reader: FrameReader::new(self.config.max_frame_len),
-            credits: CreditWindow::new(self.config.credit_target),
-            connected: false,
-        });
-        if let Ok(t) = self
-            .session
-            .begin(SessionState::InSetup, Owner::Op(op), deadline.unwrap_or(now))
-        {
-            self.emit_transition(t);
-        }
-        self.out.push_back(Output::Connect { channel: ch, addr });
-        op
-    }
-
-    /// The adapter's TCP connection for `ch` is up.
-    pub fn handle_connected(&mut self, ch: ChannelId, _now: Instant) {
-        let Some(c) = self.channels.get_mut(ch.0 as usize) else {
-            return;
-        };
-        if c.connected || c.machine.state() == ChannelState::Exiting {
-            return;
-        }
-        c.connected = true;
-        c.machine.bump_epoch();
-        c.credits = CreditWindow::new(self.config.credit_target);
-        c.reader = FrameReader::new(self.config.max_frame_len);
-        if let Ok((t, _)) = c.machine.set(ChannelState::NeedNegotiate) {
-            self.emit_transition(t);
-        }
-    }
-
-    /// Bytes arrived on `ch` (any split: partial frames are buffered).
-    pub fn handle_input(&mut self, ch: ChannelId, data: &[u8], _now: Instant) {
-        let Some(c) = self.channels.get_mut(ch.0 as usize) else {
-            return;
-        };
-        if !c.connected {
-            return;
-        }
-        c.reader.push(data);
-        loop {
-            match c.reader.next_frame() {
-                Ok(Some(_frame)) => {
-                    self.stats.responses_received += 1;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    self.stats.malformed += 1;
-                    self.fail_channel(ch, ChannelError::Malformed(e));
-                    break;
-                }
-            }
-        }
-    }
-
-    /// The transport of `ch` closed (EOF, error, or connect failure).
-    pub fn handle_closed(&mut self, ch: ChannelId, reason: CloseReason, _now: Instant) {
-        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
-            if c.machine.state() == ChannelState::Exiting {
-                c.connected = false;
-                return;
-            }
-        }
-        self.fail_channel(ch, ChannelError::Closed(reason));
-    }
-
-    fn fail_channel(&mut self, ch: ChannelId, error: ChannelError) {
-        let Some(c) = self.channels.get_mut(ch.0 as usize) else {
-            return;
-        };
-        let was_connected = c.connected;
-        c.connected = false;
-        if let Ok((t, _)) = c.machine.set(ChannelState::NeedReconnect) {
-            self.emit_transition(t);
-        }
-        if was_connected {
-            self.out.push_back(Output::Close { channel: ch });
-        }
-        self.out.push_back(Output::Event(Event::ChannelFailed {
-            channel: ch,
-            error: error.clone(),
-        }));
-        // Every operation waiting on the session setup fails with the channel's error.
-        if let Ok((t, flight)) = self.session.fail() {
-            self.emit_transition(t);
-            for op in flight.everyone() {
-                self.complete(op, Err(OpError::from(error.clone())));
-            }
-        }
-    }
-
-    /// A deadline the client asked for (through [`Output::Timeout`]) has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<OpId> = self
-            .ops
-            .iter()
-            .filter(|(_, o)| o.deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for op in expired {
-            self.session.leave(op);
-            self.complete(op, Err(OpError::new(ErrorKind::TimedOut)));
-        }
-        if let Some((t, flight)) = self.session.expire(now) {
-            self.emit_transition(t);
-            for op in flight.everyone() {
-                self.complete(op, Err(OpError::new(ErrorKind::TimedOut)));
-            }
-        }
-    }
-
-    /// Submit an operation. Never blocks: the result arrives as [`Output::Completed`].
-    pub fn submit(&mut self, request: Request, now: Instant) -> Result<OpId, SubmitError> {
-        if self.shut_down {
-            return Err(SubmitError::ShutDown);
-        }
-        if self.channels.is_empty() {
-            return Err(SubmitError::NotConnected);
-        }
-        if self.ops.len() >= self.config.max_queued_ops {
-            return Err(SubmitError::Busy);
-        }
-        if let Request::Compound(v) = &request {
-            if v.is_empty() {
-                return Err(SubmitError::InvalidRequest("empty compound"));
-            }
-            if v.iter().any(|r| matches!(r, Request::Compound(_))) {
-                return Err(SubmitError::InvalidRequest("nested compound"));
-            }
-        }
-        let deadline = match request {
-            Request::ChangeNotify { .. } => None,
-            _ => Some(now + self.config.request_timeout),
-        };
-        let op = self.alloc_op(OpKind::Request(request), deadline);
-        if !self.session.join(op) {
-            self.queue.push_back(op);
-        }
-        Ok(op)
-    }
-
-    /// Cancel an operation: it completes with [`ErrorKind::Cancelled`] (a request already
-    /// sent is cancelled on the server with SMB2 CANCEL).
-    pub fn cancel(&mut self, op: OpId, _now: Instant) {
-        if !self.ops.contains_key(&op) {
-            return;
-        }
-        self.session.leave(op);
-        self.complete(op, Err(OpError::new(ErrorKind::Cancelled)));
-    }
-
-    /// Log off and close every channel. Every pending operation completes with
-    /// [`ErrorKind::ShutDown`]; nothing is sent afterwards.
-    pub fn shutdown(&mut self, _now: Instant) {
-        if self.shut_down {
-            return;
-        }
-        self.shut_down = true;
-        if let Ok((t, _)) = self.session.set(SessionState::Exiting) {
-            self.emit_transition(t);
-        }
-        let ops: Vec<OpId> = self.ops.keys().copied().collect();
-        for op in ops {
-            self.complete(op, Err(OpError::new(ErrorKind::ShutDown)));
-        }
-        for i in 0..self.channels.len() {
-            let c = &mut self.channels[i];
-            let connected = c.connected;
-            c.connected = false;
-            if let Ok((t, _)) = c.machine.set(ChannelState::Exiting) {
-                self.emit_transition(t);
-            }
-            if connected {
-                self.out.push_back(Output::Close {
-                    channel: ChannelId(i as u32),
-                });
-            }
-        }
+    /// Credits available now on `ch` (diagnostics, tests).
+    pub fn credits_available(&self, ch: ChannelId) -> Option<u32> {
+        self.channels
+            .get(ch.0 as usize)
+            .map(|c| c.credits.available())
     }
 
     /// The next output. Call after every input until it returns [`Output::Timeout`].
@@ -370,18 +313,5 @@ impl Client {
             return o;
         }
         Output::Timeout(self.next_deadline())
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        let ops = self.ops.values().filter_map(|o| o.deadline);
-        let flights = self.session.deadline();
-        ops.chain(flights).min()
-    }
-
-    #[allow(dead_code)]
-    fn random_bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut b = [0u8; N];
-        self.rng.fill_bytes(&mut b);
-        b
     }
 }

@@ -31,27 +31,27 @@
 //! # Ok(()) }
 //! ```
 
+use async_channel as mpsc;
+use async_net::TcpStream;
 use bytes::Bytes;
+use futures_channel::oneshot;
+use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
 use smb_core::driver::{
     self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
 };
 use std::collections::{HashMap, VecDeque};
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
-use async_channel as mpsc;
-use async_net::TcpStream;
-use futures_channel::oneshot;
-use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use tracing::Instrument;
 
-pub use smb_core::client::{ClientConfig, Cipher, DirEntry, Dialect, OpenOptions};
-pub use smb_core::driver::{op_error, Credentials, Metadata};
+pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
+pub use smb_core::driver::{Credentials, Metadata, op_error};
 
 type Reply = Result<Response, OpError>;
 
@@ -136,7 +136,11 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in. Works from
     /// any executor: the driver runs on its own thread.
-    pub async fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
+    pub async fn connect(
+        target: &str,
+        creds: Credentials,
+        config: ClientConfig,
+    ) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
         let auth = creds.into_authenticator()?;
         let epoch = std::time::Instant::now();
@@ -144,11 +148,13 @@ impl Client {
         let (tx, rx) = mpsc::unbounded();
         let span = tracing::info_span!("smb", server = %addr.0);
         let dtx = tx.clone();
-        std::thread::Builder::new().name("smb-driver".into()).spawn(move || {
-            let ex = async_executor::LocalExecutor::new();
-            let run = run_driver(Driver::new(client), rx, dtx, epoch, &ex).instrument(span);
-            async_io::block_on(ex.run(run));
-        })?;
+        std::thread::Builder::new()
+            .name("smb-driver".into())
+            .spawn(move || {
+                let ex = async_executor::LocalExecutor::new();
+                let run = run_driver(Driver::new(client), rx, dtx, epoch, &ex).instrument(span);
+                async_io::block_on(ex.run(run));
+            })?;
         let (t, r) = oneshot::channel();
         let _ = tx.try_send(Command::Connect {
             addr,
@@ -173,7 +179,10 @@ impl Client {
                     anonymous,
                 },
             }),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to connect")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected response to connect",
+            )),
         }
     }
 
@@ -195,7 +204,10 @@ impl Client {
                     name: name.into(),
                 }),
             }),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to tree connect")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected response to tree connect",
+            )),
         }
     }
 
@@ -217,7 +229,9 @@ struct ShareInner {
 
 impl Drop for ShareInner {
     fn drop(&mut self) {
-        drop(self.ops.sub.submit(Request::TreeDisconnect { tree: self.ops.tree }));
+        drop(self.ops.sub.submit(Request::TreeDisconnect {
+            tree: self.ops.tree,
+        }));
     }
 }
 
@@ -305,7 +319,10 @@ impl Share {
         modified: Option<SystemTime>,
     ) -> io::Result<()> {
         let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
-        Ok(self.ops().set_times(path, c(accessed), c(modified), None).await?)
+        Ok(self
+            .ops()
+            .set_times(path, c(accessed), c(modified), None)
+            .await?)
     }
     /// Read a whole file.
     pub async fn read(&self, path: &str) -> io::Result<Vec<u8>> {
@@ -365,7 +382,10 @@ impl File {
     }
     /// Write all of `data` at `offset` without moving the cursor.
     pub async fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<usize> {
-        Ok(self.io.write_at(offset, Bytes::copy_from_slice(data)).await?)
+        Ok(self
+            .io
+            .write_at(offset, Bytes::copy_from_slice(data))
+            .await?)
     }
     /// Size, times and attributes.
     pub async fn metadata(&self) -> io::Result<Metadata> {
@@ -379,13 +399,21 @@ impl File {
 }
 
 impl AsyncRead for File {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf).map_err(io::Error::from)
     }
 }
 
 impl AsyncWrite for File {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf).map_err(io::Error::from)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -397,7 +425,11 @@ impl AsyncWrite for File {
 }
 
 impl AsyncSeek for File {
-    fn poll_seek(mut self: Pin<&mut Self>, cx: &mut Context<'_>, pos: io::SeekFrom) -> Poll<io::Result<u64>> {
+    fn poll_seek(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: io::SeekFrom,
+    ) -> Poll<io::Result<u64>> {
         let pos = match pos {
             io::SeekFrom::Start(n) => driver::SeekFrom::Start(n),
             io::SeekFrom::End(n) => driver::SeekFrom::End(n),
@@ -434,13 +466,22 @@ async fn run_driver(
                 Action::Connect { channel, addr } => {
                     let (ftx, frx) = mpsc::unbounded();
                     let (ctx, crx) = mpsc::bounded(1);
-                    chans.insert(channel, Chan { frames: ftx, _close: ctx });
+                    chans.insert(
+                        channel,
+                        Chan {
+                            frames: ftx,
+                            _close: ctx,
+                        },
+                    );
                     let target = driver::socket_target(&addr);
                     let tx = tx.clone();
-                    ex.spawn(async move {
-                        let (w, r) = connect_channel(channel, target, frx, crx, tx).await;
-                        futures_lite::future::zip(w, r).await;
-                    }.in_current_span())
+                    ex.spawn(
+                        async move {
+                            let (w, r) = connect_channel(channel, target, frx, crx, tx).await;
+                            futures_lite::future::zip(w, r).await;
+                        }
+                        .in_current_span(),
+                    )
                     .detach();
                 }
                 Action::Close { channel } => {
@@ -511,7 +552,9 @@ async fn read_frames(channel: ChannelId, mut rd: TcpStream, close: mpsc::Receive
             let _ = close.recv().await;
             None
         };
-        let Some(r) = read.or(closed).await else { return };
+        let Some(r) = read.or(closed).await else {
+            return;
+        };
         let reason = match r {
             Ok(0) => CloseReason::Eof,
             Ok(n) => {

@@ -10,7 +10,9 @@
 //! All scenarios run against [`SambaServer::shared`] (one smbd per test binary) and work in
 //! their own directory of [`SHARE`].
 
-use crate::{SambaServer, ENCRYPTED_SHARE, SHARE};
+#![allow(clippy::err_expect)] // handles are not Debug
+
+use crate::{ENCRYPTED_SHARE, SHARE, SambaServer};
 use smb_core::client::{Cipher, ClientConfig, Dialect};
 use std::future::Future;
 use std::io;
@@ -57,13 +59,31 @@ pub trait Harness: Clone + Send + Sync + 'static {
     fn share(&self, c: &Self::Client, name: &str) -> BoxFut<'static, io::Result<Self::Share>>;
     /// Create/truncate `path` and stream `data` into it through the file's write trait
     /// (in pieces of `piece` bytes), then close it reporting errors.
-    fn write_file(&self, s: &Self::Share, path: &str, data: Vec<u8>, piece: usize) -> BoxFut<'static, io::Result<()>>;
+    fn write_file(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        data: Vec<u8>,
+        piece: usize,
+    ) -> BoxFut<'static, io::Result<()>>;
     /// Open `path` and stream it to the end through the file's read trait.
     fn read_file(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>>;
     /// Open `path`, seek to `offset` (from the end if negative), read exactly `len` bytes.
-    fn read_range(&self, s: &Self::Share, path: &str, offset: i64, len: usize) -> BoxFut<'static, io::Result<Vec<u8>>>;
+    fn read_range(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        offset: i64,
+        len: usize,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>>;
     /// Open `path` read-write and write `data` at `offset` with the positional API.
-    fn write_at(&self, s: &Self::Share, path: &str, offset: u64, data: Vec<u8>) -> BoxFut<'static, io::Result<()>>;
+    fn write_at(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>>;
     /// Names in a directory (listing stream/iterator, to the end).
     fn list(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<Vec<String>>>;
     /// `(size, is_dir)`.
@@ -90,7 +110,12 @@ pub trait Harness: Clone + Send + Sync + 'static {
     fn copy(&self, s: &Self::Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>>;
     /// Open `path` (existing) for reading with the given ShareAccess and keep it open: the
     /// returned guard closes it when dropped.
-    fn hold_open(&self, s: &Self::Share, path: &str, share_access: u32) -> BoxFut<'static, io::Result<Box<dyn Send>>>;
+    fn hold_open(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -125,23 +150,36 @@ pub async fn setup<H: Harness>(h: &H, dir: &str) -> (H::Client, H::Share) {
         .expect("login as the test user");
     let s = h.share(&c, SHARE).await.expect("tree connect");
     let _ = h.remove_dir_all(&s, dir).await;
-    h.create_dir_all(&s, dir).await.expect("create the scenario directory");
+    h.create_dir_all(&s, dir)
+        .await
+        .expect("create the scenario directory");
     (c, s)
 }
 
 /// Log in with each dialect 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1 and use a share.
 pub async fn login_each_dialect<H: Harness>(h: H) {
     let server = SambaServer::shared();
-    for d in [Dialect::Smb202, Dialect::Smb210, Dialect::Smb300, Dialect::Smb302, Dialect::Smb311] {
+    for d in [
+        Dialect::Smb202,
+        Dialect::Smb210,
+        Dialect::Smb300,
+        Dialect::Smb302,
+        Dialect::Smb311,
+    ] {
         let cfg = ClientConfig::default().with_dialects(d, d);
         let (c, n) = h
             .connect(user_login(server, cfg))
             .await
             .unwrap_or_else(|e| panic!("login with {d:?}: {e}"));
         assert_eq!(n.dialect, d);
-        let s = h.share(&c, SHARE).await.unwrap_or_else(|e| panic!("tree connect with {d:?}: {e}"));
+        let s = h
+            .share(&c, SHARE)
+            .await
+            .unwrap_or_else(|e| panic!("tree connect with {d:?}: {e}"));
         let name = format!("dialect-{d:?}.txt");
-        h.write(&s, &name, b"dialect".to_vec()).await.expect("write");
+        h.write(&s, &name, b"dialect".to_vec())
+            .await
+            .expect("write");
         assert_eq!(h.read_file(&s, &name).await.expect("read"), b"dialect");
         h.remove_file(&s, &name).await.expect("remove");
     }
@@ -151,8 +189,13 @@ pub async fn login_each_dialect<H: Harness>(h: H) {
 pub async fn signing_required<H: Harness>(h: H) {
     let server = SambaServer::shared();
     for d in [Dialect::Smb202, Dialect::Smb300, Dialect::Smb311] {
-        let cfg = ClientConfig::default().with_dialects(d, d).with_require_signing(true);
-        let (c, n) = h.connect(user_login(server, cfg)).await.unwrap_or_else(|e| panic!("signed login {d:?}: {e}"));
+        let cfg = ClientConfig::default()
+            .with_dialects(d, d)
+            .with_require_signing(true);
+        let (c, n) = h
+            .connect(user_login(server, cfg))
+            .await
+            .unwrap_or_else(|e| panic!("signed login {d:?}: {e}"));
         assert!(n.signing, "{d:?} session must sign");
         let s = h.share(&c, SHARE).await.expect("signed tree connect");
         h.list(&s, "").await.expect("signed listing");
@@ -162,7 +205,12 @@ pub async fn signing_required<H: Harness>(h: H) {
 /// Encryption required, once per cipher: a session that encrypts reaches the encrypted share.
 pub async fn encryption_required_each_cipher<H: Harness>(h: H) {
     let server = SambaServer::shared();
-    for cipher in [Cipher::Aes128Ccm, Cipher::Aes128Gcm, Cipher::Aes256Ccm, Cipher::Aes256Gcm] {
+    for cipher in [
+        Cipher::Aes128Ccm,
+        Cipher::Aes128Gcm,
+        Cipher::Aes256Ccm,
+        Cipher::Aes256Gcm,
+    ] {
         let cfg = ClientConfig::default()
             .with_require_encryption(true)
             .with_ciphers(vec![cipher]);
@@ -171,28 +219,44 @@ pub async fn encryption_required_each_cipher<H: Harness>(h: H) {
             .await
             .unwrap_or_else(|e| panic!("encrypted login with {cipher:?}: {e}"));
         assert!(n.encryption, "{cipher:?}: session must encrypt");
-        let s = h.share(&c, ENCRYPTED_SHARE).await.expect("encrypted tree connect");
+        let s = h
+            .share(&c, ENCRYPTED_SHARE)
+            .await
+            .expect("encrypted tree connect");
         let data = random_bytes(300_000, 7);
         let name = format!("cipher-{cipher:?}.bin");
-        h.write_file(&s, &name, data.clone(), 65536).await.expect("encrypted write");
+        h.write_file(&s, &name, data.clone(), 65536)
+            .await
+            .expect("encrypted write");
         assert_eq!(h.read_file(&s, &name).await.expect("encrypted read"), data);
         h.remove_file(&s, &name).await.expect("remove");
     }
 }
 
-/// A wrong password fails with PermissionDenied.
+/// A wrong password fails with PermissionDenied (and the right one works, so the failure is
+/// the server's verdict, not a client that cannot log in at all).
 pub async fn wrong_password<H: Harness>(h: H) {
     let server = SambaServer::shared();
+    h.connect(user_login(server, ClientConfig::default()))
+        .await
+        .expect("the right password must work");
     let mut login = user_login(server, ClientConfig::default());
     login.user = Some((server.user().to_string(), "definitely-wrong".to_string()));
-    let e = h.connect(login).await.err().expect("a wrong password must fail");
+    let e = h
+        .connect(login)
+        .await
+        .err()
+        .expect("a wrong password must fail");
     assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
 }
 
 /// An unknown share fails with NotFound.
 pub async fn unknown_share<H: Harness>(h: H) {
     let server = SambaServer::shared();
-    let (c, _) = h.connect(user_login(server, ClientConfig::default())).await.expect("login");
+    let (c, _) = h
+        .connect(user_login(server, ClientConfig::default()))
+        .await
+        .expect("login");
     let e = h.share(&c, "no-such-share").await.err().expect("must fail");
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
 }
@@ -201,8 +265,13 @@ pub async fn unknown_share<H: Harness>(h: H) {
 pub async fn big_file_round_trip<H: Harness>(h: H) {
     let (_c, s) = setup(&h, "big").await;
     let data = random_bytes(64 << 20, 42);
-    h.write_file(&s, "big/64m.bin", data.clone(), 1 << 20).await.expect("write 64 MiB");
-    assert_eq!(h.metadata(&s, "big/64m.bin").await.expect("stat").0, data.len() as u64);
+    h.write_file(&s, "big/64m.bin", data.clone(), 1 << 20)
+        .await
+        .expect("write 64 MiB");
+    assert_eq!(
+        h.metadata(&s, "big/64m.bin").await.expect("stat").0,
+        data.len() as u64
+    );
     let back = h.read_file(&s, "big/64m.bin").await.expect("read 64 MiB");
     assert!(back == data, "64 MiB differ (got {} bytes)", back.len());
     h.remove_dir_all(&s, "big").await.expect("cleanup");
@@ -212,18 +281,44 @@ pub async fn big_file_round_trip<H: Harness>(h: H) {
 pub async fn seek_and_partial_reads<H: Harness>(h: H) {
     let (_c, s) = setup(&h, "seek").await;
     let data = random_bytes(3_000_000, 3);
-    h.write_file(&s, "seek/f.bin", data.clone(), 100_000).await.expect("write");
-    for (off, len) in [(0i64, 1usize), (1, 10), (65_535, 3), (1_048_570, 20), (2_999_990, 10)] {
-        let got = h.read_range(&s, "seek/f.bin", off, len).await.expect("range");
-        assert_eq!(got, data[off as usize..off as usize + len], "range {off}+{len}");
+    h.write_file(&s, "seek/f.bin", data.clone(), 100_000)
+        .await
+        .expect("write");
+    for (off, len) in [
+        (0i64, 1usize),
+        (1, 10),
+        (65_535, 3),
+        (1_048_570, 20),
+        (2_999_990, 10),
+    ] {
+        let got = h
+            .read_range(&s, "seek/f.bin", off, len)
+            .await
+            .expect("range");
+        assert_eq!(
+            got,
+            data[off as usize..off as usize + len],
+            "range {off}+{len}"
+        );
     }
-    let tail = h.read_range(&s, "seek/f.bin", -5, 5).await.expect("from end");
+    let tail = h
+        .read_range(&s, "seek/f.bin", -5, 5)
+        .await
+        .expect("from end");
     assert_eq!(tail, data[data.len() - 5..]);
-    h.write_at(&s, "seek/f.bin", 10, b"HELLO".to_vec()).await.expect("write_at");
-    assert_eq!(h.read_range(&s, "seek/f.bin", 8, 9).await.expect("read"), [&data[8..10], b"HELLO", &data[15..17]].concat());
+    h.write_at(&s, "seek/f.bin", 10, b"HELLO".to_vec())
+        .await
+        .expect("write_at");
+    assert_eq!(
+        h.read_range(&s, "seek/f.bin", 8, 9).await.expect("read"),
+        [&data[8..10], b"HELLO", &data[15..17]].concat()
+    );
     h.set_len(&s, "seek/f.bin", 100).await.expect("set_len");
     assert_eq!(h.metadata(&s, "seek/f.bin").await.expect("stat").0, 100);
-    assert_eq!(h.read_file(&s, "seek/f.bin").await.expect("read").len(), 100);
+    assert_eq!(
+        h.read_file(&s, "seek/f.bin").await.expect("read").len(),
+        100
+    );
     h.remove_dir_all(&s, "seek").await.expect("cleanup");
 }
 
@@ -240,7 +335,9 @@ pub async fn list_5000<H: Harness>(h: H) {
     assert_eq!(names.len(), 5000);
     assert_eq!(names[0], "file-00000.txt");
     assert_eq!(names[4999], "file-04999.txt");
-    h.remove_dir_all(&s, "many").await.expect("remove_dir_all of 5,000 files");
+    h.remove_dir_all(&s, "many")
+        .await
+        .expect("remove_dir_all of 5,000 files");
     assert!(!h.exists(&s, "many").await.expect("exists"));
 }
 
@@ -248,22 +345,47 @@ pub async fn list_5000<H: Harness>(h: H) {
 pub async fn namespace_ops<H: Harness>(h: H) {
     let (_c, s) = setup(&h, "ns").await;
     h.create_dir_all(&s, "ns/a/b/c").await.expect("mkdir -p");
-    h.create_dir_all(&s, "ns/a/b/c").await.expect("mkdir -p again");
+    h.create_dir_all(&s, "ns/a/b/c")
+        .await
+        .expect("mkdir -p again");
     assert!(h.metadata(&s, "ns/a/b/c").await.expect("stat").1);
-    let e = h.create_dir(&s, "ns/a").await.err().expect("mkdir of an existing dir");
+    let e = h
+        .create_dir(&s, "ns/a")
+        .await
+        .err()
+        .expect("mkdir of an existing dir");
     assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
-    h.write(&s, "ns/a/b/c/f.txt", b"content".to_vec()).await.expect("write");
-    let e = h.remove_dir(&s, "ns/a").await.err().expect("rmdir of a non-empty dir");
+    h.write(&s, "ns/a/b/c/f.txt", b"content".to_vec())
+        .await
+        .expect("write");
+    let e = h
+        .remove_dir(&s, "ns/a")
+        .await
+        .err()
+        .expect("rmdir of a non-empty dir");
     assert_eq!(e.kind(), io::ErrorKind::DirectoryNotEmpty, "{e}");
-    h.rename(&s, "ns/a/b/c/f.txt", "ns/g.txt").await.expect("rename");
+    h.rename(&s, "ns/a/b/c/f.txt", "ns/g.txt")
+        .await
+        .expect("rename");
     assert!(!h.exists(&s, "ns/a/b/c/f.txt").await.expect("exists"));
     assert_eq!(h.read_file(&s, "ns/g.txt").await.expect("read"), b"content");
     assert_eq!(h.copy(&s, "ns/g.txt", "ns/h.txt").await.expect("copy"), 7);
-    assert_eq!(h.read_file(&s, "ns/h.txt").await.expect("read copy"), b"content");
+    assert_eq!(
+        h.read_file(&s, "ns/h.txt").await.expect("read copy"),
+        b"content"
+    );
     h.remove_file(&s, "ns/g.txt").await.expect("remove");
-    let e = h.remove_file(&s, "ns/g.txt").await.err().expect("remove twice");
+    let e = h
+        .remove_file(&s, "ns/g.txt")
+        .await
+        .err()
+        .expect("remove twice");
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
-    let e = h.metadata(&s, "ns/nothing").await.err().expect("stat missing");
+    let e = h
+        .metadata(&s, "ns/nothing")
+        .await
+        .err()
+        .expect("stat missing");
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
     h.remove_dir(&s, "ns/a/b/c").await.expect("rmdir empty");
     h.remove_dir_all(&s, "ns").await.expect("cleanup");
@@ -273,7 +395,9 @@ pub async fn namespace_ops<H: Harness>(h: H) {
 pub async fn concurrent_readers_writers<H: Harness>(h: H) {
     let (_c, s) = setup(&h, "conc").await;
     let shared = random_bytes(2 << 20, 9);
-    h.write_file(&s, "conc/shared.bin", shared.clone(), 1 << 20).await.expect("write");
+    h.write_file(&s, "conc/shared.bin", shared.clone(), 1 << 20)
+        .await
+        .expect("write");
     let mut tasks = Vec::new();
     for i in 0..16u64 {
         let (h2, s2, shared) = (h.clone(), s.clone(), shared.clone());
@@ -290,7 +414,10 @@ pub async fn concurrent_readers_writers<H: Harness>(h: H) {
         })));
     }
     for (i, t) in tasks.into_iter().enumerate() {
-        assert!(t.await.unwrap_or_else(|e| panic!("task {i}: {e}")), "task {i}: data differ");
+        assert!(
+            t.await.unwrap_or_else(|e| panic!("task {i}: {e}")),
+            "task {i}: data differ"
+        );
     }
     h.remove_dir_all(&s, "conc").await.expect("cleanup");
 }
@@ -299,14 +426,26 @@ pub async fn concurrent_readers_writers<H: Harness>(h: H) {
 /// (sharing violation -> ResourceBusy); sharing opens coexist.
 pub async fn share_modes<H: Harness>(h: H) {
     let (_c, s) = setup(&h, "modes").await;
-    h.write(&s, "modes/f.txt", b"x".to_vec()).await.expect("write");
-    let a = h.hold_open(&s, "modes/f.txt", 1).await.expect("first open (share read)");
-    let b = h.hold_open(&s, "modes/f.txt", 7).await.expect("second open (share all)");
+    h.write(&s, "modes/f.txt", b"x".to_vec())
+        .await
+        .expect("write");
+    let a = h
+        .hold_open(&s, "modes/f.txt", 1)
+        .await
+        .expect("first open (share read)");
+    let b = h
+        .hold_open(&s, "modes/f.txt", 7)
+        .await
+        .expect("second open (share all)");
     drop(b);
     drop(a);
     // Give the background closes time to land.
     let guard = loop_open(&h, &s, 0).await;
-    let e = h.hold_open(&s, "modes/f.txt", 7).await.err().expect("open against a deny-all open");
+    let e = h
+        .hold_open(&s, "modes/f.txt", 7)
+        .await
+        .err()
+        .expect("open against a deny-all open");
     assert_eq!(e.kind(), io::ErrorKind::ResourceBusy, "{e}");
     drop(guard);
     h.remove_dir_all(&s, "modes").await.ok();

@@ -35,7 +35,7 @@ use smb_core::driver::{
     self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
 };
 use std::collections::{HashMap, VecDeque};
-use std::future::{poll_fn, Future};
+use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,9 +47,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 pub use smb_core::client::{
-    ClientConfig, Cipher, DirEntry, Dialect, OpenOptions, Response as RawResponse,
+    Cipher, ClientConfig, Dialect, DirEntry, OpenOptions, Response as RawResponse,
 };
-pub use smb_core::driver::{op_error, Credentials, Metadata};
+pub use smb_core::driver::{Credentials, Metadata, op_error};
 
 type Reply = Result<Response, OpError>;
 
@@ -134,7 +134,11 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in. Must be
     /// called within a tokio runtime: the driver and socket tasks are spawned on it.
-    pub async fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
+    pub async fn connect(
+        target: &str,
+        creds: Credentials,
+        config: ClientConfig,
+    ) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
         let auth = creds.into_authenticator()?;
         let epoch = std::time::Instant::now();
@@ -166,7 +170,10 @@ impl Client {
                     anonymous,
                 },
             }),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to connect")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected response to connect",
+            )),
         }
     }
 
@@ -188,7 +195,10 @@ impl Client {
                     name: name.into(),
                 }),
             }),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "unexpected response to tree connect")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected response to tree connect",
+            )),
         }
     }
 
@@ -210,7 +220,9 @@ struct ShareInner {
 
 impl Drop for ShareInner {
     fn drop(&mut self) {
-        drop(self.ops.sub.submit(Request::TreeDisconnect { tree: self.ops.tree }));
+        drop(self.ops.sub.submit(Request::TreeDisconnect {
+            tree: self.ops.tree,
+        }));
     }
 }
 
@@ -299,7 +311,10 @@ impl Share {
         modified: Option<SystemTime>,
     ) -> io::Result<()> {
         let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
-        Ok(self.ops().set_times(path, c(accessed), c(modified), None).await?)
+        Ok(self
+            .ops()
+            .set_times(path, c(accessed), c(modified), None)
+            .await?)
     }
     /// Read a whole file.
     pub async fn read(&self, path: &str) -> io::Result<Vec<u8>> {
@@ -360,7 +375,10 @@ impl File {
     }
     /// Write all of `data` at `offset` without moving the cursor.
     pub async fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<usize> {
-        Ok(self.io.write_at(offset, Bytes::copy_from_slice(data)).await?)
+        Ok(self
+            .io
+            .write_at(offset, Bytes::copy_from_slice(data))
+            .await?)
     }
     /// Size, times and attributes.
     pub async fn metadata(&self) -> io::Result<Metadata> {
@@ -374,7 +392,11 @@ impl File {
 }
 
 impl AsyncRead for File {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let dst = buf.initialize_unfilled();
         match self.io.poll_read(cx, dst) {
             Poll::Ready(Ok(n)) => {
@@ -388,7 +410,11 @@ impl AsyncRead for File {
 }
 
 impl AsyncWrite for File {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.poll_write(cx, buf).map_err(io::Error::from)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -446,7 +472,13 @@ async fn run_driver(
                 Action::Connect { channel, addr } => {
                     let (ftx, frx) = mpsc::unbounded_channel();
                     let (ctx, crx) = oneshot::channel();
-                    chans.insert(channel, Chan { frames: ftx, _close: ctx });
+                    chans.insert(
+                        channel,
+                        Chan {
+                            frames: ftx,
+                            _close: ctx,
+                        },
+                    );
                     let target = driver::socket_target(&addr);
                     tokio::spawn(
                         connect_channel(channel, target, frx, crx, tx.clone()).in_current_span(),

@@ -97,12 +97,18 @@ impl fmt::Display for ChannelError {
             ChannelError::Closed(r) => write!(f, "channel closed: {r}"),
             ChannelError::Malformed(e) => write!(f, "malformed message from the server: {e}"),
             ChannelError::BadSignature(c) => write!(f, "bad signature on a {c} response"),
-            ChannelError::Unsigned(c) => write!(f, "unsigned {c} response where signing is required"),
-            ChannelError::DecryptFailed => f.write_str("could not decrypt a message from the server"),
+            ChannelError::Unsigned(c) => {
+                write!(f, "unsigned {c} response where signing is required")
+            }
+            ChannelError::DecryptFailed => {
+                f.write_str("could not decrypt a message from the server")
+            }
             ChannelError::Unencrypted(c) => {
                 write!(f, "unencrypted {c} response where encryption is required")
             }
-            ChannelError::BadDialect(d) => write!(f, "server chose dialect {d:#06x} that was not offered"),
+            ChannelError::BadDialect(d) => {
+                write!(f, "server chose dialect {d:#06x} that was not offered")
+            }
             ChannelError::BadNegotiate(why) => write!(f, "invalid NEGOTIATE response: {why}"),
             ChannelError::Downgrade => {
                 f.write_str("negotiate validation failed (possible downgrade attack)")
@@ -242,9 +248,9 @@ impl OpError {
             NtStatus::FILE_IS_A_DIRECTORY
             | NtStatus::NOT_A_DIRECTORY
             | NtStatus::DIRECTORY_NOT_EMPTY => ErrorKind::WrongType,
-            NtStatus::NOT_SUPPORTED | NtStatus::NOT_IMPLEMENTED | NtStatus::INVALID_DEVICE_REQUEST => {
-                ErrorKind::Unsupported
-            }
+            NtStatus::NOT_SUPPORTED
+            | NtStatus::NOT_IMPLEMENTED
+            | NtStatus::INVALID_DEVICE_REQUEST => ErrorKind::Unsupported,
             NtStatus::USER_SESSION_DELETED | NtStatus::NETWORK_SESSION_EXPIRED => {
                 ErrorKind::Session(SessionError::Expired(status))
             }

@@ -2,9 +2,11 @@
 //! next page is requested only when the previous one has been consumed, so a huge directory
 //! never sits in memory whole.
 
-use super::ops::smb_path;
 use super::Submitter;
-use crate::client::{DirEntry, ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, TreeId};
+use super::ops::smb_path;
+use crate::client::{
+    DirEntry, ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, TreeId,
+};
 use crate::wire::NtStatus;
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -77,7 +79,10 @@ impl<S: Submitter> DirStream<S> {
     }
 
     /// The next entry, `None` at the end. Errors end the listing.
-    pub fn poll_next_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry, OpError>>> {
+    pub fn poll_next_entry(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<DirEntry, OpError>>> {
         loop {
             if let Some(e) = self.entries.pop_front() {
                 return Poll::Ready(Some(Ok(e)));
@@ -132,7 +137,9 @@ impl<S: Submitter> DirStream<S> {
                                         return Poll::Ready(None);
                                     }
                                     self.entries.extend(
-                                        entries.into_iter().filter(|e| e.name != "." && e.name != ".."),
+                                        entries
+                                            .into_iter()
+                                            .filter(|e| e.name != "." && e.name != ".."),
                                     );
                                 }
                                 Err(e) if e.status == Some(NtStatus::NO_MORE_FILES) => {
@@ -141,9 +148,11 @@ impl<S: Submitter> DirStream<S> {
                                 }
                                 Ok(_) => {
                                     self.finish();
-                                    return Poll::Ready(Some(Err(OpError::new(ErrorKind::Protocol(
-                                        "unexpected response to QUERY_DIRECTORY",
-                                    )))));
+                                    return Poll::Ready(Some(Err(OpError::new(
+                                        ErrorKind::Protocol(
+                                            "unexpected response to QUERY_DIRECTORY",
+                                        ),
+                                    ))));
                                 }
                                 Err(e) => {
                                     self.finish();

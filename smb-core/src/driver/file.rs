@@ -2,8 +2,8 @@
 //! write-behind, seeks, close. Poll-based so that every adapter wraps the same state machine
 //! in its own traits (`tokio::io::AsyncRead`, `futures::io::AsyncRead`, `std::io::Read`).
 
-use super::ops::Metadata;
 use super::Submitter;
+use super::ops::Metadata;
 use crate::client::{ErrorKind, FileHandle, OpError, Request, Response};
 use crate::wire::fscc::{FileAllInformation, FsccInfo};
 use crate::wire::{Command, NtStatus};
@@ -159,7 +159,11 @@ impl<S: Submitter> FileIo<S> {
     }
 
     /// Read into `buf` at the cursor; `Ok(0)` at end of file.
-    pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, OpError>> {
+    pub fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, OpError>> {
         if self.closed {
             return Poll::Ready(Err(Self::closed_error()));
         }
@@ -190,7 +194,8 @@ impl<S: Submitter> FileIo<S> {
             }
             if self.slots.is_empty() {
                 self.next_off = self.pos;
-                let want = (buf.len() as u32).clamp(self.cfg.read_chunk_min, self.cfg.read_chunk_max);
+                let want =
+                    (buf.len() as u32).clamp(self.cfg.read_chunk_min, self.cfg.read_chunk_max);
                 self.chunk = self.chunk.max(want);
             }
             while self.slots.len() < self.window
@@ -223,7 +228,8 @@ impl<S: Submitter> FileIo<S> {
             match r {
                 Ok(Response::Read { data, eof }) => {
                     let got: u64 = data.iter().map(|b| b.len() as u64).sum();
-                    self.ready.extend(data.into_iter().filter(|b| !b.is_empty()));
+                    self.ready
+                        .extend(data.into_iter().filter(|b| !b.is_empty()));
                     if eof || got < slot.len as u64 {
                         self.eof_at = Some(slot.offset + got);
                         self.slots.clear();
@@ -302,7 +308,9 @@ impl<S: Submitter> FileIo<S> {
         }
         while self.writes.len() >= self.cfg.write_window.max(1) {
             // The window is full and reap() found nothing done: wait for the oldest.
-            let Some((reply, len)) = self.writes.front_mut() else { break };
+            let Some((reply, len)) = self.writes.front_mut() else {
+                break;
+            };
             let len = *len;
             match Pin::new(reply).poll(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -499,7 +507,10 @@ impl<S: Submitter> FileIo<S> {
     /// Ask the server to flush the file to stable storage (SMB2 FLUSH). Buffered writes of
     /// the cursor are not included: call `poll_flush` first.
     pub async fn sync(&self) -> Result<(), OpError> {
-        self.sub.submit(Request::Flush { file: self.file }).await.map(|_| ())
+        self.sub
+            .submit(Request::Flush { file: self.file })
+            .await
+            .map(|_| ())
     }
 }
 

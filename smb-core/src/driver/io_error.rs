@@ -79,7 +79,8 @@ impl From<OpError> for io::Error {
 
 /// The engine's error inside an `io::Error` made by [`to_io_error`], with its NTSTATUS.
 pub fn op_error(e: &io::Error) -> Option<&OpError> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<OpError>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<OpError>())
 }
 
 /// A FILETIME as a `SystemTime` (times before 1970 clamp to the epoch).
@@ -110,7 +111,9 @@ pub fn std_instant(epoch: std::time::Instant, t: crate::time::Instant) -> std::t
 pub fn consume_chunks(chunks: &mut std::collections::VecDeque<bytes::Bytes>, mut n: usize) {
     use bytes::Buf;
     while n > 0 {
-        let Some(front) = chunks.front_mut() else { return };
+        let Some(front) = chunks.front_mut() else {
+            return;
+        };
         if front.len() <= n {
             n -= front.len();
             chunks.pop_front();
@@ -142,7 +145,9 @@ pub fn parse_target(target: &str) -> Result<crate::client::ServerAddr, io::Error
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(crate::client::ServerAddr(url.socket_addr()))
     } else {
-        Ok(crate::client::ServerAddr(alloc::string::String::from(target)))
+        Ok(crate::client::ServerAddr(alloc::string::String::from(
+            target,
+        )))
     }
 }
 

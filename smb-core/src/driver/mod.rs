@@ -28,14 +28,14 @@ pub use dir::DirStream;
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 #[cfg(feature = "std")]
 pub use io_error::{
-    consume_chunks, from_system_time, instant_since, io_error_kind, new_client, op_error, parse_target,
-    socket_target, std_instant, to_io_error, to_system_time,
+    consume_chunks, from_system_time, instant_since, io_error_kind, new_client, op_error,
+    parse_target, socket_target, std_instant, to_io_error, to_system_time,
 };
 pub use ops::{Metadata, ShareOps};
 
 use crate::client::{
-    Authenticator, ChannelId, Client, CloseReason, ErrorKind, Event, Frame, OpError, OpId,
-    Output, Request, Response, ServerAddr, SessionError, SubmitError,
+    Authenticator, ChannelId, Client, CloseReason, ErrorKind, Event, Frame, OpError, OpId, Output,
+    Request, Response, ServerAddr, SubmitError,
 };
 use crate::time::Instant;
 use alloc::boxed::Box;
@@ -295,7 +295,9 @@ impl<C: Completion> Driver<C> {
                 Output::Transmit { channel, frame } => {
                     return Some(Action::Transmit { channel, frame });
                 }
-                Output::Connect { channel, addr } => return Some(Action::Connect { channel, addr }),
+                Output::Connect { channel, addr } => {
+                    return Some(Action::Connect { channel, addr });
+                }
                 Output::Close { channel } => return Some(Action::Close { channel }),
                 Output::Event(e) => return Some(Action::Event(e)),
                 Output::Timeout(t) => {
@@ -366,20 +368,24 @@ impl Credentials {
         Credentials::Custom(auth)
     }
 
-    /// The authenticator for these credentials.
-    ///
-    /// The built-in NTLMv2 mechanism (password, guest, anonymous) comes from
-    /// [`crate::auth`]; while it is not part of this build, those variants fail with a
-    /// clear [`SessionError::Auth`] error and only [`Credentials::Custom`] works.
+    /// The authenticator for these credentials: NTLMv2 in SPNEGO ([`crate::auth`]) for
+    /// password, guest and anonymous; the given one for [`Credentials::Custom`].
     pub fn into_authenticator(self) -> Result<Box<dyn Authenticator>, OpError> {
-        match self {
-            Credentials::Custom(a) => Ok(a),
-            Credentials::Password { .. } | Credentials::Anonymous | Credentials::Guest => {
-                Err(OpError::from(SessionError::Auth(String::from(
-                    "the built-in NTLM authenticator is not available in this build of smb-core",
-                ))))
-            }
-        }
+        use crate::auth::{NtlmAuthenticator, NtlmCredentials};
+        Ok(match self {
+            Credentials::Custom(a) => a,
+            Credentials::Password {
+                domain,
+                user,
+                password,
+            } => Box::new(NtlmAuthenticator::new(NtlmCredentials::password(
+                domain.unwrap_or_default(),
+                user,
+                password.as_str(),
+            ))),
+            Credentials::Anonymous => Box::new(NtlmAuthenticator::anonymous()),
+            Credentials::Guest => Box::new(NtlmAuthenticator::guest()),
+        })
     }
 }
 

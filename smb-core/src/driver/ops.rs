@@ -3,16 +3,16 @@
 
 use super::{DirStream, Submitter};
 use crate::client::{
-    access, create_options, share_access, ErrorKind, FileAttributes, FileHandle,
-    OpError, OpenOptions, Request, Response, TreeId,
+    ErrorKind, FileAttributes, FileHandle, OpError, OpenOptions, Request, Response, TreeId, access,
+    create_options, share_access,
 };
 use crate::time::FileTime;
 use crate::url::join_path;
-use crate::wire::fscc::{
-    FileAllInformation, FileBasicInformation, FileDispositionInformation,
-    FileEndOfFileInformation, FileRenameInformation, FileTime as WireTime, FsccInfo,
-};
 use crate::wire::NtStatus;
+use crate::wire::fscc::{
+    FileAllInformation, FileBasicInformation, FileDispositionInformation, FileEndOfFileInformation,
+    FileRenameInformation, FileTime as WireTime, FsccInfo,
+};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -113,7 +113,9 @@ impl Metadata {
 fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, OpError> {
     match r? {
         Response::Compound(v) => v.into_iter().collect(),
-        _ => Err(OpError::new(ErrorKind::Protocol("expected a compound response"))),
+        _ => Err(OpError::new(ErrorKind::Protocol(
+            "expected a compound response",
+        ))),
     }
 }
 
@@ -123,8 +125,9 @@ fn unexpected() -> OpError {
 
 /// Turn a user path into the SMB form (see [`crate::url::normalize_path`]).
 pub(crate) fn smb_path(path: &str) -> Result<String, OpError> {
-    crate::url::normalize_path(path)
-        .map_err(|_| OpError::from_status(NtStatus::OBJECT_NAME_INVALID, crate::wire::Command::Create))
+    crate::url::normalize_path(path).map_err(|_| {
+        OpError::from_status(NtStatus::OBJECT_NAME_INVALID, crate::wire::Command::Create)
+    })
 }
 
 /// The operations of one connected share, generic over the adapter's [`Submitter`].
@@ -308,12 +311,18 @@ impl<S: Submitter> ShareOps<S> {
     }
 
     async fn remove_dir_smb(&self, path: String) -> Result<(), OpError> {
-        let opts = OpenOptions::delete_on_close().with_create_options(create_options::DIRECTORY_FILE);
+        let opts =
+            OpenOptions::delete_on_close().with_create_options(create_options::DIRECTORY_FILE);
         let info = FileDispositionInformation {
             delete_pending: true,
         };
-        self.set_info(path, opts, FileDispositionInformation::CLASS, info.to_bytes())
-            .await
+        self.set_info(
+            path,
+            opts,
+            FileDispositionInformation::CLASS,
+            info.to_bytes(),
+        )
+        .await
     }
 
     /// Delete a directory and everything in it. Files of one directory are removed with up
@@ -399,8 +408,13 @@ impl<S: Submitter> ShareOps<S> {
             .with_durable(false)
             .with_lease(false);
         let info = FileEndOfFileInformation { end_of_file: len };
-        self.set_info(smb_path(path)?, opts, FileEndOfFileInformation::CLASS, info.to_bytes())
-            .await
+        self.set_info(
+            smb_path(path)?,
+            opts,
+            FileEndOfFileInformation::CLASS,
+            info.to_bytes(),
+        )
+        .await
     }
 
     /// Set times (`None` leaves a time unchanged): CREATE + SET_INFO(FileBasicInformation)
@@ -422,13 +436,23 @@ impl<S: Submitter> ShareOps<S> {
             change_time: WireTime(0),
             file_attributes: 0,
         };
-        self.set_info(smb_path(path)?, opts, FileBasicInformation::CLASS, info.to_bytes())
-            .await
+        self.set_info(
+            smb_path(path)?,
+            opts,
+            FileBasicInformation::CLASS,
+            info.to_bytes(),
+        )
+        .await
     }
 
     /// Read a whole file into memory (for small files; stream big ones through a file).
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, OpError> {
-        let (file, attrs) = self.open(path, OpenOptions::read().with_durable(false).with_lease(false)).await?;
+        let (file, attrs) = self
+            .open(
+                path,
+                OpenOptions::read().with_durable(false).with_lease(false),
+            )
+            .await?;
         let result = self.read_all(file, attrs.end_of_file).await;
         let closed = self.close(file).await;
         let data = result?;
@@ -442,7 +466,15 @@ impl<S: Submitter> ShareOps<S> {
         loop {
             // Ask for what the file holds plus a little, so a growing file is read to its end.
             let want = (size.saturating_sub(offset).max(64 * 1024)).min(u32::MAX as u64 / 2) as u32;
-            match self.sub.submit(Request::Read { file, offset, len: want }).await {
+            match self
+                .sub
+                .submit(Request::Read {
+                    file,
+                    offset,
+                    len: want,
+                })
+                .await
+            {
                 Ok(Response::Read { data, eof }) => {
                     let got: usize = data.iter().map(|b| b.len()).sum();
                     for b in &data {
@@ -463,7 +495,12 @@ impl<S: Submitter> ShareOps<S> {
     /// Create or truncate a file and write `data` to it.
     pub async fn write(&self, path: &str, data: Bytes) -> Result<(), OpError> {
         let (file, _) = self
-            .open(path, OpenOptions::create_truncate().with_durable(false).with_lease(false))
+            .open(
+                path,
+                OpenOptions::create_truncate()
+                    .with_durable(false)
+                    .with_lease(false),
+            )
             .await?;
         let result = self.write_all_at(file, 0, data).await;
         let closed = self.close(file).await;
@@ -472,12 +509,21 @@ impl<S: Submitter> ShareOps<S> {
     }
 
     /// Write all of `data` at `offset` (the engine splits and pipelines it).
-    pub async fn write_all_at(&self, file: FileHandle, offset: u64, data: Bytes) -> Result<(), OpError> {
+    pub async fn write_all_at(
+        &self,
+        file: FileHandle,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), OpError> {
         if data.is_empty() {
             return Ok(());
         }
         let len = data.len() as u64;
-        match self.sub.submit(Request::Write { file, offset, data }).await? {
+        match self
+            .sub
+            .submit(Request::Write { file, offset, data })
+            .await?
+        {
             Response::Written { count } if count == len => Ok(()),
             Response::Written { .. } => Err(OpError::new(ErrorKind::Protocol("short write"))),
             _ => Err(unexpected()),
@@ -491,7 +537,12 @@ impl<S: Submitter> ShareOps<S> {
         let read_opts = OpenOptions::read().with_durable(false).with_lease(false);
         let (src, attrs) = self.open(from, read_opts).await?;
         let dst = match self
-            .open(to, OpenOptions::create_truncate().with_durable(false).with_lease(false))
+            .open(
+                to,
+                OpenOptions::create_truncate()
+                    .with_durable(false)
+                    .with_lease(false),
+            )
             .await
         {
             Ok((f, _)) => f,
@@ -514,7 +565,12 @@ impl<S: Submitter> ShareOps<S> {
         Ok(n)
     }
 
-    async fn server_copy(&self, src: FileHandle, dst: FileHandle, size: u64) -> Result<u64, OpError> {
+    async fn server_copy(
+        &self,
+        src: FileHandle,
+        dst: FileHandle,
+        size: u64,
+    ) -> Result<u64, OpError> {
         let key = match self
             .sub
             .submit(Request::Ioctl {
@@ -587,7 +643,15 @@ impl<S: Submitter> ShareOps<S> {
         let mut offset = 0u64;
         let mut writes: alloc::collections::VecDeque<(S::Reply, u64)> = Default::default();
         loop {
-            let data = match self.sub.submit(Request::Read { file: src, offset, len: PIECE }).await {
+            let data = match self
+                .sub
+                .submit(Request::Read {
+                    file: src,
+                    offset,
+                    len: PIECE,
+                })
+                .await
+            {
                 Ok(Response::Read { data, .. }) => data,
                 Ok(_) => return Err(unexpected()),
                 Err(e) if e.status == Some(NtStatus::END_OF_FILE) => Vec::new(),
@@ -629,9 +693,11 @@ fn check_written(r: Result<Response, OpError>, want: u64) -> Result<(), OpError>
 }
 
 fn copychunk_unsupported(e: &OpError) -> bool {
-    matches!(e.kind, ErrorKind::Unsupported | ErrorKind::Status | ErrorKind::Protocol(_))
-        || matches!(
-            e.status,
-            Some(NtStatus::INVALID_DEVICE_REQUEST) | Some(NtStatus::NOT_SUPPORTED)
-        )
+    matches!(
+        e.kind,
+        ErrorKind::Unsupported | ErrorKind::Status | ErrorKind::Protocol(_)
+    ) || matches!(
+        e.status,
+        Some(NtStatus::INVALID_DEVICE_REQUEST) | Some(NtStatus::NOT_SUPPORTED)
+    )
 }

@@ -102,7 +102,8 @@ fn ready<T>(p: Poll<T>) -> T {
 fn sequential_read_grows_read_ahead_and_stops_at_eof() {
     let fake = Fake::default();
     fake.0.lock().unwrap().data = (0..3_000_000u32).map(|i| i as u8).collect();
-    let mut f = FileIo::new(fake.clone(), FileHandle(7), FileIoConfig::default()).with_size_hint(3_000_000);
+    let mut f =
+        FileIo::new(fake.clone(), FileHandle(7), FileIoConfig::default()).with_size_hint(3_000_000);
     let mut out = Vec::new();
     let mut buf = vec![0u8; 10_000];
     loop {
@@ -121,7 +122,10 @@ fn sequential_read_grows_read_ahead_and_stops_at_eof() {
         assert_eq!(w[0].0 + w[0].1 as u64, w[1].0);
     }
     // Read-ahead stays within the known size; one last request confirms the end.
-    assert!(reads.iter().filter(|r| r.0 >= 3_000_000).count() <= 1, "{reads:?}");
+    assert!(
+        reads.iter().filter(|r| r.0 >= 3_000_000).count() <= 1,
+        "{reads:?}"
+    );
 }
 
 #[test]
@@ -132,11 +136,17 @@ fn seek_then_partial_read() {
     let mut buf = [0u8; 16];
     let mut b1 = [0u8; 1];
     ready(f.poll_read(&mut cx(), &mut b1)).unwrap();
-    assert_eq!(ready(f.poll_seek(&mut cx(), SeekFrom::Start(50_000))).unwrap(), 50_000);
+    assert_eq!(
+        ready(f.poll_seek(&mut cx(), SeekFrom::Start(50_000))).unwrap(),
+        50_000
+    );
     let n = ready(f.poll_read(&mut cx(), &mut buf)).unwrap();
     assert_eq!(n, 16);
     assert_eq!(buf[0], (50_000 % 251) as u8);
-    assert_eq!(ready(f.poll_seek(&mut cx(), SeekFrom::Current(-6))).unwrap(), 50_010);
+    assert_eq!(
+        ready(f.poll_seek(&mut cx(), SeekFrom::Current(-6))).unwrap(),
+        50_010
+    );
     ready(f.poll_read(&mut cx(), &mut b1)).unwrap();
     assert_eq!(b1[0], (50_010 % 251) as u8);
     assert!(ready(f.poll_seek(&mut cx(), SeekFrom::Current(-100_000))).is_err());
@@ -207,15 +217,36 @@ fn dropping_an_open_file_closes_it_after_sending_buffered_bytes() {
 #[test]
 fn io_error_kinds_keep_the_status() {
     use crate::wire::{Command as Cmd, NtStatus};
-    let e = to_io_error(OpError::from_status(NtStatus::OBJECT_NAME_NOT_FOUND, Cmd::Create));
+    let e = to_io_error(OpError::from_status(
+        NtStatus::OBJECT_NAME_NOT_FOUND,
+        Cmd::Create,
+    ));
     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
-    assert_eq!(op_error(&e).unwrap().status, Some(NtStatus::OBJECT_NAME_NOT_FOUND));
+    assert_eq!(
+        op_error(&e).unwrap().status,
+        Some(NtStatus::OBJECT_NAME_NOT_FOUND)
+    );
     let k = |s| io_error_kind(&OpError::from_status(s, Cmd::Create));
-    assert_eq!(k(NtStatus::ACCESS_DENIED), std::io::ErrorKind::PermissionDenied);
-    assert_eq!(k(NtStatus::OBJECT_NAME_COLLISION), std::io::ErrorKind::AlreadyExists);
-    assert_eq!(k(NtStatus::SHARING_VIOLATION), std::io::ErrorKind::ResourceBusy);
-    assert_eq!(k(NtStatus::DIRECTORY_NOT_EMPTY), std::io::ErrorKind::DirectoryNotEmpty);
-    assert_eq!(k(NtStatus::LOGON_FAILURE), std::io::ErrorKind::PermissionDenied);
+    assert_eq!(
+        k(NtStatus::ACCESS_DENIED),
+        std::io::ErrorKind::PermissionDenied
+    );
+    assert_eq!(
+        k(NtStatus::OBJECT_NAME_COLLISION),
+        std::io::ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        k(NtStatus::SHARING_VIOLATION),
+        std::io::ErrorKind::ResourceBusy
+    );
+    assert_eq!(
+        k(NtStatus::DIRECTORY_NOT_EMPTY),
+        std::io::ErrorKind::DirectoryNotEmpty
+    );
+    assert_eq!(
+        k(NtStatus::LOGON_FAILURE),
+        std::io::ErrorKind::PermissionDenied
+    );
     assert!(e.to_string().contains("not found"));
 }
 
@@ -230,15 +261,16 @@ impl Completion for Slot {
 fn driver_routes_connect_and_shutdown_to_waiters() {
     use crate::client::{Client, ClientConfig, ServerAddr};
     use crate::time::{FileTime, Instant};
-    struct NoAuth;
-    impl crate::client::Authenticator for NoAuth {
-        fn step(&mut self, _: &[u8]) -> Result<Vec<u8>, alloc::string::String> {
-            Ok(Vec::new())
-        }
-    }
+    let auth = Credentials::anonymous().into_authenticator().unwrap();
     let rng = rand_core::OsRng;
     let now = Instant::from_nanos(0);
-    let client = Client::new(ClientConfig::default(), Box::new(NoAuth), Box::new(rng), now, FileTime(0));
+    let client = Client::new(
+        ClientConfig::default(),
+        auth,
+        Box::new(rng),
+        now,
+        FileTime(0),
+    );
     let mut d: Driver<Slot> = Driver::new(client);
     let results = Arc::new(Mutex::new(Vec::new()));
     d.handle(

@@ -68,7 +68,14 @@ mod tests {
 
     #[test]
     fn happy_path_and_failures() {
-        let path = [New, NeedNegotiate, InNegotiate, NeedSessSetup, InSessSetup, Good];
+        let path = [
+            New,
+            NeedNegotiate,
+            InNegotiate,
+            NeedSessSetup,
+            InSessSetup,
+            Good,
+        ];
         for w in path.windows(2) {
             assert!(w[0].allows(w[1]), "{:?} -> {:?}", w[0], w[1]);
         }

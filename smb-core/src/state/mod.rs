@@ -380,8 +380,10 @@ mod tests {
         let mut m = Machine::new(ObjectRef::Tree(TreeId(1)), TreeState::New);
         let dl = t0() + Duration::from_secs(10);
         let first = m.acquire(TreeState::InTcon, TreeState::Good, Owner::Op(OpId(1)), dl);
-        assert!(matches!(first, Acquire::Owner(t) if t.from == AnyState::Tree(TreeState::New)
-            && t.to == AnyState::Tree(TreeState::InTcon)));
+        assert!(
+            matches!(first, Acquire::Owner(t) if t.from == AnyState::Tree(TreeState::New)
+            && t.to == AnyState::Tree(TreeState::InTcon))
+        );
         // Second and third requesters join; the owner asking again does not duplicate.
         assert_eq!(
             m.acquire(TreeState::InTcon, TreeState::Good, Owner::Op(OpId(2)), dl),
@@ -422,14 +424,18 @@ mod tests {
         assert_eq!(m.state(), ChannelState::NeedNegotiate);
         assert!(m.flight().is_none());
         // A fresh owner can start the step again (next attempt).
-        assert!(m.begin(ChannelState::InNegotiate, Owner::Internal, t0()).is_ok());
+        assert!(
+            m.begin(ChannelState::InNegotiate, Owner::Internal, t0())
+                .is_ok()
+        );
     }
 
     #[test]
     fn timeout_moves_back_to_need_and_only_after_deadline() {
         let mut m = Machine::new(ObjectRef::Session, SessionState::New);
         let dl = t0() + Duration::from_secs(5);
-        m.begin(SessionState::InSetup, Owner::Op(OpId(1)), dl).unwrap();
+        m.begin(SessionState::InSetup, Owner::Op(OpId(1)), dl)
+            .unwrap();
         m.join(OpId(2));
         assert!(m.expire(t0() + Duration::from_secs(4)).is_none());
         assert_eq!(m.state(), SessionState::InSetup);

@@ -61,7 +61,14 @@ mod tests {
 
     #[test]
     fn table() {
-        let path = [Good, NeedReconnect, InFilesInvalidate, NeedTcon, InTcon, Good];
+        let path = [
+            Good,
+            NeedReconnect,
+            InFilesInvalidate,
+            NeedTcon,
+            InTcon,
+            Good,
+        ];
         for w in path.windows(2) {
             assert!(w[0].allows(w[1]), "{:?} -> {:?}", w[0], w[1]);
         }

@@ -236,24 +236,20 @@ impl FileNotifyInformation {
     }
 }
 
-/// Append `entries` as a CHANGE_NOTIFY buffer ([MS-FSCC] 2.7.1): entries but the last padded
-/// to 4 bytes and chained by NextEntryOffset. For tests and scripted servers.
+/// Append `entries` as a CHANGE_NOTIFY buffer ([MS-FSCC] 2.7.1): each entry padded to 4 bytes
+/// (the last one too, as Samba does; the spec only requires alignment between entries) and
+/// chained by NextEntryOffset. For tests and scripted servers.
 pub fn encode_notify_entries(entries: &[FileNotifyInformation], out: &mut Vec<u8>) {
     for (i, e) in entries.iter().enumerate() {
         let start = out.len();
         let name_len = utf16le_len(&e.file_name);
-        let next = if i + 1 < entries.len() {
-            (NOTIFY_FIXED + name_len).next_multiple_of(4)
-        } else {
-            0
-        };
+        let padded = (NOTIFY_FIXED + name_len).next_multiple_of(4);
+        let next = if i + 1 < entries.len() { padded } else { 0 };
         out.put_u32_le(next as u32);
         out.put_u32_le(e.action.to_u32());
         out.put_u32_le(name_len as u32);
         put_utf16le(out, &e.file_name);
-        if next != 0 {
-            out.resize(start + next, 0);
-        }
+        out.resize(start + padded, 0);
     }
 }
 
@@ -390,7 +386,9 @@ mod tests {
         for n in 0..m.len() {
             assert!(ChangeNotifyResponse::decode(&m[..n]).is_err(), "prefix {n}");
         }
-        for n in 1..buf.len() {
+        // The last entry ("é", 12 + 2 bytes) carries 2 bytes of padding that may be cut
+        // without harm; every shorter prefix is an error.
+        for n in 1..buf.len() - 2 {
             let r: Result<Vec<_>, _> = NotifyEntries::new(&buf[..n]).collect();
             assert!(r.is_err(), "prefix {n}");
         }
@@ -408,5 +406,33 @@ mod tests {
         let back = ChangeNotifyResponse::decode(&m).unwrap();
         assert_eq!(back.entries().count(), 0);
         assert_eq!(NotifyAction::from_u32(9), NotifyAction::RemovedByDelete);
+    }
+
+    #[test]
+    fn samba_capture_decodes_and_round_trips() {
+        use crate::wire::fscc::fixtures::*;
+        let m = unhex(CHANGE_NOTIFY_REQ);
+        let req = ChangeNotifyRequest::decode(&m).unwrap();
+        assert!(req.flags.has(ChangeNotifyFlags::WATCH_TREE));
+        let mut again = m[..64].to_vec();
+        req.encode(&mut again);
+        assert_eq!(again, m);
+
+        let m = unhex(CHANGE_NOTIFY_RESP);
+        let resp = ChangeNotifyResponse::decode(&m).unwrap();
+        let mut again = m[..64].to_vec();
+        resp.encode(&mut again);
+        assert_eq!(again, m);
+        let got: Vec<_> = resp.entries().collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            got,
+            vec![FileNotifyInformation {
+                action: NotifyAction::Added,
+                file_name: "new.txt".into(),
+            }]
+        );
+        let mut enc = Vec::new();
+        encode_notify_entries(&got, &mut enc);
+        assert_eq!(enc, resp.buffer);
     }
 }

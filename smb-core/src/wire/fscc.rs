@@ -129,17 +129,15 @@ impl FsInfoClass {
     pub const SECTOR_SIZE: FsInfoClass = FsInfoClass(11);
 }
 
-/// A Windows FILETIME ([MS-FSCC] 2.1.1, [MS-DTYP] 2.3.3): 100-nanosecond intervals since
-/// 1601-01-01 UTC, kept as the raw 64-bit wire value.
-///
-/// In SET_INFO with [`FileBasicInformation`] two raw values have special meaning
-/// ([MS-FSCC] 2.4.7): [`FileTime::DONT_CHANGE`] (0) leaves the time unchanged and
-/// [`FileTime::DISABLE_UPDATES`] (-1, all bits set) leaves it unchanged *and* stops the
-/// server from updating it for the rest of this open; [`FileTime::ENABLE_UPDATES`] (-2)
-/// re-enables automatic updates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FileTime(pub u64);
+pub use crate::time::FileTime;
 
+/// FILETIME values as [MS-FSCC] uses them ([MS-FSCC] 2.1.1, [MS-DTYP] 2.3.3): the raw 64-bit
+/// count of 100 ns ticks since 1601-01-01 UTC, defined in [`crate::time`].
+///
+/// In SET_INFO with [`FileBasicInformation`] some raw values are not times ([MS-FSCC] 2.4.7):
+/// [`FileTime::DONT_CHANGE`] (0) leaves the time unchanged, [`FileTime::DISABLE_UPDATES`]
+/// (-1, all bits set) leaves it unchanged *and* stops the server from updating it for the
+/// rest of this open, [`FileTime::ENABLE_UPDATES`] (-2) re-enables automatic updates.
 impl FileTime {
     /// 0: "no time" in query results; "don't change" in SET_INFO.
     pub const DONT_CHANGE: FileTime = FileTime(0);
@@ -147,13 +145,11 @@ impl FileTime {
     pub const DISABLE_UPDATES: FileTime = FileTime(u64::MAX);
     /// -2: in SET_INFO, resume automatic updates for this handle.
     pub const ENABLE_UPDATES: FileTime = FileTime(u64::MAX - 1);
-    /// FILETIME of the Unix epoch (1970-01-01 UTC).
-    pub const UNIX_EPOCH: FileTime = FileTime(116_444_736_000_000_000);
 
     /// Seconds and nanoseconds since the Unix epoch (negative seconds for earlier times).
     /// The special SET_INFO values are not times: callers check them first.
     pub fn to_unix(self) -> (i64, u32) {
-        let v = self.0 as i128 - Self::UNIX_EPOCH.0 as i128;
+        let v = self.0 as i128 - Self::UNIX_EPOCH_TICKS as i128;
         let secs = v.div_euclid(10_000_000);
         let nanos = (v.rem_euclid(10_000_000) * 100) as u32;
         (secs as i64, nanos)
@@ -164,7 +160,7 @@ impl FileTime {
     pub fn from_unix(secs: i64, nanos: u32) -> FileTime {
         let v = i128::from(secs) * 10_000_000
             + i128::from(nanos / 100)
-            + i128::from(Self::UNIX_EPOCH.0);
+            + i128::from(Self::UNIX_EPOCH_TICKS);
         FileTime(v.clamp(0, i128::from(u64::MAX)) as u64)
     }
 }
@@ -1160,6 +1156,112 @@ impl fmt::Display for ParsedSecurityDescriptor {
     }
 }
 
+/// Messages captured from Samba 4.17 (smbd and smbclient on 127.0.0.1, SMB 3.1.1, signing
+/// and encryption off) with tshark, header included. Shared by the info-family tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    /// QUERY_DIRECTORY request, FileIdBothDirectoryInformation, pattern "*".
+    pub const QUERY_DIRECTORY_REQ: &str = concat!(
+        "fe534d4240008000000000000e00010010000000000000000800000000000000000000000d47496afaa29d0300000000",
+        "00000000000000000000000000000000210025000000000084ceebc9000000005f740b6f000000006000020000008000",
+        "2a00",
+    );
+    /// QUERY_DIRECTORY response: ".", "..", "a.txt", "sub", "Ünï.txt".
+    pub const QUERY_DIRECTORY_RESP: &str = concat!(
+        "fe534d4240008000000000000e00800011000000000000000800000000000000000000000d47496afaa29d0300000000",
+        "00000000000000000000000000000000090048003a020000700000000000000080c04858283dda0180c04858283dda01",
+        "80c04858283dda0180c04858283dda010000000000000000000000000000000010000000020000000000000000000000",
+        "0000000000000000000000000000000000000000000000007ac59800000000002e000000000000007000000000000000",
+        "b15d341ba77cdd01b15d341ba77cdd01749c3020a77cdd01749c3020a77cdd0100000000000000000000000000000000",
+        "1000000004000000000000000000000000000000000000000000000000000000000000000000000073c5980000000000",
+        "2e002e0000000000700000000000000080c04858283dda0180c04858283dda0180c04858283dda0180c04858283dda01",
+        "000000000000000000000000000000001000000006000000000000000000000000000000000000000000000000000000",
+        "00000000000000007bc59800000000007300750062000000780000000000000080c04858283dda0180c04858283dda01",
+        "80c04858283dda0180c04858283dda010c000000000000000010000000000000800000000e0000000000000000000000",
+        "0000000000000000000000000000000000000000000000007ec5980000000000dc006e00ef002e007400780074000000",
+        "000000000000000080c04858283dda0180c04858283dda0180c04858283dda0180c04858283dda010500000000000000",
+        "0010000000000000800000000a0000000000000000000000000000000000000000000000000000000000000000000000",
+        "7dc598000000000061002e00740078007400",
+    );
+    /// QUERY_INFO request, FILESYSTEM / FileFsSizeInformation.
+    pub const QUERY_INFO_FS_SIZE_REQ: &str = concat!(
+        "fe534d4240000100000000001000010010000000000000000a01000000000000000000000d47496afaa29d0300000000",
+        "0000000000000000000000000000000029000203ffff0000000000000000000000000000000000007f70d2c000000000",
+        "156b550a0000000000",
+    );
+    /// QUERY_INFO response, FileFsSizeInformation.
+    pub const QUERY_INFO_FS_SIZE_RESP: &str = concat!(
+        "fe534d4240000100000000001000010011000000000000000a01000000000000000000000d47496afaa29d0300000000",
+        "000000000000000000000000000000000900480018000000748ebf0f00000000c09ecc04000000000200000000020000",
+    );
+    /// QUERY_INFO response, FileAlternateNameInformation of a.txt.
+    pub const QUERY_INFO_ALT_NAME_RESP: &str = concat!(
+        "fe534d4240000100000000001000010011000000000000000d01000000000000000000000d47496afaa29d0300000000",
+        "00000000000000000000000000000000090048000e0000000a00000061002e00740078007400",
+    );
+    /// QUERY_INFO request, FILE / FileAllInformation.
+    pub const QUERY_INFO_ALL_REQ: &str = concat!(
+        "fe534d4240000100000000001000010010000000000000001001000000000000000000000d47496afaa29d0300000000",
+        "0000000000000000000000000000000029000112ffff0000000000000000000000000000000000003788c50800000000",
+        "bf1108c50000000000",
+    );
+    /// QUERY_INFO response, FileAllInformation of a.txt.
+    pub const QUERY_INFO_ALL_RESP: &str = concat!(
+        "fe534d4240000100000000001000010011000000000000001001000000000000000000000d47496afaa29d0300000000",
+        "00000000000000000000000000000000090048007000000080c04858283dda0180c04858283dda0180c04858283dda01",
+        "80c04858283dda0180000000000000000010000000000000050000000000000001000000000000007dc5980000000000",
+        "0000000080000000000000000000000080000000000000000c0000005c0061002e00740078007400",
+    );
+    /// QUERY_INFO response, FileStreamInformation of a.txt.
+    pub const QUERY_INFO_STREAM_RESP: &str = concat!(
+        "fe534d4240000100000000001000010011000000000000001301000000000000000000000d47496afaa29d0300000000",
+        "000000000000000000000000000000000900480026000000000000000e00000005000000000000000010000000000000",
+        "3a003a0024004400410054004100",
+    );
+    /// QUERY_INFO response, FileFsVolumeInformation.
+    pub const QUERY_INFO_FS_VOLUME_RESP: &str = concat!(
+        "fe534d4240000100000000001000010011000000000000001901000000000000000000000d47496afaa29d0300000000",
+        "00000000000000000000000000000000090048001c00000080c04858283dda013d3cd6ea0a0000000000730068006100",
+        "72006500",
+    );
+    /// CHANGE_NOTIFY request (smbclient `notify sub`).
+    pub const CHANGE_NOTIFY_REQ: &str = concat!(
+        "fe534d4240000100000000000f00010010000000000000001c01000000000000000000000d47496afaa29d0300000000",
+        "0000000000000000000000000000000020000100e80300002b02b0da000000002f87aad000000000ff0f000000000000",
+    );
+    /// CHANGE_NOTIFY final response after `touch sub/new.txt`.
+    pub const CHANGE_NOTIFY_RESP: &str = concat!(
+        "fe534d4240000100000000000f00000013000000000000001c010000000000001c01000000000000faa29d0300000000",
+        "00000000000000000000000000000000090048001c00000000000000010000000e0000006e00650077002e0074007800",
+        "74000000",
+    );
+    /// SET_INFO request, FileRenameInformation c.txt -> d.txt.
+    pub const SET_INFO_RENAME_REQ: &str = concat!(
+        "fe534d42400001000000000011000100100000000000000008000000000000000000000086fa884d8afb78ea00000000",
+        "000000000000000000000000000000002100010a1e0000006000000000000000246f7690000000003a2c5a2700000000",
+        "000000000000000000000000000000000a00000064002e00740078007400",
+    );
+    /// SET_INFO response.
+    pub const SET_INFO_RESP: &str = concat!(
+        "fe534d42400001000000000011000100110000000000000008000000000000000000000086fa884d8afb78ea00000000",
+        "000000000000000000000000000000000200",
+    );
+    /// SET_INFO request, FileBasicInformation (setmode +r).
+    pub const SET_INFO_BASIC_REQ: &str = concat!(
+        "fe534d4240000100000000001100010010000000000000000e000000000000000000000086fa884d8afb78ea00000000",
+        "0000000000000000000000000000000021000104280000006000000000000000037cc673000000004748a5a900000000",
+        "ffffffffffffffffffffffffffffffff0000000000000000ffffffffffffffff2100000000000000",
+    );
+
+    /// Hex to bytes.
+    pub fn unhex(s: &str) -> alloc::vec::Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1419,7 +1521,7 @@ mod tests {
 
     #[test]
     fn filetime_unix_conversion() {
-        assert_eq!(FileTime::UNIX_EPOCH.to_unix(), (0, 0));
+        assert_eq!(FileTime(FileTime::UNIX_EPOCH_TICKS).to_unix(), (0, 0));
         let t = FileTime::from_unix(1_700_000_000, 123_456_700);
         assert_eq!(t.to_unix(), (1_700_000_000, 123_456_700));
         assert_eq!(FileTime(0).to_unix().0, -11_644_473_600);

@@ -628,4 +628,47 @@ mod tests {
         assert_eq!(v.len(), 1000);
         assert_eq!(v[999].file_index, 999);
     }
+
+    #[test]
+    fn samba_capture_decodes_and_round_trips() {
+        use crate::wire::fscc::fixtures::*;
+        let req_bytes = unhex(QUERY_DIRECTORY_REQ);
+        let req = QueryDirectoryRequest::decode(&req_bytes).unwrap();
+        assert_eq!(req.file_information_class, FileInfoClass::ID_BOTH_DIRECTORY);
+        assert_eq!(req.pattern, "*");
+        assert_eq!(req.flags, QueryDirectoryFlags(0));
+        let mut again = req_bytes[..64].to_vec();
+        req.encode(&mut again);
+        assert_eq!(again, req_bytes);
+
+        let resp_bytes = unhex(QUERY_DIRECTORY_RESP);
+        let resp = QueryDirectoryResponse::decode(&resp_bytes).unwrap();
+        let mut again = resp_bytes[..64].to_vec();
+        resp.encode(&mut again);
+        assert_eq!(again, resp_bytes);
+        let entries: Vec<_> = resp
+            .entries(FileInfoClass::ID_BOTH_DIRECTORY)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [".", "..", "a.txt", "sub", "Ünï.txt"]);
+        let a = entries.iter().find(|e| e.name == "a.txt").unwrap();
+        assert_eq!(a.end_of_file, 5);
+        assert_eq!(a.file_attributes & 0x10, 0);
+        // touch -d '2024-01-02 03:04:05' in the server's time zone (UTC here).
+        assert_eq!(a.last_write_time.to_unix().0, 1_704_164_645);
+        assert!(a.file_id.is_some());
+        let sub = entries.iter().find(|e| e.name == "sub").unwrap();
+        assert_ne!(sub.file_attributes & 0x10, 0);
+        // Our encoder reproduces Samba's page byte for byte.
+        let mut page = Vec::new();
+        encode_directory_entries(FileInfoClass::ID_BOTH_DIRECTORY, &entries, &mut page);
+        assert_eq!(page, resp.buffer);
+        for n in 0..resp_bytes.len() {
+            let r = QueryDirectoryResponse::decode(&resp_bytes[..n]);
+            assert!(r.is_err(), "prefix {n}");
+        }
+    }
 }

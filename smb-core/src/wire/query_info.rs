@@ -331,4 +331,60 @@ mod tests {
         assert_eq!(m.len(), 64 + 9);
         assert_eq!(QueryInfoResponse::decode(&m).unwrap(), empty);
     }
+
+    #[test]
+    fn samba_capture_decodes_and_round_trips() {
+        use crate::wire::fscc::fixtures::*;
+        use crate::wire::fscc::{
+            FileAllInformation, FileFsVolumeInformation, FileInfoClass, FileNameInformation,
+            FileStreamInformation, FsccInfo,
+        };
+        for (req_hex, info_type, class) in [
+            (
+                QUERY_INFO_FS_SIZE_REQ,
+                InfoType::FILESYSTEM,
+                FsInfoClass::SIZE.0,
+            ),
+            (QUERY_INFO_ALL_REQ, InfoType::FILE, FileInfoClass::ALL.0),
+        ] {
+            let m = unhex(req_hex);
+            let req = QueryInfoRequest::decode(&m).unwrap();
+            assert_eq!((req.info_type, req.file_info_class), (info_type, class));
+            assert_eq!(req.output_buffer_length, 0xFFFF);
+            let mut again = m[..64].to_vec();
+            req.encode(&mut again);
+            assert_eq!(again, m);
+        }
+        fn resp_round_trip(hex: &str) -> Vec<u8> {
+            let m = unhex(hex);
+            let r = QueryInfoResponse::decode(&m).unwrap();
+            let mut again = m[..64].to_vec();
+            r.encode(&mut again);
+            assert_eq!(again, m);
+            for n in 0..m.len() {
+                assert!(QueryInfoResponse::decode(&m[..n]).is_err());
+            }
+            r.buffer.to_vec()
+        }
+        // Each typed structure re-encodes to exactly the bytes Samba sent.
+        fn exact<T: FsccInfo>(buf: &[u8]) -> T {
+            let v = T::decode(buf).unwrap();
+            assert_eq!(v.to_bytes(), buf);
+            v
+        }
+        let size: FileFsSizeInformation = exact(&resp_round_trip(QUERY_INFO_FS_SIZE_RESP));
+        assert!(size.bytes_per_sector > 0 && size.total_allocation_units > 0);
+        let all: FileAllInformation = exact(&resp_round_trip(QUERY_INFO_ALL_RESP));
+        assert_eq!(all.standard.end_of_file, 5);
+        assert_eq!(all.name.file_name, "\\a.txt");
+        assert_eq!(all.basic.last_write_time.to_unix().0, 1_704_164_645);
+        let alt: FileNameInformation = exact(&resp_round_trip(QUERY_INFO_ALT_NAME_RESP));
+        assert!(!alt.file_name.is_empty());
+        let streams: FileStreamInformation = exact(&resp_round_trip(QUERY_INFO_STREAM_RESP));
+        assert_eq!(streams.streams.len(), 1);
+        assert_eq!(streams.streams[0].stream_name, "::$DATA");
+        assert_eq!(streams.streams[0].stream_size, 5);
+        let vol: FileFsVolumeInformation = exact(&resp_round_trip(QUERY_INFO_FS_VOLUME_RESP));
+        assert_eq!(vol.volume_label, "share");
+    }
 }

@@ -179,4 +179,45 @@ mod tests {
         bad[64] = 4;
         assert!(SetInfoResponse::decode(&bad).is_err());
     }
+
+    #[test]
+    fn samba_capture_decodes_and_round_trips() {
+        use crate::wire::fscc::fixtures::*;
+        use crate::wire::fscc::{FileInfoClass, FsccInfo};
+        let m = unhex(SET_INFO_RENAME_REQ);
+        let req = SetInfoRequest::decode(&m).unwrap();
+        assert_eq!(req.info_type, InfoType::FILE);
+        assert_eq!(req.file_info_class, FileInfoClass::RENAME.0);
+        let mut again = m[..64].to_vec();
+        req.encode(&mut again);
+        assert_eq!(again, m);
+        let rename = FileRenameInformation::decode(req.buffer).unwrap();
+        assert_eq!(rename.file_name, "d.txt");
+        assert!(!rename.replace_if_exists);
+        // Samba's client sends no terminator; ours appends an uncounted NUL (see the type).
+        let mut ours = req.buffer.to_vec();
+        ours.extend_from_slice(&[0, 0]);
+        assert_eq!(rename.to_bytes(), ours);
+
+        let m = unhex(SET_INFO_BASIC_REQ);
+        let req = SetInfoRequest::decode(&m).unwrap();
+        let mut again = m[..64].to_vec();
+        req.encode(&mut again);
+        assert_eq!(again, m);
+        let basic = FileBasicInformation::decode(req.buffer).unwrap();
+        // smbclient's setmode leaves times alone (-1 for three of them, 0 for LastWriteTime)
+        // and sets READONLY|ARCHIVE.
+        assert_eq!(basic.creation_time, FileTime::DISABLE_UPDATES);
+        assert_eq!(basic.last_access_time, FileTime::DISABLE_UPDATES);
+        assert_eq!(basic.last_write_time, FileTime::DONT_CHANGE);
+        assert_eq!(basic.change_time, FileTime::DISABLE_UPDATES);
+        assert_eq!(basic.file_attributes, 0x21);
+        assert_eq!(basic.to_bytes(), req.buffer);
+
+        let m = unhex(SET_INFO_RESP);
+        assert_eq!(SetInfoResponse::decode(&m).unwrap(), SetInfoResponse);
+        let mut again = m[..64].to_vec();
+        SetInfoResponse.encode(&mut again);
+        assert_eq!(again, m);
+    }
 }

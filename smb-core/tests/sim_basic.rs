@@ -1,0 +1,652 @@
+//! Simulations: the client against the scripted in-memory server, virtual time.
+
+mod sim;
+
+use bytes::Bytes;
+use sim::*;
+use smb_core::auth::NtlmAuthenticator;
+use smb_core::auth::NtlmCredentials;
+use smb_core::client::*;
+use smb_core::state::{AnyState, ChannelState, SessionState, TreeState};
+use smb_core::time::Duration;
+use smb_core::wire::Command;
+
+fn chan(s: ChannelState) -> AnyState {
+    AnyState::Channel(s)
+}
+
+#[test]
+fn login_on_every_dialect_with_the_expected_transition_trace() {
+    for d in [
+        Dialect::Smb202,
+        Dialect::Smb210,
+        Dialect::Smb300,
+        Dialect::Smb302,
+        Dialect::Smb311,
+    ] {
+        let mut s = Sim::new(
+            client_config(),
+            ServerConfig {
+                dialect: d,
+                ..ServerConfig::default()
+            },
+        );
+        match s.login() {
+            Response::Connected { dialect, guest, .. } => {
+                assert_eq!(dialect, d);
+                assert!(!guest);
+            }
+            r => panic!("{r:?}"),
+        }
+        let ch: Vec<_> = s
+            .transitions()
+            .into_iter()
+            .filter(|(o, _, _)| *o == ObjectRef::Channel(ChannelId(0)))
+            .map(|(_, f, t)| (f, t))
+            .collect();
+        assert_eq!(
+            ch,
+            vec![
+                (chan(ChannelState::New), chan(ChannelState::NeedNegotiate)),
+                (
+                    chan(ChannelState::NeedNegotiate),
+                    chan(ChannelState::InNegotiate)
+                ),
+                (
+                    chan(ChannelState::InNegotiate),
+                    chan(ChannelState::NeedSessSetup)
+                ),
+                (
+                    chan(ChannelState::NeedSessSetup),
+                    chan(ChannelState::InSessSetup)
+                ),
+                (chan(ChannelState::InSessSetup), chan(ChannelState::Good)),
+            ],
+            "{d:?}"
+        );
+        let sess: Vec<_> = s
+            .transitions()
+            .into_iter()
+            .filter(|(o, _, _)| *o == ObjectRef::Session)
+            .map(|(_, f, t)| (f, t))
+            .collect();
+        assert_eq!(
+            sess,
+            vec![
+                (
+                    AnyState::Session(SessionState::New),
+                    AnyState::Session(SessionState::InSetup)
+                ),
+                (
+                    AnyState::Session(SessionState::InSetup),
+                    AnyState::Session(SessionState::Good)
+                ),
+            ]
+        );
+        // Exactly one NEGOTIATE; NEGOTIATE < SESSION_SETUP.
+        assert_eq!(
+            s.server
+                .seen
+                .iter()
+                .filter(|c| **c == Command::Negotiate)
+                .count(),
+            1
+        );
+        assert_eq!(s.server.seen[0], Command::Negotiate);
+        // A tree connect and a write/read round trip on each dialect.
+        let tree = s.tree();
+        let f = s.open(tree, "a.txt", OpenOptions::create_truncate());
+        let data = Bytes::from(pattern(200_000));
+        let w = s
+            .op(Request::Write {
+                file: f,
+                offset: 0,
+                data: data.clone(),
+            })
+            .unwrap();
+        assert_eq!(w, Response::Written { count: 200_000 });
+        match s
+            .op(Request::Read {
+                file: f,
+                offset: 0,
+                len: 300_000,
+            })
+            .unwrap()
+        {
+            Response::Read { data: got, eof } => {
+                assert!(eof);
+                assert_eq!(concat(&got), data.to_vec(), "{d:?}");
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(s.op(Request::Close { file: f }).unwrap(), Response::Closed);
+        assert_eq!(s.server.bad_client_signatures, 0);
+        assert_eq!(
+            s.server.window_violations, 0,
+            "{d:?}: sent outside the credit window"
+        );
+        // 3.1.1: TREE_CONNECT is signed even without required signing (peer-lessons #6).
+        if d == Dialect::Smb311 {
+            assert!(s.server.signed_requests >= 1);
+        }
+    }
+}
+
+#[test]
+fn signing_required_with_each_algorithm() {
+    let cases = [
+        (Dialect::Smb210, None),
+        (Dialect::Smb300, None),
+        (Dialect::Smb311, Some(SigningAlgorithm::AesCmac)),
+        (Dialect::Smb311, Some(SigningAlgorithm::AesGmac)),
+        (Dialect::Smb311, Some(SigningAlgorithm::HmacSha256)),
+    ];
+    for (d, alg) in cases {
+        let mut cfg = client_config().with_require_signing(true);
+        if let Some(a) = alg {
+            cfg = cfg.with_signing_algorithms(vec![a]);
+        }
+        let mut s = Sim::new(
+            cfg,
+            ServerConfig {
+                dialect: d,
+                signing: alg.filter(|a| *a != SigningAlgorithm::HmacSha256),
+                require_signing: true,
+                ..ServerConfig::default()
+            },
+        );
+        if alg == Some(SigningAlgorithm::HmacSha256) {
+            // The server picked nothing from SIGNING_CAPABILITIES: AES-CMAC by default.
+            s.server.cfg.signing = None;
+        }
+        match s.login() {
+            Response::Connected { signing, .. } => assert!(signing),
+            r => panic!("{r:?}"),
+        }
+        let tree = s.tree();
+        let f = s.open(tree, "s.bin", OpenOptions::create_truncate());
+        let data = Bytes::from(pattern(70_000));
+        s.op(Request::Write {
+            file: f,
+            offset: 0,
+            data: data.clone(),
+        })
+        .unwrap();
+        let Response::Read { data: got, .. } = s
+            .op(Request::Read {
+                file: f,
+                offset: 0,
+                len: 70_000,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(concat(&got), data.to_vec());
+        assert!(s.server.signed_requests >= 4, "{d:?} {alg:?}");
+        assert_eq!(s.server.bad_client_signatures, 0, "{d:?} {alg:?}");
+        assert!(s.client.stats().signed_sent >= 4);
+    }
+}
+
+#[test]
+fn encryption_round_trip_with_each_cipher() {
+    for c in [
+        Cipher::Aes128Gcm,
+        Cipher::Aes256Gcm,
+        Cipher::Aes128Ccm,
+        Cipher::Aes256Ccm,
+    ] {
+        let mut s = Sim::new(
+            client_config()
+                .with_require_encryption(true)
+                .with_ciphers(vec![c]),
+            ServerConfig {
+                cipher: Some(c),
+                ..ServerConfig::default()
+            },
+        );
+        match s.login() {
+            Response::Connected { encryption, .. } => assert!(encryption, "{c:?}"),
+            r => panic!("{r:?}"),
+        }
+        let tree = s.tree();
+        let f = s.open(tree, "e.bin", OpenOptions::create_truncate());
+        let data = Bytes::from(pattern(150_000));
+        s.op(Request::Write {
+            file: f,
+            offset: 0,
+            data: data.clone(),
+        })
+        .unwrap();
+        let Response::Read { data: got, .. } = s
+            .op(Request::Read {
+                file: f,
+                offset: 0,
+                len: 150_000,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(concat(&got), data.to_vec(), "{c:?}");
+        assert!(s.server.encrypted_requests >= 4, "{c:?}");
+        assert!(s.client.stats().encrypted_sent >= 4);
+    }
+    // 3.0: AES-128-CCM through the capability bit.
+    let mut s = Sim::new(
+        client_config().with_require_encryption(true),
+        ServerConfig {
+            dialect: Dialect::Smb300,
+            ..ServerConfig::default()
+        },
+    );
+    match s.login() {
+        Response::Connected { encryption, .. } => assert!(encryption),
+        r => panic!("{r:?}"),
+    }
+    let _ = s.tree();
+    assert!(s.server.encrypted_requests >= 1);
+}
+
+#[test]
+fn encryption_required_but_unavailable_is_a_typed_error() {
+    let mut s = Sim::new(
+        client_config().with_require_encryption(true),
+        ServerConfig {
+            dialect: Dialect::Smb210,
+            ..ServerConfig::default()
+        },
+    );
+    let op = s.client.connect(ServerAddr::from("h:445"), s.now);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::EncryptionRequired);
+}
+
+#[test]
+fn wrong_password_is_logon_failure_and_session_goes_back_to_need() {
+    let auth = NtlmAuthenticator::new(NtlmCredentials::password("", USER, "wrong"));
+    let mut s = Sim::with_auth(client_config(), ServerConfig::default(), auth);
+    let op = s.client.connect(ServerAddr::from("h:445"), s.now);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LogonFailure, "{e}");
+    assert!(e.to_string().contains("logon"), "{e}");
+    assert_ne!(s.client.session_state(), SessionState::InSetup);
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::SessionFailed(_)))
+    );
+}
+
+#[test]
+fn guest_with_required_signing_is_refused() {
+    let mut s = Sim::with_auth(
+        client_config().with_require_signing(true),
+        ServerConfig {
+            allow_guest: true,
+            ..ServerConfig::default()
+        },
+        NtlmAuthenticator::guest(),
+    );
+    let op = s.client.connect(ServerAddr::from("h:445"), s.now);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::SigningRequired);
+}
+
+#[test]
+fn pending_interim_responses_carry_the_credits() {
+    // Samba grants credits in STATUS_PENDING interim responses and 0 in the final ones.
+    let mut s = Sim::new(
+        client_config().with_credit_target(64),
+        ServerConfig {
+            pending_io: true,
+            max_read: 1 << 20,
+            max_write: 1 << 20,
+            ..ServerConfig::default()
+        },
+    );
+    s.login();
+    let tree = s.tree();
+    let f = s.open(tree, "big.bin", OpenOptions::create_truncate());
+    let data = Bytes::from(pattern(8 << 20));
+    let w = s
+        .op(Request::Write {
+            file: f,
+            offset: 0,
+            data: data.clone(),
+        })
+        .unwrap();
+    assert_eq!(w, Response::Written { count: 8 << 20 });
+    let Response::Read { data: got, eof } = s
+        .op(Request::Read {
+            file: f,
+            offset: 0,
+            len: 8 << 20,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(!eof);
+    assert_eq!(concat(&got).len(), 8 << 20);
+    assert!(concat(&got) == data.to_vec());
+    assert!(s.client.stats().interim_responses >= 16);
+    assert_eq!(s.server.window_violations, 0);
+}
+
+#[test]
+fn credit_starvation_shrinks_requests_and_recovers() {
+    // The server grants at most 1 credit per response: an 8 MiB read is cut to 64 KiB pieces
+    // and still completes (never waits for credits that cannot come).
+    let mut s = Sim::new(
+        client_config(),
+        ServerConfig {
+            grant_cap: 1,
+            ..ServerConfig::default()
+        },
+    );
+    s.login();
+    let tree = s.tree();
+    let f = s.open(tree, "x.bin", OpenOptions::create_truncate());
+    let data = Bytes::from(pattern(1 << 20));
+    s.op(Request::Write {
+        file: f,
+        offset: 0,
+        data: data.clone(),
+    })
+    .unwrap();
+    let Response::Read { data: got, .. } = s
+        .op(Request::Read {
+            file: f,
+            offset: 0,
+            len: 1 << 20,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(concat(&got), data.to_vec());
+    assert_eq!(s.server.window_violations, 0);
+    // Then the server becomes generous again: the window grows back.
+    s.server.cfg.grant_cap = 512;
+    s.op(Request::Echo).unwrap();
+    s.op(Request::Echo).unwrap();
+    assert!(s.client.credits_available(ChannelId(0)).unwrap() > 100);
+}
+
+#[test]
+fn responses_out_of_order_and_unknown_message_ids() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    let f = s.open(tree, "o.bin", OpenOptions::create_truncate());
+    s.op(Request::Write {
+        file: f,
+        offset: 0,
+        data: Bytes::from_static(b"hello world"),
+    })
+    .unwrap();
+    s.server.hold = true;
+    let a = s
+        .client
+        .submit(
+            Request::Read {
+                file: f,
+                offset: 0,
+                len: 5,
+            },
+            s.now,
+        )
+        .unwrap();
+    let b = s
+        .client
+        .submit(
+            Request::Read {
+                file: f,
+                offset: 6,
+                len: 5,
+            },
+            s.now,
+        )
+        .unwrap();
+    s.run();
+    s.server.hold = false;
+    let mut held = std::mem::take(&mut s.server.held);
+    assert_eq!(held.len(), 2);
+    held.reverse();
+    // An unknown MessageId first: dropped and counted.
+    let mut bogus = held[0].clone();
+    bogus[4 + 24..4 + 32].copy_from_slice(&999_999u64.to_le_bytes());
+    s.server.outbox.push_back(bogus);
+    s.server.outbox.extend(held);
+    s.run();
+    assert_eq!(s.client.stats().unknown_responses, 1);
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        Event::Dropped {
+            message_id: 999_999,
+            ..
+        }
+    )));
+    let ra = s.done.remove(&a).unwrap().unwrap();
+    let rb = s.done.remove(&b).unwrap().unwrap();
+    assert!(matches!(ra, Response::Read { ref data, .. } if concat(data) == b"hello"));
+    assert!(matches!(rb, Response::Read { ref data, .. } if concat(data) == b"world"));
+    // The channel is still fine.
+    s.op(Request::Echo).unwrap();
+}
+
+#[test]
+fn malformed_response_fails_the_channel_with_a_typed_error() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    let f = s.open(tree, "m.bin", OpenOptions::create_truncate());
+    s.op(Request::Write {
+        file: f,
+        offset: 0,
+        data: Bytes::from_static(b"abcdef"),
+    })
+    .unwrap();
+    s.server.hold = true;
+    let op = s
+        .client
+        .submit(
+            Request::Read {
+                file: f,
+                offset: 0,
+                len: 5,
+            },
+            s.now,
+        )
+        .unwrap();
+    s.run();
+    let mut held = std::mem::take(&mut s.server.held);
+    // Corrupt the READ response's StructureSize.
+    held[0][4 + 64] = 0x55;
+    s.server.hold = false;
+    s.server.outbox.extend(held);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Protocol(_)), "{e:?}");
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::NeedReconnect)
+    );
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::ChannelFailed { .. }))
+    );
+    // A garbage frame: the channel fails, no panic.
+    let mut s2 = Sim::new(client_config(), ServerConfig::default());
+    s2.login();
+    s2.client
+        .handle_input(ChannelId(0), &[0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8], s2.now);
+    s2.run();
+    assert!(s2.events.iter().any(|e| matches!(
+        e,
+        Event::ChannelFailed {
+            error: ChannelError::Malformed(_),
+            ..
+        }
+    )));
+    assert_eq!(
+        s2.client.channel_state(ChannelId(0)),
+        Some(ChannelState::NeedReconnect)
+    );
+    assert!(s2.client.stats().malformed >= 1);
+}
+
+#[test]
+fn compound_create_query_close_in_one_round_trip() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    s.server.files.insert("c.txt".into(), vec![1; 1234]);
+    let frames_before = s.server.seen.len();
+    let r = s
+        .op(Request::Compound(vec![
+            Request::Create {
+                tree,
+                path: "c.txt".into(),
+                options: OpenOptions::attributes(),
+            },
+            Request::QueryInfo {
+                file: FileHandle::RELATED,
+                info_type: 1,
+                class: 5,
+                additional: 0,
+                output_len: 1024,
+            },
+            Request::Close {
+                file: FileHandle::RELATED,
+            },
+        ]))
+        .unwrap();
+    let Response::Compound(parts) = r else {
+        panic!()
+    };
+    assert_eq!(parts.len(), 3);
+    assert!(matches!(parts[0], Ok(Response::Created { .. })));
+    match &parts[1] {
+        Ok(Response::Info { data }) => {
+            assert_eq!(u64::from_le_bytes(data[8..16].try_into().unwrap()), 1234)
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(parts[2], Ok(Response::Closed));
+    assert_eq!(s.server.seen.len() - frames_before, 3);
+    // Not found inside a compound: each member reports its own result.
+    let r = s
+        .op(Request::Compound(vec![
+            Request::Create {
+                tree,
+                path: "missing".into(),
+                options: OpenOptions::read(),
+            },
+            Request::Close {
+                file: FileHandle::RELATED,
+            },
+        ]))
+        .unwrap();
+    let Response::Compound(parts) = r else {
+        panic!()
+    };
+    assert_eq!(parts[0].as_ref().unwrap_err().kind, ErrorKind::NotFound);
+}
+
+#[test]
+fn request_timeout_cancel_and_shutdown() {
+    let mut s = Sim::new(
+        client_config().with_request_timeout(Duration::from_secs(5)),
+        ServerConfig::default(),
+    );
+    s.login();
+    let tree = s.tree();
+    s.server.hold = true;
+    let op = s.client.submit(Request::Echo, s.now).unwrap();
+    let deadline = s.run().expect("a deadline");
+    assert!(deadline <= s.now + Duration::from_secs(5));
+    s.advance(Duration::from_secs(6));
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::TimedOut
+    );
+    // Cancel.
+    let op = s.client.submit(Request::Echo, s.now).unwrap();
+    s.run();
+    s.client.cancel(op, s.now);
+    s.run();
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::Cancelled
+    );
+    assert!(s.server.seen.contains(&Command::Cancel));
+    // Late responses still return their credits and are not "unknown".
+    s.server.hold = false;
+    let held = std::mem::take(&mut s.server.held);
+    s.server.outbox.extend(held);
+    s.run();
+    assert_eq!(s.client.stats().unknown_responses, 0);
+    // Shutdown: pending ops fail, trees and session exit, nothing after.
+    s.server.hold = true;
+    let op = s.client.submit(Request::Echo, s.now).unwrap();
+    s.run();
+    s.client.shutdown(s.now);
+    s.run();
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::ShutDown
+    );
+    assert_eq!(s.client.session_state(), SessionState::Exiting);
+    assert!(
+        s.transitions().iter().any(
+            |(o, _, t)| *o == ObjectRef::Tree(tree) && *t == AnyState::Tree(TreeState::Exiting)
+        )
+    );
+    assert_eq!(
+        s.client.submit(Request::Echo, s.now).unwrap_err(),
+        SubmitError::ShutDown
+    );
+    assert!(s.closed);
+}
+
+#[test]
+fn requests_before_login_wait_for_the_session() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    let login = s.client.connect(ServerAddr::from("h:445"), s.now);
+    // Submitted before anything was sent: queued behind the session setup.
+    let t = s
+        .client
+        .submit(
+            Request::TreeConnect {
+                share: "share".into(),
+            },
+            s.now,
+        )
+        .unwrap();
+    s.run();
+    assert!(s.done.remove(&login).unwrap().is_ok());
+    assert!(matches!(
+        s.done.remove(&t).unwrap(),
+        Ok(Response::TreeConnected { .. })
+    ));
+    let pos_ss = s
+        .server
+        .seen
+        .iter()
+        .rposition(|c| *c == Command::SessionSetup)
+        .unwrap();
+    let pos_tc = s
+        .server
+        .seen
+        .iter()
+        .position(|c| *c == Command::TreeConnect)
+        .unwrap();
+    assert!(pos_ss < pos_tc);
+}
