@@ -204,6 +204,6 @@ smb_testkit::scenario_tests!(Smol::Smol);
 fn async_std_executor_runs_the_smol_adapter() {
     let h = Smol::AsyncStd;
     h.block_on(Box::pin(
-        smb_testkit::scenarios::concurrent_readers_writers(h.clone()),
+        smb_testkit::scenarios::concurrent_readers_writers_in(h.clone(), "conc-async-std"),
     ));
 }

@@ -393,23 +393,30 @@ pub async fn namespace_ops<H: Harness>(h: H) {
 
 /// Many concurrent readers and writers on one client.
 pub async fn concurrent_readers_writers<H: Harness>(h: H) {
-    let (_c, s) = setup(&h, "conc").await;
+    concurrent_readers_writers_in(h, "conc").await
+}
+
+/// [`concurrent_readers_writers`] in directory `dir` (to run it twice in one binary).
+pub async fn concurrent_readers_writers_in<H: Harness>(h: H, dir: &str) {
+    let (_c, s) = setup(&h, dir).await;
     let shared = random_bytes(2 << 20, 9);
-    h.write_file(&s, "conc/shared.bin", shared.clone(), 1 << 20)
+    let shared_name = format!("{dir}/shared.bin");
+    h.write_file(&s, &shared_name, shared.clone(), 1 << 20)
         .await
         .expect("write");
     let mut tasks = Vec::new();
     for i in 0..16u64 {
         let (h2, s2, shared) = (h.clone(), s.clone(), shared.clone());
+        let (shared_name, dir) = (shared_name.clone(), dir.to_string());
         tasks.push(h.spawn(Box::pin(async move {
             if i % 2 == 0 {
                 let data = random_bytes(512 * 1024 + i as usize, i);
-                let name = format!("conc/w{i}.bin");
+                let name = format!("{dir}/w{i}.bin");
                 h2.write_file(&s2, &name, data.clone(), 100_000).await?;
                 let back = h2.read_file(&s2, &name).await?;
                 Ok::<bool, io::Error>(back == data)
             } else {
-                Ok(h2.read_file(&s2, "conc/shared.bin").await? == shared)
+                Ok(h2.read_file(&s2, &shared_name).await? == shared)
             }
         })));
     }
@@ -419,7 +426,7 @@ pub async fn concurrent_readers_writers<H: Harness>(h: H) {
             "task {i}: data differ"
         );
     }
-    h.remove_dir_all(&s, "conc").await.expect("cleanup");
+    h.remove_dir_all(&s, dir).await.expect("cleanup");
 }
 
 /// Concurrent opens of the same file with share modes: a deny-all open blocks a second one

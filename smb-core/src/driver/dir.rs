@@ -16,9 +16,10 @@ use core::task::{Context, Poll};
 
 /// FileIdBothDirectoryInformation ([MS-FSCC] 2.4.17).
 const CLASS_ID_BOTH: u8 = 0x25;
-/// OutputBufferLength of each page: large pages mean few round trips (64 KiB pages cost ~19
-/// round trips for 10,000 names; 1 MiB about 2).
-pub const DIR_PAGE_LEN: u32 = 1 << 20;
+/// OutputBufferLength of each page: 64 KiB, the largest every dialect allows (SMB 2.0.2
+/// caps MaxTransactSize at 65536, [MS-SMB2] 3.3.5.4, and Samba answers INVALID_PARAMETER
+/// beyond it). Use `with_page_len` for bigger pages on 2.1+ servers.
+pub const DIR_PAGE_LEN: u32 = 64 * 1024;
 
 enum State<R> {
     /// Invalid path: report once.
