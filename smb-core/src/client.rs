@@ -21,7 +21,7 @@ mod engine;
 mod error;
 
 pub use api::{
-    ClientConfig, DirEntry, Event, FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions,
+    AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions,
     Output, Request, Response, ServerAddr, Stats, access, create_options, disposition,
     share_access,
 };
@@ -74,6 +74,8 @@ enum Part {
     },
     /// Member `idx` of a compound.
     Member(usize),
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO after a TREE_CONNECT.
+    Validate,
     /// Internal: ECHO, lease break ack, LOGOFF at shutdown...
     Internal,
 }
@@ -99,6 +101,10 @@ struct Channel {
     /// Connection.PreauthIntegrityHashValue (3.1.1).
     preauth: PreauthHash,
     last_traffic: Instant,
+    /// What our NEGOTIATE said (for FSCTL_VALIDATE_NEGOTIATE_INFO).
+    sent_neg: Option<crate::wire::ioctl::ValidateNegotiateInfoRequest>,
+    /// Since when requests wait for the server with nothing received (unresponsive check).
+    waiting_since: Option<Instant>,
 }
 
 /// The keys and policy of the established session.
@@ -128,10 +134,22 @@ struct Session {
 
 struct Tree {
     machine: Machine<TreeState>,
-    #[allow(dead_code)] // used to reconnect the tree
     share: String,
     wire_id: u32,
     encrypt: bool,
+    /// TreeConnect requests that got this tree and have not disconnected it.
+    users: u32,
+    /// The TreeConnected response, handed to later TreeConnect requests of the same share.
+    info: Option<Response>,
+}
+
+/// Progress of a TREE_CONNECT operation.
+#[derive(Clone, Debug)]
+enum TconStage {
+    /// TREE_CONNECT to send (owner) or in flight.
+    Connect,
+    /// Connected; FSCTL_VALIDATE_NEGOTIATE_INFO to send (or in flight) before completing.
+    Validate(Response),
 }
 
 struct Open {
@@ -163,6 +181,11 @@ struct Io {
 enum OpKind {
     Connect,
     Single(Request),
+    /// TREE_CONNECT of `tree` (the owner of its InTcon step, or a waiter that joined it).
+    Tcon {
+        tree: TreeId,
+        stage: TconStage,
+    },
     Io(Io, Command),
     Compound {
         reqs: Vec<Request>,
@@ -205,6 +228,8 @@ pub struct Client {
     connect_op: Option<OpId>,
     shut_down: bool,
     stats: Stats,
+    /// The time given with the latest input.
+    last_now: Instant,
 }
 
 impl Client {
@@ -253,6 +278,7 @@ impl Client {
             connect_op: None,
             shut_down: false,
             stats: Stats::default(),
+            last_now: now,
         }
     }
 
