@@ -2382,7 +2382,20 @@ impl Client {
                     ),
                 };
                 let hdr = self.header(Command::Ioctl, tw);
-                let msg = encode_ioctl(&hdr, *ctl_code, fid, input, *max_output, *fsctl);
+                let body = IoctlRequest {
+                    ctl_code: *ctl_code,
+                    file_id: fid,
+                    input,
+                    output: &[],
+                    max_input_response: 0,
+                    max_output_response: *max_output,
+                    flags: IoctlFlags(if *fsctl {
+                        IoctlFlags::IS_FSCTL
+                    } else {
+                        IoctlFlags::IS_IOCTL
+                    }),
+                };
+                let msg = encode_msg(&hdr, &body);
                 (Command::Ioctl, msg, None, u64::from(*max_output), tw)
             }
             Request::Echo => {
@@ -2747,9 +2760,9 @@ impl Client {
             }
             Request::SetInfo { .. } => Ok(Response::InfoSet),
             Request::Ioctl { .. } => {
-                let out = decode_ioctl_output(msg).map_err(malformed)?;
+                let r = IoctlResponse::decode(msg).map_err(malformed)?;
                 Ok(Response::Ioctl {
-                    output: msg.slice_ref(out),
+                    output: msg.slice_ref(r.output),
                 })
             }
             Request::Lock { .. } => Ok(Response::Locked),
@@ -2981,51 +2994,4 @@ fn unreachable_msg() -> OutMsg {
         encrypt: false,
         related: false,
     }
-}
-
-/// SMB2 IOCTL request ([MS-SMB2] 2.2.31), encoded here until the codec has it.
-fn encode_ioctl(
-    hdr: &Header,
-    ctl_code: u32,
-    fid: FileId,
-    input: &[u8],
-    max_output: u32,
-    fsctl: bool,
-) -> Vec<u8> {
-    use bytes::BufMut;
-    let mut v = Vec::with_capacity(HEADER_LEN + 56 + input.len());
-    hdr.encode(&mut v);
-    v.put_u16_le(57);
-    v.put_u16_le(0);
-    v.put_u32_le(ctl_code);
-    fid.write(&mut v);
-    let in_off = if input.is_empty() {
-        0
-    } else {
-        (HEADER_LEN + 56) as u32
-    };
-    v.put_u32_le(in_off);
-    v.put_u32_le(input.len() as u32);
-    v.put_u32_le(0); // MaxInputResponse
-    v.put_u32_le(0); // OutputOffset
-    v.put_u32_le(0); // OutputCount
-    v.put_u32_le(max_output);
-    v.put_u32_le(u32::from(fsctl)); // SMB2_0_IOCTL_IS_FSCTL
-    v.put_u32_le(0);
-    v.extend_from_slice(input);
-    if input.is_empty() {
-        // StructureSize 57 counts one byte of buffer.
-        v.push(0);
-    }
-    v
-}
-
-/// The output buffer of an IOCTL response ([MS-SMB2] 2.2.32).
-fn decode_ioctl_output(msg: &[u8]) -> Result<&[u8], DecodeError> {
-    let mut r = crate::wire::Reader::at(msg, HEADER_LEN)?;
-    r.expect_u16("StructureSize", 49)?;
-    r.skip(2 + 4 + 16 + 4 + 4)?;
-    let out_off = r.u32()? as usize;
-    let out_len = r.u32()? as usize;
-    crate::wire::slice_at(msg, out_off, out_len, HEADER_LEN + 48, "OutputOffset")
 }
