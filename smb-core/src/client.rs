@@ -21,9 +21,9 @@ mod engine;
 mod error;
 
 pub use api::{
-    AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions,
-    Output, Request, Response, ServerAddr, Stats, access, create_options, disposition,
-    share_access,
+    AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame,
+    LeaseBreak, LockRange, OpenOptions, Output, Request, Response, ServerAddr, Stats, access,
+    create_options, disposition, share_access,
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 

@@ -83,8 +83,7 @@ fn same_share_twice_at_once_sends_one_tree_connect() {
         .transitions()
         .iter()
         .filter(|(o, _, t)| {
-            *o == ObjectRef::Tree(t1)
-                && *t == smb_core::state::AnyState::Tree(TreeState::Good)
+            *o == ObjectRef::Tree(t1) && *t == smb_core::state::AnyState::Tree(TreeState::Good)
         })
         .count();
     assert_eq!(goods, 1);
@@ -289,7 +288,11 @@ fn lease_break(key: u8, ack: bool) -> Vec<u8> {
     use smb_core::wire::oplock_break::{LeaseBreakFlags, LeaseBreakNotification};
     body(&LeaseBreakNotification {
         new_epoch: 2,
-        flags: LeaseBreakFlags(if ack { LeaseBreakFlags::ACK_REQUIRED } else { 0 }),
+        flags: LeaseBreakFlags(if ack {
+            LeaseBreakFlags::ACK_REQUIRED
+        } else {
+            0
+        }),
         lease_key: Guid([key; 16]),
         current_state: LeaseState(7),
         new_state: LeaseState(1),
@@ -332,9 +335,11 @@ fn default_policy_acks_lease_breaks_only_when_required_and_oplock_breaks() {
     // Oplock break of the open file (server FileId volatile 1100): acked with the level.
     notification(&mut s, oplock_break(1100, 1));
     assert_eq!(s.server.break_acks[1], (1100, 1));
-    assert!(s.events.iter().any(
-        |e| matches!(e, Event::OplockBreak { file, level: 1 } if *file == f)
-    ));
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::OplockBreak { file, level: 1 } if *file == f))
+    );
     assert_eq!(s.client.stats().unknown_responses, 0);
 }
 
@@ -345,10 +350,10 @@ struct Recorder {
 
 impl BreakPolicy for Recorder {
     fn lease_break(&self, b: &LeaseBreak) -> BreakAction {
-        self.seen
-            .lock()
-            .unwrap()
-            .push(format!("lease {:x} {}->{}", b.lease_key[0], b.current, b.new));
+        self.seen.lock().unwrap().push(format!(
+            "lease {:x} {}->{}",
+            b.lease_key[0], b.current, b.new
+        ));
         BreakAction::Defer
     }
     fn oplock_break(&self, file: FileHandle, level: u8) -> BreakAction {
@@ -408,7 +413,9 @@ fn access_denied_below_30_hints_at_encryption() {
     assert_eq!(e.kind, ErrorKind::AccessDenied);
     let msg = e.to_string();
     assert!(
-        msg.contains("access denied: the server may require encryption, which needs SMB 3.0 or later"),
+        msg.contains(
+            "access denied: the server may require encryption, which needs SMB 3.0 or later"
+        ),
         "{msg}"
     );
     // Wrong password stays a logon failure.
@@ -479,7 +486,13 @@ fn every_error_kind_reads_well() {
         assert!(seen.insert(m.clone()), "duplicate message {m}");
     }
     let e = OpError::from_status(NtStatus::OBJECT_NAME_NOT_FOUND, Command::Create);
-    assert_eq!(e.to_string(), format!("CREATE: no such file or directory ({})", NtStatus::OBJECT_NAME_NOT_FOUND));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "CREATE: no such file or directory ({})",
+            NtStatus::OBJECT_NAME_NOT_FOUND
+        )
+    );
     assert!(
         OpError::new(ErrorKind::Channel(ChannelError::Unresponsive(120_000)))
             .to_string()
@@ -549,7 +562,10 @@ fn idle_channel_is_probed_by_echo_and_a_dead_server_detected() {
     s.advance(Duration::from_secs(10));
     assert_eq!(count(&s, Command::Echo), echoes + 1);
     s.advance(Duration::from_secs(19));
-    assert_eq!(s.client.channel_state(ChannelId(0)), Some(ChannelState::Good));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
     s.advance(Duration::from_secs(1));
     assert_eq!(
         s.client.channel_state(ChannelId(0)),
@@ -585,7 +601,10 @@ fn a_slow_but_alive_server_is_not_unresponsive() {
     for _ in 0..10 {
         s.advance(Duration::from_secs(10));
     }
-    assert_eq!(s.client.channel_state(ChannelId(0)), Some(ChannelState::Good));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
     assert!(!s.done.contains_key(&n));
     assert!(count(&s, Command::Echo) >= 5);
 }
@@ -752,8 +771,12 @@ fn change_notify_pending_then_completes() {
         }],
         &mut buf,
     );
-    s.server
-        .send(fin, body(&ChangeNotifyResponse { buffer: &buf }), false, false);
+    s.server.send(
+        fin,
+        body(&ChangeNotifyResponse { buffer: &buf }),
+        false,
+        false,
+    );
     s.run();
     match s.done.remove(&op).unwrap().unwrap() {
         Response::Notify { data, status } => {
@@ -768,10 +791,10 @@ fn change_notify_pending_then_completes() {
 
 #[test]
 fn lock_unlock_set_info_and_ioctl() {
+    use smb_core::wire::Decode;
     use smb_core::wire::ioctl::IoctlResponse;
     use smb_core::wire::lock::{LockRequest, LockResponse};
     use smb_core::wire::set_info::{SetInfoRequest, SetInfoResponse};
-    use smb_core::wire::Decode;
     let mut s = Sim::new(client_config(), ServerConfig::default());
     s.login();
     let t = s.tree();
@@ -782,15 +805,20 @@ fn lock_unlock_set_info_and_ioctl() {
         Command::Lock => {
             let r = LockRequest::decode(msg).unwrap();
             let el = &r.locks[0];
-            l2.lock()
-                .unwrap()
-                .push(format!("lock {} {} {:#x}", el.offset, el.length, el.flags.0));
+            l2.lock().unwrap().push(format!(
+                "lock {} {} {:#x}",
+                el.offset, el.length, el.flags.0
+            ));
             let st = if el.offset == 999 {
                 NtStatus::LOCK_NOT_GRANTED
             } else {
                 NtStatus::SUCCESS
             };
-            let b = if st == NtStatus::SUCCESS { body(&LockResponse) } else { error_body() };
+            let b = if st == NtStatus::SUCCESS {
+                body(&LockResponse)
+            } else {
+                error_body()
+            };
             Some(vec![(reply(h, st), b)])
         }
         Command::SetInfo => {
@@ -803,9 +831,10 @@ fn lock_unlock_set_info_and_ioctl() {
         }
         Command::Ioctl => {
             let r = smb_core::wire::ioctl::IoctlRequest::decode(msg).unwrap();
-            l2.lock()
-                .unwrap()
-                .push(format!("ioctl {:#x} {:?} {}", r.ctl_code, r.input, r.max_output_response));
+            l2.lock().unwrap().push(format!(
+                "ioctl {:#x} {:?} {}",
+                r.ctl_code, r.input, r.max_output_response
+            ));
             let b = body(&IoctlResponse {
                 ctl_code: r.ctl_code,
                 file_id: r.file_id,
@@ -974,7 +1003,10 @@ fn compound_with_an_error_in_the_middle() {
         assert_eq!(e.kind, ErrorKind::AccessDenied);
         assert_eq!(e.status, Some(NtStatus::ACCESS_DENIED));
     }
-    assert_eq!(parts[1].as_ref().unwrap_err().command, Some(Command::QueryInfo));
+    assert_eq!(
+        parts[1].as_ref().unwrap_err().command,
+        Some(Command::QueryInfo)
+    );
     assert_eq!(parts[2].as_ref().unwrap_err().command, Some(Command::Close));
 }
 
@@ -1015,7 +1047,8 @@ fn split_read_out_of_order_and_a_failing_piece() {
         use smb_core::wire::Decode;
         let r = (h.command == Command::Read)
             .then(|| smb_core::wire::read::ReadRequest::decode(msg).unwrap())?;
-        (r.offset == 3 * 65536).then(|| vec![(reply(h, NtStatus::FILE_LOCK_CONFLICT), error_body())])
+        (r.offset == 3 * 65536)
+            .then(|| vec![(reply(h, NtStatus::FILE_LOCK_CONFLICT), error_body())])
     }));
     s.server.hold = true;
     let op = s.submit(Request::Read {

@@ -959,4 +959,6 @@ pub struct Stats {
     pub encrypted_sent: u64,
     /// Messages sent signed.
     pub signed_sent: u64,
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO exchanges that the server answered and that matched.
+    pub negotiate_validations: u64,
 }

@@ -15,6 +15,9 @@ use crate::wire::create::{
 use crate::wire::create_context::{DurableHandleRequestV2, Lease, LeaseState};
 use crate::wire::framing::{self, PREFIX_LEN};
 use crate::wire::header::{HeaderId, SIGNATURE_RANGE};
+use crate::wire::ioctl::{
+    IoctlData, IoctlFlags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse, fsctl,
+};
 use crate::wire::negotiate::{
     Capabilities, HashAlgorithm, NegotiateContext, NegotiateRequest, NegotiateResponse,
     SecurityMode,
@@ -23,9 +26,6 @@ use crate::wire::session_setup::{
     SessionFlags, SessionSetupFlags, SessionSetupRequest, SessionSetupResponse,
 };
 use crate::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
-use crate::wire::ioctl::{
-    IoctlData, IoctlFlags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse, fsctl,
-};
 use crate::wire::tree_connect::{ShareFlags, TreeConnectRequest, TreeConnectResponse};
 use crate::wire::{Decode, DecodeError, Encode, HEADER_LEN, Header, HeaderFlags, NtStatus};
 use bytes::BytesMut;
@@ -500,7 +500,12 @@ impl Client {
     /// being connected joins the TREE_CONNECT in flight (no second one is sent) and completes
     /// with it. Each successful TreeConnect counts one use; the TREE_DISCONNECT goes out when
     /// the last use disconnects.
-    fn submit_tree_connect(&mut self, share: String, deadline: Option<Instant>, now: Instant) -> OpId {
+    fn submit_tree_connect(
+        &mut self,
+        share: String,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> OpId {
         let existing = self
             .trees
             .iter()
@@ -536,10 +541,16 @@ impl Client {
             self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
             return op;
         };
-        match t.machine.acquire(TreeState::InTcon, TreeState::Good, Owner::Op(op), dl) {
+        match t
+            .machine
+            .acquire(TreeState::InTcon, TreeState::Good, Owner::Op(op), dl)
+        {
             Acquire::Ready => {
                 t.users += 1;
-                let r = t.info.clone().ok_or(OpError::new(ErrorKind::Protocol("tree info")));
+                let r = t
+                    .info
+                    .clone()
+                    .ok_or(OpError::new(ErrorKind::Protocol("tree info")));
                 self.complete(op, r);
             }
             Acquire::Owner(tr) => {
@@ -1478,10 +1489,11 @@ impl Client {
                     ErrorKind::LogonFailure => OpError::from(SessionError::LogonFailure(status)),
                     // Samba refuses a session it would have to encrypt with ACCESS_DENIED;
                     // below 3.0 nothing can be encrypted (peer-lessons #8).
-                    ErrorKind::AccessDenied if !self.neg().is_some_and(|n| n.dialect.is_smb3()) => e
-                        .with_context(
+                    ErrorKind::AccessDenied if !self.neg().is_some_and(|n| n.dialect.is_smb3()) => {
+                        e.with_context(
                             "the server may require encryption, which needs SMB 3.0 or later",
-                        ),
+                        )
+                    }
                     ErrorKind::AccessDenied => {
                         e.with_context("the account may not be allowed to use this server")
                     }
@@ -1950,7 +1962,10 @@ impl Client {
                     }
                     TconStage::Validate(_) => {
                         let Some(req) = self.channel(ch).and_then(|c| c.sent_neg.clone()) else {
-                            self.complete(op, Err(OpError::new(ErrorKind::Protocol("no negotiate"))));
+                            self.complete(
+                                op,
+                                Err(OpError::new(ErrorKind::Protocol("no negotiate"))),
+                            );
                             return Ok(true);
                         };
                         let input = req.to_bytes();
@@ -2802,7 +2817,11 @@ impl Client {
     /// The TREE_CONNECT response of `tree`: the tree's wire id and encryption, or the error.
     fn parse_tcon(&mut self, tree: TreeId, hdr: &Header, msg: &Bytes) -> Result<Response, OpError> {
         let cmd = Command::TreeConnect;
-        let share = self.trees.get(&tree).map(|t| t.share.clone()).unwrap_or_default();
+        let share = self
+            .trees
+            .get(&tree)
+            .map(|t| t.share.clone())
+            .unwrap_or_default();
         if !hdr.status.is_success() {
             let e = OpError::from_status(hdr.status, cmd);
             return Err(match e.kind {
@@ -2897,7 +2916,10 @@ impl Client {
             let r = IoctlResponse::decode(msg).map_err(|_| "malformed IOCTL response")?;
             let v = ValidateNegotiateInfoResponse::decode_data(r.output)
                 .map_err(|_| "malformed VALIDATE_NEGOTIATE_INFO response")?;
-            let n = self.channel(ch).and_then(|c| c.neg.as_ref()).ok_or("no negotiate")?;
+            let n = self
+                .channel(ch)
+                .and_then(|c| c.neg.as_ref())
+                .ok_or("no negotiate")?;
             if v.dialect != n.dialect.to_u16() {
                 return Err("dialect differs");
             }
@@ -2910,6 +2932,7 @@ impl Client {
             if v.security_mode != n.security_mode {
                 return Err("security mode differs");
             }
+            self.stats.negotiate_validations += 1;
             Ok(())
         })();
         match check {

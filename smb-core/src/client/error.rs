@@ -342,9 +342,9 @@ impl fmt::Display for OpError {
             ErrorKind::NotFound => f.write_str("no such file or directory")?,
             ErrorKind::AccessDenied => f.write_str("access denied")?,
             ErrorKind::AlreadyExists => f.write_str("the file already exists")?,
-            ErrorKind::LogonFailure => {
-                f.write_str("logon failed: wrong user name or password, or the account cannot log on")?
-            }
+            ErrorKind::LogonFailure => f.write_str(
+                "logon failed: wrong user name or password, or the account cannot log on",
+            )?,
             ErrorKind::BadShare => match ctx {
                 Some(share) => write!(f, "share \"{share}\" not found on the server")?,
                 None => f.write_str("share not found on the server")?,

@@ -23,13 +23,13 @@ use smb_core::wire::create::{
     OplockLevel,
 };
 use smb_core::wire::framing::{self, FrameReader};
+use smb_core::wire::header::HeaderId;
 use smb_core::wire::ioctl::{
     IoctlData, IoctlRequest, IoctlResponse, ValidateNegotiateInfoRequest,
     ValidateNegotiateInfoResponse, fsctl,
 };
-use smb_core::wire::oplock_break::OplockBreakMessage;
-use smb_core::wire::header::HeaderId;
 use smb_core::wire::negotiate::*;
+use smb_core::wire::oplock_break::OplockBreakMessage;
 use smb_core::wire::read::{ReadRequest, ReadResponse};
 use smb_core::wire::session_setup::*;
 use smb_core::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
@@ -668,7 +668,11 @@ impl Server {
             Command::Cancel => None,
             Command::Ioctl => {
                 let req = IoctlRequest::decode(msg).unwrap();
-                assert_eq!(req.ctl_code, fsctl::VALIDATE_NEGOTIATE_INFO, "scripted ioctls only");
+                assert_eq!(
+                    req.ctl_code,
+                    fsctl::VALIDATE_NEGOTIATE_INFO,
+                    "scripted ioctls only"
+                );
                 let v = ValidateNegotiateInfoRequest::decode_data(req.input).unwrap();
                 self.validates.push(v);
                 if let Some(st) = self.cfg.validate_status {
@@ -711,8 +715,10 @@ impl Server {
                     Some(vec![(rh, Self::body(&a))])
                 }
                 OplockBreakMessage::Oplock(b) => {
-                    self.break_acks
-                        .push((u128::from(b.file_id.volatile), u32::from(b.oplock_level.to_u8())));
+                    self.break_acks.push((
+                        u128::from(b.file_id.volatile),
+                        u32::from(b.oplock_level.to_u8()),
+                    ));
                     let rh = self.resp(h, NtStatus::SUCCESS);
                     Some(vec![(rh, Self::body(&b))])
                 }
