@@ -119,6 +119,7 @@ pub struct ClientConfig {
     /// Send an ECHO after this long without traffic; `None` disables.
     pub echo_interval: Option<Duration>,
     /// Cap of one READ/WRITE piece (min with the server's MaxReadSize/MaxWriteSize).
+    /// Default 1 MiB.
     pub max_io_size: u32,
     /// Credits the client asks the server for, per channel.
     pub credit_target: u16,
@@ -213,7 +214,9 @@ impl Default for ClientConfig {
             server_name: None,
             request_timeout: Duration::from_secs(60),
             echo_interval: Some(Duration::from_secs(60)),
-            max_io_size: 8 << 20,
+            // 1 MiB pieces, several in flight: measured faster against Samba than 8 MiB
+            // pieces (the server handles big reads less well; see the engine2 report).
+            max_io_size: 1 << 20,
             credit_target: 512,
             max_queued_ops: 4096,
             request_durable: true,

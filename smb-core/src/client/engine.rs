@@ -322,7 +322,7 @@ impl Client {
         }
         loop {
             let next = match self.channels.get_mut(ch.0 as usize) {
-                Some(c) if c.connected => c.reader.next_frame(),
+                Some(c) if c.connected => c.reader.next_frame_mut(),
                 _ => return,
             };
             match next {
@@ -1632,7 +1632,7 @@ impl Client {
     // Receiving
     // ----------------------------------------------------------------------------------
 
-    fn handle_frame(&mut self, ch: ChannelId, frame: Bytes, now: Instant) {
+    fn handle_frame(&mut self, ch: ChannelId, frame: BytesMut, now: Instant) {
         let kind = match classify(&frame) {
             Ok(k) => k,
             Err(e) => {
@@ -1641,7 +1641,7 @@ impl Client {
             }
         };
         let (plain, encrypted) = match kind {
-            ProtocolKind::Smb2 => (frame, false),
+            ProtocolKind::Smb2 => (frame.freeze(), false),
             ProtocolKind::Transform => match self.open_transform(frame) {
                 Ok(p) => (p, true),
                 Err(e) => {
@@ -1671,8 +1671,9 @@ impl Client {
         }
     }
 
-    fn open_transform(&mut self, frame: Bytes) -> Result<Bytes, ChannelError> {
-        let th = TransformHeader::decode(&frame).map_err(ChannelError::Malformed)?;
+    fn open_transform(&mut self, mut buf: BytesMut) -> Result<Bytes, ChannelError> {
+        let frame = &buf[..];
+        let th = TransformHeader::decode(frame).map_err(ChannelError::Malformed)?;
         if th.session_id != self.session.id {
             return Err(ChannelError::Protocol("TRANSFORM for another session"));
         }
@@ -1688,8 +1689,7 @@ impl Client {
                 value: th.original_message_size.into(),
             }));
         }
-        // In place: the frame is uniquely owned, so this does not copy.
-        let mut buf = BytesMut::from(frame);
+        // peer-lessons #5: decrypt in place, in the frame's own region of the receive buffer.
         let (head, body) = buf.split_at_mut(TRANSFORM_HEADER_LEN);
         dec.open(head, body)
             .map_err(|_| ChannelError::DecryptFailed)?;
