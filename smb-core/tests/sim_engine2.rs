@@ -1065,3 +1065,21 @@ fn split_read_out_of_order_and_a_failing_piece() {
     // The channel is fine afterwards.
     s.op(Request::Echo).unwrap();
 }
+
+#[test]
+fn channel_loss_fails_tree_connect_waiters_at_once() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let a = tc(&mut s, "share");
+    let b = tc(&mut s, "share");
+    s.run();
+    s.client
+        .handle_closed(ChannelId(0), CloseReason::Eof, s.now);
+    s.run();
+    for op in [a, b] {
+        let e = s.done.remove(&op).expect("completed at once").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ServerGone, "{e}");
+        assert!(e.is_retryable());
+    }
+}

@@ -824,6 +824,14 @@ impl Client {
         // Everything in flight or queued fails as retryable: nothing is silently dropped.
         let mut victims: Vec<OpId> = pending.iter().filter_map(|p| p.op).collect();
         victims.extend(self.queue.iter().copied());
+        // Requests waiting for a TREE_CONNECT in flight on this channel (not queued, nothing
+        // of theirs in flight) fail with it instead of waiting for their deadline.
+        victims.extend(
+            self.ops
+                .iter()
+                .filter(|(_, o)| matches!(o.kind, OpKind::Tcon { .. }) && o.in_flight.is_empty())
+                .map(|(id, _)| *id),
+        );
         victims.sort();
         victims.dedup();
         let e = self.channel_op_error(&error);
