@@ -15,6 +15,17 @@
 //! - Credits per channel ([`crate::credits`]), interim STATUS_PENDING responses (credits
 //!   counted, AsyncId kept for CANCEL), per-request deadlines, ECHO when idle.
 //! - READ/WRITE of any length, cut to the server's limits and the credits, pipelined.
+//! - TREE_CONNECT single-flight per share: one tree and one [`TreeId`] per share name; a
+//!   TreeConnect of a connected share completes at once with the same TreeId, one of a share
+//!   being connected joins the exchange in flight; the last TreeDisconnect sends
+//!   TREE_DISCONNECT. On 3.0/3.0.2 a signed FSCTL_VALIDATE_NEGOTIATE_INFO follows every
+//!   TREE_CONNECT ([MS-SMB2] 3.2.5.5, 3.2.5.14.12); a mismatch drops the channel
+//!   ([`ChannelError::Downgrade`]).
+//! - Lease and oplock breaks: events, then acknowledgments as the configured
+//!   [`BreakPolicy`] decides (default [`AckBreaks`]).
+//! - Unresponsive servers: a channel on which requests wait while the server sends nothing
+//!   for `unresponsive_timeout` fails ([`ChannelError::Unresponsive`]); NEGOTIATE and
+//!   SESSION_SETUP have their own deadlines. Nothing waits forever.
 
 mod api;
 mod engine;
