@@ -15,15 +15,26 @@
 //! - Credits per channel ([`crate::credits`]), interim STATUS_PENDING responses (credits
 //!   counted, AsyncId kept for CANCEL), per-request deadlines, ECHO when idle.
 //! - READ/WRITE of any length, cut to the server's limits and the credits, pipelined.
+//! - TREE_CONNECT single-flight per share: one tree and one [`TreeId`] per share name; a
+//!   TreeConnect of a connected share completes at once with the same TreeId, one of a share
+//!   being connected joins the exchange in flight; the last TreeDisconnect sends
+//!   TREE_DISCONNECT. On 3.0/3.0.2 a signed FSCTL_VALIDATE_NEGOTIATE_INFO follows every
+//!   TREE_CONNECT ([MS-SMB2] 3.2.5.5, 3.2.5.14.12); a mismatch drops the channel
+//!   ([`ChannelError::Downgrade`]).
+//! - Lease and oplock breaks: events, then acknowledgments as the configured
+//!   [`BreakPolicy`] decides (default [`AckBreaks`]).
+//! - Unresponsive servers: a channel on which requests wait while the server sends nothing
+//!   for `unresponsive_timeout` fails ([`ChannelError::Unresponsive`]); NEGOTIATE and
+//!   SESSION_SETUP have their own deadlines. Nothing waits forever.
 
 mod api;
 mod engine;
 mod error;
 
 pub use api::{
-    ClientConfig, DirEntry, Event, FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions,
-    Output, Request, Response, ServerAddr, Stats, access, create_options, disposition,
-    share_access,
+    AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame,
+    LeaseBreak, LockRange, OpenOptions, Output, Request, Response, ServerAddr, Stats, access,
+    create_options, disposition, share_access,
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 
@@ -74,6 +85,8 @@ enum Part {
     },
     /// Member `idx` of a compound.
     Member(usize),
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO after a TREE_CONNECT.
+    Validate,
     /// Internal: ECHO, lease break ack, LOGOFF at shutdown...
     Internal,
 }
@@ -99,6 +112,10 @@ struct Channel {
     /// Connection.PreauthIntegrityHashValue (3.1.1).
     preauth: PreauthHash,
     last_traffic: Instant,
+    /// What our NEGOTIATE said (for FSCTL_VALIDATE_NEGOTIATE_INFO).
+    sent_neg: Option<crate::wire::ioctl::ValidateNegotiateInfoRequest>,
+    /// Since when requests wait for the server with nothing received (unresponsive check).
+    waiting_since: Option<Instant>,
 }
 
 /// The keys and policy of the established session.
@@ -128,10 +145,22 @@ struct Session {
 
 struct Tree {
     machine: Machine<TreeState>,
-    #[allow(dead_code)] // used to reconnect the tree
     share: String,
     wire_id: u32,
     encrypt: bool,
+    /// TreeConnect requests that got this tree and have not disconnected it.
+    users: u32,
+    /// The TreeConnected response, handed to later TreeConnect requests of the same share.
+    info: Option<Response>,
+}
+
+/// Progress of a TREE_CONNECT operation.
+#[derive(Clone, Debug)]
+enum TconStage {
+    /// TREE_CONNECT to send (owner) or in flight.
+    Connect,
+    /// Connected; FSCTL_VALIDATE_NEGOTIATE_INFO to send (or in flight) before completing.
+    Validate(Response),
 }
 
 struct Open {
@@ -163,6 +192,11 @@ struct Io {
 enum OpKind {
     Connect,
     Single(Request),
+    /// TREE_CONNECT of `tree` (the owner of its InTcon step, or a waiter that joined it).
+    Tcon {
+        tree: TreeId,
+        stage: TconStage,
+    },
     Io(Io, Command),
     Compound {
         reqs: Vec<Request>,
@@ -205,6 +239,8 @@ pub struct Client {
     connect_op: Option<OpId>,
     shut_down: bool,
     stats: Stats,
+    /// The time given with the latest input.
+    last_now: Instant,
 }
 
 impl Client {
@@ -253,6 +289,7 @@ impl Client {
             connect_op: None,
             shut_down: false,
             stats: Stats::default(),
+            last_now: now,
         }
     }
 

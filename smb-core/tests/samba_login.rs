@@ -128,6 +128,15 @@ fn start(cfg: SambaConfig) -> Option<SambaServer> {
 }
 
 fn round_trip(srv: &SambaServer, cfg: ClientConfig, share: &str, name: &str) -> Response {
+    round_trip_stats(srv, cfg, share, name).0
+}
+
+fn round_trip_stats(
+    srv: &SambaServer,
+    cfg: ClientConfig,
+    share: &str,
+    name: &str,
+) -> (Response, Stats) {
     let mut d = Driver::new(cfg, srv.addr().to_string(), srv.user(), srv.password());
     let now = d.now();
     let login = d.client.connect(ServerAddr(srv.addr().to_string()), now);
@@ -181,9 +190,10 @@ fn round_trip(srv: &SambaServer, cfg: ClientConfig, share: &str, name: &str) -> 
         std::fs::read(srv.share_path(share).join(name)).unwrap(),
         data
     );
+    let stats = d.client.stats();
     let now = d.now();
     d.client.shutdown(now);
-    connected
+    (connected, stats)
 }
 
 #[test]
@@ -201,11 +211,15 @@ fn samba_login_write_read_on_each_dialect() {
         let cfg = ClientConfig::default()
             .with_dialects(min, max)
             .with_server_name("localhost");
-        let r = round_trip(&srv, cfg, SHARE, &format!("f-{:x}.bin", max.to_u16()));
+        let (r, stats) = round_trip_stats(&srv, cfg, SHARE, &format!("f-{:x}.bin", max.to_u16()));
         assert!(
             matches!(r, Response::Connected { dialect, .. } if dialect == max),
             "{r:?}"
         );
+        // FSCTL_VALIDATE_NEGOTIATE_INFO after TREE_CONNECT on 3.0 and 3.0.2 only, and Samba's
+        // answer matched what was negotiated.
+        let expect = u64::from(matches!(max, Dialect::Smb300 | Dialect::Smb302));
+        assert_eq!(stats.negotiate_validations, expect, "{max:?}");
     }
 }
 
@@ -239,4 +253,58 @@ fn samba_signing_and_encryption() {
         ENCRYPTED_SHARE,
         "share-sealed.bin",
     );
+}
+
+#[test]
+fn samba_errors_read_well() {
+    let Some(srv) = start(SambaConfig::new()) else {
+        return;
+    };
+    // Wrong password.
+    let mut d = Driver::new(
+        ClientConfig::default(),
+        srv.addr().to_string(),
+        srv.user(),
+        "not-the-password",
+    );
+    let now = d.now();
+    let op = d.client.connect(ServerAddr(srv.addr().to_string()), now);
+    let e = d.wait(op).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LogonFailure, "{e}");
+    // Share not found.
+    let mut d = Driver::new(
+        ClientConfig::default(),
+        srv.addr().to_string(),
+        srv.user(),
+        srv.password(),
+    );
+    let now = d.now();
+    let op = d.client.connect(ServerAddr(srv.addr().to_string()), now);
+    d.wait(op).expect("login");
+    let e = d
+        .op(Request::TreeConnect {
+            share: "no-such-share".into(),
+        })
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadShare, "{e}");
+    assert!(e.to_string().contains("no-such-share"), "{e}");
+}
+
+#[test]
+fn samba_encryption_required_refuses_smb2_with_a_clear_message() {
+    let Some(srv) = start(SambaConfig::new().encryption_required(true)) else {
+        return;
+    };
+    let cfg = ClientConfig::default().with_dialects(Dialect::Smb210, Dialect::Smb210);
+    let mut d = Driver::new(cfg, srv.addr().to_string(), srv.user(), srv.password());
+    let now = d.now();
+    let op = d.client.connect(ServerAddr(srv.addr().to_string()), now);
+    match d.wait(op) {
+        Err(e) => {
+            eprintln!("2.1 against an encryption-requiring smbd: {e}");
+            assert_eq!(e.kind, ErrorKind::AccessDenied, "{e}");
+            assert!(e.to_string().contains("needs SMB 3.0 or later"), "{e}");
+        }
+        Ok(r) => panic!("2.1 session accepted by an encryption-requiring server: {r:?}"),
+    }
 }

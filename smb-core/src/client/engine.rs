@@ -15,6 +15,9 @@ use crate::wire::create::{
 use crate::wire::create_context::{DurableHandleRequestV2, Lease, LeaseState};
 use crate::wire::framing::{self, PREFIX_LEN};
 use crate::wire::header::{HeaderId, SIGNATURE_RANGE};
+use crate::wire::ioctl::{
+    IoctlData, IoctlFlags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse, fsctl,
+};
 use crate::wire::negotiate::{
     Capabilities, HashAlgorithm, NegotiateContext, NegotiateRequest, NegotiateResponse,
     SecurityMode,
@@ -138,6 +141,9 @@ impl Client {
         let Some(o) = self.ops.remove(&op) else {
             return;
         };
+        if let OpKind::Tcon { tree, .. } = o.kind {
+            self.tcon_done(tree, op, &result);
+        }
         for (ch, mid) in o.in_flight {
             if let Some(p) = self
                 .channels
@@ -153,6 +159,50 @@ impl Client {
             self.connect_op = None;
         }
         self.out.push_back(Output::Completed { op, result });
+    }
+
+    /// A TREE_CONNECT op ends: if it still owned its tree's InTcon step, the step ends with
+    /// it (success: the tree is Good and the waiters get the same response; failure: the tree
+    /// goes back and the waiters get the same error). A waiter just leaves the waiter list.
+    fn tcon_done(&mut self, tree: TreeId, op: OpId, result: &Result<Response, OpError>) {
+        let Some(t) = self.trees.get_mut(&tree) else {
+            return;
+        };
+        let owner = t.machine.flight().map(|f| f.owner) == Some(Owner::Op(op));
+        if !owner {
+            t.machine.leave(op);
+            return;
+        }
+        match result {
+            Ok(r) => {
+                t.users += 1;
+                t.info = Some(r.clone());
+                if let Ok((tr, flight)) = t.machine.finish(TreeState::Good) {
+                    t.users += flight.waiters.len() as u32;
+                    self.emit(tr);
+                    for w in flight.waiters {
+                        self.complete(w, Ok(r.clone()));
+                    }
+                }
+            }
+            Err(e) => {
+                let Ok((tr, flight)) = t.machine.fail() else {
+                    return;
+                };
+                let forget = t.users == 0;
+                self.emit(tr);
+                if forget {
+                    if let Some(mut t) = self.trees.remove(&tree) {
+                        if let Ok((tr, _)) = t.machine.set(TreeState::Exiting) {
+                            self.emit(tr);
+                        }
+                    }
+                }
+                for w in flight.waiters {
+                    self.complete(w, Err(e.clone()));
+                }
+            }
+        }
     }
 
     fn channel(&self, ch: ChannelId) -> Option<&Channel> {
@@ -179,6 +229,7 @@ impl Client {
     /// returned operation completes with [`Response::Connected`] once the session is
     /// established, or with the error that prevented it.
     pub fn connect(&mut self, addr: ServerAddr, now: Instant) -> OpId {
+        self.last_now = now;
         let dl = now + self.config.request_timeout;
         let deadline = Some(dl);
         let op = self.alloc_op(OpKind::Connect, deadline);
@@ -213,6 +264,8 @@ impl Client {
             neg: None,
             preauth: PreauthHash::new(),
             last_traffic: now,
+            sent_neg: None,
+            waiting_since: None,
         });
         self.connect_op = Some(op);
         match self
@@ -232,6 +285,7 @@ impl Client {
 
     /// The adapter's TCP connection for `ch` is up.
     pub fn handle_connected(&mut self, ch: ChannelId, now: Instant) {
+        self.last_now = now;
         let target = self.config.credit_target;
         let max_frame = self.config.max_frame_len;
         let Some(c) = self.channels.get_mut(ch.0 as usize) else {
@@ -246,6 +300,7 @@ impl Client {
         c.reader = FrameReader::new(max_frame);
         c.pending.clear();
         c.last_traffic = now;
+        c.waiting_since = None;
         let r = c.machine.set(ChannelState::NeedNegotiate);
         self.emit_opt(r);
         self.start_negotiate(ch, now);
@@ -253,16 +308,21 @@ impl Client {
 
     /// Bytes arrived on `ch` (any split: partial frames are buffered).
     pub fn handle_input(&mut self, ch: ChannelId, data: &[u8], now: Instant) {
+        self.last_now = now;
         match self.channels.get_mut(ch.0 as usize) {
             Some(c) if c.connected => {
                 c.reader.push(data);
                 c.last_traffic = now;
+                // The server is alive: restart the silence clock.
+                if c.waiting_since.is_some() {
+                    c.waiting_since = Some(now);
+                }
             }
             _ => return,
         }
         loop {
             let next = match self.channels.get_mut(ch.0 as usize) {
-                Some(c) if c.connected => c.reader.next_frame(),
+                Some(c) if c.connected => c.reader.next_frame_mut(),
                 _ => return,
             };
             match next {
@@ -275,11 +335,17 @@ impl Client {
                 }
             }
         }
+        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+            if !c.awaiting() {
+                c.waiting_since = None;
+            }
+        }
         self.pump(now);
     }
 
     /// The transport of `ch` closed (EOF, error, or connect failure).
     pub fn handle_closed(&mut self, ch: ChannelId, reason: CloseReason, now: Instant) {
+        self.last_now = now;
         match self.channels.get_mut(ch.0 as usize) {
             Some(c) if c.machine.state() == ChannelState::Exiting => {
                 c.connected = false;
@@ -291,6 +357,7 @@ impl Client {
 
     /// A deadline the client asked for (through [`Output::Timeout`]) has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         // Operations past their deadline.
         let expired: Vec<OpId> = self
             .ops
@@ -299,7 +366,12 @@ impl Client {
             .map(|(id, _)| *id)
             .collect();
         for op in expired {
-            self.send_cancels(op);
+            if !self.ops.contains_key(&op) {
+                continue;
+            }
+            if !self.tcon_hand_over(op) {
+                self.send_cancels(op);
+            }
             self.complete(op, Err(OpError::new(ErrorKind::TimedOut)));
         }
         // Session setup and negotiate that take too long: back to Need*, fail the waiters.
@@ -313,10 +385,29 @@ impl Client {
             }
         }
         for i in 0..self.channels.len() {
+            let was = self.channels[i].machine.state();
             let expired = self.channels[i].machine.expire(now);
             if let Some((t, _)) = expired {
                 self.emit(t);
-                self.fail_channel(ChannelId(i as u32), ChannelError::NegotiateTimeout, now);
+                let e = if was == ChannelState::InSessSetup {
+                    ChannelError::SessionSetupTimeout
+                } else {
+                    ChannelError::NegotiateTimeout
+                };
+                self.fail_channel(ChannelId(i as u32), e, now);
+            }
+        }
+        // A server that stopped answering while requests wait for it: fail the channel so
+        // nothing waits forever (kernel: 3 x echo interval; here `unresponsive_timeout`).
+        if let Some(bound) = self.config.unresponsive_timeout {
+            for i in 0..self.channels.len() {
+                let c = &self.channels[i];
+                if let Some(since) = c.waiting_since.filter(|_| c.connected && c.awaiting()) {
+                    if since + bound <= now {
+                        let ms = (now - since).as_millis();
+                        self.fail_channel(ChannelId(i as u32), ChannelError::Unresponsive(ms), now);
+                    }
+                }
             }
         }
         // Idle channels: ECHO.
@@ -325,7 +416,7 @@ impl Client {
                 let c = &self.channels[i];
                 if c.machine.state() == ChannelState::Good
                     && c.connected
-                    && c.pending.is_empty()
+                    && !c.awaiting()
                     && c.last_traffic + interval <= now
                 {
                     self.channels[i].last_traffic = now;
@@ -341,6 +432,7 @@ impl Client {
 
     /// Submit an operation. Never blocks: the result arrives as [`Output::Completed`].
     pub fn submit(&mut self, request: Request, now: Instant) -> Result<OpId, SubmitError> {
+        self.last_now = now;
         if self.shut_down {
             return Err(SubmitError::ShutDown);
         }
@@ -379,18 +471,18 @@ impl Client {
                 }
             }
             Request::TreeConnect { share } => {
-                let tree = TreeId(self.next_tree);
-                self.next_tree += 1;
-                self.trees.insert(
-                    tree,
-                    Tree {
-                        machine: Machine::new(ObjectRef::Tree(tree), TreeState::New),
-                        share: share.clone(),
-                        wire_id: 0,
-                        encrypt: false,
-                    },
-                );
-                OpKind::Single(Request::TreeConnect { share })
+                return Ok(self.submit_tree_connect(share, deadline, now));
+            }
+            Request::TreeDisconnect { tree } => {
+                let shared = self.trees.get_mut(&tree).filter(|t| t.users > 1);
+                if let Some(t) = shared {
+                    // Other TreeConnect requests still use this tree: only drop one use.
+                    t.users -= 1;
+                    let op = self.alloc_op(OpKind::Connect, None);
+                    self.complete(op, Ok(Response::TreeDisconnected));
+                    return Ok(op);
+                }
+                OpKind::Single(Request::TreeDisconnect { tree })
             }
             other => OpKind::Single(other),
         };
@@ -401,6 +493,129 @@ impl Client {
         }
         self.pump(now);
         Ok(op)
+    }
+
+    /// TREE_CONNECT, single-flight per share: one tree (one TreeId) per share name. A request
+    /// for a share that is connected completes at once with the same TreeId; one for a share
+    /// being connected joins the TREE_CONNECT in flight (no second one is sent) and completes
+    /// with it. Each successful TreeConnect counts one use; the TREE_DISCONNECT goes out when
+    /// the last use disconnects.
+    fn submit_tree_connect(
+        &mut self,
+        share: String,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> OpId {
+        let existing = self
+            .trees
+            .iter()
+            .find(|(_, t)| {
+                t.share.eq_ignore_ascii_case(&share) && t.machine.state() != TreeState::Exiting
+            })
+            .map(|(id, _)| *id);
+        let tree = existing.unwrap_or_else(|| {
+            let tree = TreeId(self.next_tree);
+            self.next_tree += 1;
+            self.trees.insert(
+                tree,
+                Tree {
+                    machine: Machine::new(ObjectRef::Tree(tree), TreeState::New),
+                    share,
+                    wire_id: 0,
+                    encrypt: false,
+                    users: 0,
+                    info: None,
+                },
+            );
+            tree
+        });
+        let op = self.alloc_op(
+            OpKind::Tcon {
+                tree,
+                stage: TconStage::Connect,
+            },
+            deadline,
+        );
+        let dl = deadline.unwrap_or(now + self.config.request_timeout);
+        let Some(t) = self.trees.get_mut(&tree) else {
+            self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+            return op;
+        };
+        match t
+            .machine
+            .acquire(TreeState::InTcon, TreeState::Good, Owner::Op(op), dl)
+        {
+            Acquire::Ready => {
+                t.users += 1;
+                let r = t
+                    .info
+                    .clone()
+                    .ok_or(OpError::new(ErrorKind::Protocol("tree info")));
+                self.complete(op, r);
+            }
+            Acquire::Owner(tr) => {
+                self.emit(tr);
+                self.queue.push_back(op);
+                if self.session.machine.state() == SessionState::InSetup {
+                    self.session.machine.join(op);
+                }
+                self.pump(now);
+            }
+            Acquire::Joined => {}
+            Acquire::Refused(_) => {
+                self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+            }
+        }
+        op
+    }
+
+    /// The owner of a tree's InTcon step gives up (cancel, timeout) while other requests
+    /// wait for the same tree: the first waiter takes over the exchange in flight. Returns
+    /// whether it did.
+    fn tcon_hand_over(&mut self, op: OpId) -> bool {
+        let Some(Op {
+            kind: OpKind::Tcon { tree, .. },
+            ..
+        }) = self.ops.get(&op)
+        else {
+            return false;
+        };
+        let tree = *tree;
+        let Some(t) = self.trees.get_mut(&tree) else {
+            return false;
+        };
+        if t.machine.flight().map(|f| f.owner) != Some(Owner::Op(op)) {
+            return false;
+        }
+        let Some(next) = t.machine.hand_over() else {
+            return false;
+        };
+        let Some(old) = self.ops.get_mut(&op) else {
+            return false;
+        };
+        let kind = core::mem::replace(&mut old.kind, OpKind::Connect);
+        let in_flight = core::mem::take(&mut old.in_flight);
+        let sent_all = old.sent_all;
+        for (ch, mid) in &in_flight {
+            if let Some(p) = self
+                .channels
+                .get_mut(ch.0 as usize)
+                .and_then(|c| c.pending.get_mut(mid))
+            {
+                p.op = Some(next);
+            }
+        }
+        if let Some(n) = self.ops.get_mut(&next) {
+            n.kind = kind;
+            n.in_flight = in_flight;
+            n.sent_all = sent_all;
+        }
+        for q in self.queue.iter_mut() {
+            if *q == op {
+                *q = next;
+            }
+        }
+        true
     }
 
     fn validate(&self, r: &Request, in_compound: bool) -> Result<(), SubmitError> {
@@ -422,7 +637,8 @@ impl Client {
             | Request::QueryInfo { file, .. }
             | Request::SetInfo { file, .. }
             | Request::Lock { file, .. }
-            | Request::ChangeNotify { file, .. } => file_ok(file),
+            | Request::ChangeNotify { file, .. }
+            | Request::OplockBreakAck { file, .. } => file_ok(file),
             Request::Compound(v) => {
                 if in_compound {
                     return Err(SubmitError::InvalidRequest("nested compound"));
@@ -432,9 +648,12 @@ impl Client {
                 }
                 for x in v {
                     match x {
-                        Request::TreeConnect { .. } | Request::Logoff => {
+                        Request::TreeConnect { .. }
+                        | Request::Logoff
+                        | Request::LeaseBreakAck { .. }
+                        | Request::OplockBreakAck { .. } => {
                             return Err(SubmitError::InvalidRequest(
-                                "TREE_CONNECT/LOGOFF cannot be compounded",
+                                "TREE_CONNECT/LOGOFF/break acks cannot be compounded",
                             ));
                         }
                         Request::Read { len, .. } if u64::from(*len) > 65536 => {
@@ -465,7 +684,13 @@ impl Client {
     /// Cancel an operation: it completes with [`ErrorKind::Cancelled`] (a request already
     /// sent is cancelled on the server with SMB2 CANCEL).
     pub fn cancel(&mut self, op: OpId, now: Instant) {
+        self.last_now = now;
         if !self.ops.contains_key(&op) || Some(op) == self.connect_op {
+            return;
+        }
+        if self.tcon_hand_over(op) {
+            self.complete(op, Err(OpError::new(ErrorKind::Cancelled)));
+            self.pump(now);
             return;
         }
         self.send_cancels(op);
@@ -527,11 +752,18 @@ impl Client {
         let echo = self.config.echo_interval.and_then(|iv| {
             self.channels
                 .iter()
-                .filter(|c| c.connected && c.machine.state() == ChannelState::Good)
+                .filter(|c| c.connected && c.machine.state() == ChannelState::Good && !c.awaiting())
                 .map(|c| c.last_traffic + iv)
                 .min()
         });
-        ops.chain(flights).chain(echo).min()
+        let silent = self.config.unresponsive_timeout.and_then(|b| {
+            self.channels
+                .iter()
+                .filter(|c| c.connected && c.awaiting())
+                .filter_map(|c| c.waiting_since.map(|t| t + b))
+                .min()
+        });
+        ops.chain(flights).chain(echo).chain(silent).min()
     }
 
     // ----------------------------------------------------------------------------------
@@ -564,8 +796,9 @@ impl Client {
         // Session setup waiters fail with the channel's error.
         if let Ok((t, flight)) = self.session.machine.fail() {
             self.emit(t);
+            let e = self.channel_op_error(&error);
             for op in flight.everyone() {
-                self.complete(op, Err(OpError::from(error.clone())));
+                self.complete(op, Err(e.clone()));
             }
         } else if self.session.machine.state() == SessionState::Good {
             // The only channel is gone: the session must be re-established.
@@ -591,16 +824,39 @@ impl Client {
         // Everything in flight or queued fails as retryable: nothing is silently dropped.
         let mut victims: Vec<OpId> = pending.iter().filter_map(|p| p.op).collect();
         victims.extend(self.queue.iter().copied());
+        // Requests waiting for a TREE_CONNECT in flight on this channel (not queued, nothing
+        // of theirs in flight) fail with it instead of waiting for their deadline.
+        victims.extend(
+            self.ops
+                .iter()
+                .filter(|(_, o)| matches!(o.kind, OpKind::Tcon { .. }) && o.in_flight.is_empty())
+                .map(|(id, _)| *id),
+        );
         victims.sort();
         victims.dedup();
+        let e = self.channel_op_error(&error);
         for op in victims {
-            let e = OpError {
-                kind: ErrorKind::ServerGone,
-                status: None,
-                command: None,
-            };
-            let _ = &error;
-            self.complete(op, Err(e));
+            self.complete(op, Err(e.clone()));
+        }
+    }
+
+    /// The error given to operations that a failed channel takes down: the server is gone
+    /// (naming the address and the cause) or timed out; other channel errors as they are.
+    fn channel_op_error(&self, error: &ChannelError) -> OpError {
+        let addr = self.addr.as_ref().map_or("", |a| a.0.as_str());
+        match error {
+            ChannelError::Closed(r) => {
+                OpError::new(ErrorKind::ServerGone).with_context(alloc::format!("{addr}: {r}"))
+            }
+            ChannelError::NegotiateTimeout
+            | ChannelError::SessionSetupTimeout
+            | ChannelError::Unresponsive(_) => {
+                OpError::new(ErrorKind::TimedOut).with_context(alloc::format!("{addr}: {error}"))
+            }
+            ChannelError::Shutdown => {
+                OpError::new(ErrorKind::ServerGone).with_context(alloc::format!("{addr}: {error}"))
+            }
+            other => OpError::from(other.clone()),
         }
     }
 
@@ -613,7 +869,9 @@ impl Client {
         }
         if let Some(se) = match &err.kind {
             ErrorKind::Session(s) => Some(s.clone()),
-            ErrorKind::LogonFailure => err.status.map(SessionError::LogonFailure),
+            ErrorKind::LogonFailure | ErrorKind::AccessDenied => {
+                err.status.map(SessionError::LogonFailure)
+            }
             ErrorKind::SigningRequired => Some(SessionError::SigningUnavailable),
             ErrorKind::EncryptionRequired => Some(SessionError::EncryptionUnavailable),
             _ => None,
@@ -723,6 +981,9 @@ impl Client {
             put16(&mut m.msg, H_CREDIT_CHARGE, res.header_charge);
             put16(&mut m.msg, H_CREDITS, res.credit_request);
             put64(&mut m.msg, H_MESSAGE_ID, res.message_id);
+            if c.waiting_since.is_none() {
+                c.waiting_since = Some(self.last_now);
+            }
             c.pending.insert(
                 res.message_id,
                 Pending {
@@ -989,6 +1250,14 @@ impl Client {
                 contexts.push(NegotiateContext::NetName(self.server_name.clone()));
             }
         }
+        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+            c.sent_neg = Some(crate::wire::ioctl::ValidateNegotiateInfoRequest {
+                capabilities: caps,
+                guid: self.client_guid,
+                security_mode: sm,
+                dialects: dialects.iter().map(|d| d.to_u16()).collect(),
+            });
+        }
         let req = NegotiateRequest {
             security_mode: SecurityMode(sm),
             capabilities: Capabilities(caps),
@@ -1223,13 +1492,20 @@ impl Client {
                 self.session_good(ch, now);
             }
             status => {
-                let e = if matches!(
-                    OpError::from_status(status, Command::SessionSetup).kind,
-                    ErrorKind::LogonFailure | ErrorKind::AccessDenied
-                ) {
-                    OpError::from(SessionError::LogonFailure(status))
-                } else {
-                    OpError::from_status(status, Command::SessionSetup)
+                let e = OpError::from_status(status, Command::SessionSetup);
+                let e = match e.kind {
+                    ErrorKind::LogonFailure => OpError::from(SessionError::LogonFailure(status)),
+                    // Samba refuses a session it would have to encrypt with ACCESS_DENIED;
+                    // below 3.0 nothing can be encrypted (peer-lessons #8).
+                    ErrorKind::AccessDenied if !self.neg().is_some_and(|n| n.dialect.is_smb3()) => {
+                        e.with_context(
+                            "the server may require encryption, which needs SMB 3.0 or later",
+                        )
+                    }
+                    ErrorKind::AccessDenied => {
+                        e.with_context("the account may not be allowed to use this server")
+                    }
+                    _ => e,
                 };
                 if let Some(c) = self.channels.get_mut(ch.0 as usize) {
                     if let Ok((t, _)) = c.machine.fail() {
@@ -1364,7 +1640,7 @@ impl Client {
     // Receiving
     // ----------------------------------------------------------------------------------
 
-    fn handle_frame(&mut self, ch: ChannelId, frame: Bytes, now: Instant) {
+    fn handle_frame(&mut self, ch: ChannelId, frame: BytesMut, now: Instant) {
         let kind = match classify(&frame) {
             Ok(k) => k,
             Err(e) => {
@@ -1373,7 +1649,7 @@ impl Client {
             }
         };
         let (plain, encrypted) = match kind {
-            ProtocolKind::Smb2 => (frame, false),
+            ProtocolKind::Smb2 => (frame.freeze(), false),
             ProtocolKind::Transform => match self.open_transform(frame) {
                 Ok(p) => (p, true),
                 Err(e) => {
@@ -1403,8 +1679,9 @@ impl Client {
         }
     }
 
-    fn open_transform(&mut self, frame: Bytes) -> Result<Bytes, ChannelError> {
-        let th = TransformHeader::decode(&frame).map_err(ChannelError::Malformed)?;
+    fn open_transform(&mut self, mut buf: BytesMut) -> Result<Bytes, ChannelError> {
+        let frame = &buf[..];
+        let th = TransformHeader::decode(frame).map_err(ChannelError::Malformed)?;
         if th.session_id != self.session.id {
             return Err(ChannelError::Protocol("TRANSFORM for another session"));
         }
@@ -1420,8 +1697,7 @@ impl Client {
                 value: th.original_message_size.into(),
             }));
         }
-        // In place: the frame is uniquely owned, so this does not copy.
-        let mut buf = BytesMut::from(frame);
+        // peer-lessons #5: decrypt in place, in the frame's own region of the receive buffer.
         let (head, body) = buf.split_at_mut(TRANSFORM_HEADER_LEN);
         dec.open(head, body)
             .map_err(|_| ChannelError::DecryptFailed)?;
@@ -1503,6 +1779,11 @@ impl Client {
             Part::Negotiate => self.on_negotiate(ch, &hdr, &msg, now),
             Part::SessionSetup => self.on_session_setup(ch, &hdr, &msg, now),
             Part::Internal => {}
+            Part::Validate => {
+                if let Some(op) = p.op {
+                    self.on_validate(ch, op, &hdr, &msg, encrypted, now);
+                }
+            }
             part => {
                 if let Some(op) = p.op {
                     self.on_op_response(op, part, &hdr, &msg, now);
@@ -1516,16 +1797,16 @@ impl Client {
         }
     }
 
-    /// Lease and oplock break notifications; acknowledged with the state the server asks
-    /// for (the default break policy).
+    /// Lease and oplock break notifications ([MS-SMB2] 3.2.5.19): emitted as events, then
+    /// acknowledged as the configured [`BreakPolicy`] decides. A lease break is acknowledged
+    /// only when the server set ACK_REQUIRED ([MS-SMB2] 3.2.5.19.2).
     fn on_break(&mut self, msg: &Bytes, _now: Instant) {
-        use crate::wire::oplock_break::{
-            LeaseBreakAck, LeaseBreakFlags, OplockBreak, OplockBreakMessage,
-        };
+        use crate::wire::oplock_break::{LeaseBreakFlags, OplockBreakMessage};
         let Ok(m) = OplockBreakMessage::decode(msg) else {
             self.stats.malformed += 1;
             return;
         };
+        let policy = self.config.break_policy.clone();
         match m {
             OplockBreakMessage::LeaseNotification(n) => {
                 let files: Vec<FileHandle> = self
@@ -1535,37 +1816,23 @@ impl Client {
                     .map(|(f, _)| *f)
                     .collect();
                 let ack = n.flags.0 & LeaseBreakFlags::ACK_REQUIRED != 0;
-                self.out
-                    .push_back(Output::Event(Event::LeaseBreak(LeaseBreak {
-                        files: files.clone(),
-                        lease_key: n.lease_key.0,
-                        current: n.current_state.0,
-                        new: n.new_state.0,
-                        ack_required: ack,
-                    })));
-                if ack {
-                    let tree_wire = files
-                        .first()
-                        .and_then(|f| self.opens.get(f))
-                        .and_then(|o| self.trees.get(&o.tree))
-                        .map_or(0, |t| t.wire_id);
-                    let body = LeaseBreakAck {
-                        flags: 0,
-                        lease_key: n.lease_key,
-                        lease_state: n.new_state,
-                        lease_duration: 0,
-                    };
-                    let hdr = self.header(Command::OplockBreak, tree_wire);
-                    let msg = encode_msg(&hdr, &body);
-                    let m = self.out_msg(
-                        msg,
-                        None,
-                        Command::OplockBreak,
-                        0,
-                        Part::Internal,
-                        tree_wire,
-                    );
-                    let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
+                let lb = LeaseBreak {
+                    files,
+                    lease_key: n.lease_key.0,
+                    current: n.current_state.0,
+                    new: n.new_state.0,
+                    ack_required: ack,
+                };
+                let action = if ack {
+                    policy.lease_break(&lb)
+                } else {
+                    BreakAction::Defer
+                };
+                self.out.push_back(Output::Event(Event::LeaseBreak(lb)));
+                if let BreakAction::Ack(state) = action {
+                    if let Ok(m) = self.lease_ack_msg(n.lease_key.0, state, Part::Internal) {
+                        let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
+                    }
                 }
             }
             OplockBreakMessage::Oplock(b) => {
@@ -1573,32 +1840,58 @@ impl Client {
                     .opens
                     .iter()
                     .find(|(_, o)| o.wire.volatile == b.file_id.volatile)
-                    .map(|(f, o)| (*f, o.tree));
-                if let Some((file, tree)) = found {
-                    self.out.push_back(Output::Event(Event::OplockBreak {
-                        file,
-                        level: b.oplock_level.to_u8(),
-                    }));
-                    let tree_wire = self.trees.get(&tree).map_or(0, |t| t.wire_id);
-                    let hdr = self.header(Command::OplockBreak, tree_wire);
-                    let body = OplockBreak {
-                        oplock_level: b.oplock_level,
-                        file_id: b.file_id,
-                    };
-                    let msg = encode_msg(&hdr, &body);
-                    let m = self.out_msg(
-                        msg,
-                        None,
-                        Command::OplockBreak,
-                        0,
-                        Part::Internal,
-                        tree_wire,
-                    );
-                    let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
+                    .map(|(f, _)| *f);
+                if let Some(file) = found {
+                    let level = b.oplock_level.to_u8();
+                    self.out
+                        .push_back(Output::Event(Event::OplockBreak { file, level }));
+                    if let BreakAction::Ack(l) = policy.oplock_break(file, level) {
+                        if let Ok(m) = self.oplock_ack_msg(file, l as u8, Part::Internal) {
+                            let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
+                        }
+                    }
                 }
             }
             OplockBreakMessage::LeaseAck(_) => {}
         }
+    }
+
+    /// A LEASE_BREAK acknowledgment ([MS-SMB2] 2.2.24.2), on the tree of a file holding the
+    /// lease (TreeId 0 if none is known).
+    fn lease_ack_msg(&self, key: [u8; 16], state: u32, part: Part) -> Result<OutMsg, OpError> {
+        use crate::wire::oplock_break::LeaseBreakAck;
+        let tree_wire = self
+            .opens
+            .values()
+            .find(|o| o.lease_key == Some(Guid(key)))
+            .and_then(|o| self.trees.get(&o.tree))
+            .map_or(0, |t| t.wire_id);
+        let body = LeaseBreakAck {
+            flags: 0,
+            lease_key: Guid(key),
+            lease_state: LeaseState(state),
+            lease_duration: 0,
+        };
+        let hdr = self.header(Command::OplockBreak, tree_wire);
+        let msg = encode_msg(&hdr, &body);
+        Ok(self.out_msg(msg, None, Command::OplockBreak, 0, part, tree_wire))
+    }
+
+    /// An OPLOCK_BREAK acknowledgment ([MS-SMB2] 2.2.24.1).
+    fn oplock_ack_msg(&self, file: FileHandle, level: u8, part: Part) -> Result<OutMsg, OpError> {
+        use crate::wire::oplock_break::OplockBreak;
+        let o = self
+            .opens
+            .get(&file)
+            .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+        let tree_wire = self.trees.get(&o.tree).map_or(0, |t| t.wire_id);
+        let hdr = self.header(Command::OplockBreak, tree_wire);
+        let body = OplockBreak {
+            oplock_level: OplockLevel::from_u8(level),
+            file_id: o.wire,
+        };
+        let msg = encode_msg(&hdr, &body);
+        Ok(self.out_msg(msg, None, Command::OplockBreak, 0, part, tree_wire))
     }
 
     // ----------------------------------------------------------------------------------
@@ -1659,29 +1952,56 @@ impl Client {
                         return Ok(true);
                     }
                 };
-                let tree_begin = match &req {
-                    Request::TreeConnect { .. } => self
-                        .trees
-                        .iter()
-                        .filter(|(_, t)| t.machine.state() == TreeState::New)
-                        .map(|(id, _)| *id)
-                        .next(),
-                    _ => None,
+                self.transmit(ch, Some(op), Vec::from([m]), deadline)?;
+                Ok(true)
+            }
+            OpKind::Tcon { tree, stage } => {
+                let (tree, stage) = (*tree, stage.clone());
+                let Some(t) = self.trees.get(&tree) else {
+                    self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+                    return Ok(true);
+                };
+                let m = match stage {
+                    TconStage::Connect => {
+                        let path = alloc::format!("\\\\{}\\{}", self.server_name, t.share);
+                        let hdr = self.header(Command::TreeConnect, 0);
+                        let msg = encode_msg(&hdr, &TreeConnectRequest::new(path));
+                        self.out_msg(msg, None, Command::TreeConnect, 0, Part::Whole, 0)
+                    }
+                    TconStage::Validate(_) => {
+                        let Some(req) = self.channel(ch).and_then(|c| c.sent_neg.clone()) else {
+                            self.complete(
+                                op,
+                                Err(OpError::new(ErrorKind::Protocol("no negotiate"))),
+                            );
+                            return Ok(true);
+                        };
+                        let input = req.to_bytes();
+                        let tw = t.wire_id;
+                        let hdr = self.header(Command::Ioctl, tw);
+                        let body = IoctlRequest {
+                            ctl_code: fsctl::VALIDATE_NEGOTIATE_INFO,
+                            file_id: FileId::RELATED,
+                            input: &input,
+                            output: &[],
+                            max_input_response: 0,
+                            // [MS-SMB2] 3.2.4.20.3: room for the 24-byte response.
+                            max_output_response: 24,
+                            flags: IoctlFlags(IoctlFlags::IS_FSCTL),
+                        };
+                        let msg = encode_msg(&hdr, &body);
+                        let mut m = self.out_msg(msg, None, Command::Ioctl, 24, Part::Validate, tw);
+                        // [MS-SMB2] 3.2.4.20.3: always signed (unless encrypted).
+                        m.sign = !m.encrypt
+                            && self
+                                .session
+                                .security
+                                .as_ref()
+                                .is_some_and(|s| s.signer.is_some());
+                        m
+                    }
                 };
                 self.transmit(ch, Some(op), Vec::from([m]), deadline)?;
-                if let Some(t) = tree_begin {
-                    let dl = deadline.unwrap_or(now);
-                    if let Some(tr) = self.trees.get_mut(&t) {
-                        if let Acquire::Owner(tr_t) = tr.machine.acquire(
-                            TreeState::InTcon,
-                            TreeState::Good,
-                            Owner::Op(op),
-                            dl,
-                        ) {
-                            self.emit(tr_t);
-                        }
-                    }
-                }
                 Ok(true)
             }
             OpKind::Compound { reqs, .. } => {
@@ -2085,7 +2405,20 @@ impl Client {
                     ),
                 };
                 let hdr = self.header(Command::Ioctl, tw);
-                let msg = encode_ioctl(&hdr, *ctl_code, fid, input, *max_output, *fsctl);
+                let body = IoctlRequest {
+                    ctl_code: *ctl_code,
+                    file_id: fid,
+                    input,
+                    output: &[],
+                    max_input_response: 0,
+                    max_output_response: *max_output,
+                    flags: IoctlFlags(if *fsctl {
+                        IoctlFlags::IS_FSCTL
+                    } else {
+                        IoctlFlags::IS_IOCTL
+                    }),
+                };
+                let msg = encode_msg(&hdr, &body);
                 (Command::Ioctl, msg, None, u64::from(*max_output), tw)
             }
             Request::Echo => {
@@ -2110,6 +2443,12 @@ impl Client {
             }
             Request::Compound(_) => {
                 return Err(OpError::new(ErrorKind::Protocol("nested compound")));
+            }
+            Request::LeaseBreakAck { lease_key, state } => {
+                return self.lease_ack_msg(*lease_key, *state, part);
+            }
+            Request::OplockBreakAck { file, level } => {
+                return self.oplock_ack_msg(*file, *level, part);
             }
         };
         Ok(self.out_msg(msg, data, cmd, recv, part, tw))
@@ -2222,6 +2561,22 @@ impl Client {
                 }
                 self.maybe_finish_io(op, now);
             }
+            (OpKind::Tcon { tree, .. }, Part::Whole) => {
+                let tree = *tree;
+                match self.parse_tcon(tree, hdr, msg) {
+                    Ok(resp) if self.needs_validation() => {
+                        if let Some(o) = self.ops.get_mut(&op) {
+                            o.kind = OpKind::Tcon {
+                                tree,
+                                stage: TconStage::Validate(resp),
+                            };
+                            o.sent_all = false;
+                            self.queue.push_front(op);
+                        }
+                    }
+                    r => self.complete(op, r),
+                }
+            }
             (OpKind::Single(_), Part::Whole) => {
                 let OpKind::Single(req) = core::mem::replace(&mut o.kind, OpKind::Connect) else {
                     return;
@@ -2319,9 +2674,6 @@ impl Client {
             || (status == NtStatus::BUFFER_OVERFLOW
                 && matches!(cmd, Command::QueryInfo | Command::Ioctl | Command::Read));
         if !body_ok {
-            if let Request::TreeConnect { .. } = req {
-                self.tree_connect_failed();
-            }
             if status == NtStatus::NO_MORE_FILES && cmd == Command::QueryDirectory {
                 return Ok(Response::Directory {
                     page: Bytes::new(),
@@ -2331,51 +2683,7 @@ impl Client {
             return Err(OpError::from_status(status, cmd));
         }
         match req {
-            Request::TreeConnect { .. } => {
-                let r = TreeConnectResponse::decode(msg).map_err(malformed)?;
-                let encrypt = r.share_flags.has(ShareFlags::ENCRYPT_DATA);
-                if encrypt
-                    && self
-                        .session
-                        .security
-                        .as_ref()
-                        .is_none_or(|s| s.encryptor.is_none())
-                {
-                    self.tree_connect_failed();
-                    return Err(OpError::new(ErrorKind::EncryptionRequired).with_command(cmd));
-                }
-                let tree = self
-                    .trees
-                    .iter()
-                    .find(|(_, t)| t.machine.state() == TreeState::InTcon)
-                    .map(|(id, _)| *id)
-                    .ok_or(OpError::new(ErrorKind::Protocol(
-                        "no tree connect in flight",
-                    )))?;
-                let t = self
-                    .trees
-                    .get_mut(&tree)
-                    .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
-                t.wire_id = hdr.tree_id();
-                t.encrypt = encrypt;
-                let tr = t.machine.finish(TreeState::Good);
-                if let Ok((tr, _)) = tr {
-                    self.emit(tr);
-                }
-                Ok(Response::TreeConnected {
-                    tree,
-                    share_type: r.share_type.to_u8(),
-                    share_flags: r.share_flags.0,
-                    capabilities: r.capabilities.0,
-                    maximal_access: r.maximal_access,
-                    encrypted: encrypt
-                        || self
-                            .session
-                            .security
-                            .as_ref()
-                            .is_some_and(|s| s.encrypt_all),
-                })
-            }
+            Request::TreeConnect { .. } => Err(OpError::new(ErrorKind::Protocol("tree connect"))),
             Request::TreeDisconnect { tree } => {
                 if let Some(mut t) = self.trees.remove(tree) {
                     if let Ok((tr, _)) = t.machine.set(TreeState::Exiting) {
@@ -2475,9 +2783,9 @@ impl Client {
             }
             Request::SetInfo { .. } => Ok(Response::InfoSet),
             Request::Ioctl { .. } => {
-                let out = decode_ioctl_output(msg).map_err(malformed)?;
+                let r = IoctlResponse::decode(msg).map_err(malformed)?;
                 Ok(Response::Ioctl {
-                    output: msg.slice_ref(out),
+                    output: msg.slice_ref(r.output),
                 })
             }
             Request::Lock { .. } => Ok(Response::Locked),
@@ -2497,20 +2805,152 @@ impl Client {
                 Ok(Response::LoggedOff)
             }
             Request::Compound(_) => Err(OpError::new(ErrorKind::Protocol("nested compound"))),
+            Request::LeaseBreakAck { .. } | Request::OplockBreakAck { .. } => {
+                use crate::wire::oplock_break::OplockBreakMessage;
+                match OplockBreakMessage::decode(msg).map_err(malformed)? {
+                    OplockBreakMessage::LeaseAck(a) => Ok(Response::BreakAcked {
+                        state: a.lease_state.0,
+                    }),
+                    OplockBreakMessage::Oplock(b) => Ok(Response::BreakAcked {
+                        state: u32::from(b.oplock_level.to_u8()),
+                    }),
+                    OplockBreakMessage::LeaseNotification(_) => {
+                        Err(OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd))
+                    }
+                }
+            }
         }
     }
 
-    fn tree_connect_failed(&mut self) {
-        let tree = self
+    /// The TREE_CONNECT response of `tree`: the tree's wire id and encryption, or the error.
+    fn parse_tcon(&mut self, tree: TreeId, hdr: &Header, msg: &Bytes) -> Result<Response, OpError> {
+        let cmd = Command::TreeConnect;
+        let share = self
             .trees
-            .iter()
-            .find(|(_, t)| t.machine.state() == TreeState::InTcon)
-            .map(|(id, _)| *id);
-        if let Some(id) = tree {
-            if let Some(mut t) = self.trees.remove(&id) {
-                if let Ok((tr, _)) = t.machine.fail() {
-                    self.emit(tr);
+            .get(&tree)
+            .map(|t| t.share.clone())
+            .unwrap_or_default();
+        if !hdr.status.is_success() {
+            let e = OpError::from_status(hdr.status, cmd);
+            return Err(match e.kind {
+                ErrorKind::BadShare => {
+                    e.with_context(alloc::format!("\\\\{}\\{}", self.server_name, share))
                 }
+                _ => e.with_context(alloc::format!("share \"{share}\"")),
+            });
+        }
+        let r = TreeConnectResponse::decode(msg)
+            .map_err(|_| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd))?;
+        let encrypt = r.share_flags.has(ShareFlags::ENCRYPT_DATA);
+        if encrypt
+            && self
+                .session
+                .security
+                .as_ref()
+                .is_none_or(|s| s.encryptor.is_none())
+        {
+            return Err(OpError::new(ErrorKind::EncryptionRequired)
+                .with_command(cmd)
+                .with_context(alloc::format!("share \"{share}\" requires encryption")));
+        }
+        let t = self
+            .trees
+            .get_mut(&tree)
+            .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+        t.wire_id = hdr.tree_id();
+        t.encrypt = encrypt;
+        Ok(Response::TreeConnected {
+            tree,
+            share_type: r.share_type.to_u8(),
+            share_flags: r.share_flags.0,
+            capabilities: r.capabilities.0,
+            maximal_access: r.maximal_access,
+            encrypted: encrypt
+                || self
+                    .session
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.encrypt_all),
+        })
+    }
+
+    /// Whether a TREE_CONNECT must be followed by FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2]
+    /// 3.2.5.5: 3.0 and 3.0.2 only; 3.1.1 has pre-auth integrity instead). Guest and
+    /// anonymous sessions cannot sign the request, so they cannot validate.
+    fn needs_validation(&self) -> bool {
+        self.config.validate_negotiate
+            && matches!(
+                self.neg().map(|n| n.dialect),
+                Some(Dialect::Smb300 | Dialect::Smb302)
+            )
+            && self
+                .session
+                .security
+                .as_ref()
+                .is_some_and(|s| s.signer.is_some())
+    }
+
+    /// The FSCTL_VALIDATE_NEGOTIATE_INFO response ([MS-SMB2] 3.2.5.14.12).
+    fn on_validate(
+        &mut self,
+        ch: ChannelId,
+        op: OpId,
+        hdr: &Header,
+        msg: &Bytes,
+        encrypted: bool,
+        now: Instant,
+    ) {
+        let resp = match self.ops.get(&op).map(|o| &o.kind) {
+            Some(OpKind::Tcon {
+                stage: TconStage::Validate(r),
+                ..
+            }) => r.clone(),
+            _ => return,
+        };
+        let check = (|| -> Result<(), &'static str> {
+            // The response must be protected, whatever its status.
+            if !encrypted && !hdr.flags.has(HeaderFlags::SIGNED) {
+                return Err("unsigned VALIDATE_NEGOTIATE_INFO response");
+            }
+            match hdr.status {
+                NtStatus::SUCCESS => {}
+                // The server says the negotiation differs from what it saw.
+                NtStatus::ACCESS_DENIED => return Err("server refused the negotiation"),
+                // Servers that do not implement the FSCTL (older Windows: FILE_CLOSED or
+                // INVALID_DEVICE_REQUEST; NetApp: NOT_SUPPORTED) answer with a signed error:
+                // the spec only requires the response to be signed and not ACCESS_DENIED.
+                _ => return Ok(()),
+            }
+            let r = IoctlResponse::decode(msg).map_err(|_| "malformed IOCTL response")?;
+            let v = ValidateNegotiateInfoResponse::decode_data(r.output)
+                .map_err(|_| "malformed VALIDATE_NEGOTIATE_INFO response")?;
+            let n = self
+                .channel(ch)
+                .and_then(|c| c.neg.as_ref())
+                .ok_or("no negotiate")?;
+            if v.dialect != n.dialect.to_u16() {
+                return Err("dialect differs");
+            }
+            if v.capabilities != n.capabilities {
+                return Err("capabilities differ");
+            }
+            if v.guid != n.server_guid {
+                return Err("server GUID differs");
+            }
+            if v.security_mode != n.security_mode {
+                return Err("security mode differs");
+            }
+            self.stats.negotiate_validations += 1;
+            Ok(())
+        })();
+        match check {
+            Ok(()) => self.complete(op, Ok(resp)),
+            Err(why) => {
+                let e = OpError::from(ChannelError::Downgrade)
+                    .with_command(Command::Ioctl)
+                    .with_context(why);
+                self.complete(op, Err(e));
+                self.fail_channel(ch, ChannelError::Downgrade, now);
             }
         }
     }
@@ -2531,6 +2971,14 @@ fn is_malformed_marker(out: &VecDeque<Output>) -> bool {
 }
 
 const MALFORMED: &str = "malformed response";
+
+impl Channel {
+    /// Requests wait for an answer (those that got an interim STATUS_PENDING wait for the
+    /// server's own time, e.g. CHANGE_NOTIFY, and do not count).
+    fn awaiting(&self) -> bool {
+        self.pending.values().any(|p| p.async_id.is_none())
+    }
+}
 
 impl Io {
     fn new(file: FileHandle, offset: u64, len: u64, data: Bytes) -> Io {
@@ -2577,51 +3025,4 @@ fn unreachable_msg() -> OutMsg {
         encrypt: false,
         related: false,
     }
-}
-
-/// SMB2 IOCTL request ([MS-SMB2] 2.2.31), encoded here until the codec has it.
-fn encode_ioctl(
-    hdr: &Header,
-    ctl_code: u32,
-    fid: FileId,
-    input: &[u8],
-    max_output: u32,
-    fsctl: bool,
-) -> Vec<u8> {
-    use bytes::BufMut;
-    let mut v = Vec::with_capacity(HEADER_LEN + 56 + input.len());
-    hdr.encode(&mut v);
-    v.put_u16_le(57);
-    v.put_u16_le(0);
-    v.put_u32_le(ctl_code);
-    fid.write(&mut v);
-    let in_off = if input.is_empty() {
-        0
-    } else {
-        (HEADER_LEN + 56) as u32
-    };
-    v.put_u32_le(in_off);
-    v.put_u32_le(input.len() as u32);
-    v.put_u32_le(0); // MaxInputResponse
-    v.put_u32_le(0); // OutputOffset
-    v.put_u32_le(0); // OutputCount
-    v.put_u32_le(max_output);
-    v.put_u32_le(u32::from(fsctl)); // SMB2_0_IOCTL_IS_FSCTL
-    v.put_u32_le(0);
-    v.extend_from_slice(input);
-    if input.is_empty() {
-        // StructureSize 57 counts one byte of buffer.
-        v.push(0);
-    }
-    v
-}
-
-/// The output buffer of an IOCTL response ([MS-SMB2] 2.2.32).
-fn decode_ioctl_output(msg: &[u8]) -> Result<&[u8], DecodeError> {
-    let mut r = crate::wire::Reader::at(msg, HEADER_LEN)?;
-    r.expect_u16("StructureSize", 49)?;
-    r.skip(2 + 4 + 16 + 4 + 4)?;
-    let out_off = r.u32()? as usize;
-    let out_len = r.u32()? as usize;
-    crate::wire::slice_at(msg, out_off, out_len, HEADER_LEN + 48, "OutputOffset")
 }

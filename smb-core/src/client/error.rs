@@ -85,6 +85,10 @@ pub enum ChannelError {
     CreditsStalled,
     /// The server did not answer NEGOTIATE in time.
     NegotiateTimeout,
+    /// The server sent nothing for this long (milliseconds) while requests waited for it.
+    Unresponsive(u64),
+    /// The server did not finish the logon (SESSION_SETUP) in time.
+    SessionSetupTimeout,
     /// The server sent something the protocol does not allow here.
     Protocol(&'static str),
     /// The client shut the channel down.
@@ -94,7 +98,7 @@ pub enum ChannelError {
 impl fmt::Display for ChannelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChannelError::Closed(r) => write!(f, "channel closed: {r}"),
+            ChannelError::Closed(r) => write!(f, "{r}"),
             ChannelError::Malformed(e) => write!(f, "malformed message from the server: {e}"),
             ChannelError::BadSignature(c) => write!(f, "bad signature on a {c} response"),
             ChannelError::Unsigned(c) => {
@@ -113,10 +117,23 @@ impl fmt::Display for ChannelError {
             ChannelError::Downgrade => {
                 f.write_str("negotiate validation failed (possible downgrade attack)")
             }
-            ChannelError::CreditsStalled => f.write_str("the server granted no credits"),
-            ChannelError::NegotiateTimeout => f.write_str("NEGOTIATE timed out"),
+            ChannelError::CreditsStalled => {
+                f.write_str("the server granted no credits: nothing can be sent")
+            }
+            ChannelError::NegotiateTimeout => {
+                f.write_str("the server did not answer the protocol negotiation in time")
+            }
+            ChannelError::SessionSetupTimeout => {
+                f.write_str("the server did not complete the logon in time")
+            }
+            ChannelError::Unresponsive(ms) => write!(
+                f,
+                "the server stopped answering (nothing received for {}.{:03} s)",
+                ms / 1000,
+                ms % 1000
+            ),
             ChannelError::Protocol(why) => write!(f, "protocol violation: {why}"),
-            ChannelError::Shutdown => f.write_str("channel shut down"),
+            ChannelError::Shutdown => f.write_str("connection closed by the client"),
         }
     }
 }
@@ -142,7 +159,7 @@ pub enum SessionError {
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionError::LogonFailure(s) => write!(f, "logon failed: {s}"),
+            SessionError::LogonFailure(s) => write!(f, "logon failed ({s})"),
             SessionError::Auth(e) => write!(f, "authentication failed: {e}"),
             SessionError::SigningUnavailable => {
                 f.write_str("signing is required but the session cannot sign (guest or anonymous)")
@@ -210,6 +227,9 @@ pub struct OpError {
     pub status: Option<NtStatus>,
     /// The command that failed, when known.
     pub command: Option<Command>,
+    /// What the error is about or a likely cause, for the message: the share name, the
+    /// server address, a hint.
+    pub context: Option<String>,
 }
 
 impl OpError {
@@ -219,7 +239,14 @@ impl OpError {
             kind,
             status: None,
             command: None,
+            context: None,
         }
+    }
+
+    /// Attach context (share name, address, hint) shown in the message.
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
     }
 
     /// Map a server status to an error for `command`.
@@ -261,6 +288,7 @@ impl OpError {
             kind,
             status: Some(status),
             command: Some(command),
+            context: None,
         }
     }
 
@@ -293,6 +321,7 @@ impl From<SessionError> for OpError {
                     kind: ErrorKind::LogonFailure,
                     status: Some(s),
                     command: Some(Command::SessionSetup),
+                    context: None,
                 };
             }
             SessionError::SigningUnavailable => ErrorKind::SigningRequired,
@@ -308,26 +337,51 @@ impl fmt::Display for OpError {
         if let Some(c) = self.command {
             write!(f, "{c}: ")?;
         }
+        let ctx = self.context.as_deref();
         match &self.kind {
-            ErrorKind::NotFound => f.write_str("not found")?,
+            ErrorKind::NotFound => f.write_str("no such file or directory")?,
             ErrorKind::AccessDenied => f.write_str("access denied")?,
-            ErrorKind::AlreadyExists => f.write_str("already exists")?,
-            ErrorKind::LogonFailure => f.write_str("logon failure")?,
-            ErrorKind::BadShare => f.write_str("no such share")?,
-            ErrorKind::SigningRequired => f.write_str("signing required but unavailable")?,
-            ErrorKind::EncryptionRequired => f.write_str("encryption required but unavailable")?,
-            ErrorKind::ServerGone => f.write_str("server gone")?,
-            ErrorKind::TimedOut => f.write_str("timed out")?,
+            ErrorKind::AlreadyExists => f.write_str("the file already exists")?,
+            ErrorKind::LogonFailure => f.write_str(
+                "logon failed: wrong user name or password, or the account cannot log on",
+            )?,
+            ErrorKind::BadShare => match ctx {
+                Some(share) => write!(f, "share \"{share}\" not found on the server")?,
+                None => f.write_str("share not found on the server")?,
+            },
+            ErrorKind::SigningRequired => f.write_str(
+                "signing is required but this session cannot sign (guest or anonymous logon)",
+            )?,
+            ErrorKind::EncryptionRequired => f.write_str(
+                "encryption is required but not available (it needs SMB 3.0 or later and a \
+                 user logon)",
+            )?,
+            ErrorKind::ServerGone => match ctx {
+                Some(c) => write!(f, "server unreachable or connection lost: {c}")?,
+                None => f.write_str("server unreachable or connection lost")?,
+            },
+            ErrorKind::TimedOut => match ctx {
+                Some(c) => write!(f, "timed out: {c}")?,
+                None => f.write_str("timed out waiting for the server")?,
+            },
             ErrorKind::Cancelled => f.write_str("cancelled")?,
-            ErrorKind::InvalidHandle => f.write_str("invalid handle")?,
-            ErrorKind::InUse => f.write_str("in use")?,
-            ErrorKind::WrongType => f.write_str("wrong file type")?,
+            ErrorKind::InvalidHandle => f.write_str("the file handle is no longer valid")?,
+            ErrorKind::InUse => {
+                f.write_str("the file is in use (sharing violation or lock conflict)")?
+            }
+            ErrorKind::WrongType => {
+                f.write_str("wrong file type (not a directory, is a directory, or not empty)")?
+            }
             ErrorKind::Unsupported => f.write_str("not supported by the server")?,
-            ErrorKind::ShutDown => f.write_str("client shut down")?,
+            ErrorKind::ShutDown => f.write_str("the client was shut down")?,
             ErrorKind::Channel(e) => write!(f, "{e}")?,
             ErrorKind::Session(e) => write!(f, "{e}")?,
             ErrorKind::Protocol(why) => write!(f, "protocol error: {why}")?,
-            ErrorKind::Status => f.write_str("server error")?,
+            ErrorKind::Status => f.write_str("the server reported an error")?,
+        }
+        match (&self.kind, ctx) {
+            (ErrorKind::BadShare | ErrorKind::ServerGone | ErrorKind::TimedOut, _) | (_, None) => {}
+            (_, Some(c)) => write!(f, ": {c}")?,
         }
         if let Some(s) = self.status {
             write!(f, " ({s})")?;

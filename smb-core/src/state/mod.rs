@@ -315,6 +315,18 @@ impl<S: Status> Machine<S> {
         }
     }
 
+    /// The owner gave up (cancelled, timed out) while waiters remain: the first waiter becomes
+    /// the owner of the step in flight (nothing is sent again). Returns the new owner.
+    pub fn hand_over(&mut self) -> Option<OpId> {
+        let f = self.flight.as_mut()?;
+        if f.waiters.is_empty() {
+            return None;
+        }
+        let next = f.waiters.remove(0);
+        f.owner = Owner::Op(next);
+        Some(next)
+    }
+
     /// Remove `op` from the waiters (cancelled). Returns whether it was there.
     pub fn leave(&mut self, op: OpId) -> bool {
         match self.flight.as_mut() {

@@ -67,6 +67,12 @@ impl FrameReader {
     /// The next whole frame's payload (without prefix), `Ok(None)` if more bytes are needed,
     /// or an error when the stream is corrupt (the connection must then be dropped).
     pub fn next_frame(&mut self) -> DecodeResult<Option<bytes::Bytes>> {
+        Ok(self.next_frame_mut()?.map(bytes::BytesMut::freeze))
+    }
+
+    /// Like [`FrameReader::next_frame`], but the payload stays mutable (its own region of
+    /// the buffer, no copy), so an encrypted frame can be decrypted in place.
+    pub fn next_frame_mut(&mut self) -> DecodeResult<Option<bytes::BytesMut>> {
         if self.buf.len() < PREFIX_LEN {
             return Ok(None);
         }
@@ -84,7 +90,7 @@ impl FrameReader {
         }
         let mut frame = self.buf.split_to(PREFIX_LEN + len);
         let _ = frame.split_to(PREFIX_LEN);
-        Ok(Some(frame.freeze()))
+        Ok(Some(frame))
     }
 }
 

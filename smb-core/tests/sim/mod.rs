@@ -24,7 +24,12 @@ use smb_core::wire::create::{
 };
 use smb_core::wire::framing::{self, FrameReader};
 use smb_core::wire::header::HeaderId;
+use smb_core::wire::ioctl::{
+    IoctlData, IoctlRequest, IoctlResponse, ValidateNegotiateInfoRequest,
+    ValidateNegotiateInfoResponse, fsctl,
+};
 use smb_core::wire::negotiate::*;
+use smb_core::wire::oplock_break::OplockBreakMessage;
 use smb_core::wire::read::{ReadRequest, ReadResponse};
 use smb_core::wire::session_setup::*;
 use smb_core::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
@@ -53,6 +58,14 @@ pub struct ServerConfig {
     /// response with 0 credits (Samba's behaviour, peer-lessons #2).
     pub pending_io: bool,
     pub allow_guest: bool,
+    /// Answer FSCTL_VALIDATE_NEGOTIATE_INFO with a tampered dialect (a downgrade).
+    pub validate_tamper: bool,
+    /// Answer FSCTL_VALIDATE_NEGOTIATE_INFO with this error status instead.
+    pub validate_status: Option<NtStatus>,
+    /// Answer FSCTL_VALIDATE_NEGOTIATE_INFO unsigned.
+    pub validate_unsigned: bool,
+    /// Shares that exist (TREE_CONNECT of another name fails with BAD_NETWORK_NAME).
+    pub shares: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +82,10 @@ impl Default for ServerConfig {
             grant_cap: 512,
             pending_io: false,
             allow_guest: false,
+            validate_tamper: false,
+            validate_status: None,
+            validate_unsigned: false,
+            shares: vec!["share".into(), "a".into(), "b".into()],
         }
     }
 }
@@ -106,6 +123,48 @@ pub struct Server {
     /// Responses held back (for out-of-order tests): when set, responses are queued here.
     pub hold: bool,
     pub held: Vec<Vec<u8>>,
+    /// Test hook: answers a request instead of the built-in handler when it returns Some.
+    /// Credits of the returned headers are counted as granted.
+    pub script: Option<Script>,
+    /// Wire TreeId per share name.
+    pub tree_ids: BTreeMap<String, u32>,
+    /// (TreeId, name) of every CREATE.
+    pub creates: Vec<(u32, String)>,
+    /// Every request header seen (compound members included).
+    pub headers: Vec<Header>,
+    /// Negotiated values (for VALIDATE_NEGOTIATE_INFO).
+    neg_caps: u32,
+    neg_mode: u16,
+    /// Validate requests received: (dialects, capabilities, security mode).
+    pub validates: Vec<ValidateNegotiateInfoRequest>,
+    /// OPLOCK_BREAK acknowledgments received (lease key or FileId.volatile, state/level).
+    pub break_acks: Vec<(u128, u32)>,
+}
+
+pub type Script = Box<dyn FnMut(&Header, &[u8]) -> Option<Vec<(Header, Vec<u8>)>>>;
+
+/// A response header for request `h` (the hook's helper): SERVER_TO_REDIR, the status, the
+/// credits asked for (at least 1).
+pub fn reply(h: &Header, status: NtStatus) -> Header {
+    let mut r = *h;
+    r.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
+    r.status = status;
+    r.credits = h.credits.max(1);
+    r.next_command = 0;
+    r.signature = [0; 16];
+    r
+}
+
+/// Encode a body alone (without the header) for a hook reply.
+pub fn body<B: Encode>(b: &B) -> Vec<u8> {
+    let mut v = vec![0u8; 64];
+    b.encode(&mut v);
+    v.split_off(64)
+}
+
+/// The ERROR response body.
+pub fn error_body() -> Vec<u8> {
+    vec![9, 0, 0, 0, 0, 0, 0, 0, 0]
 }
 
 impl Server {
@@ -140,6 +199,14 @@ impl Server {
             window_violations: 0,
             hold: false,
             held: Vec::new(),
+            script: None,
+            tree_ids: BTreeMap::new(),
+            creates: Vec::new(),
+            headers: Vec::new(),
+            neg_caps: 0,
+            neg_mode: 0,
+            validates: Vec::new(),
+            break_acks: Vec::new(),
         }
     }
 
@@ -170,6 +237,7 @@ impl Server {
             let msg = plain.slice(r);
             let hdr = Header::decode(&msg).unwrap();
             self.seen.push(hdr.command);
+            self.headers.push(hdr);
             if hdr.command != Command::Cancel {
                 let charge = u64::from(hdr.credit_charge.max(1));
                 if hdr.message_id + charge > self.granted {
@@ -184,7 +252,20 @@ impl Server {
                     }
                 }
             }
-            if let Some(reply) = self.request(&hdr, &msg, &mut last_fid) {
+            let scripted = match self.script.as_mut() {
+                Some(f) => f(&hdr, &msg),
+                None => None,
+            };
+            if let Some(v) = &scripted {
+                for (rh, _) in v {
+                    self.granted += u64::from(rh.credits);
+                }
+            }
+            let reply = match scripted {
+                Some(v) => Some(v),
+                None => self.request(&hdr, &msg, &mut last_fid),
+            };
+            if let Some(reply) = reply {
                 for (rh, body) in reply {
                     replies.push((rh, body, hdr.flags.has(HeaderFlags::SIGNED)));
                 }
@@ -321,6 +402,8 @@ impl Server {
                     security_buffer: &hint,
                     contexts,
                 };
+                self.neg_caps = caps;
+                self.neg_mode = resp.security_mode.0;
                 let rh = self.resp(h, NtStatus::SUCCESS);
                 let body = Self::body(&resp);
                 if self.cfg.dialect == Dialect::Smb311 {
@@ -433,11 +516,18 @@ impl Server {
                 }
             }
             Command::TreeConnect => {
-                let _ = TreeConnectRequest::decode(msg).unwrap();
+                let req = TreeConnectRequest::decode(msg).unwrap();
+                let share = req.path.rsplit('\\').next().unwrap_or("").to_string();
+                if !self.cfg.shares.contains(&share) {
+                    let rh = self.resp(h, NtStatus::BAD_NETWORK_NAME);
+                    return Some(vec![(rh, Self::error_body())]);
+                }
+                let n = self.tree_ids.len() as u32;
+                let tree_id = *self.tree_ids.entry(share).or_insert(7 + n);
                 let mut rh = self.resp(h, NtStatus::SUCCESS);
                 rh.id = HeaderId::Sync {
                     process_id: 0xFEFF,
-                    tree_id: 7,
+                    tree_id,
                 };
                 let body = Self::body(&TreeConnectResponse {
                     share_type: ShareType::from_u8(1),
@@ -453,6 +543,7 @@ impl Server {
             }
             Command::Create => {
                 let req = CreateRequest::decode(msg).unwrap();
+                self.creates.push((h.tree_id(), req.name.clone()));
                 let exists = self.files.contains_key(&req.name);
                 let disp = req.disposition as u32;
                 if !exists && disp == 1 {
@@ -575,6 +666,64 @@ impl Server {
                 Some(vec![(rh, vec![4, 0, 0, 0])])
             }
             Command::Cancel => None,
+            Command::Ioctl => {
+                let req = IoctlRequest::decode(msg).unwrap();
+                assert_eq!(
+                    req.ctl_code,
+                    fsctl::VALIDATE_NEGOTIATE_INFO,
+                    "scripted ioctls only"
+                );
+                let v = ValidateNegotiateInfoRequest::decode_data(req.input).unwrap();
+                self.validates.push(v);
+                if let Some(st) = self.cfg.validate_status {
+                    let rh = self.resp(h, st);
+                    return Some(vec![(rh, Self::error_body())]);
+                }
+                let out = ValidateNegotiateInfoResponse {
+                    capabilities: self.neg_caps,
+                    guid: Guid([9; 16]),
+                    security_mode: self.neg_mode,
+                    dialect: if self.cfg.validate_tamper {
+                        0x0202
+                    } else {
+                        self.cfg.dialect.to_u16()
+                    },
+                }
+                .to_bytes();
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                let body = Self::body(&IoctlResponse {
+                    ctl_code: req.ctl_code,
+                    file_id: req.file_id,
+                    input: &[],
+                    output: &out,
+                    flags: 0,
+                });
+                if self.cfg.validate_unsigned {
+                    let mut full = Vec::new();
+                    rh.encode(&mut full);
+                    full.extend_from_slice(&body);
+                    self.outbox.push_back(framing::frame(&full).unwrap());
+                    return None;
+                }
+                Some(vec![(rh, body)])
+            }
+            Command::OplockBreak => match OplockBreakMessage::decode(msg).unwrap() {
+                OplockBreakMessage::LeaseAck(a) => {
+                    self.break_acks
+                        .push((u128::from_le_bytes(a.lease_key.0), a.lease_state.0));
+                    let rh = self.resp(h, NtStatus::SUCCESS);
+                    Some(vec![(rh, Self::body(&a))])
+                }
+                OplockBreakMessage::Oplock(b) => {
+                    self.break_acks.push((
+                        u128::from(b.file_id.volatile),
+                        u32::from(b.oplock_level.to_u8()),
+                    ));
+                    let rh = self.resp(h, NtStatus::SUCCESS);
+                    Some(vec![(rh, Self::body(&b))])
+                }
+                m => panic!("unexpected {m:?}"),
+            },
             c => panic!("test server: unhandled {c:?}"),
         }
     }
@@ -741,6 +890,22 @@ impl Sim {
             Response::Created { file, .. } => file,
             r => panic!("{r:?}"),
         }
+    }
+}
+
+impl Sim {
+    /// Release the held responses (in the given order) and run.
+    pub fn release(&mut self, order: impl FnOnce(&mut Vec<Vec<u8>>)) {
+        self.server.hold = false;
+        let mut held = std::mem::take(&mut self.server.held);
+        order(&mut held);
+        self.server.outbox.extend(held);
+        self.run();
+    }
+
+    /// Submit without running.
+    pub fn submit(&mut self, r: Request) -> OpId {
+        self.client.submit(r, self.now).expect("submitted")
     }
 }
 

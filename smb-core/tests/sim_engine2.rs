@@ -1,0 +1,1085 @@
+//! Simulations of the second engine round: tree connect single-flight, negotiate validation,
+//! break policy, error messages, unresponsive servers, and the operations not covered by
+//! sim_basic (directory pages, notify, locks, set info, ioctl, cancel by AsyncId, compound
+//! errors, split reads out of order).
+
+mod sim;
+
+use bytes::Bytes;
+use sim::*;
+use smb_core::auth::{NtlmAuthenticator, NtlmCredentials};
+use smb_core::client::*;
+use smb_core::state::{ChannelState, TreeState};
+use smb_core::time::Duration;
+use smb_core::wire::header::HeaderId;
+use smb_core::wire::{Command, FileId, Guid, Header, HeaderFlags, NtStatus};
+use std::sync::{Arc, Mutex};
+
+fn tc(s: &mut Sim, share: &str) -> OpId {
+    s.submit(Request::TreeConnect {
+        share: share.into(),
+    })
+}
+
+fn tree_of(r: &Result<Response, OpError>) -> TreeId {
+    match r {
+        Ok(Response::TreeConnected { tree, .. }) => *tree,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn count(s: &Sim, c: Command) -> usize {
+    s.server.seen.iter().filter(|x| **x == c).count()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Tree connect
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn two_tree_connects_in_flight_get_their_own_tree_ids() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let a = tc(&mut s, "a");
+    let b = tc(&mut s, "b");
+    s.run();
+    assert_eq!(s.server.held.len(), 2);
+    // Answers in the opposite order of the requests.
+    s.release(|h| h.reverse());
+    let ta = tree_of(&s.done.remove(&a).unwrap());
+    let tb = tree_of(&s.done.remove(&b).unwrap());
+    assert_ne!(ta, tb);
+    // Each handle uses the wire TreeId the server gave to its share.
+    s.open(ta, "in-a", OpenOptions::create_truncate());
+    s.open(tb, "in-b", OpenOptions::create_truncate());
+    let wa = s.server.tree_ids["a"];
+    let wb = s.server.tree_ids["b"];
+    assert_ne!(wa, wb);
+    assert!(s.server.creates.contains(&(wa, "in-a".into())));
+    assert!(s.server.creates.contains(&(wb, "in-b".into())));
+}
+
+#[test]
+fn same_share_twice_at_once_sends_one_tree_connect() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let first = tc(&mut s, "share");
+    let second = tc(&mut s, "SHARE"); // share names are case-insensitive
+    s.run();
+    assert_eq!(count(&s, Command::TreeConnect), 1, "single-flight");
+    s.release(|_| {});
+    let t1 = tree_of(&s.done.remove(&first).unwrap());
+    let t2 = tree_of(&s.done.remove(&second).unwrap());
+    assert_eq!(t1, t2, "same share, same TreeId");
+    // Already connected: completes at once, nothing on the wire.
+    let third = tc(&mut s, "share");
+    s.run();
+    assert_eq!(tree_of(&s.done.remove(&third).unwrap()), t1);
+    assert_eq!(count(&s, Command::TreeConnect), 1);
+    // One InTcon -> Good transition for the tree.
+    let goods = s
+        .transitions()
+        .iter()
+        .filter(|(o, _, t)| {
+            *o == ObjectRef::Tree(t1) && *t == smb_core::state::AnyState::Tree(TreeState::Good)
+        })
+        .count();
+    assert_eq!(goods, 1);
+    // Three uses: the TREE_DISCONNECT goes out with the last one only.
+    for i in 0..3 {
+        assert_eq!(
+            s.op(Request::TreeDisconnect { tree: t1 }).unwrap(),
+            Response::TreeDisconnected
+        );
+        let expect = usize::from(i == 2);
+        assert_eq!(count(&s, Command::TreeDisconnect), expect, "after {i}");
+    }
+    // A new connect of the share after the last disconnect sends a new TREE_CONNECT.
+    let again = tc(&mut s, "share");
+    s.run();
+    assert!(s.done.remove(&again).unwrap().is_ok());
+    assert_eq!(count(&s, Command::TreeConnect), 2);
+}
+
+#[test]
+fn cancelling_the_tree_connect_owner_hands_the_exchange_to_a_waiter() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let first = tc(&mut s, "share");
+    let second = tc(&mut s, "share");
+    s.run();
+    s.client.cancel(first, s.now);
+    s.run();
+    assert_eq!(
+        s.done.remove(&first).unwrap().unwrap_err().kind,
+        ErrorKind::Cancelled
+    );
+    s.release(|_| {});
+    let t = tree_of(&s.done.remove(&second).unwrap());
+    assert_eq!(count(&s, Command::TreeConnect), 1);
+    s.open(t, "f", OpenOptions::create_truncate());
+}
+
+#[test]
+fn failed_tree_connect_fails_every_waiter_and_names_the_share() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let a = tc(&mut s, "nope");
+    let b = tc(&mut s, "nope");
+    s.run();
+    s.release(|_| {});
+    for op in [a, b] {
+        let e = s.done.remove(&op).unwrap().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadShare);
+        let msg = e.to_string();
+        assert!(msg.contains("\\\\testsrv\\nope"), "{msg}");
+        assert!(msg.contains("not found"), "{msg}");
+    }
+    assert_eq!(count(&s, Command::TreeConnect), 1);
+    // Not stuck: a later attempt sends a new TREE_CONNECT.
+    let c = tc(&mut s, "nope");
+    s.run();
+    assert!(s.done.remove(&c).unwrap().is_err());
+    assert_eq!(count(&s, Command::TreeConnect), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. FSCTL_VALIDATE_NEGOTIATE_INFO
+// ---------------------------------------------------------------------------------------
+
+fn server(d: Dialect) -> ServerConfig {
+    ServerConfig {
+        dialect: d,
+        ..ServerConfig::default()
+    }
+}
+
+#[test]
+fn validate_negotiate_on_30_and_302_only() {
+    for d in [
+        Dialect::Smb202,
+        Dialect::Smb210,
+        Dialect::Smb300,
+        Dialect::Smb302,
+        Dialect::Smb311,
+    ] {
+        let mut s = Sim::new(client_config(), server(d));
+        s.login();
+        let t = s.tree();
+        let expect = matches!(d, Dialect::Smb300 | Dialect::Smb302);
+        assert_eq!(s.server.validates.len(), usize::from(expect), "{d:?}");
+        if expect {
+            let v = &s.server.validates[0];
+            assert_eq!(v.guid, Guid([5; 16]));
+            assert_eq!(
+                v.dialects,
+                vec![0x0202, 0x0210, 0x0300, 0x0302, 0x0311],
+                "what NEGOTIATE offered"
+            );
+            assert_eq!(v.security_mode, 1);
+            assert!(v.capabilities & 0x40 != 0, "ENCRYPTION capability as sent");
+            // Signed although the session does not require signing.
+            let h = s
+                .server
+                .headers
+                .iter()
+                .find(|h| h.command == Command::Ioctl)
+                .unwrap();
+            assert!(h.flags.has(HeaderFlags::SIGNED), "{d:?}");
+            assert_eq!(s.server.bad_client_signatures, 0);
+            // Once per tree connect; the tree works.
+            s.open(t, "x", OpenOptions::create_truncate());
+        }
+    }
+}
+
+#[test]
+fn validate_negotiate_mismatch_drops_the_channel_as_a_downgrade() {
+    for (tamper, status, unsigned) in [
+        (true, None, false),
+        (false, Some(NtStatus::ACCESS_DENIED), false),
+        (false, None, true),
+    ] {
+        let mut s = Sim::new(
+            client_config(),
+            ServerConfig {
+                dialect: Dialect::Smb302,
+                validate_tamper: tamper,
+                validate_status: status,
+                validate_unsigned: unsigned,
+                ..ServerConfig::default()
+            },
+        );
+        s.login();
+        let op = tc(&mut s, "share");
+        s.run();
+        let e = s.done.remove(&op).unwrap().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Channel(ChannelError::Downgrade), "{e}");
+        assert!(e.to_string().contains("downgrade"), "{e}");
+        assert_eq!(
+            s.client.channel_state(ChannelId(0)),
+            Some(ChannelState::NeedReconnect)
+        );
+        assert!(s.events.iter().any(|e| matches!(
+            e,
+            Event::ChannelFailed {
+                error: ChannelError::Downgrade,
+                ..
+            }
+        )));
+        assert!(s.closed);
+    }
+}
+
+#[test]
+fn validate_negotiate_tolerates_servers_without_the_fsctl() {
+    for st in [
+        NtStatus::NOT_SUPPORTED,
+        NtStatus::INVALID_DEVICE_REQUEST,
+        NtStatus::FILE_CLOSED,
+    ] {
+        let mut s = Sim::new(
+            client_config(),
+            ServerConfig {
+                dialect: Dialect::Smb300,
+                validate_status: Some(st),
+                ..ServerConfig::default()
+            },
+        );
+        s.login();
+        let t = s.tree();
+        s.open(t, "ok", OpenOptions::create_truncate());
+        assert_eq!(s.server.validates.len(), 1);
+    }
+    // Disabled by configuration: nothing sent.
+    let mut s = Sim::new(
+        client_config().with_validate_negotiate(false),
+        server(Dialect::Smb300),
+    );
+    s.login();
+    s.tree();
+    assert!(s.server.validates.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Break policy
+// ---------------------------------------------------------------------------------------
+
+fn notification(s: &mut Sim, body: Vec<u8>) {
+    let mut h = Header::request(Command::OplockBreak);
+    h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
+    h.message_id = u64::MAX;
+    h.session_id = 0;
+    h.credits = 0;
+    h.id = HeaderId::Sync {
+        process_id: 0,
+        tree_id: 0,
+    };
+    s.server.send(h, body, false, false);
+    s.run();
+}
+
+fn lease_break(key: u8, ack: bool) -> Vec<u8> {
+    use smb_core::wire::create_context::LeaseState;
+    use smb_core::wire::oplock_break::{LeaseBreakFlags, LeaseBreakNotification};
+    body(&LeaseBreakNotification {
+        new_epoch: 2,
+        flags: LeaseBreakFlags(if ack {
+            LeaseBreakFlags::ACK_REQUIRED
+        } else {
+            0
+        }),
+        lease_key: Guid([key; 16]),
+        current_state: LeaseState(7),
+        new_state: LeaseState(1),
+        break_reason: 0,
+        access_mask_hint: 0,
+        share_mask_hint: 0,
+    })
+}
+
+fn oplock_break(volatile: u64, level: u8) -> Vec<u8> {
+    use smb_core::wire::create::OplockLevel;
+    use smb_core::wire::oplock_break::OplockBreak;
+    body(&OplockBreak {
+        oplock_level: OplockLevel::from_u8(level),
+        file_id: FileId {
+            persistent: volatile - 1000,
+            volatile,
+        },
+    })
+}
+
+#[test]
+fn default_policy_acks_lease_breaks_only_when_required_and_oplock_breaks() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "o", OpenOptions::create_truncate());
+    // No ACK_REQUIRED: event only.
+    notification(&mut s, lease_break(0x11, false));
+    assert!(s.server.break_acks.is_empty());
+    assert!(s.events.iter().any(
+        |e| matches!(e, Event::LeaseBreak(b) if b.lease_key == [0x11; 16] && !b.ack_required)
+    ));
+    // ACK_REQUIRED: acked with the state asked for.
+    notification(&mut s, lease_break(0x22, true));
+    assert_eq!(
+        s.server.break_acks,
+        vec![(u128::from_le_bytes([0x22; 16]), 1)]
+    );
+    // Oplock break of the open file (server FileId volatile 1100): acked with the level.
+    notification(&mut s, oplock_break(1100, 1));
+    assert_eq!(s.server.break_acks[1], (1100, 1));
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::OplockBreak { file, level: 1 } if *file == f))
+    );
+    assert_eq!(s.client.stats().unknown_responses, 0);
+}
+
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<String>>,
+}
+
+impl BreakPolicy for Recorder {
+    fn lease_break(&self, b: &LeaseBreak) -> BreakAction {
+        self.seen.lock().unwrap().push(format!(
+            "lease {:x} {}->{}",
+            b.lease_key[0], b.current, b.new
+        ));
+        BreakAction::Defer
+    }
+    fn oplock_break(&self, file: FileHandle, level: u8) -> BreakAction {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("oplock {} {level}", file.0));
+        BreakAction::Ack(0)
+    }
+}
+
+#[test]
+fn custom_policy_sees_breaks_and_can_defer_the_ack() {
+    let rec = Arc::new(Recorder::default());
+    let mut s = Sim::new(
+        client_config().with_break_policy(rec.clone()),
+        ServerConfig::default(),
+    );
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "o", OpenOptions::create_truncate());
+    notification(&mut s, lease_break(0x33, true));
+    notification(&mut s, oplock_break(1100, 1));
+    assert_eq!(
+        *rec.seen.lock().unwrap(),
+        vec!["lease 33 7->1".to_string(), format!("oplock {} 1", f.0)]
+    );
+    // Lease deferred: nothing sent; the oplock was acked with the policy's level (none).
+    assert_eq!(s.server.break_acks, vec![(1100, 0)]);
+    // The application acknowledges later.
+    let r = s
+        .op(Request::LeaseBreakAck {
+            lease_key: [0x33; 16],
+            state: 1,
+        })
+        .unwrap();
+    assert_eq!(r, Response::BreakAcked { state: 1 });
+    assert_eq!(s.server.break_acks[1], (u128::from_le_bytes([0x33; 16]), 1));
+    let r = s.op(Request::OplockBreakAck { file: f, level: 0 }).unwrap();
+    assert_eq!(r, Response::BreakAcked { state: 0 });
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Error messages
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn access_denied_below_30_hints_at_encryption() {
+    let mut s = Sim::new(client_config(), server(Dialect::Smb210));
+    s.server.script = Some(Box::new(|h, _| {
+        (h.command == Command::SessionSetup)
+            .then(|| vec![(reply(h, NtStatus::ACCESS_DENIED), error_body())])
+    }));
+    let op = s.client.connect(ServerAddr::from("127.0.0.1:445"), s.now);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AccessDenied);
+    let msg = e.to_string();
+    assert!(
+        msg.contains(
+            "access denied: the server may require encryption, which needs SMB 3.0 or later"
+        ),
+        "{msg}"
+    );
+    // Wrong password stays a logon failure.
+    let auth = NtlmAuthenticator::new(NtlmCredentials::password("", USER, "bad"));
+    let mut s = Sim::with_auth(client_config(), server(Dialect::Smb210), auth);
+    let op = s.client.connect(ServerAddr::from("h:445"), s.now);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LogonFailure);
+    assert!(!e.to_string().contains("encryption"), "{e}");
+}
+
+#[test]
+fn unreachable_server_is_server_gone_naming_the_address() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    let op = s.client.connect(ServerAddr::from("127.0.0.1:4455"), s.now);
+    // The adapter could not connect.
+    loop {
+        match s.client.poll_output() {
+            Output::Connect { channel, .. } => s.client.handle_closed(
+                channel,
+                CloseReason::ConnectFailed("connection refused".into()),
+                s.now,
+            ),
+            Output::Completed { op: o, result } => {
+                s.done.insert(o, result);
+            }
+            Output::Timeout(_) => break,
+            _ => {}
+        }
+    }
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::ServerGone);
+    let msg = e.to_string();
+    assert!(msg.contains("127.0.0.1:4455"), "{msg}");
+    assert!(msg.contains("connection refused"), "{msg}");
+}
+
+#[test]
+fn every_error_kind_reads_well() {
+    let kinds = [
+        ErrorKind::NotFound,
+        ErrorKind::AccessDenied,
+        ErrorKind::AlreadyExists,
+        ErrorKind::LogonFailure,
+        ErrorKind::BadShare,
+        ErrorKind::SigningRequired,
+        ErrorKind::EncryptionRequired,
+        ErrorKind::ServerGone,
+        ErrorKind::TimedOut,
+        ErrorKind::Cancelled,
+        ErrorKind::InvalidHandle,
+        ErrorKind::InUse,
+        ErrorKind::WrongType,
+        ErrorKind::Unsupported,
+        ErrorKind::ShutDown,
+        ErrorKind::Channel(ChannelError::Unresponsive(120_000)),
+        ErrorKind::Channel(ChannelError::NegotiateTimeout),
+        ErrorKind::Session(SessionError::LoggedOff),
+        ErrorKind::Protocol("bad thing"),
+        ErrorKind::Status,
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for k in kinds {
+        let m = OpError::new(k.clone()).to_string();
+        assert!(m.len() > 6, "{k:?}: {m}");
+        assert!(!m.contains("{") && !m.contains("Some("), "{k:?}: {m}");
+        assert!(seen.insert(m.clone()), "duplicate message {m}");
+    }
+    let e = OpError::from_status(NtStatus::OBJECT_NAME_NOT_FOUND, Command::Create);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "CREATE: no such file or directory ({})",
+            NtStatus::OBJECT_NAME_NOT_FOUND
+        )
+    );
+    assert!(
+        OpError::new(ErrorKind::Channel(ChannelError::Unresponsive(120_000)))
+            .to_string()
+            .contains("120.000 s")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Unresponsive server
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn silent_server_fails_outstanding_ops_within_the_bound() {
+    let cfg = client_config()
+        .with_request_timeout(Duration::from_secs(3600))
+        .with_echo_interval(Some(Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(Duration::from_secs(20)));
+    let mut s = Sim::new(cfg, ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "x", OpenOptions::create_truncate());
+    s.server.hold = true; // the server goes silent
+    let start = s.now;
+    let r = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 10,
+    });
+    let e = s.submit(Request::Echo);
+    s.run();
+    let mut steps = 0;
+    while s.done.len() < 2 {
+        let next = s.client.poll_output();
+        let Output::Timeout(Some(t)) = next else {
+            panic!("a deadline is always pending: {next:?}");
+        };
+        s.now = t;
+        s.client.handle_timeout(t);
+        s.run();
+        steps += 1;
+        assert!(steps < 10);
+    }
+    assert!(s.now - start <= Duration::from_secs(20), "within the bound");
+    for op in [r, e] {
+        let err = s.done.remove(&op).unwrap().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("stopped answering"), "{err}");
+    }
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        Event::ChannelFailed {
+            error: ChannelError::Unresponsive(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn idle_channel_is_probed_by_echo_and_a_dead_server_detected() {
+    let cfg = client_config()
+        .with_echo_interval(Some(Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(Duration::from_secs(20)));
+    let mut s = Sim::new(cfg, ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let echoes = count(&s, Command::Echo);
+    s.advance(Duration::from_secs(10));
+    assert_eq!(count(&s, Command::Echo), echoes + 1);
+    s.advance(Duration::from_secs(19));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
+    s.advance(Duration::from_secs(1));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::NeedReconnect)
+    );
+}
+
+#[test]
+fn a_slow_but_alive_server_is_not_unresponsive() {
+    // Pending CHANGE_NOTIFY (interim received) waits without bound; the channel stays Good
+    // as long as ECHO is answered.
+    let cfg = client_config()
+        .with_echo_interval(Some(Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(Duration::from_secs(20)));
+    let mut s = Sim::new(cfg, ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let d = s.open(t, "dir", OpenOptions::create_truncate());
+    s.server.script = Some(Box::new(|h, _| {
+        (h.command == Command::ChangeNotify).then(|| {
+            let mut i = reply(h, NtStatus::PENDING);
+            i.id = HeaderId::Async { async_id: 77 };
+            vec![(i, error_body())]
+        })
+    }));
+    let n = s.submit(Request::ChangeNotify {
+        file: d,
+        filter: 0x17,
+        recursive: false,
+        output_len: 4096,
+    });
+    s.run();
+    for _ in 0..10 {
+        s.advance(Duration::from_secs(10));
+    }
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
+    assert!(!s.done.contains_key(&n));
+    assert!(count(&s, Command::Echo) >= 5);
+}
+
+#[test]
+fn stalled_negotiate_times_out() {
+    let mut s = Sim::new(
+        client_config().with_request_timeout(Duration::from_secs(60)),
+        ServerConfig::default(),
+    );
+    s.server.script = Some(Box::new(|h, _| {
+        (h.command == Command::Negotiate).then(Vec::new)
+    }));
+    let op = s.client.connect(ServerAddr::from("127.0.0.1:445"), s.now);
+    let deadline = s.run().expect("negotiate deadline");
+    assert!(deadline <= s.now + Duration::from_secs(20));
+    s.advance(Duration::from_secs(20));
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
+    assert!(e.to_string().contains("negotiation"), "{e}");
+    assert_ne!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::InNegotiate)
+    );
+}
+
+#[test]
+fn stalled_session_setup_times_out() {
+    let mut s = Sim::new(
+        client_config().with_request_timeout(Duration::from_secs(30)),
+        ServerConfig::default(),
+    );
+    s.server.script = Some(Box::new(|h, _| {
+        (h.command == Command::SessionSetup).then(Vec::new)
+    }));
+    let op = s.client.connect(ServerAddr::from("127.0.0.1:445"), s.now);
+    s.run();
+    s.advance(Duration::from_secs(30));
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TimedOut, "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Operations
+// ---------------------------------------------------------------------------------------
+
+fn dir_page(names: &[&str]) -> Vec<u8> {
+    use smb_core::wire::fscc::FileInfoClass;
+    use smb_core::wire::query_directory::{
+        DirectoryEntry, QueryDirectoryResponse, encode_directory_entries,
+    };
+    let entries: Vec<DirectoryEntry> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| DirectoryEntry {
+            name: n.to_string(),
+            end_of_file: i as u64 * 10,
+            file_attributes: 0x20,
+            ea_size: Some(0),
+            file_id: Some(i as u64 + 1),
+            ..DirectoryEntry::default()
+        })
+        .collect();
+    let mut buf = Vec::new();
+    assert!(encode_directory_entries(
+        FileInfoClass(0x25),
+        &entries,
+        &mut buf
+    ));
+    body(&QueryDirectoryResponse { buffer: &buf })
+}
+
+#[test]
+fn query_directory_pages_until_no_more_files() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let d = s.open(t, "dir", OpenOptions::create_truncate());
+    let mut page = 0;
+    s.server.script = Some(Box::new(move |h, _| {
+        (h.command == Command::QueryDirectory).then(|| {
+            page += 1;
+            match page {
+                1 => vec![(reply(h, NtStatus::SUCCESS), dir_page(&["a", "b", "c"]))],
+                2 => vec![(reply(h, NtStatus::SUCCESS), dir_page(&["d"]))],
+                _ => vec![(reply(h, NtStatus::NO_MORE_FILES), error_body())],
+            }
+        })
+    }));
+    let mut names = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = s
+            .op(Request::QueryDirectory {
+                file: d,
+                class: 0x25,
+                pattern: "*".into(),
+                restart: pages == 0,
+                output_len: 65536,
+            })
+            .unwrap();
+        let Response::Directory { entries, page } = r else {
+            panic!()
+        };
+        if entries.is_empty() {
+            assert!(page.is_empty());
+            break;
+        }
+        pages += 1;
+        names.extend(entries.into_iter().map(|e| (e.name, e.file_id)));
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(
+        names,
+        vec![
+            ("a".into(), 1),
+            ("b".into(), 2),
+            ("c".into(), 3),
+            ("d".into(), 1)
+        ]
+    );
+}
+
+#[test]
+fn change_notify_pending_then_completes() {
+    use smb_core::wire::change_notify::{
+        ChangeNotifyResponse, FileNotifyInformation, NotifyAction, encode_notify_entries,
+    };
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let d = s.open(t, "dir", OpenOptions::create_truncate());
+    let held: Arc<Mutex<Option<Header>>> = Arc::default();
+    let h2 = held.clone();
+    s.server.script = Some(Box::new(move |h, _| {
+        (h.command == Command::ChangeNotify).then(|| {
+            *h2.lock().unwrap() = Some(*h);
+            let mut i = reply(h, NtStatus::PENDING);
+            i.id = HeaderId::Async { async_id: 0x55 };
+            vec![(i, error_body())]
+        })
+    }));
+    let op = s.submit(Request::ChangeNotify {
+        file: d,
+        filter: 0x17,
+        recursive: true,
+        output_len: 4096,
+    });
+    s.run();
+    assert!(!s.done.contains_key(&op));
+    assert_eq!(s.client.stats().interim_responses, 1);
+    // Much later (no deadline for CHANGE_NOTIFY), the change arrives.
+    s.advance(Duration::from_secs(3600));
+    assert!(!s.done.contains_key(&op));
+    let req = held.lock().unwrap().take().unwrap();
+    let mut fin = reply(&req, NtStatus::SUCCESS);
+    fin.credits = 0;
+    fin.id = HeaderId::Async { async_id: 0x55 };
+    let mut buf = Vec::new();
+    encode_notify_entries(
+        &[FileNotifyInformation {
+            action: NotifyAction::from_u32(1),
+            file_name: "new.txt".into(),
+        }],
+        &mut buf,
+    );
+    s.server.send(
+        fin,
+        body(&ChangeNotifyResponse { buffer: &buf }),
+        false,
+        false,
+    );
+    s.run();
+    match s.done.remove(&op).unwrap().unwrap() {
+        Response::Notify { data, status } => {
+            assert_eq!(status, NtStatus::SUCCESS);
+            let r = smb_core::wire::change_notify::ChangeNotifyResponse { buffer: &data };
+            let e: Vec<_> = r.entries().map(|e| e.unwrap()).collect();
+            assert_eq!(e[0].file_name, "new.txt");
+        }
+        r => panic!("{r:?}"),
+    }
+}
+
+#[test]
+fn lock_unlock_set_info_and_ioctl() {
+    use smb_core::wire::Decode;
+    use smb_core::wire::ioctl::IoctlResponse;
+    use smb_core::wire::lock::{LockRequest, LockResponse};
+    use smb_core::wire::set_info::{SetInfoRequest, SetInfoResponse};
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "l", OpenOptions::create_truncate());
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l2 = log.clone();
+    s.server.script = Some(Box::new(move |h, msg| match h.command {
+        Command::Lock => {
+            let r = LockRequest::decode(msg).unwrap();
+            let el = &r.locks[0];
+            l2.lock().unwrap().push(format!(
+                "lock {} {} {:#x}",
+                el.offset, el.length, el.flags.0
+            ));
+            let st = if el.offset == 999 {
+                NtStatus::LOCK_NOT_GRANTED
+            } else {
+                NtStatus::SUCCESS
+            };
+            let b = if st == NtStatus::SUCCESS {
+                body(&LockResponse)
+            } else {
+                error_body()
+            };
+            Some(vec![(reply(h, st), b)])
+        }
+        Command::SetInfo => {
+            let r = SetInfoRequest::decode(msg).unwrap();
+            l2.lock().unwrap().push(format!(
+                "setinfo {} {} {:?}",
+                r.info_type.0, r.file_info_class, r.buffer
+            ));
+            Some(vec![(reply(h, NtStatus::SUCCESS), body(&SetInfoResponse))])
+        }
+        Command::Ioctl => {
+            let r = smb_core::wire::ioctl::IoctlRequest::decode(msg).unwrap();
+            l2.lock().unwrap().push(format!(
+                "ioctl {:#x} {:?} {}",
+                r.ctl_code, r.input, r.max_output_response
+            ));
+            let b = body(&IoctlResponse {
+                ctl_code: r.ctl_code,
+                file_id: r.file_id,
+                input: &[],
+                output: b"result",
+                flags: 0,
+            });
+            Some(vec![(reply(h, NtStatus::SUCCESS), b)])
+        }
+        _ => None,
+    }));
+    let lock = |offset, flags| Request::Lock {
+        file: f,
+        locks: vec![LockRange {
+            offset,
+            length: 10,
+            flags,
+        }],
+    };
+    assert_eq!(s.op(lock(0, 2 | 0x10)).unwrap(), Response::Locked);
+    assert_eq!(s.op(lock(0, 4)).unwrap(), Response::Locked);
+    assert_eq!(
+        s.op(lock(999, 2 | 0x10)).unwrap_err().kind,
+        ErrorKind::InUse
+    );
+    let r = s
+        .op(Request::SetInfo {
+            file: f,
+            info_type: 1,
+            class: 20,
+            additional: 0,
+            data: Bytes::from_static(&[1, 2, 3, 4, 5, 6, 7, 8]),
+        })
+        .unwrap();
+    assert_eq!(r, Response::InfoSet);
+    let r = s
+        .op(Request::Ioctl {
+            tree: t,
+            file: Some(f),
+            ctl_code: 0x0009_00C4,
+            input: Bytes::from_static(b"in"),
+            max_output: 64,
+            fsctl: true,
+        })
+        .unwrap();
+    assert_eq!(
+        r,
+        Response::Ioctl {
+            output: Bytes::from_static(b"result")
+        }
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "lock 0 10 0x12".to_string(),
+            "lock 0 10 0x4".into(),
+            "lock 999 10 0x12".into(),
+            "setinfo 1 20 [1, 2, 3, 4, 5, 6, 7, 8]".into(),
+            "ioctl 0x900c4 [105, 110] 64".into(),
+        ]
+    );
+}
+
+#[test]
+fn cancel_after_interim_carries_the_async_id() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "l", OpenOptions::create_truncate());
+    s.server.script = Some(Box::new(|h, _| {
+        (h.command == Command::Lock).then(|| {
+            let mut i = reply(h, NtStatus::PENDING);
+            i.id = HeaderId::Async { async_id: 0xABCD };
+            vec![(i, error_body())]
+        })
+    }));
+    let op = s.submit(Request::Lock {
+        file: f,
+        locks: vec![LockRange {
+            offset: 0,
+            length: 1,
+            flags: 2,
+        }],
+    });
+    s.run();
+    let lock_mid = s
+        .server
+        .headers
+        .iter()
+        .rfind(|h| h.command == Command::Lock)
+        .unwrap()
+        .message_id;
+    s.client.cancel(op, s.now);
+    s.run();
+    assert_eq!(
+        s.done.remove(&op).unwrap().unwrap_err().kind,
+        ErrorKind::Cancelled
+    );
+    let c = s
+        .server
+        .headers
+        .iter()
+        .rfind(|h| h.command == Command::Cancel)
+        .unwrap();
+    // [MS-SMB2] 3.2.4.24: ASYNC flag, the AsyncId, and the original MessageId.
+    assert!(c.flags.has(HeaderFlags::ASYNC_COMMAND));
+    assert_eq!(c.id, HeaderId::Async { async_id: 0xABCD });
+    assert_eq!(c.message_id, lock_mid);
+    // The server's final STATUS_CANCELLED still returns the credit and is not "unknown".
+    let mut h = *s
+        .server
+        .headers
+        .iter()
+        .rfind(|h| h.command == Command::Lock)
+        .unwrap();
+    h.credit_charge = 1;
+    let mut fin = reply(&h, NtStatus::CANCELLED);
+    fin.id = HeaderId::Async { async_id: 0xABCD };
+    s.server.send(fin, error_body(), false, false);
+    s.run();
+    assert_eq!(s.client.stats().unknown_responses, 0);
+    s.op(Request::Echo).unwrap();
+}
+
+#[test]
+fn compound_with_an_error_in_the_middle() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    s.server.files.insert("c.txt".into(), vec![0; 10]);
+    // The server fails QUERY_INFO and, as related operations do, every later member with
+    // the same status ([MS-SMB2] 3.3.5.2.7.2).
+    let mut failed = false;
+    s.server.script = Some(Box::new(move |h, _| {
+        if h.command == Command::QueryInfo {
+            failed = true;
+        }
+        (failed && h.flags.has(HeaderFlags::RELATED_OPERATIONS))
+            .then(|| vec![(reply(h, NtStatus::ACCESS_DENIED), error_body())])
+    }));
+    let r = s
+        .op(Request::Compound(vec![
+            Request::Create {
+                tree: t,
+                path: "c.txt".into(),
+                options: OpenOptions::read(),
+            },
+            Request::QueryInfo {
+                file: FileHandle::RELATED,
+                info_type: 1,
+                class: 5,
+                additional: 0,
+                output_len: 1024,
+            },
+            Request::Close {
+                file: FileHandle::RELATED,
+            },
+        ]))
+        .unwrap();
+    let Response::Compound(parts) = r else {
+        panic!()
+    };
+    assert!(matches!(parts[0], Ok(Response::Created { .. })));
+    for p in &parts[1..] {
+        let e = p.as_ref().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::AccessDenied);
+        assert_eq!(e.status, Some(NtStatus::ACCESS_DENIED));
+    }
+    assert_eq!(
+        parts[1].as_ref().unwrap_err().command,
+        Some(Command::QueryInfo)
+    );
+    assert_eq!(parts[2].as_ref().unwrap_err().command, Some(Command::Close));
+}
+
+#[test]
+fn split_read_out_of_order_and_a_failing_piece() {
+    let mut s = Sim::new(
+        client_config(),
+        ServerConfig {
+            max_read: 65536,
+            ..ServerConfig::default()
+        },
+    );
+    s.login();
+    let t = s.tree();
+    let data = pattern(8 * 65536 + 100);
+    s.server.files.insert("r.bin".into(), data.clone());
+    let f = s.open(t, "r.bin", OpenOptions::read());
+    // All nine pieces in flight, answered in reverse order.
+    s.server.hold = true;
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 9 * 65536,
+    });
+    s.run();
+    assert_eq!(s.server.held.len(), 9);
+    s.release(|h| h.reverse());
+    match s.done.remove(&op).unwrap().unwrap() {
+        Response::Read { data: got, eof } => {
+            assert!(eof);
+            assert_eq!(concat(&got), data);
+            assert!(got.len() >= 9, "slices of the received frames");
+        }
+        r => panic!("{r:?}"),
+    }
+    // Out of order again, and the fourth piece fails: the read fails with its status.
+    s.server.script = Some(Box::new(|h, msg| {
+        use smb_core::wire::Decode;
+        let r = (h.command == Command::Read)
+            .then(|| smb_core::wire::read::ReadRequest::decode(msg).unwrap())?;
+        (r.offset == 3 * 65536)
+            .then(|| vec![(reply(h, NtStatus::FILE_LOCK_CONFLICT), error_body())])
+    }));
+    s.server.hold = true;
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 8 * 65536,
+    });
+    s.run();
+    s.release(|h| h.rotate_left(5));
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InUse);
+    assert_eq!(e.status, Some(NtStatus::FILE_LOCK_CONFLICT));
+    assert_eq!(s.server.window_violations, 0);
+    // The channel is fine afterwards.
+    s.op(Request::Echo).unwrap();
+}
+
+#[test]
+fn channel_loss_fails_tree_connect_waiters_at_once() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let a = tc(&mut s, "share");
+    let b = tc(&mut s, "share");
+    s.run();
+    s.client
+        .handle_closed(ChannelId(0), CloseReason::Eof, s.now);
+    s.run();
+    for op in [a, b] {
+        let e = s.done.remove(&op).expect("completed at once").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ServerGone, "{e}");
+        assert!(e.is_retryable());
+    }
+}
