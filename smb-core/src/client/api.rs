@@ -692,6 +692,32 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// A short name of the request kind, for logs and error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::TreeConnect { .. } => "TreeConnect",
+            Request::TreeDisconnect { .. } => "TreeDisconnect",
+            Request::Create { .. } => "Create",
+            Request::Close { .. } => "Close",
+            Request::Read { .. } => "Read",
+            Request::Write { .. } => "Write",
+            Request::Flush { .. } => "Flush",
+            Request::QueryDirectory { .. } => "QueryDirectory",
+            Request::QueryInfo { .. } => "QueryInfo",
+            Request::SetInfo { .. } => "SetInfo",
+            Request::Ioctl { .. } => "Ioctl",
+            Request::Lock { .. } => "Lock",
+            Request::ChangeNotify { .. } => "ChangeNotify",
+            Request::Echo => "Echo",
+            Request::Logoff => "Logoff",
+            Request::Compound(_) => "Compound",
+            Request::LeaseBreakAck { .. } => "LeaseBreakAck",
+            Request::OplockBreakAck { .. } => "OplockBreakAck",
+        }
+    }
+}
+
 impl FileHandle {
     /// Inside a [`Request::Compound`]: the file opened by the previous CREATE of the chain.
     pub const RELATED: FileHandle = FileHandle(u32::MAX);

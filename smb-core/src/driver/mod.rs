@@ -119,24 +119,7 @@ impl<C> fmt::Debug for Command<C> {
 
 /// A short name of a request, for logs.
 pub fn request_name(r: &Request) -> &'static str {
-    match r {
-        Request::TreeConnect { .. } => "TreeConnect",
-        Request::TreeDisconnect { .. } => "TreeDisconnect",
-        Request::Create { .. } => "Create",
-        Request::Close { .. } => "Close",
-        Request::Read { .. } => "Read",
-        Request::Write { .. } => "Write",
-        Request::Flush { .. } => "Flush",
-        Request::QueryDirectory { .. } => "QueryDirectory",
-        Request::QueryInfo { .. } => "QueryInfo",
-        Request::SetInfo { .. } => "SetInfo",
-        Request::Ioctl { .. } => "Ioctl",
-        Request::Lock { .. } => "Lock",
-        Request::ChangeNotify { .. } => "ChangeNotify",
-        Request::Echo => "Echo",
-        Request::Logoff => "Logoff",
-        Request::Compound(_) => "Compound",
-    }
+    r.name()
 }
 
 /// I/O the adapter must perform, produced by [`Driver::poll_action`].

@@ -247,7 +247,10 @@ fn io_error_kinds_keep_the_status() {
         k(NtStatus::LOGON_FAILURE),
         std::io::ErrorKind::PermissionDenied
     );
-    assert!(e.to_string().contains("not found"));
+    // The message names the cause and keeps the NTSTATUS.
+    let msg = e.to_string();
+    assert!(msg.contains("no such file or directory"), "{msg}");
+    assert!(msg.contains("STATUS_OBJECT_NAME_NOT_FOUND"), "{msg}");
 }
 
 struct Slot(Arc<Mutex<Vec<Result<Response, OpError>>>>);
