@@ -1,6 +1,7 @@
 //! SMB2 CLOSE request and response ([MS-SMB2] 2.2.15, 2.2.16).
 
-use super::create::{FileAttributes, flag_newtype};
+use super::create::FileAttributes;
+use super::flag_newtype;
 use super::{Decode, DecodeResult, Encode, FileId, HEADER_LEN, Reader};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -106,7 +107,7 @@ impl<'a> Decode<'a> for CloseResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     #[test]
     fn request_is_byte_exact_and_round_trips() {

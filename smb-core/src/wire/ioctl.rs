@@ -5,7 +5,7 @@
 //! The IOCTL messages borrow their input and output buffers; each payload type implements
 //! [`IoctlData`] to turn those bytes into a value and back.
 
-use super::create::flag_newtype;
+use super::flag_newtype;
 use super::{
     Decode, DecodeError, DecodeResult, Encode, FileId, Guid, HEADER_LEN, Reader, put_utf16le,
     slice_at, utf16le_to_string,
@@ -916,7 +916,7 @@ fn entry_starts(out: &[u8], base: usize, n: usize) -> Vec<usize> {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
     use alloc::vec;
 
     #[test]
