@@ -21,7 +21,6 @@ use std::path::Path;
 // single allocation over the limit as a crash.
 
 /// Run one decode call on `input` (the name and input document the call site).
-
 macro_rules! run {
     ($what:expr, $input:expr, $call:expr) => {{
         let _input: &[u8] = $input;
