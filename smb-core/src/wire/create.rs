@@ -516,13 +516,18 @@ impl Encode for CreateResponse {
         msg.put_u8(self.oplock_level.to_u8());
         msg.put_u8(self.flags.0);
         msg.put_u32_le(self.action.to_u32());
-        msg.put_u64_le(self.creation_time);
-        msg.put_u64_le(self.last_access_time);
-        msg.put_u64_le(self.last_write_time);
-        msg.put_u64_le(self.change_time);
-        msg.put_u64_le(self.allocation_size);
-        msg.put_u64_le(self.end_of_file);
-        msg.put_u32_le(self.file_attributes.0);
+        super::close::write_attributes(
+            msg,
+            [
+                self.creation_time,
+                self.last_access_time,
+                self.last_write_time,
+                self.change_time,
+                self.allocation_size,
+                self.end_of_file,
+            ],
+            self.file_attributes,
+        );
         msg.put_u32_le(0); // Reserved2
         self.file_id.write(msg);
         let ctx_fields = msg.len();
@@ -548,13 +553,15 @@ impl<'a> Decode<'a> for CreateResponse {
         let oplock_level = OplockLevel::from_u8(r.u8()?);
         let flags = CreateResponseFlags(r.u8()?);
         let action = CreateAction::from_u32(r.u32()?);
-        let creation_time = r.u64()?;
-        let last_access_time = r.u64()?;
-        let last_write_time = r.u64()?;
-        let change_time = r.u64()?;
-        let allocation_size = r.u64()?;
-        let end_of_file = r.u64()?;
-        let file_attributes = FileAttributes(r.u32()?);
+        let (times, file_attributes) = super::close::read_attributes(&mut r)?;
+        let [
+            creation_time,
+            last_access_time,
+            last_write_time,
+            change_time,
+            allocation_size,
+            end_of_file,
+        ] = times;
         let _reserved2 = r.u32()?;
         let file_id = FileId::read(&mut r)?;
         let ctx_off = r.u32()?;
