@@ -1,13 +1,14 @@
 #![no_main]
 //! Feeds arbitrary bytes to every decoder of the file-command family (CREATE, create contexts,
-//! CLOSE, FLUSH, READ, WRITE, LOCK, IOCTL and its FSCTL payloads, OPLOCK_BREAK).
+//! CLOSE, FLUSH, READ, WRITE, LOCK, IOCTL and its FSCTL payloads, OPLOCK_BREAK), on the input
+//! as a whole message, behind a valid header, and as raw payload bytes.
 use libfuzzer_sys::fuzz_target;
 use smb_core::wire::create_context::{self, TypedContext};
 use smb_core::wire::ioctl::{self, IoctlData};
 use smb_core::wire::{close, create, flush, lock, oplock_break, read, write, Decode};
 
-fuzz_target!(|data: &[u8]| {
-    let _ = smb_core::wire::Header::decode(data);
+/// Every message decoder of the family on `data` as a whole message.
+fn messages(data: &[u8]) {
     let _ = create::CreateRequest::decode(data);
     let _ = create::CreateResponse::decode(data);
     let _ = close::CloseRequest::decode(data);
@@ -26,6 +27,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = oplock_break::LeaseBreakNotification::decode(data);
     let _ = oplock_break::LeaseBreakAck::decode(data);
     let _ = oplock_break::OplockBreakMessage::decode(data);
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = smb_core::wire::Header::decode(data);
+    messages(data);
+    // Behind a valid header too, so the body parsers are reached without the fuzzer
+    // having to discover the 64-byte header first.
+    let mut msg = Vec::with_capacity(64 + data.len());
+    smb_core::wire::Header::request(smb_core::wire::Command::Create).encode(&mut msg);
+    msg.extend_from_slice(data);
+    messages(&msg);
 
     let _ = create_context::decode_chain(data);
     let _ = create_context::SecurityDescriptorContext::parse(data);

@@ -60,8 +60,18 @@ fn fscc(b: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     // Raw payloads (the buffers the responses carry).
     fscc(data);
-    // Whole messages.
+    // Whole messages, as they are and behind a valid header.
     let _ = Header::decode(data);
+    messages(data);
+    let mut msg = Vec::with_capacity(64 + data.len());
+    Header::request(smb_core::wire::Command::QueryInfo).encode(&mut msg);
+    msg.extend_from_slice(data);
+    messages(&msg);
+});
+
+/// Every message decoder of the family on `data` as a whole message (and the buffers
+/// the messages carry).
+fn messages(data: &[u8]) {
     let _ = QueryDirectoryRequest::decode(data);
     if let Ok(r) = QueryDirectoryResponse::decode(data) {
         for class in DIR_CLASSES {
@@ -84,4 +94,4 @@ fuzz_target!(|data: &[u8]| {
         fscc(r.buffer);
     }
     let _ = SetInfoResponse::decode(data);
-});
+}

@@ -8,9 +8,12 @@ Writes <out>/<target>/<fixture name> for the targets in fuzz/:
   session_msgs  NEGOTIATE, SESSION_SETUP, LOGOFF, TREE_CONNECT, TREE_DISCONNECT, ECHO
   file_msgs     CREATE, CLOSE, FLUSH, READ, WRITE, LOCK, IOCTL, CANCEL, QUERY_DIRECTORY,
                 CHANGE_NOTIFY, OPLOCK_BREAK
-  info_msgs     QUERY_INFO, SET_INFO, QUERY_DIRECTORY
+  info_msgs     QUERY_INFO, SET_INFO, QUERY_DIRECTORY, CHANGE_NOTIFY, and the raw buffers
+                they carry (QUERY_INFO output, directory pages, SET_INFO input)
+  file_msgs     also the raw payloads: IOCTL input/output, CREATE context chains
   auth_tokens   the security buffers (SPNEGO/NTLM tokens) of SESSION_SETUP and the
                 NEGOTIATE response
+Every target gets seeds; the script fails if one does not.
 """
 
 import os
@@ -22,8 +25,53 @@ FAMILIES = {
                      "TREE_DISCONNECT", "ECHO"},
     "file_msgs": {"CREATE", "CLOSE", "FLUSH", "READ", "WRITE", "LOCK", "IOCTL", "CANCEL",
                   "QUERY_DIRECTORY", "CHANGE_NOTIFY", "OPLOCK_BREAK"},
-    "info_msgs": {"QUERY_INFO", "SET_INFO", "QUERY_DIRECTORY"},
+    "info_msgs": {"QUERY_INFO", "SET_INFO", "QUERY_DIRECTORY", "CHANGE_NOTIFY"},
 }
+
+TARGETS = ["frame", "session_msgs", "file_msgs", "info_msgs", "auth_tokens"]
+
+
+def buffer_at(msg, off_fmt, off_pos, len_fmt, len_pos):
+    """msg[off:off+len] for the offset/length fields at body positions, or None."""
+    try:
+        off = struct.unpack_from(off_fmt, msg, 64 + off_pos)[0]
+        ln = struct.unpack_from(len_fmt, msg, 64 + len_pos)[0]
+    except struct.error:
+        return None
+    if ln == 0 or off + ln > len(msg):
+        return None
+    return msg[off:off + ln]
+
+
+def payloads(cmd, direction, msg):
+    """(target, suffix, bytes) for the raw buffers inside a message ([MS-SMB2] 2.2)."""
+    out = []
+    if len(msg) < 66 or struct.unpack_from("<H", msg, 64)[0] == 9 and cmd not in (
+            "QUERY_INFO", "QUERY_DIRECTORY", "CHANGE_NOTIFY", "SESSION_SETUP"):
+        return out
+    if cmd in ("QUERY_INFO", "QUERY_DIRECTORY", "CHANGE_NOTIFY") and direction == "resp":
+        b = buffer_at(msg, "<H", 2, "<I", 4)
+        if b:
+            out.append(("info_msgs", "buf", b))
+    elif cmd == "SET_INFO" and direction == "req":
+        b = buffer_at(msg, "<H", 8, "<I", 4)
+        if b:
+            out.append(("info_msgs", "buf", b))
+    elif cmd == "IOCTL":
+        i = buffer_at(msg, "<I", 24, "<I", 28)
+        o = buffer_at(msg, "<I", 32, "<I", 36)
+        for suffix, b in (("in", i), ("out", o)):
+            if b:
+                out.append(("file_msgs", suffix, b))
+    elif cmd == "CREATE" and direction == "req":
+        b = buffer_at(msg, "<I", 48, "<I", 52)
+        if b:
+            out.append(("file_msgs", "ctx", b))
+    elif cmd == "CREATE" and direction == "resp":
+        b = buffer_at(msg, "<I", 80, "<I", 84)
+        if b:
+            out.append(("file_msgs", "ctx", b))
+    return out
 
 
 def security_buffer(cmd, direction, msg):
@@ -72,7 +120,13 @@ def main():
         tok = security_buffer(cmd, direction, msg)
         if tok:
             write(out, "auth_tokens", name, tok)
+        for target, suffix, b in payloads(cmd, direction, msg):
+            write(out, target, f"{name}.{suffix}", b)
         n += 1
+    for t in TARGETS:
+        d = os.path.join(out, t)
+        if not os.path.isdir(d) or not os.listdir(d):
+            raise SystemExit(f"no seeds for fuzz target {t}")
     print(f"seeded fuzz corpora from {n} fixtures into {out}")
 
 

@@ -100,3 +100,51 @@ impl FileTime {
             .saturating_mul(100)
     }
 }
+
+/// FILETIME values as [MS-FSCC] uses them ([MS-FSCC] 2.1.1, [MS-DTYP] 2.3.3): the raw 64-bit
+/// count of 100 ns ticks since 1601-01-01 UTC, defined here.
+///
+/// In SET_INFO with [`FileBasicInformation`](crate::wire::fscc::FileBasicInformation) some raw values are not times ([MS-FSCC] 2.4.7):
+/// [`FileTime::DONT_CHANGE`] (0) leaves the time unchanged, [`FileTime::DISABLE_UPDATES`]
+/// (-1, all bits set) leaves it unchanged *and* stops the server from updating it for the
+/// rest of this open, [`FileTime::ENABLE_UPDATES`] (-2) re-enables automatic updates.
+impl FileTime {
+    /// 0: "no time" in query results; "don't change" in SET_INFO.
+    pub const DONT_CHANGE: FileTime = FileTime(0);
+    /// -1: in SET_INFO, don't change and suspend automatic updates for this handle.
+    pub const DISABLE_UPDATES: FileTime = FileTime(u64::MAX);
+    /// -2: in SET_INFO, resume automatic updates for this handle.
+    pub const ENABLE_UPDATES: FileTime = FileTime(u64::MAX - 1);
+
+    /// Seconds and nanoseconds since the Unix epoch (negative seconds for earlier times).
+    /// The special SET_INFO values are not times: callers check them first.
+    pub fn to_unix(self) -> (i64, u32) {
+        let v = self.0 as i128 - Self::UNIX_EPOCH_TICKS as i128;
+        let secs = v.div_euclid(10_000_000);
+        let nanos = (v.rem_euclid(10_000_000) * 100) as u32;
+        (secs as i64, nanos)
+    }
+
+    /// The FILETIME for `secs` seconds and `nanos` nanoseconds since the Unix epoch, with
+    /// 100 ns precision (saturating at the ends of the range).
+    pub fn from_unix(secs: i64, nanos: u32) -> FileTime {
+        let v = i128::from(secs) * 10_000_000
+            + i128::from(nanos / 100)
+            + i128::from(Self::UNIX_EPOCH_TICKS);
+        FileTime(v.clamp(0, i128::from(u64::MAX)) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filetime_unix_conversion() {
+        assert_eq!(FileTime(FileTime::UNIX_EPOCH_TICKS).to_unix(), (0, 0));
+        let t = FileTime::from_unix(1_700_000_000, 123_456_700);
+        assert_eq!(t.to_unix(), (1_700_000_000, 123_456_700));
+        assert_eq!(FileTime(0).to_unix().0, -11_644_473_600);
+        assert_eq!(FileTime::from_unix(i64::MIN, 0), FileTime(0));
+    }
+}

@@ -28,11 +28,11 @@ impl Decode<'_> for CancelRequest {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
+    use crate::wire::test_util::{all_prefixes_fail, message};
 
     #[test]
     fn cancel_round_trips() {
-        let msg = with_header(Command::Cancel, false, &CancelRequest);
+        let msg = message(Command::Cancel, false, &CancelRequest);
         assert_eq!(&msg[64..], &[4, 0, 0, 0]);
         assert_eq!(CancelRequest::decode(&msg).unwrap(), CancelRequest);
         all_prefixes_fail(&msg, |m| CancelRequest::decode(m).is_err());

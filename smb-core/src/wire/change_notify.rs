@@ -5,6 +5,7 @@
 //! changes. STATUS_NOTIFY_ENUM_DIR means "too much changed", with an empty buffer: the
 //! caller re-lists the directory.
 
+use super::flag_newtype;
 use super::fscc::ChainedEntries;
 use super::query_info::{decode_output_buffer, encode_output_buffer};
 use super::{
@@ -22,12 +23,8 @@ pub struct ChangeNotifyFlags(pub u16);
 impl ChangeNotifyFlags {
     /// SMB2_WATCH_TREE: watch the whole subtree, not only the directory.
     pub const WATCH_TREE: u16 = 0x0001;
-
-    /// True if every bit of `bits` is set.
-    pub fn has(self, bits: u16) -> bool {
-        self.0 & bits == bits
-    }
 }
+flag_newtype!(ChangeNotifyFlags, u16);
 
 /// CompletionFilter: which changes complete the request ([MS-SMB2] 2.2.35).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -60,12 +57,8 @@ impl CompletionFilter {
     pub const STREAM_WRITE: u32 = 0x0000_0800;
     /// Every bit above.
     pub const ALL: u32 = 0x0000_0FFF;
-
-    /// True if every bit of `bits` is set.
-    pub fn has(self, bits: u32) -> bool {
-        self.0 & bits == bits
-    }
 }
+flag_newtype!(CompletionFilter, u32);
 
 /// SMB2 CHANGE_NOTIFY request ([MS-SMB2] 2.2.35), StructureSize 32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,19 +285,9 @@ impl core::iter::FusedIterator for NotifyEntries<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Command, Header, HeaderFlags};
+    use crate::wire::Command;
+    use crate::wire::test_util::message;
     use alloc::vec;
-
-    fn msg_with<E: Encode>(response: bool, body: &E) -> Vec<u8> {
-        let mut h = Header::request(Command::ChangeNotify);
-        if response {
-            h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        }
-        let mut m = Vec::new();
-        h.encode(&mut m);
-        body.encode(&mut m);
-        m
-    }
 
     #[test]
     fn request_round_trip_and_layout() {
@@ -319,7 +302,7 @@ mod tests {
                 CompletionFilter::FILE_NAME | CompletionFilter::DIR_NAME,
             ),
         };
-        let m = msg_with(false, &req);
+        let m = message(Command::ChangeNotify, false, &req);
         assert_eq!(m.len(), 64 + 32);
         assert_eq!(&m[64..72], &[32, 0, 1, 0, 0, 0x10, 0, 0]);
         assert_eq!(&m[88..96], &[3, 0, 0, 0, 0, 0, 0, 0]);
@@ -378,7 +361,7 @@ mod tests {
         let mut buf = Vec::new();
         encode_notify_entries(&entries, &mut buf);
         let resp = ChangeNotifyResponse { buffer: &buf };
-        let m = msg_with(true, &resp);
+        let m = message(Command::ChangeNotify, true, &resp);
         let back = ChangeNotifyResponse::decode(&m).unwrap();
         assert_eq!(back, resp);
         let got: Vec<_> = back.entries().collect::<Result<_, _>>().unwrap();
@@ -402,7 +385,7 @@ mod tests {
         }
         // Empty buffer (STATUS_NOTIFY_ENUM_DIR): no entries.
         let empty = ChangeNotifyResponse { buffer: &[] };
-        let m = msg_with(true, &empty);
+        let m = message(Command::ChangeNotify, true, &empty);
         let back = ChangeNotifyResponse::decode(&m).unwrap();
         assert_eq!(back.entries().count(), 0);
         assert_eq!(NotifyAction::from_u32(9), NotifyAction::RemovedByDelete);
@@ -411,14 +394,15 @@ mod tests {
     #[test]
     fn samba_capture_decodes_and_round_trips() {
         use crate::wire::fscc::fixtures::*;
-        let m = unhex(CHANGE_NOTIFY_REQ);
+        use crate::wire::test_util::hex;
+        let m = hex(CHANGE_NOTIFY_REQ);
         let req = ChangeNotifyRequest::decode(&m).unwrap();
         assert!(req.flags.has(ChangeNotifyFlags::WATCH_TREE));
         let mut again = m[..64].to_vec();
         req.encode(&mut again);
         assert_eq!(again, m);
 
-        let m = unhex(CHANGE_NOTIFY_RESP);
+        let m = hex(CHANGE_NOTIFY_RESP);
         let resp = ChangeNotifyResponse::decode(&m).unwrap();
         let mut again = m[..64].to_vec();
         resp.encode(&mut again);

@@ -1,6 +1,7 @@
 //! SMB2 CLOSE request and response ([MS-SMB2] 2.2.15, 2.2.16).
 
-use super::create::{FileAttributes, flag_newtype};
+use super::create::FileAttributes;
+use super::flag_newtype;
 use super::{Decode, DecodeResult, Encode, FileId, HEADER_LEN, Reader};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -73,14 +74,38 @@ impl Encode for CloseResponse {
         msg.put_u16_le(60);
         msg.put_u16_le(self.flags.0);
         msg.put_u32_le(0); // Reserved
-        msg.put_u64_le(self.creation_time);
-        msg.put_u64_le(self.last_access_time);
-        msg.put_u64_le(self.last_write_time);
-        msg.put_u64_le(self.change_time);
-        msg.put_u64_le(self.allocation_size);
-        msg.put_u64_le(self.end_of_file);
-        msg.put_u32_le(self.file_attributes.0);
+        write_attributes(
+            msg,
+            [
+                self.creation_time,
+                self.last_access_time,
+                self.last_write_time,
+                self.change_time,
+                self.allocation_size,
+                self.end_of_file,
+            ],
+            self.file_attributes,
+        );
     }
+}
+
+/// Write the block CREATE and CLOSE responses share ([MS-SMB2] 2.2.14, 2.2.16): CreationTime,
+/// LastAccessTime, LastWriteTime, ChangeTime, AllocationSize, EndofFile (in that order in
+/// `values`), then FileAttributes.
+pub(crate) fn write_attributes(msg: &mut Vec<u8>, values: [u64; 6], attributes: FileAttributes) {
+    for v in values {
+        msg.put_u64_le(v);
+    }
+    msg.put_u32_le(attributes.0);
+}
+
+/// Read the block written by [`write_attributes`].
+pub(crate) fn read_attributes(r: &mut Reader<'_>) -> DecodeResult<([u64; 6], FileAttributes)> {
+    let mut values = [0u64; 6];
+    for v in &mut values {
+        *v = r.u64()?;
+    }
+    Ok((values, FileAttributes(r.u32()?)))
 }
 
 impl<'a> Decode<'a> for CloseResponse {
@@ -89,15 +114,24 @@ impl<'a> Decode<'a> for CloseResponse {
         r.expect_u16("StructureSize", 60)?;
         let flags = CloseFlags(r.u16()?);
         r.skip(4)?;
+        let (times, file_attributes) = read_attributes(&mut r)?;
+        let [
+            creation_time,
+            last_access_time,
+            last_write_time,
+            change_time,
+            allocation_size,
+            end_of_file,
+        ] = times;
         Ok(CloseResponse {
             flags,
-            creation_time: r.u64()?,
-            last_access_time: r.u64()?,
-            last_write_time: r.u64()?,
-            change_time: r.u64()?,
-            allocation_size: r.u64()?,
-            end_of_file: r.u64()?,
-            file_attributes: FileAttributes(r.u32()?),
+            creation_time,
+            last_access_time,
+            last_write_time,
+            change_time,
+            allocation_size,
+            end_of_file,
+            file_attributes,
         })
     }
 }
@@ -106,7 +140,7 @@ impl<'a> Decode<'a> for CloseResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     #[test]
     fn request_is_byte_exact_and_round_trips() {

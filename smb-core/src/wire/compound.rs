@@ -144,19 +144,19 @@ mod tests {
     use super::*;
     use crate::wire::echo::EchoRequest;
     use crate::wire::logoff::LogoffRequest;
-    use crate::wire::negotiate::tests::with_header;
+    use crate::wire::test_util::message;
     use crate::wire::tree_connect::TreeConnectRequest;
     use crate::wire::{Command, Header};
 
     #[test]
     fn builds_and_splits_related_chain() {
-        let a = with_header(
+        let a = message(
             Command::TreeConnect,
             false,
             &TreeConnectRequest::new(r"\\s\x"),
         );
-        let b = with_header(Command::Echo, false, &EchoRequest);
-        let c = with_header(Command::Logoff, false, &LogoffRequest);
+        let b = message(Command::Echo, false, &EchoRequest);
+        let c = message(Command::Logoff, false, &LogoffRequest);
         assert_eq!(a.len(), 82);
         let chain = build_chain(&[
             ChainPart {
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn single_message_is_its_own_chain() {
-        let mut a = with_header(Command::Echo, false, &EchoRequest);
+        let mut a = message(Command::Echo, false, &EchoRequest);
         a[20] = 99; // stale NextCommand is reset
         let chain = build_chain(&[ChainPart {
             message: &a,
@@ -230,8 +230,8 @@ mod tests {
 
     #[test]
     fn split_is_liberal_but_bounded() {
-        let a = with_header(Command::Echo, false, &EchoRequest);
-        let b = with_header(Command::Echo, false, &EchoRequest);
+        let a = message(Command::Echo, false, &EchoRequest);
+        let b = message(Command::Echo, false, &EchoRequest);
         // Unpadded chain with NextCommand = 68 (not 8-aligned) is accepted.
         let mut chain = a.clone();
         chain[20] = 68;

@@ -2,48 +2,12 @@
 
 use super::create_context::{self, CreateContext};
 use super::{
-    Decode, DecodeError, DecodeResult, Encode, FileId, HEADER_LEN, Reader, pad_to, patch_u32,
-    put_utf16le, slice_at, utf16le_len, utf16le_to_string,
+    Decode, DecodeError, DecodeResult, Encode, FileId, HEADER_LEN, Reader, flag_newtype, pad_to,
+    patch_u32, put_utf16le, slice_at, utf16le_len, utf16le_to_string,
 };
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::BufMut;
-
-/// Defines the helper methods shared by the flag newtypes of the file-command modules.
-macro_rules! flag_newtype {
-    ($name:ident, $ty:ty) => {
-        impl $name {
-            /// Whether every bit of `bits` is set.
-            pub fn has(self, bits: $ty) -> bool {
-                self.0 & bits == bits
-            }
-            /// Set or clear `bits`.
-            pub fn set(&mut self, bits: $ty, on: bool) {
-                if on {
-                    self.0 |= bits;
-                } else {
-                    self.0 &= !bits;
-                }
-            }
-            /// This value with `bits` added.
-            pub fn with(self, bits: $ty) -> Self {
-                $name(self.0 | bits)
-            }
-        }
-        impl core::ops::BitOr for $name {
-            type Output = $name;
-            fn bitor(self, rhs: $name) -> $name {
-                $name(self.0 | rhs.0)
-            }
-        }
-        impl From<$ty> for $name {
-            fn from(v: $ty) -> $name {
-                $name(v)
-            }
-        }
-    };
-}
-pub(crate) use flag_newtype;
 
 /// Oplock level requested in a CREATE or granted in its response ([MS-SMB2] 2.2.13, 2.2.14).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -552,13 +516,18 @@ impl Encode for CreateResponse {
         msg.put_u8(self.oplock_level.to_u8());
         msg.put_u8(self.flags.0);
         msg.put_u32_le(self.action.to_u32());
-        msg.put_u64_le(self.creation_time);
-        msg.put_u64_le(self.last_access_time);
-        msg.put_u64_le(self.last_write_time);
-        msg.put_u64_le(self.change_time);
-        msg.put_u64_le(self.allocation_size);
-        msg.put_u64_le(self.end_of_file);
-        msg.put_u32_le(self.file_attributes.0);
+        super::close::write_attributes(
+            msg,
+            [
+                self.creation_time,
+                self.last_access_time,
+                self.last_write_time,
+                self.change_time,
+                self.allocation_size,
+                self.end_of_file,
+            ],
+            self.file_attributes,
+        );
         msg.put_u32_le(0); // Reserved2
         self.file_id.write(msg);
         let ctx_fields = msg.len();
@@ -584,13 +553,15 @@ impl<'a> Decode<'a> for CreateResponse {
         let oplock_level = OplockLevel::from_u8(r.u8()?);
         let flags = CreateResponseFlags(r.u8()?);
         let action = CreateAction::from_u32(r.u32()?);
-        let creation_time = r.u64()?;
-        let last_access_time = r.u64()?;
-        let last_write_time = r.u64()?;
-        let change_time = r.u64()?;
-        let allocation_size = r.u64()?;
-        let end_of_file = r.u64()?;
-        let file_attributes = FileAttributes(r.u32()?);
+        let (times, file_attributes) = super::close::read_attributes(&mut r)?;
+        let [
+            creation_time,
+            last_access_time,
+            last_write_time,
+            change_time,
+            allocation_size,
+            end_of_file,
+        ] = times;
         let _reserved2 = r.u32()?;
         let file_id = FileId::read(&mut r)?;
         let ctx_off = r.u32()?;
@@ -620,66 +591,14 @@ impl<'a> Decode<'a> for CreateResponse {
     }
 }
 
-/// Helpers shared by the tests of the file-command modules.
-#[cfg(test)]
-pub(crate) mod test_util {
-    use crate::wire::{Command, Decode, Encode, Header, HeaderFlags};
-    use alloc::vec::Vec;
-    use core::fmt::Debug;
-
-    /// A whole message: a header for `cmd` (response when `response`) followed by `body`.
-    pub fn message<B: Encode>(cmd: Command, response: bool, body: &B) -> Vec<u8> {
-        let mut h = Header::request(cmd);
-        if response {
-            h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        }
-        let mut msg = Vec::new();
-        h.encode(&mut msg);
-        body.encode(&mut msg);
-        msg
-    }
-
-    /// Encode, decode, compare; re-encode and compare the bytes. Returns the message.
-    pub fn round_trip<T>(cmd: Command, response: bool, body: &T) -> Vec<u8>
-    where
-        T: Encode + for<'a> Decode<'a> + PartialEq + Debug,
-    {
-        let msg = message(cmd, response, body);
-        let back = T::decode(&msg).expect("decodes");
-        assert_eq!(&back, body);
-        let again = message(cmd, response, &back);
-        assert_eq!(again, msg);
-        msg
-    }
-
-    /// Every strict prefix of `msg` must decode to an error (and never panic).
-    pub fn prefixes_fail<'a, T: Decode<'a> + Debug>(msg: &'a [u8]) {
-        for n in 0..msg.len() {
-            assert!(T::decode(&msg[..n]).is_err(), "prefix of {n} bytes decoded");
-        }
-    }
-
-    /// Hex text (whitespace ignored) to bytes.
-    pub fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
-        digits
-            .chunks(2)
-            .map(|p| {
-                let v = |c: u8| (c as char).to_digit(16).unwrap() as u8;
-                v(p[0]) << 4 | v(p[1])
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::test_util::*;
     use super::*;
     use crate::wire::create_context::{
         DurableHandleRequestV2, Lease, LeaseState, MaximalAccessRequest, QueryOnDiskId,
         QueryOnDiskIdRequest,
     };
+    use crate::wire::test_util::*;
     use crate::wire::{Command, Guid};
 
     fn sample_request() -> CreateRequest {
@@ -809,18 +728,10 @@ mod tests {
 /// re-encoding the decoded body after the captured header must give the captured bytes.
 #[cfg(test)]
 mod samba_capture {
-    use super::test_util::hex;
-    use crate::wire::{Decode, Encode, close, ioctl, read, write};
-    use alloc::vec::Vec;
+    use crate::wire::test_util::{hex, reencode};
+    use crate::wire::{Decode, close, ioctl, read, write};
 
     const FIXTURES: &str = include_str!("fixtures/samba_file_msgs.txt");
-
-    fn reencode<'a, T: Decode<'a> + Encode>(msg: &'a [u8]) -> Vec<u8> {
-        let body = T::decode(msg).expect("captured message decodes");
-        let mut out = msg[..64].to_vec();
-        body.encode(&mut out);
-        out
-    }
 
     #[test]
     fn captured_messages_decode_and_reencode_byte_exact() {

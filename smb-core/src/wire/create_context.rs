@@ -6,7 +6,8 @@
 //! response often share a name with different layouts (DH2Q, DHnQ, MxAc), so the caller picks
 //! the type matching the direction.
 
-use super::create::{AccessMask, flag_newtype};
+use super::create::AccessMask;
+use super::flag_newtype;
 use super::{
     DecodeError, DecodeResult, FileId, Guid, NtStatus, Reader, patch_u16, patch_u32, slice_at,
 };
@@ -603,7 +604,7 @@ impl TypedContext for AppInstanceId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::create::test_util::hex;
+    use crate::wire::test_util::hex;
     use alloc::vec;
 
     fn chain(list: &[CreateContext]) -> Vec<u8> {

@@ -40,15 +40,15 @@ impl Decode<'_> for EchoResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
+    use crate::wire::test_util::{all_prefixes_fail, message};
 
     #[test]
     fn echo_round_trips() {
-        let msg = with_header(Command::Echo, false, &EchoRequest);
+        let msg = message(Command::Echo, false, &EchoRequest);
         assert_eq!(msg.len(), 68);
         assert_eq!(&msg[64..], &[4, 0, 0, 0]);
         assert_eq!(EchoRequest::decode(&msg).unwrap(), EchoRequest);
-        let msg = with_header(Command::Echo, true, &EchoResponse);
+        let msg = message(Command::Echo, true, &EchoResponse);
         assert_eq!(EchoResponse::decode(&msg).unwrap(), EchoResponse);
         all_prefixes_fail(&msg, |m| EchoResponse::decode(m).is_err());
         all_prefixes_fail(&msg, |m| EchoRequest::decode(m).is_err());

@@ -290,25 +290,14 @@ impl SymlinkError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::HeaderFlags;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly};
+    use crate::wire::test_util::{all_prefixes_fail, hex, reencodes_exactly, response_with_status};
     use alloc::vec;
-
-    fn response_msg(status: NtStatus, command: Command, body: &ErrorResponse<'_>) -> Vec<u8> {
-        let mut h = Header::request(command);
-        h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        h.status = status;
-        let mut msg = Vec::new();
-        h.encode(&mut msg);
-        body.encode(&mut msg);
-        msg
-    }
 
     #[test]
     fn empty_error_is_nine_bytes_and_round_trips() {
-        let msg = response_msg(
-            NtStatus::ACCESS_DENIED,
+        let msg = response_with_status(
             Command::Create,
+            NtStatus::ACCESS_DENIED,
             &ErrorResponse::empty(),
         );
         assert_eq!(&msg[64..], &[9, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -330,7 +319,7 @@ mod tests {
         let body = ErrorResponse {
             data: ErrorData::Plain(&data),
         };
-        let msg = response_msg(NtStatus::BUFFER_TOO_SMALL, Command::QueryInfo, &body);
+        let msg = response_with_status(Command::QueryInfo, NtStatus::BUFFER_TOO_SMALL, &body);
         assert_eq!(&msg[64..], &[9, 0, 0, 0, 4, 0, 0, 0, 0x34, 0x12, 0, 0]);
         let back = ErrorResponse::decode(&msg).unwrap();
         assert_eq!(
@@ -379,7 +368,7 @@ mod tests {
         let body = ErrorResponse {
             data: ErrorData::Plain(&data),
         };
-        let msg = response_msg(NtStatus::STOPPED_ON_SYMLINK, Command::Create, &body);
+        let msg = response_with_status(Command::Create, NtStatus::STOPPED_ON_SYMLINK, &body);
         let back = ErrorResponse::decode(&msg).unwrap();
         assert_eq!(
             back.detail(NtStatus::STOPPED_ON_SYMLINK).unwrap(),
@@ -410,7 +399,7 @@ mod tests {
                 },
             ]),
         };
-        let msg = response_msg(NtStatus::STOPPED_ON_SYMLINK, Command::Create, &body);
+        let msg = response_with_status(Command::Create, NtStatus::STOPPED_ON_SYMLINK, &body);
         assert_eq!(msg[66], 2);
         // First context 72..83, second starts aligned at 88.
         assert_eq!(&msg[88..92], &(sym.len() as u32).to_le_bytes());
@@ -437,37 +426,37 @@ mod tests {
 
     #[test]
     fn error_body_detection() {
-        let err = response_msg(NtStatus::PENDING, Command::Read, &ErrorResponse::empty());
+        let err = response_with_status(Command::Read, NtStatus::PENDING, &ErrorResponse::empty());
         assert!(is_error_body(&err));
         // SESSION_SETUP with MORE_PROCESSING_REQUIRED is a SESSION_SETUP body.
-        let ss = response_msg(
-            NtStatus::MORE_PROCESSING_REQUIRED,
+        let ss = response_with_status(
             Command::SessionSetup,
+            NtStatus::MORE_PROCESSING_REQUIRED,
             &ErrorResponse::empty(),
         );
         assert!(!is_error_body(&ss));
-        let ss = response_msg(
-            NtStatus::LOGON_FAILURE,
+        let ss = response_with_status(
             Command::SessionSetup,
+            NtStatus::LOGON_FAILURE,
             &ErrorResponse::empty(),
         );
         assert!(is_error_body(&ss));
-        let ok = response_msg(
-            NtStatus::SUCCESS,
+        let ok = response_with_status(
             Command::QueryInfo,
+            NtStatus::SUCCESS,
             &ErrorResponse::empty(),
         );
         assert!(!is_error_body(&ok));
-        let ov = response_msg(
-            NtStatus::BUFFER_OVERFLOW,
+        let ov = response_with_status(
             Command::QueryInfo,
+            NtStatus::BUFFER_OVERFLOW,
             &ErrorResponse::empty(),
         );
         assert!(!is_error_body(&ov));
         // A non-9 StructureSize (e.g. READ's 17 with BUFFER_OVERFLOW) is never an ERROR body.
-        let mut rd = response_msg(
-            NtStatus::BUFFER_OVERFLOW,
+        let mut rd = response_with_status(
             Command::Read,
+            NtStatus::BUFFER_OVERFLOW,
             &ErrorResponse::empty(),
         );
         rd[64] = 17;

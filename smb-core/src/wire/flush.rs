@@ -55,7 +55,7 @@ impl<'a> Decode<'a> for FlushResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     #[test]
     fn round_trips_and_rejects_prefixes() {

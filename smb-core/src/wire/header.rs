@@ -1,5 +1,6 @@
 //! The SMB2 packet header, sync and async forms ([MS-SMB2] 2.2.1).
 
+use super::flag_newtype;
 use super::{DecodeError, DecodeResult, NtStatus, Reader};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -135,20 +136,8 @@ impl HeaderFlags {
     pub const DFS_OPERATIONS: u32 = 0x1000_0000;
     /// A replayed request (3.x).
     pub const REPLAY_OPERATION: u32 = 0x2000_0000;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit == bit
-    }
-    /// Set or clear `bit`.
-    pub fn set(&mut self, bit: u32, on: bool) {
-        if on {
-            self.0 |= bit;
-        } else {
-            self.0 &= !bit;
-        }
-    }
 }
+flag_newtype!(HeaderFlags, u32);
 
 /// The part of the header that differs between the sync and async forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

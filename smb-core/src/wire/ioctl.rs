@@ -5,7 +5,7 @@
 //! The IOCTL messages borrow their input and output buffers; each payload type implements
 //! [`IoctlData`] to turn those bytes into a value and back.
 
-use super::create::flag_newtype;
+use super::flag_newtype;
 use super::{
     Decode, DecodeError, DecodeResult, Encode, FileId, Guid, HEADER_LEN, Reader, put_utf16le,
     slice_at, utf16le_to_string,
@@ -606,6 +606,19 @@ fn put_utf16z(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Read a NUL-terminated UTF-16LE string at the start of `b` (to the end if unterminated).
+/// Take `s` out of the string budget of one DFS referral response.
+fn charge(budget: &core::cell::Cell<usize>, s: String) -> DecodeResult<String> {
+    let left = budget
+        .get()
+        .checked_sub(s.len())
+        .ok_or(DecodeError::BadField {
+            field: "DFS_REFERRAL string offsets",
+            value: s.len() as u64,
+        })?;
+    budget.set(left);
+    Ok(s)
+}
+
 fn read_utf16z(b: &[u8]) -> DecodeResult<String> {
     let even = &b[..b.len() & !1];
     let end = even
@@ -801,6 +814,11 @@ impl IoctlData<'_> for DfsReferralResponse {
         let flags = r.u32()?;
         let mut referrals = Vec::new();
         let mut pos = r.pos();
+        // Referrals point at strings anywhere in the buffer and may share them, so the
+        // decoded strings are charged to a budget linear in the buffer length: a buffer of
+        // tiny referrals all pointing at one long string cannot make decoding allocate
+        // quadratically.
+        let budget = core::cell::Cell::new(buf.len().saturating_mul(4).saturating_add(128 * 1024));
         for _ in 0..count {
             let mut r = Reader::at(buf, pos)?;
             let version = r.u16()?;
@@ -813,16 +831,22 @@ impl IoctlData<'_> for DfsReferralResponse {
                     value: size as u64,
                 });
             }
-            let at = |off: u16| -> String {
-                buf.get(pos + off as usize..)
-                    .and_then(|b| read_utf16z(b).ok())
-                    .unwrap_or_default()
+            let at = |off: u16| -> DecodeResult<String> {
+                charge(
+                    &budget,
+                    buf.get(pos + off as usize..)
+                        .and_then(|b| read_utf16z(b).ok())
+                        .unwrap_or_default(),
+                )
             };
             let (time_to_live, body) = match version {
                 1 => (
                     0,
                     DfsReferralBody::V1 {
-                        share_name: read_utf16z(&buf[pos + 8..pos + size]).unwrap_or_default(),
+                        share_name: charge(
+                            &budget,
+                            read_utf16z(&buf[pos + 8..pos + size]).unwrap_or_default(),
+                        )?,
                     },
                 ),
                 2 => {
@@ -833,9 +857,9 @@ impl IoctlData<'_> for DfsReferralResponse {
                         ttl,
                         DfsReferralBody::Targets {
                             proximity,
-                            dfs_path: at(p),
-                            dfs_alternate_path: at(a),
-                            network_address: at(n),
+                            dfs_path: at(p)?,
+                            dfs_alternate_path: at(a)?,
+                            network_address: at(n)?,
                         },
                     )
                 }
@@ -854,12 +878,12 @@ impl IoctlData<'_> for DfsReferralResponse {
                                 break;
                             }
                             off += s.encode_utf16().count() * 2 + 2;
-                            names.push(s);
+                            names.push(charge(&budget, s)?);
                         }
                         (
                             ttl,
                             DfsReferralBody::NameList {
-                                special_name: at(special),
+                                special_name: at(special)?,
                                 expanded_names: names,
                             },
                         )
@@ -869,9 +893,9 @@ impl IoctlData<'_> for DfsReferralResponse {
                             ttl,
                             DfsReferralBody::Targets {
                                 proximity: 0,
-                                dfs_path: at(p),
-                                dfs_alternate_path: at(a),
-                                network_address: at(n),
+                                dfs_path: at(p)?,
+                                dfs_alternate_path: at(a)?,
+                                network_address: at(n)?,
                             },
                         )
                     }
@@ -916,7 +940,7 @@ fn entry_starts(out: &[u8], base: usize, n: usize) -> Vec<usize> {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
     use alloc::vec;
 
     #[test]

@@ -1,6 +1,6 @@
 //! SMB2 LOCK request and response ([MS-SMB2] 2.2.26, 2.2.27).
 
-use super::create::flag_newtype;
+use super::flag_newtype;
 use super::{Decode, DecodeError, DecodeResult, Encode, FileId, HEADER_LEN, Reader};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -135,7 +135,7 @@ impl<'a> Decode<'a> for LockResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     #[test]
     fn request_is_byte_exact_and_round_trips() {

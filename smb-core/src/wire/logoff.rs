@@ -54,15 +54,15 @@ impl Decode<'_> for LogoffResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, with_header};
+    use crate::wire::test_util::{all_prefixes_fail, message};
 
     #[test]
     fn logoff_round_trips() {
-        let msg = with_header(Command::Logoff, false, &LogoffRequest);
+        let msg = message(Command::Logoff, false, &LogoffRequest);
         assert_eq!(&msg[64..], &[4, 0, 0, 0]);
         assert_eq!(LogoffRequest::decode(&msg).unwrap(), LogoffRequest);
         all_prefixes_fail(&msg, |m| LogoffRequest::decode(m).is_err());
-        let msg = with_header(Command::Logoff, true, &LogoffResponse);
+        let msg = message(Command::Logoff, true, &LogoffResponse);
         assert_eq!(LogoffResponse::decode(&msg).unwrap(), LogoffResponse);
         all_prefixes_fail(&msg, |m| LogoffResponse::decode(m).is_err());
         let mut bad = msg;

@@ -37,6 +37,8 @@ pub mod read;
 pub mod session_setup;
 pub mod set_info;
 pub mod status;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub mod transform;
 pub mod tree_connect;
 pub mod write;
@@ -45,6 +47,43 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::BufMut;
 use core::fmt;
+
+/// Defines the helper methods shared by the plain flag newtypes (`pub struct X(pub u32)`):
+/// `has`, `set`, `with`, `|` and `From` the raw integer.
+macro_rules! flag_newtype {
+    ($name:ident, $ty:ty) => {
+        impl $name {
+            /// Whether every bit of `bits` is set.
+            pub fn has(self, bits: $ty) -> bool {
+                self.0 & bits == bits
+            }
+            /// Set or clear `bits`.
+            pub fn set(&mut self, bits: $ty, on: bool) {
+                if on {
+                    self.0 |= bits;
+                } else {
+                    self.0 &= !bits;
+                }
+            }
+            /// This value with `bits` added.
+            pub fn with(self, bits: $ty) -> Self {
+                $name(self.0 | bits)
+            }
+        }
+        impl core::ops::BitOr for $name {
+            type Output = $name;
+            fn bitor(self, rhs: $name) -> $name {
+                $name(self.0 | rhs.0)
+            }
+        }
+        impl From<$ty> for $name {
+            fn from(v: $ty) -> $name {
+                $name(v)
+            }
+        }
+    };
+}
+pub(crate) use flag_newtype;
 
 pub use header::{Command, HEADER_LEN, Header, HeaderFlags};
 pub use status::NtStatus;

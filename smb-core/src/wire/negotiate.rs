@@ -5,6 +5,7 @@
 //! ([MS-SMB2] 2.2.3.1: "Each context MUST start at an 8-byte aligned boundary"); the offset of
 //! the first one is given by NegotiateContextOffset, relative to the header start.
 
+use super::flag_newtype;
 use super::{
     Decode, DecodeError, DecodeResult, Encode, Guid, HEADER_LEN, Reader, pad_to, patch_u16,
     patch_u32, put_utf16le, slice_at, utf16le_to_string,
@@ -76,12 +77,8 @@ impl SecurityMode {
     pub const SIGNING_ENABLED: u16 = 0x0001;
     /// SMB2_NEGOTIATE_SIGNING_REQUIRED.
     pub const SIGNING_REQUIRED: u16 = 0x0002;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u16) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(SecurityMode, u16);
 
 /// Global capabilities ([MS-SMB2] 2.2.3, 2.2.4; also used by SESSION_SETUP 2.2.5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -105,12 +102,8 @@ impl Capabilities {
     pub const ENCRYPTION: u32 = 0x0000_0040;
     /// SMB2_GLOBAL_CAP_NOTIFICATIONS (3.1.1, server-to-client notifications).
     pub const NOTIFICATIONS: u32 = 0x0000_0080;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(Capabilities, u32);
 
 /// Pre-authentication integrity hash algorithms ([MS-SMB2] 2.2.3.1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -722,28 +715,11 @@ impl NegotiateResponse<'_> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::wire::{Command, Header, HeaderFlags};
+    use crate::wire::test_util::{all_prefixes_fail, hex, message, reencodes_exactly};
+    use crate::wire::{Command, Header};
     use alloc::vec;
-
-    pub(crate) fn with_header(command: Command, response: bool, body: &dyn Encode) -> Vec<u8> {
-        let mut h = Header::request(command);
-        if response {
-            h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        }
-        let mut msg = Vec::new();
-        h.encode(&mut msg);
-        body.encode(&mut msg);
-        msg
-    }
-
-    /// Every strict prefix of a valid message must fail to decode, without panicking.
-    pub(crate) fn all_prefixes_fail(msg: &[u8], fails: impl Fn(&[u8]) -> bool) {
-        for n in 0..msg.len() {
-            assert!(fails(&msg[..n]), "prefix {n} of {} decoded", msg.len());
-        }
-    }
 
     fn sample_request() -> NegotiateRequest {
         NegotiateRequest {
@@ -804,7 +780,7 @@ pub(crate) mod tests {
     #[test]
     fn request_round_trips_with_all_contexts() {
         let req = sample_request();
-        let msg = with_header(Command::Negotiate, false, &req);
+        let msg = message(Command::Negotiate, false, &req);
         // Fixed part 36 + 5 dialects = 110, contexts start at 112 (8-aligned).
         assert_eq!(&msg[64..66], &[36, 0]);
         assert_eq!(&msg[66..68], &[5, 0]);
@@ -834,7 +810,7 @@ pub(crate) mod tests {
             dialects: vec![Dialect::Smb202, Dialect::Smb210],
             contexts: vec![],
         };
-        let msg = with_header(Command::Negotiate, false, &req);
+        let msg = message(Command::Negotiate, false, &req);
         assert_eq!(msg.len(), 64 + 36 + 4);
         assert_eq!(NegotiateRequest::decode(&msg).unwrap(), req);
     }
@@ -915,7 +891,7 @@ pub(crate) mod tests {
     fn response_round_trips_and_borrows_blob() {
         let blob = [0x60u8, 0x5e, 0x06, 0x06, 0x2b, 0x06, 0x01];
         let rsp = sample_response(&blob);
-        let msg = with_header(Command::Negotiate, true, &rsp);
+        let msg = message(Command::Negotiate, true, &rsp);
         assert_eq!(&msg[64..66], &[65, 0]);
         assert_eq!(&msg[120..122], &[128, 0]); // SecurityBufferOffset
         // Contexts after 128 + 7 = 135, aligned to 136.
@@ -937,7 +913,7 @@ pub(crate) mod tests {
         let mut rsp = sample_response(&[]);
         rsp.dialect = Dialect::Wildcard;
         rsp.contexts.clear();
-        let mut msg = with_header(Command::Negotiate, true, &rsp);
+        let mut msg = message(Command::Negotiate, true, &rsp);
         // Garbage in the Reserved fields is ignored for dialects other than 3.1.1.
         msg[70] = 0xFF;
         msg[124] = 0xFF;
@@ -949,7 +925,7 @@ pub(crate) mod tests {
     #[test]
     fn rejects_bad_offsets_and_counts() {
         let rsp = sample_response(&[1, 2, 3]);
-        let msg = with_header(Command::Negotiate, true, &rsp);
+        let msg = message(Command::Negotiate, true, &rsp);
         // Security buffer offset into the fixed part.
         let mut m = msg.clone();
         m[120] = 100;
@@ -976,7 +952,7 @@ pub(crate) mod tests {
         m[ctx + 10..ctx + 12].copy_from_slice(&200u16.to_le_bytes());
         assert!(NegotiateResponse::decode(&m).is_err());
         // Request: dialect count past the end.
-        let req = with_header(Command::Negotiate, false, &sample_request());
+        let req = message(Command::Negotiate, false, &sample_request());
         let mut m = req.clone();
         m[66..68].copy_from_slice(&0xFFFFu16.to_le_bytes());
         assert!(NegotiateRequest::decode(&m).is_err());
@@ -1033,22 +1009,6 @@ pub(crate) mod tests {
         2b0601050502a03e303ca00e300c060a2b06010401823702020aa32a3028a0261b246e6f745f646566696e65\
         645f696e5f5246433431373840706c656173655f69676e6f7265\
     ";
-
-    /// Hex to bytes, for fixtures.
-    pub(crate) fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    /// Decode `msg` with `decode`, re-encode header + body and compare with the original bytes.
-    pub(crate) fn reencodes_exactly<T: Encode>(msg: &[u8], body: &T) {
-        let mut again = Vec::new();
-        Header::decode(msg).unwrap().encode(&mut again);
-        body.encode(&mut again);
-        assert_eq!(again, msg);
-    }
 
     #[test]
     fn samba_311_negotiate_capture() {

@@ -2,8 +2,9 @@
 //! acknowledgment and response (StructureSize 24), lease break notification (44), lease
 //! break acknowledgment and response (36). [`OplockBreakMessage::decode`] tells them apart.
 
-use super::create::{OplockLevel, flag_newtype};
+use super::create::OplockLevel;
 use super::create_context::LeaseState;
+use super::flag_newtype;
 use super::{Decode, DecodeError, DecodeResult, Encode, FileId, Guid, HEADER_LEN, Reader};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -184,7 +185,7 @@ impl<'a> Decode<'a> for OplockBreakMessage {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     #[test]
     fn oplock_break_is_byte_exact() {

@@ -7,6 +7,7 @@
 //! [`DirectoryEntries`], which follows NextEntryOffset and refuses offsets that do not
 //! advance or that leave the page.
 
+use super::flag_newtype;
 use super::fscc::{ChainedEntries, FileInfoClass, FileTime};
 use super::query_info::{decode_output_buffer, encode_output_buffer};
 use super::{
@@ -30,12 +31,8 @@ impl QueryDirectoryFlags {
     pub const INDEX_SPECIFIED: u8 = 0x04;
     /// SMB2_REOPEN: restart with a new search pattern.
     pub const REOPEN: u8 = 0x10;
-
-    /// True if every bit of `bits` is set.
-    pub fn has(self, bits: u8) -> bool {
-        self.0 & bits == bits
-    }
 }
+flag_newtype!(QueryDirectoryFlags, u8);
 
 /// Fixed part of the request body (StructureSize 33 counts one byte of Buffer).
 const REQ_FIXED: usize = 32;
@@ -380,7 +377,8 @@ impl core::iter::FusedIterator for DirectoryEntries<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Command, Header, HeaderFlags};
+    use crate::wire::Command;
+    use crate::wire::test_util::message;
     use alloc::vec;
 
     const CLASSES: [FileInfoClass; 6] = [
@@ -391,17 +389,6 @@ mod tests {
         FileInfoClass::ID_FULL_DIRECTORY,
         FileInfoClass::NAMES,
     ];
-
-    fn msg_with<E: Encode>(response: bool, body: &E) -> Vec<u8> {
-        let mut h = Header::request(Command::QueryDirectory);
-        if response {
-            h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        }
-        let mut m = Vec::new();
-        h.encode(&mut m);
-        body.encode(&mut m);
-        m
-    }
 
     fn sample() -> Vec<DirectoryEntry> {
         vec![
@@ -473,7 +460,7 @@ mod tests {
             pattern: "*".into(),
             output_buffer_length: 65536,
         };
-        let m = msg_with(false, &req);
+        let m = message(Command::QueryDirectory, false, &req);
         assert_eq!(m.len(), 64 + 32 + 2);
         assert_eq!(&m[64..68], &[33, 0, 37, 1]);
         assert_eq!(&m[88..96], &[96, 0, 2, 0, 0, 0, 1, 0]);
@@ -489,7 +476,7 @@ mod tests {
             pattern: String::new(),
             ..req
         };
-        let m = msg_with(false, &empty);
+        let m = message(Command::QueryDirectory, false, &empty);
         assert_eq!(m.len(), 64 + 33);
         assert_eq!(QueryDirectoryRequest::decode(&m).unwrap(), empty);
         let mut bad = m.clone();
@@ -519,7 +506,7 @@ mod tests {
 
             // Round trip inside a whole response message.
             let resp = QueryDirectoryResponse { buffer: &page };
-            let m = msg_with(true, &resp);
+            let m = message(Command::QueryDirectory, true, &resp);
             let back = QueryDirectoryResponse::decode(&m).unwrap();
             assert_eq!(back, resp);
             assert_eq!(back.entries(class).count(), 3);
@@ -632,7 +619,8 @@ mod tests {
     #[test]
     fn samba_capture_decodes_and_round_trips() {
         use crate::wire::fscc::fixtures::*;
-        let req_bytes = unhex(QUERY_DIRECTORY_REQ);
+        use crate::wire::test_util::hex;
+        let req_bytes = hex(QUERY_DIRECTORY_REQ);
         let req = QueryDirectoryRequest::decode(&req_bytes).unwrap();
         assert_eq!(req.file_information_class, FileInfoClass::ID_BOTH_DIRECTORY);
         assert_eq!(req.pattern, "*");
@@ -641,7 +629,7 @@ mod tests {
         req.encode(&mut again);
         assert_eq!(again, req_bytes);
 
-        let resp_bytes = unhex(QUERY_DIRECTORY_RESP);
+        let resp_bytes = hex(QUERY_DIRECTORY_RESP);
         let resp = QueryDirectoryResponse::decode(&resp_bytes).unwrap();
         let mut again = resp_bytes[..64].to_vec();
         resp.encode(&mut again);

@@ -3,6 +3,7 @@
 //! The output buffer holds one [MS-FSCC] structure (see [`super::fscc`]), a security
 //! descriptor or quota entries; it is borrowed from the message.
 
+use super::flag_newtype;
 use super::fscc::FsccInfo;
 use super::{Decode, DecodeResult, Encode, FileId, HEADER_LEN, Reader, slice_at};
 use alloc::vec::Vec;
@@ -45,12 +46,8 @@ impl SecurityInformation {
     pub const SCOPE: u32 = 0x0000_0040;
     /// BACKUP_SECURITY_INFORMATION.
     pub const BACKUP: u32 = 0x0001_0000;
-
-    /// True if every bit of `bits` is set.
-    pub fn has(self, bits: u32) -> bool {
-        self.0 & bits == bits
-    }
 }
+flag_newtype!(SecurityInformation, u32);
 
 /// QUERY_INFO Flags ([MS-SMB2] 2.2.37), meaningful for `InfoType::FILE` with
 /// FileFullEaInformation and for quota queries.
@@ -64,12 +61,8 @@ impl QueryInfoFlags {
     pub const RETURN_SINGLE_ENTRY: u32 = 0x0000_0002;
     /// SL_INDEX_SPECIFIED.
     pub const INDEX_SPECIFIED: u32 = 0x0000_0004;
-
-    /// True if every bit of `bits` is set.
-    pub fn has(self, bits: u32) -> bool {
-        self.0 & bits == bits
-    }
 }
+flag_newtype!(QueryInfoFlags, u32);
 
 /// Fixed part of the request body (StructureSize 41 counts one byte of Buffer).
 const REQ_FIXED: usize = 40;
@@ -234,19 +227,9 @@ impl<'a> Decode<'a> for QueryInfoResponse<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Command;
     use crate::wire::fscc::{FileFsSizeInformation, FileStandardInformation, FsInfoClass};
-    use crate::wire::{Command, Header, HeaderFlags};
-
-    fn msg_with<E: Encode>(cmd: Command, response: bool, body: &E) -> Vec<u8> {
-        let mut h = Header::request(cmd);
-        if response {
-            h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        }
-        let mut m = Vec::new();
-        h.encode(&mut m);
-        body.encode(&mut m);
-        m
-    }
+    use crate::wire::test_util::message;
 
     #[test]
     fn request_round_trip_and_layout() {
@@ -255,7 +238,7 @@ mod tests {
             volatile: 2,
         };
         let req = QueryInfoRequest::for_class::<FileStandardInformation>(fid, 24);
-        let m = msg_with(Command::QueryInfo, false, &req);
+        let m = message(Command::QueryInfo, false, &req);
         assert_eq!(m.len(), 64 + 41);
         assert_eq!(&m[64..72], &[41, 0, 1, 5, 24, 0, 0, 0]);
         assert_eq!(QueryInfoRequest::decode(&m).unwrap(), req);
@@ -270,7 +253,7 @@ mod tests {
             flags: QueryInfoFlags(QueryInfoFlags::RESTART_SCAN),
             file_id: fid,
         };
-        let m = msg_with(Command::QueryInfo, false, &req);
+        let m = message(Command::QueryInfo, false, &req);
         assert_eq!(&m[72..74], &[104, 0]);
         let back = QueryInfoRequest::decode(&m).unwrap();
         assert_eq!(back, req);
@@ -282,7 +265,7 @@ mod tests {
             SecurityInformation(SecurityInformation::OWNER | SecurityInformation::DACL),
             0x10000,
         );
-        let m = msg_with(Command::QueryInfo, false, &sec);
+        let m = message(Command::QueryInfo, false, &sec);
         assert_eq!(m[66], 3);
         assert_eq!(&m[80..84], &[5, 0, 0, 0]);
         assert_eq!(QueryInfoRequest::decode(&m).unwrap(), sec);
@@ -296,7 +279,7 @@ mod tests {
             ..QueryInfoRequest::for_class::<FileFsSizeInformation>(FileId::default(), 24)
         };
         assert_eq!(req.file_info_class, FsInfoClass::SIZE.0);
-        let mut m = msg_with(Command::QueryInfo, false, &req);
+        let mut m = message(Command::QueryInfo, false, &req);
         m[72] = 64; // into the fixed part
         assert!(QueryInfoRequest::decode(&m).is_err());
         m[72] = 104;
@@ -315,7 +298,7 @@ mod tests {
         };
         let buf = info.to_bytes();
         let resp = QueryInfoResponse { buffer: &buf };
-        let m = msg_with(Command::QueryInfo, true, &resp);
+        let m = message(Command::QueryInfo, true, &resp);
         assert_eq!(&m[64..72], &[9, 0, 72, 0, 24, 0, 0, 0]);
         let back = QueryInfoResponse::decode(&m).unwrap();
         assert_eq!(back, resp);
@@ -327,7 +310,7 @@ mod tests {
         bad[64] = 8;
         assert!(QueryInfoResponse::decode(&bad).is_err());
         let empty = QueryInfoResponse { buffer: &[] };
-        let m = msg_with(Command::QueryInfo, true, &empty);
+        let m = message(Command::QueryInfo, true, &empty);
         assert_eq!(m.len(), 64 + 9);
         assert_eq!(QueryInfoResponse::decode(&m).unwrap(), empty);
     }
@@ -339,6 +322,7 @@ mod tests {
             FileAllInformation, FileFsVolumeInformation, FileInfoClass, FileNameInformation,
             FileStreamInformation, FsccInfo,
         };
+        use crate::wire::test_util::hex;
         for (req_hex, info_type, class) in [
             (
                 QUERY_INFO_FS_SIZE_REQ,
@@ -347,7 +331,7 @@ mod tests {
             ),
             (QUERY_INFO_ALL_REQ, InfoType::FILE, FileInfoClass::ALL.0),
         ] {
-            let m = unhex(req_hex);
+            let m = hex(req_hex);
             let req = QueryInfoRequest::decode(&m).unwrap();
             assert_eq!((req.info_type, req.file_info_class), (info_type, class));
             assert_eq!(req.output_buffer_length, 0xFFFF);
@@ -355,8 +339,8 @@ mod tests {
             req.encode(&mut again);
             assert_eq!(again, m);
         }
-        fn resp_round_trip(hex: &str) -> Vec<u8> {
-            let m = unhex(hex);
+        fn resp_round_trip(text: &str) -> Vec<u8> {
+            let m = hex(text);
             let r = QueryInfoResponse::decode(&m).unwrap();
             let mut again = m[..64].to_vec();
             r.encode(&mut again);

@@ -2,7 +2,7 @@
 //!
 //! The response borrows its data from the received message: this is the zero-copy path.
 
-use super::create::flag_newtype;
+use super::flag_newtype;
 use super::{Decode, DecodeError, DecodeResult, Encode, FileId, HEADER_LEN, Reader, slice_at};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -194,7 +194,7 @@ impl<'a> Decode<'a> for ReadResponse<'a> {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     fn sample() -> ReadRequest {
         ReadRequest {

@@ -1,5 +1,6 @@
 //! SMB2 SESSION_SETUP request and response ([MS-SMB2] 2.2.5, 2.2.6).
 
+use super::flag_newtype;
 use super::negotiate::{Capabilities, SecurityMode};
 use super::{Decode, DecodeResult, Encode, HEADER_LEN, Reader, slice_at};
 use alloc::vec::Vec;
@@ -12,12 +13,8 @@ pub struct SessionSetupFlags(pub u8);
 impl SessionSetupFlags {
     /// SMB2_SESSION_FLAG_BINDING: bind an existing session to a new channel (3.x).
     pub const BINDING: u8 = 0x01;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u8) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(SessionSetupFlags, u8);
 
 /// SessionFlags of a SESSION_SETUP response ([MS-SMB2] 2.2.6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -30,12 +27,8 @@ impl SessionFlags {
     pub const IS_NULL: u16 = 0x0002;
     /// SMB2_SESSION_FLAG_ENCRYPT_DATA (3.x): the session requires encryption.
     pub const ENCRYPT_DATA: u16 = 0x0004;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u16) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(SessionFlags, u16);
 
 /// SMB2 SESSION_SETUP request ([MS-SMB2] 2.2.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +129,7 @@ impl<'a> Decode<'a> for SessionSetupResponse<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly, with_header};
+    use crate::wire::test_util::{all_prefixes_fail, hex, message, reencodes_exactly};
     use crate::wire::{Command, Header};
 
     #[test]
@@ -150,7 +143,7 @@ mod tests {
             previous_session_id: 0x1122_3344_5566_7788,
             security_buffer: &token,
         };
-        let msg = with_header(Command::SessionSetup, false, &req);
+        let msg = message(Command::SessionSetup, false, &req);
         #[rustfmt::skip]
         let expected_body = [
             25, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 88, 0, 10, 0,
@@ -171,7 +164,7 @@ mod tests {
             session_flags: SessionFlags(SessionFlags::ENCRYPT_DATA),
             security_buffer: &token,
         };
-        let msg = with_header(Command::SessionSetup, true, &rsp);
+        let msg = message(Command::SessionSetup, true, &rsp);
         assert_eq!(&msg[64..72], &[9, 0, 4, 0, 72, 0, 9, 0]);
         let back = SessionSetupResponse::decode(&msg).unwrap();
         assert_eq!(back, rsp);
@@ -190,7 +183,7 @@ mod tests {
             session_flags: SessionFlags(SessionFlags::IS_GUEST | SessionFlags::IS_NULL),
             security_buffer: &[],
         };
-        let msg = with_header(Command::SessionSetup, true, &rsp);
+        let msg = message(Command::SessionSetup, true, &rsp);
         assert_eq!(SessionSetupResponse::decode(&msg).unwrap(), rsp);
         // Offset 0 with length 0 (as some servers send) is an empty buffer.
         let mut m = msg.clone();

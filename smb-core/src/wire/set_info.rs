@@ -104,21 +104,11 @@ impl Decode<'_> for SetInfoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Command;
     use crate::wire::fscc::{
         FileBasicInformation, FileDispositionInformation, FileRenameInformation, FileTime,
     };
-    use crate::wire::{Command, Header, HeaderFlags};
-
-    fn msg_with<E: Encode>(response: bool, body: &E) -> Vec<u8> {
-        let mut h = Header::request(Command::SetInfo);
-        if response {
-            h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-        }
-        let mut m = Vec::new();
-        h.encode(&mut m);
-        body.encode(&mut m);
-        m
-    }
+    use crate::wire::test_util::message;
 
     #[test]
     fn rename_request_round_trip_and_layout() {
@@ -133,7 +123,7 @@ mod tests {
             volatile: 8,
         };
         let req = SetInfoRequest::for_class::<FileRenameInformation>(fid, &buf);
-        let m = msg_with(false, &req);
+        let m = message(Command::SetInfo, false, &req);
         assert_eq!(&m[64..72], &[33, 0, 1, 10, buf.len() as u8, 0, 0, 0]);
         assert_eq!(&m[72..74], &[96, 0]);
         assert_eq!(&m[96..], &buf[..]);
@@ -153,7 +143,7 @@ mod tests {
         };
         let b = basic.to_bytes();
         let req = SetInfoRequest::for_class::<FileBasicInformation>(FileId::default(), &b);
-        let m = msg_with(false, &req);
+        let m = message(Command::SetInfo, false, &req);
         assert_eq!(m.len(), 96 + 40);
         assert_eq!(SetInfoRequest::decode(&m).unwrap(), req);
         let d = FileDispositionInformation {
@@ -161,7 +151,7 @@ mod tests {
         }
         .to_bytes();
         let req = SetInfoRequest::for_class::<FileDispositionInformation>(FileId::default(), &d);
-        let m = msg_with(false, &req);
+        let m = message(Command::SetInfo, false, &req);
         assert_eq!(&m[96..], &[1]);
         assert_eq!(SetInfoRequest::decode(&m).unwrap(), req);
         let mut bad = m.clone();
@@ -171,7 +161,7 @@ mod tests {
 
     #[test]
     fn response_round_trip() {
-        let m = msg_with(true, &SetInfoResponse);
+        let m = message(Command::SetInfo, true, &SetInfoResponse);
         assert_eq!(m.len(), 66);
         assert_eq!(SetInfoResponse::decode(&m).unwrap(), SetInfoResponse);
         assert!(SetInfoResponse::decode(&m[..65]).is_err());
@@ -184,7 +174,8 @@ mod tests {
     fn samba_capture_decodes_and_round_trips() {
         use crate::wire::fscc::fixtures::*;
         use crate::wire::fscc::{FileInfoClass, FsccInfo};
-        let m = unhex(SET_INFO_RENAME_REQ);
+        use crate::wire::test_util::hex;
+        let m = hex(SET_INFO_RENAME_REQ);
         let req = SetInfoRequest::decode(&m).unwrap();
         assert_eq!(req.info_type, InfoType::FILE);
         assert_eq!(req.file_info_class, FileInfoClass::RENAME.0);
@@ -199,7 +190,7 @@ mod tests {
         ours.extend_from_slice(&[0, 0]);
         assert_eq!(rename.to_bytes(), ours);
 
-        let m = unhex(SET_INFO_BASIC_REQ);
+        let m = hex(SET_INFO_BASIC_REQ);
         let req = SetInfoRequest::decode(&m).unwrap();
         let mut again = m[..64].to_vec();
         req.encode(&mut again);
@@ -214,7 +205,7 @@ mod tests {
         assert_eq!(basic.file_attributes, 0x21);
         assert_eq!(basic.to_bytes(), req.buffer);
 
-        let m = unhex(SET_INFO_RESP);
+        let m = hex(SET_INFO_RESP);
         assert_eq!(SetInfoResponse::decode(&m).unwrap(), SetInfoResponse);
         let mut again = m[..64].to_vec();
         SetInfoResponse.encode(&mut again);

@@ -518,7 +518,7 @@ mod tests {
 
     #[test]
     fn samba_encrypted_frames() {
-        use crate::wire::negotiate::tests::hex;
+        use crate::wire::test_util::hex;
         for (fixture, len) in [
             (SAMBA_ENCRYPTED_TCON_REQ, 104),
             (SAMBA_ENCRYPTED_TCON_RSP, 80),

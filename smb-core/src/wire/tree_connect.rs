@@ -13,6 +13,7 @@
 //! start of the SMB2 header. Doubt: no capture of a Windows client with this extension was
 //! available to confirm it.
 
+use super::flag_newtype;
 use super::logoff::{decode_size4, encode_size4};
 use super::{
     Decode, DecodeError, DecodeResult, Encode, HEADER_LEN, Reader, pad_to, patch_u16, patch_u32,
@@ -33,12 +34,8 @@ impl TreeConnectFlags {
     pub const REDIRECT_TO_OWNER: u16 = 0x0002;
     /// SMB2_TREE_CONNECT_FLAG_EXTENSION_PRESENT: the Buffer starts with the extension.
     pub const EXTENSION_PRESENT: u16 = 0x0004;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u16) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(TreeConnectFlags, u16);
 
 /// SMB2_REMOTED_IDENTITY_TREE_CONNECT_CONTEXT_ID ([MS-SMB2] 2.2.9.2).
 pub const REMOTED_IDENTITY_CONTEXT_ID: u16 = 0x0001;
@@ -231,12 +228,8 @@ impl ShareFlags {
     pub const COMPRESS_DATA: u32 = 0x0010_0000;
     /// SMB2_SHAREFLAG_ISOLATED_TRANSPORT.
     pub const ISOLATED_TRANSPORT: u32 = 0x0020_0000;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(ShareFlags, u32);
 
 /// Share capabilities ([MS-SMB2] 2.2.10).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -255,12 +248,8 @@ impl ShareCapabilities {
     pub const ASYMMETRIC: u32 = 0x0000_0080;
     /// SMB2_SHARE_CAP_REDIRECT_TO_OWNER.
     pub const REDIRECT_TO_OWNER: u32 = 0x0000_0100;
-
-    /// Whether every bit of `bit` is set.
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit == bit
-    }
 }
+flag_newtype!(ShareCapabilities, u32);
 
 /// SMB2 TREE_CONNECT response ([MS-SMB2] 2.2.10). The TreeId is in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -336,14 +325,14 @@ impl Decode<'_> for TreeDisconnectResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::negotiate::tests::{all_prefixes_fail, hex, reencodes_exactly, with_header};
+    use crate::wire::test_util::{all_prefixes_fail, hex, message, reencodes_exactly};
     use crate::wire::{Command, Header};
     use alloc::vec;
 
     #[test]
     fn plain_request_byte_exact() {
         let req = TreeConnectRequest::new(r"\\srv\ipc$");
-        let msg = with_header(Command::TreeConnect, false, &req);
+        let msg = message(Command::TreeConnect, false, &req);
         assert_eq!(&msg[64..72], &[9, 0, 0, 0, 72, 0, 20, 0]);
         assert_eq!(&msg[72..76], &[b'\\', 0, b'\\', 0]);
         assert_eq!(msg.len(), 72 + 20);
@@ -370,7 +359,7 @@ mod tests {
                 },
             ],
         };
-        let msg = with_header(Command::TreeConnect, false, &req);
+        let msg = message(Command::TreeConnect, false, &req);
         assert_eq!(&msg[66..68], &[6, 0]);
         assert_eq!(&msg[68..70], &[88, 0]); // PathOffset after the 16-byte extension
         assert_eq!(&msg[70..72], &[28, 0]);
@@ -393,7 +382,7 @@ mod tests {
 
     #[test]
     fn request_rejects_bad_path() {
-        let msg = with_header(Command::TreeConnect, false, &TreeConnectRequest::new("ab"));
+        let msg = message(Command::TreeConnect, false, &TreeConnectRequest::new("ab"));
         let mut m = msg.clone();
         m[70] = 3; // odd length
         m.push(0);
@@ -415,7 +404,7 @@ mod tests {
             capabilities: ShareCapabilities(0),
             maximal_access: 0x001F_01FF,
         };
-        let msg = with_header(Command::TreeConnect, true, &rsp);
+        let msg = message(Command::TreeConnect, true, &rsp);
         #[rustfmt::skip]
         let body = [16, 0, 1, 0, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 0xFF, 0x01, 0x1F, 0x00];
         assert_eq!(&msg[64..], &body);
@@ -431,13 +420,13 @@ mod tests {
 
     #[test]
     fn tree_disconnect_round_trips() {
-        let msg = with_header(Command::TreeDisconnect, false, &TreeDisconnectRequest);
+        let msg = message(Command::TreeDisconnect, false, &TreeDisconnectRequest);
         assert_eq!(&msg[64..], &[4, 0, 0, 0]);
         assert_eq!(
             TreeDisconnectRequest::decode(&msg).unwrap(),
             TreeDisconnectRequest
         );
-        let msg = with_header(Command::TreeDisconnect, true, &TreeDisconnectResponse);
+        let msg = message(Command::TreeDisconnect, true, &TreeDisconnectResponse);
         assert_eq!(
             TreeDisconnectResponse::decode(&msg).unwrap(),
             TreeDisconnectResponse

@@ -5,7 +5,7 @@
 //! frame (vectored write). [`Encode`] and [`Decode`] of the whole message exist for tests and
 //! for the scripted server.
 
-use super::create::flag_newtype;
+use super::flag_newtype;
 use super::{Decode, DecodeError, DecodeResult, Encode, FileId, HEADER_LEN, Reader, slice_at};
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -162,7 +162,7 @@ impl<'a> Decode<'a> for WriteResponse {
 mod tests {
     use super::*;
     use crate::wire::Command;
-    use crate::wire::create::test_util::*;
+    use crate::wire::test_util::*;
 
     #[test]
     fn head_plus_data_equals_whole_message() {
