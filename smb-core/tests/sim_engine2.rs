@@ -1083,3 +1083,55 @@ fn channel_loss_fails_tree_connect_waiters_at_once() {
         assert!(e.is_retryable());
     }
 }
+
+/// Output buffer lengths larger than the server's MaxTransactSize (1 MiB in the simulated
+/// server) are clamped before they go on the wire ([MS-SMB2] 3.2.4.14), so callers can ask for
+/// big directory pages whatever the dialect.
+#[test]
+fn output_buffer_lengths_are_clamped_to_max_transact_size() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let d = s.open(t, "dir", OpenOptions::create_truncate());
+    let asked: Arc<Mutex<Vec<(Command, u32)>>> = Arc::default();
+    let seen = asked.clone();
+    s.server.script = Some(Box::new(move |h, msg| {
+        use smb_core::wire::Decode;
+        let len = match h.command {
+            Command::QueryDirectory => {
+                smb_core::wire::query_directory::QueryDirectoryRequest::decode(msg)
+                    .unwrap()
+                    .output_buffer_length
+            }
+            Command::QueryInfo => {
+                smb_core::wire::query_info::QueryInfoRequest::decode(msg)
+                    .unwrap()
+                    .output_buffer_length
+            }
+            _ => return None,
+        };
+        seen.lock().unwrap().push((h.command, len));
+        Some(vec![(reply(h, NtStatus::NO_MORE_FILES), error_body())])
+    }));
+    let _ = s.op(Request::QueryDirectory {
+        file: d,
+        class: 0x25,
+        pattern: "*".into(),
+        restart: true,
+        output_len: 8 << 20,
+    });
+    let _ = s.op(Request::QueryInfo {
+        file: d,
+        info_type: 1,
+        class: 18,
+        additional: 0,
+        output_len: 4096,
+    });
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec![
+            (Command::QueryDirectory, 1 << 20),
+            (Command::QueryInfo, 4096)
+        ]
+    );
+}

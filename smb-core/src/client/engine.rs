@@ -213,6 +213,14 @@ impl Client {
         self.channels.first()?.neg.as_ref()
     }
 
+    /// Clamp an output buffer length to the server's MaxTransactSize ([MS-SMB2] 3.2.4.14,
+    /// 3.2.4.15, 3.2.4.20.1: a request asking for more than MaxTransactSize is refused with
+    /// STATUS_INVALID_PARAMETER, e.g. by Samba on 2.0.2 where the limit is 64 KiB). Callers may
+    /// ask for large pages everywhere and get the largest the server allows.
+    fn clamp_to_transact(&self, len: u32) -> u32 {
+        self.neg().map_or(len, |n| len.min(n.max_transact.max(1)))
+    }
+
     fn dialect_u16(&self) -> u16 {
         self.neg().map_or(0, |n| wire_dialect(n.dialect))
     }
@@ -2278,6 +2286,7 @@ impl Client {
             } => {
                 let (fid, tw) = file_wire(self, *file)?;
                 let hdr = self.header(Command::QueryDirectory, tw);
+                let output_len = &self.clamp_to_transact(*output_len);
                 let body = crate::wire::query_directory::QueryDirectoryRequest {
                     file_information_class: crate::wire::fscc::FileInfoClass(*class),
                     flags: crate::wire::query_directory::QueryDirectoryFlags(if *restart {
@@ -2307,6 +2316,7 @@ impl Client {
             } => {
                 let (fid, tw) = file_wire(self, *file)?;
                 let hdr = self.header(Command::QueryInfo, tw);
+                let output_len = &self.clamp_to_transact(*output_len);
                 let body = crate::wire::query_info::QueryInfoRequest {
                     info_type: crate::wire::query_info::InfoType(*info_type),
                     file_info_class: *class,
@@ -2368,6 +2378,7 @@ impl Client {
             } => {
                 let (fid, tw) = file_wire(self, *file)?;
                 let hdr = self.header(Command::ChangeNotify, tw);
+                let output_len = &self.clamp_to_transact(*output_len);
                 let body = crate::wire::change_notify::ChangeNotifyRequest {
                     flags: crate::wire::change_notify::ChangeNotifyFlags(if *recursive {
                         crate::wire::change_notify::ChangeNotifyFlags::WATCH_TREE
@@ -2405,6 +2416,7 @@ impl Client {
                     ),
                 };
                 let hdr = self.header(Command::Ioctl, tw);
+                let max_output = &self.clamp_to_transact(*max_output);
                 let body = IoctlRequest {
                     ctl_code: *ctl_code,
                     file_id: fid,
