@@ -34,7 +34,8 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use smb_core::client::{ChannelId, CloseReason, ErrorKind, Frame, OpError, Request, Response};
 use smb_core::driver::{
-    self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
+    self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
+    ShareOps, Submitter,
 };
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
@@ -582,13 +583,12 @@ fn connect_channel(
 }
 
 fn read_frames(channel: ChannelId, mut rd: TcpStream, closing: Arc<AtomicBool>, tx: Tx) {
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut reader = ChannelReader::new(channel);
     loop {
-        let reason = match rd.read(&mut buf) {
+        let reason = match rd.read(reader.space()) {
             Ok(0) => CloseReason::Eof,
             Ok(n) => {
-                let data = Bytes::copy_from_slice(&buf[..n]);
-                if tx.send(Command::Input { channel, data }).is_err() {
+                if !reader.commit(n, |c| tx.send(c).is_ok()) {
                     return;
                 }
                 continue;

@@ -39,7 +39,8 @@ use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
 use smb_core::driver::{
-    self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
+    self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
+    ShareOps, Submitter,
 };
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
@@ -545,9 +546,9 @@ async fn connect_channel(
 }
 
 async fn read_frames(channel: ChannelId, mut rd: TcpStream, close: mpsc::Receiver<()>, tx: Tx) {
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut reader = ChannelReader::new(channel);
     loop {
-        let read = async { Some(rd.read(&mut buf).await) };
+        let read = async { Some(rd.read(reader.space()).await) };
         let closed = async {
             let _ = close.recv().await;
             None
@@ -558,8 +559,7 @@ async fn read_frames(channel: ChannelId, mut rd: TcpStream, close: mpsc::Receive
         let reason = match r {
             Ok(0) => CloseReason::Eof,
             Ok(n) => {
-                let data = Bytes::copy_from_slice(&buf[..n]);
-                if tx.try_send(Command::Input { channel, data }).is_err() {
+                if !reader.commit(n, |c| tx.try_send(c).is_ok()) {
                     return;
                 }
                 continue;

@@ -29,10 +29,11 @@
 //! # Ok(()) }
 //! ```
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
 use smb_core::driver::{
-    self, Action, Command, Completion, DirStream, Driver, FileIo, FileIoConfig, ShareOps, Submitter,
+    self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
+    ShareOps, Submitter,
 };
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
@@ -545,18 +546,16 @@ async fn read_frames(
     mut close: oneshot::Receiver<()>,
     tx: Tx,
 ) {
-    let mut buf = BytesMut::new();
+    let mut reader = ChannelReader::new(channel);
     loop {
-        buf.reserve(256 * 1024);
         let r = tokio::select! {
-            r = rd.read_buf(&mut buf) => r,
+            r = rd.read(reader.space()) => r,
             _ = &mut close => return,
         };
         let reason = match r {
             Ok(0) => CloseReason::Eof,
-            Ok(_) => {
-                let data = buf.split().freeze();
-                if tx.send(Command::Input { channel, data }).is_err() {
+            Ok(n) => {
+                if !reader.commit(n, |c| tx.send(c).is_ok()) {
                     return;
                 }
                 continue;

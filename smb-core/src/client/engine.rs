@@ -316,17 +316,11 @@ impl Client {
 
     /// Bytes arrived on `ch` (any split: partial frames are buffered).
     pub fn handle_input(&mut self, ch: ChannelId, data: &[u8], now: Instant) {
-        self.last_now = now;
-        match self.channels.get_mut(ch.0 as usize) {
-            Some(c) if c.connected => {
-                c.reader.push(data);
-                c.last_traffic = now;
-                // The server is alive: restart the silence clock.
-                if c.waiting_since.is_some() {
-                    c.waiting_since = Some(now);
-                }
-            }
-            _ => return,
+        if !self.note_traffic(ch, now) {
+            return;
+        }
+        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+            c.reader.push(data);
         }
         loop {
             let next = match self.channels.get_mut(ch.0 as usize) {
@@ -334,15 +328,56 @@ impl Client {
                 _ => return,
             };
             match next {
-                Ok(Some(frame)) => self.handle_frame(ch, frame, now),
+                Ok(Some(frame)) => self.process_frame(ch, frame, now),
                 Ok(None) => break,
-                Err(e) => {
-                    self.stats.malformed += 1;
-                    self.fail_channel(ch, ChannelError::Malformed(e), now);
-                    return;
-                }
+                Err(e) => return self.handle_framing_error(ch, e, now),
             }
         }
+        self.after_traffic(ch, now);
+    }
+
+    /// One whole frame arrived on `ch`: the payload after the 4-byte direct-TCP prefix.
+    ///
+    /// For adapters that cut the stream into frames themselves (with a
+    /// [`FrameReader`](crate::wire::framing::FrameReader) reading straight into its buffer):
+    /// the frame is handed over as its own `BytesMut`, so nothing is copied on the way in and
+    /// an encrypted frame is decrypted where it lies. Use either this or
+    /// [`Client::handle_input`] on a channel, not both.
+    pub fn handle_frame(&mut self, ch: ChannelId, frame: BytesMut, now: Instant) {
+        if !self.note_traffic(ch, now) {
+            return;
+        }
+        self.process_frame(ch, frame, now);
+        self.after_traffic(ch, now);
+    }
+
+    /// The byte stream of `ch` cannot be cut into frames (bad prefix, frame too long): the
+    /// channel is failed with [`ChannelError::Malformed`].
+    pub fn handle_framing_error(&mut self, ch: ChannelId, e: DecodeError, now: Instant) {
+        self.last_now = now;
+        self.stats.malformed += 1;
+        self.fail_channel(ch, ChannelError::Malformed(e), now);
+    }
+
+    /// Bookkeeping for bytes received on `ch`; false if the channel is not connected.
+    fn note_traffic(&mut self, ch: ChannelId, now: Instant) -> bool {
+        self.last_now = now;
+        match self.channels.get_mut(ch.0 as usize) {
+            Some(c) if c.connected => {
+                c.last_traffic = now;
+                // The server is alive: restart the silence clock.
+                if c.waiting_since.is_some() {
+                    c.waiting_since = Some(now);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// After received frames were processed: stop the silence clock when nothing is awaited
+    /// and send what the new credits allow.
+    fn after_traffic(&mut self, ch: ChannelId, now: Instant) {
         if let Some(c) = self.channels.get_mut(ch.0 as usize) {
             if !c.awaiting() {
                 c.waiting_since = None;
@@ -1648,7 +1683,7 @@ impl Client {
     // Receiving
     // ----------------------------------------------------------------------------------
 
-    fn handle_frame(&mut self, ch: ChannelId, frame: BytesMut, now: Instant) {
+    fn process_frame(&mut self, ch: ChannelId, frame: BytesMut, now: Instant) {
         let kind = match classify(&frame) {
             Ok(k) => k,
             Err(e) => {

@@ -38,10 +38,12 @@ use crate::client::{
     Request, Response, ServerAddr, SubmitError,
 };
 use crate::time::Instant;
+use crate::wire::DecodeError;
+use crate::wire::framing::{FrameReader, MAX_FRAME_LEN};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use bytes::Bytes;
+use bytes::BytesMut;
 use core::fmt;
 use core::future::Future;
 
@@ -86,12 +88,20 @@ pub enum Command<C> {
         /// The channel.
         channel: ChannelId,
     },
-    /// Bytes read from `channel`.
-    Input {
+    /// A whole frame read from `channel`: the payload after the 4-byte direct-TCP prefix, in
+    /// its own buffer (see [`ChannelReader`]).
+    Frame {
         /// The channel.
         channel: ChannelId,
-        /// The bytes.
-        data: Bytes,
+        /// The frame.
+        frame: BytesMut,
+    },
+    /// The byte stream of `channel` could not be cut into frames; the channel is failed.
+    FramingError {
+        /// The channel.
+        channel: ChannelId,
+        /// What was wrong.
+        error: DecodeError,
     },
     /// The transport of `channel` ended (or could not be established).
     Closed {
@@ -110,7 +120,10 @@ impl<C> fmt::Debug for Command<C> {
             Command::Connect { addr, .. } => write!(f, "Connect({})", addr.0),
             Command::Submit { request, .. } => write!(f, "Submit({})", request_name(request)),
             Command::Connected { channel } => write!(f, "Connected({channel:?})"),
-            Command::Input { channel, data } => write!(f, "Input({channel:?}, {})", data.len()),
+            Command::Frame { channel, frame } => write!(f, "Frame({channel:?}, {})", frame.len()),
+            Command::FramingError { channel, error } => {
+                write!(f, "FramingError({channel:?}, {error})")
+            }
             Command::Closed { channel, reason } => write!(f, "Closed({channel:?}, {reason})"),
             Command::Shutdown => f.write_str("Shutdown"),
         }
@@ -120,6 +133,74 @@ impl<C> fmt::Debug for Command<C> {
 /// A short name of a request, for logs.
 pub fn request_name(r: &Request) -> &'static str {
     r.name()
+}
+
+/// How much a reader asks the socket for at least, per read.
+pub const READ_CHUNK: usize = 256 * 1024;
+
+/// The read side of one channel, shared by every adapter's reader task/thread: the socket
+/// reads straight into the buffer of a [`FrameReader`] ([`ChannelReader::space`]), whole
+/// frames go to the driver in their own buffers ([`Command::Frame`]), so received bytes are
+/// never copied between the kernel and the engine, and encrypted frames are decrypted in
+/// place ([MS-SMB2] 2.1 direct-TCP framing).
+///
+/// ```
+/// use smb_core::client::ChannelId;
+/// use smb_core::driver::{ChannelReader, Command};
+/// # struct W;
+/// # impl smb_core::driver::Completion for W {
+/// #     fn complete(self, _: Result<smb_core::client::Response, smb_core::client::OpError>) {}
+/// # }
+/// let mut reader = ChannelReader::new(ChannelId(0));
+/// let mut sent: Vec<Command<W>> = Vec::new();
+/// // What a socket read would deliver: one 5-byte frame, prefixed by its length.
+/// let stream = [0, 0, 0, 5, 0xFE, b'S', b'M', b'B', 0];
+/// reader.space()[..stream.len()].copy_from_slice(&stream);
+/// assert!(reader.commit(stream.len(), |c| { sent.push(c); true }));
+/// assert!(matches!(&sent[..], [Command::Frame { frame, .. }] if frame.len() == 5));
+/// ```
+#[derive(Debug)]
+pub struct ChannelReader {
+    channel: ChannelId,
+    frames: FrameReader,
+}
+
+impl ChannelReader {
+    /// The reader of `channel`.
+    pub fn new(channel: ChannelId) -> Self {
+        ChannelReader {
+            channel,
+            frames: FrameReader::new(MAX_FRAME_LEN),
+        }
+    }
+
+    /// Where the next socket read should write (at least [`READ_CHUNK`] bytes, more when a
+    /// large frame is being received).
+    pub fn space(&mut self) -> &mut [u8] {
+        self.frames.read_space(READ_CHUNK)
+    }
+
+    /// `n` bytes were read into [`ChannelReader::space`]: hands every whole frame (or a
+    /// framing error) to `send`. Returns false when reading must stop: the stream is corrupt,
+    /// or `send` returned false (the driver is gone).
+    pub fn commit<C>(&mut self, n: usize, mut send: impl FnMut(Command<C>) -> bool) -> bool {
+        self.frames.commit(n);
+        loop {
+            let channel = self.channel;
+            match self.frames.next_frame_mut() {
+                Ok(Some(frame)) => {
+                    if !send(Command::Frame { channel, frame }) {
+                        return false;
+                    }
+                }
+                Ok(None) => return true,
+                Err(error) => {
+                    send(Command::FramingError { channel, error });
+                    return false;
+                }
+            }
+        }
+    }
 }
 
 /// I/O the adapter must perform, produced by [`Driver::poll_action`].
@@ -215,7 +296,10 @@ impl<C: Completion> Driver<C> {
                 }
             }
             Command::Connected { channel } => self.client.handle_connected(channel, now),
-            Command::Input { channel, data } => self.client.handle_input(channel, &data, now),
+            Command::Frame { channel, frame } => self.client.handle_frame(channel, frame, now),
+            Command::FramingError { channel, error } => {
+                self.client.handle_framing_error(channel, error, now)
+            }
             Command::Closed { channel, reason } => self.client.handle_closed(channel, reason, now),
             Command::Shutdown => {
                 self.shut_down = true;

@@ -4,6 +4,7 @@ extern crate std;
 
 use super::file::SeekFrom;
 use super::*;
+use bytes::Bytes;
 use crate::client::{DirEntry, FileAttributes, FileHandle, TreeId};
 use alloc::string::ToString;
 use alloc::sync::Arc;

@@ -35,13 +35,21 @@ pub fn announced_len(p: [u8; 4]) -> DecodeResult<usize> {
 
 /// Reassembles frames from a byte stream that arrives in arbitrary pieces.
 ///
-/// Bytes are appended with [`FrameReader::push`]; whole frames are taken with
-/// [`FrameReader::next_frame`]. The buffer never grows beyond one frame plus the bytes of the
-/// next ones already received, and a frame's announced length is checked against `max_len`
-/// before anything is reserved for it.
+/// Two ways to feed it: [`FrameReader::push`] copies bytes in; or, to save that copy on the
+/// data path, a socket reads straight into [`FrameReader::read_space`] and reports how much
+/// it read with [`FrameReader::commit`]. Whole frames come out of
+/// [`FrameReader::next_frame_mut`] as their own mutable region of the buffer (no copy), so an
+/// encrypted frame can be decrypted in place.
+///
+/// The buffer never grows beyond one frame plus the bytes of the next ones already received,
+/// and a frame's announced length is checked against `max_len` before any room is made for
+/// it. Space handed out for reading is zeroed once when the buffer grows (no unsafe code),
+/// never again.
 #[derive(Debug)]
 pub struct FrameReader {
+    /// `buf[..filled]` holds received bytes; `buf[filled..]` is zeroed room for more.
     buf: bytes::BytesMut,
+    filled: usize,
     max_len: usize,
 }
 
@@ -50,18 +58,47 @@ impl FrameReader {
     pub fn new(max_len: usize) -> Self {
         FrameReader {
             buf: bytes::BytesMut::new(),
+            filled: 0,
             max_len: max_len.min(MAX_FRAME_LEN),
         }
     }
 
-    /// Append received bytes.
+    /// Append received bytes (one copy; see [`FrameReader::read_space`] to avoid it).
     pub fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        self.read_space(data.len())[..data.len()].copy_from_slice(data);
+        self.commit(data.len());
+    }
+
+    /// Room to read at least `min` bytes into, and the whole rest of the frame being received
+    /// when its length is known (so one large read can complete it). After reading `n` bytes
+    /// into the start of the returned slice, call [`FrameReader::commit`]`(n)`.
+    pub fn read_space(&mut self, min: usize) -> &mut [u8] {
+        let rest_of_frame = self.announced().map_or(0, |len| {
+            (PREFIX_LEN + len.min(self.max_len)).saturating_sub(self.filled)
+        });
+        let want = min.max(rest_of_frame);
+        if self.buf.len() - self.filled < want {
+            self.buf.resize(self.filled + want, 0);
+        }
+        &mut self.buf[self.filled..]
+    }
+
+    /// `n` bytes were read into the space [`FrameReader::read_space`] returned.
+    pub fn commit(&mut self, n: usize) {
+        self.filled = (self.filled + n).min(self.buf.len());
     }
 
     /// Bytes held that do not yet form a whole frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.filled
+    }
+
+    /// Length announced by the prefix at the start of the buffer, if it has arrived (whatever
+    /// its validity: [`FrameReader::next_frame_mut`] checks it).
+    fn announced(&self) -> Option<usize> {
+        (self.filled >= PREFIX_LEN).then(|| {
+            u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize
+        })
     }
 
     /// The next whole frame's payload (without prefix), `Ok(None)` if more bytes are needed,
@@ -73,7 +110,7 @@ impl FrameReader {
     /// Like [`FrameReader::next_frame`], but the payload stays mutable (its own region of
     /// the buffer, no copy), so an encrypted frame can be decrypted in place.
     pub fn next_frame_mut(&mut self) -> DecodeResult<Option<bytes::BytesMut>> {
-        if self.buf.len() < PREFIX_LEN {
+        if self.filled < PREFIX_LEN {
             return Ok(None);
         }
         let len = announced_len([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])?;
@@ -83,12 +120,11 @@ impl FrameReader {
                 max: self.max_len,
             });
         }
-        if self.buf.len() < PREFIX_LEN + len {
-            let missing = PREFIX_LEN + len - self.buf.len();
-            self.buf.reserve(missing);
+        if self.filled < PREFIX_LEN + len {
             return Ok(None);
         }
         let mut frame = self.buf.split_to(PREFIX_LEN + len);
+        self.filled -= PREFIX_LEN + len;
         let _ = frame.split_to(PREFIX_LEN);
         Ok(Some(frame))
     }
@@ -127,6 +163,48 @@ mod tests {
             assert_eq!(got[2].len(), 300);
             assert_eq!(r.buffered(), 0);
         }
+    }
+
+    #[test]
+    fn reading_into_its_space_gives_the_same_frames() {
+        let mut stream = Vec::new();
+        stream.extend(frame(b"hello").unwrap());
+        stream.extend(frame(&[9u8; 70_000]).unwrap());
+        stream.extend(frame(b"x").unwrap());
+        for chunk in [1, 3, 4, 5, 1000, 65536, stream.len()] {
+            let mut r = FrameReader::new(MAX_FRAME_LEN);
+            let mut got = Vec::new();
+            let mut src = &stream[..];
+            while !src.is_empty() {
+                let space = r.read_space(chunk);
+                // Once the prefix is known, the space covers the rest of the frame.
+                assert!(space.len() >= chunk);
+                let n = chunk.min(src.len()).min(space.len());
+                space[..n].copy_from_slice(&src[..n]);
+                r.commit(n);
+                src = &src[n..];
+                while let Some(f) = r.next_frame_mut().unwrap() {
+                    got.push(f);
+                }
+            }
+            assert_eq!(got.len(), 3, "chunk {chunk}");
+            assert_eq!(&got[0][..], b"hello");
+            assert_eq!(got[1].len(), 70_000);
+            assert!(got[1].iter().all(|&b| b == 9));
+            assert_eq!(&got[2][..], b"x");
+            assert_eq!(r.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn read_space_is_bounded_by_max_len() {
+        let mut r = FrameReader::new(1024);
+        r.push(&[0, 0xFF, 0xFF, 0xFF]); // announces 16 MiB - 1
+        assert!(r.read_space(16).len() <= 1024 + PREFIX_LEN);
+        assert!(matches!(
+            r.next_frame_mut(),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 
     #[test]
