@@ -500,6 +500,41 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
         Some(ChannelState::NeedReconnect)
     );
     assert!(s2.client.stats().malformed >= 1);
+
+    // A corrupt direct-TCP prefix (first byte must be zero): a framing error, same outcome.
+    let mut s3 = Sim::new(client_config(), ServerConfig::default());
+    s3.login();
+    s3.client
+        .handle_input(ChannelId(0), &[0x42, 0, 0, 8, 1, 2, 3, 4], s3.now);
+    s3.run();
+    assert!(s3.events.iter().any(|e| matches!(
+        e,
+        Event::ChannelFailed {
+            error: ChannelError::Malformed(_),
+            ..
+        }
+    )));
+
+    // The same through the frame-level input adapters use (Client::handle_frame).
+    let mut s4 = Sim::new(client_config(), ServerConfig::default());
+    s4.login();
+    s4.client.handle_frame(
+        ChannelId(0),
+        bytes::BytesMut::from(&[0xFE, b'S', b'M', b'B', 1, 2, 3][..]),
+        s4.now,
+    );
+    s4.run();
+    assert!(s4.events.iter().any(|e| matches!(
+        e,
+        Event::ChannelFailed {
+            error: ChannelError::Malformed(_),
+            ..
+        }
+    )));
+    assert_eq!(
+        s4.client.channel_state(ChannelId(0)),
+        Some(ChannelState::NeedReconnect)
+    );
 }
 
 #[test]

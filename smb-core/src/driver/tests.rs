@@ -4,12 +4,12 @@ extern crate std;
 
 use super::file::SeekFrom;
 use super::*;
-use bytes::Bytes;
 use crate::client::{DirEntry, FileAttributes, FileHandle, TreeId};
 use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use bytes::Bytes;
 use core::future::Ready;
 use core::task::{Context, Poll, Waker};
 use std::sync::Mutex;
