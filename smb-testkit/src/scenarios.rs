@@ -1030,12 +1030,17 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
     let server = SambaServer::shared();
     let data = random_bytes(64 << 20, 6);
     put_on_disk(server, "gone/64m.bin", &data);
-    for write in [false, true] {
+    for write in [true, false] {
         let proxy = proxy_for(server);
         // Slow enough that the transfer is surely still running when the cut comes.
-        proxy.set_delay(Duration::from_millis(2));
-        let cfg =
-            ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_secs(10));
+        if !write {
+            proxy.set_delay(Duration::from_millis(2));
+        }
+        let cfg = if write {
+            ClientConfig::default()
+        } else {
+            ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_secs(10))
+        };
         let (c, _) = h
             .connect(proxied_login(&proxy, server, cfg))
             .await
@@ -1054,7 +1059,9 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
             wait_until(&proxy, Duration::from_secs(20), |p| p.request_count(cmd)
                 >= 3)
             .await,
-            "the transfer did not start"
+            "write={write}: the transfer did not start: {:?} {:?}",
+            proxy.counts(0, Direction::ToServer),
+            messages(&proxy.log())
         );
         proxy.refuse(true);
         proxy.cut_all();
