@@ -655,6 +655,10 @@ fn put_on_disk(server: &SambaServer, rel: &str, data: &[u8]) {
     let path = server.share_path(SHARE).join(rel);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("mkdir on disk");
+        // smbd runs as another user: let it create files next to ours.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod on disk");
     }
     std::fs::write(&path, data).expect("write on disk");
 }
@@ -1033,14 +1037,9 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
     for write in [true, false] {
         let proxy = proxy_for(server);
         // Slow enough that the transfer is surely still running when the cut comes.
-        if !write {
-            proxy.set_delay(Duration::from_millis(2));
-        }
-        let cfg = if write {
-            ClientConfig::default()
-        } else {
-            ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_secs(10))
-        };
+        proxy.set_delay(Duration::from_millis(2));
+        let cfg =
+            ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_secs(10));
         let (c, _) = h
             .connect(proxied_login(&proxy, server, cfg))
             .await
@@ -1055,14 +1054,19 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
             }
         }));
         let cmd = if write { Command::Write } else { Command::Read };
-        assert!(
-            wait_until(&proxy, Duration::from_secs(20), |p| p.request_count(cmd)
-                >= 3)
-            .await,
-            "write={write}: the transfer did not start: {:?} {:?}",
-            proxy.counts(0, Direction::ToServer),
-            messages(&proxy.log())
-        );
+        let started = wait_until(&proxy, Duration::from_secs(20), |p| {
+            p.request_count(cmd) >= 3
+        })
+        .await;
+        if !started {
+            let _w = Watchdog::new(Duration::from_secs(30), "a transfer that did not start");
+            let r = task.await;
+            panic!(
+                "write={write}: the transfer did not start: {:?} task: {:?}",
+                proxy.counts(0, Direction::ToServer),
+                r.map_err(|e| (e.kind(), e.to_string()))
+            );
+        }
         proxy.refuse(true);
         proxy.cut_all();
         let t0 = Instant::now();
