@@ -800,6 +800,21 @@ pub async fn server_requires_signing<H: Harness>(h: H) {
             .count();
         assert!(responses >= after.len(), "{d:?}");
     }
+    // An anonymous session has no key: Samba lets it log in unsigned even here, and the
+    // user share refuses it.
+    let anon = Login {
+        target: server.addr().to_string(),
+        who: Who::Anonymous,
+        config: ClientConfig::default(),
+    };
+    let (c, n) = h.connect(anon).await.expect("anonymous login");
+    assert!(!n.signing, "{n:?}");
+    let e = h
+        .share(&c, SHARE)
+        .await
+        .err()
+        .expect("anonymous tree connect to a user share");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
 }
 
 // ---- what goes over the wire (counted at a fault proxy) ----
