@@ -2,8 +2,11 @@
 //!
 //! Plain std threads: one acceptor, two pumps per connection. Each pump parses the direct-TCP
 //! framing ([MS-SMB2] 2.1) of its direction and records every SMB2 message it sees, walking
-//! compound chains through NextCommand ([MS-SMB2] 2.2.1, 3.2.4.1.4). Transform (encrypted,
-//! 0xFD 'S' 'M' 'B') and compression (0xFC) frames are recorded as such.
+//! compound chains through NextCommand ([MS-SMB2] 2.2.1, 3.2.4.1.4), with its command,
+//! MessageId, status, and whether it is a response and signed (SMB2_FLAGS_SIGNED); each log
+//! entry also carries the index of the frame that held it, so the elements of one compound
+//! share a frame index. Transform (encrypted, 0xFD 'S' 'M' 'B') and compression (0xFC)
+//! frames are recorded as such.
 
 use smb_core::wire::{Command, Header, HeaderFlags, NtStatus};
 use std::collections::BTreeMap;
@@ -544,6 +547,31 @@ mod tests {
             ]
         );
         assert!(f.buf.is_empty());
+    }
+
+    #[test]
+    fn signed_flag_is_recorded() {
+        let mut out = Vec::new();
+        for signed in [true, false] {
+            let mut h = Header::request(Command::Read);
+            h.flags.set(HeaderFlags::SIGNED, signed);
+            let mut v = Vec::new();
+            h.encode(&mut v);
+            v.resize(64 + 48, 0);
+            classify(&v, &mut out);
+        }
+        let flags: Vec<bool> = out
+            .iter()
+            .map(|s| match s {
+                Seen::Smb2 {
+                    signed,
+                    command: Command::Read,
+                    ..
+                } => *signed,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(flags, [true, false]);
     }
 
     #[test]
