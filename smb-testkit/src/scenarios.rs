@@ -1091,6 +1091,10 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
         let e = r
             .err()
             .unwrap_or_else(|| panic!("write={write}: a transfer cut mid-way must fail"));
+        eprintln!(
+            "write={write}: the cut transfer failed with {:?}: {e}",
+            e.kind()
+        );
         assert!(
             connection_lost(e.kind()),
             "write={write}: {:?}: {e}",
@@ -1117,6 +1121,10 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
             let e = r
                 .err()
                 .unwrap_or_else(|| panic!("write={write}: op {op} after the server left"));
+            eprintln!(
+                "write={write}: op {op} afterwards failed with {:?}: {e}",
+                e.kind()
+            );
             assert!(
                 connection_lost(e.kind())
                     || e.kind() == io::ErrorKind::ConnectionRefused
@@ -1179,6 +1187,10 @@ pub async fn stalled_server_times_out<H: Harness>(h: H) {
         .err()
         .expect("a read on a stalled server must fail");
     drop(w);
+    eprintln!(
+        "second operation on the stalled server: {:?}: {e}",
+        e.kind()
+    );
     assert!(
         e.kind() == io::ErrorKind::TimedOut || connection_lost(e.kind()),
         "{:?}: {e}",
