@@ -436,11 +436,14 @@ struct Chan {
 }
 
 impl Chan {
+    /// Stop reading at once; the writer sends the frames already queued (e.g. the LOGOFF of a
+    /// shutdown) once this `Chan`, and with it the queue's sender, is dropped, then closes the
+    /// socket.
     fn shutdown(&self) {
         self.closing.store(true, Ordering::SeqCst);
         let mut g = self.sock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = g.take() {
-            let _ = s.shutdown(Shutdown::Both);
+            let _ = s.shutdown(Shutdown::Read);
         }
     }
 }
@@ -636,4 +639,6 @@ fn write_frames(
             return;
         }
     }
+    // The driver dropped the queue (close or shutdown): everything queued is sent.
+    let _ = wr.shutdown(Shutdown::Both);
 }

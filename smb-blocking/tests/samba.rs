@@ -2,7 +2,7 @@
 //! runs synchronously inside the scenario's future; `spawn` starts an OS thread.
 
 use smb_blocking::{Client, Credentials, OpenOptions, Share};
-use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated};
+use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -42,9 +42,10 @@ impl Harness for Blocking {
     }
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
         Box::pin(async move {
-            let creds = match login.user {
-                Some((u, p)) => Credentials::password(None, u, p),
-                None => Credentials::anonymous(),
+            let creds = match login.who {
+                Who::User(u, p) => Credentials::password(None, u, p),
+                Who::Guest => Credentials::guest(),
+                Who::Anonymous => Credentials::anonymous(),
             };
             let c = Client::connect(&login.target, creds, login.config)?;
             let i = c.info().clone();
@@ -54,6 +55,8 @@ impl Harness for Blocking {
                     dialect: i.dialect,
                     signing: i.signing,
                     encryption: i.encryption,
+                    guest: i.guest,
+                    anonymous: i.anonymous,
                 },
             ))
         })
@@ -170,6 +173,16 @@ impl Harness for Blocking {
     fn copy(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>> {
         let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
         Box::pin(async move { s.copy(&from, &to) })
+    }
+    fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::create_new())?;
+            f.close()
+        })
+    }
+    fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
+        Box::pin(async move { c.shutdown() })
     }
     fn hold_open(
         &self,

@@ -495,6 +495,14 @@ async fn run_driver(
         }
         if d.is_finished() {
             tracing::debug!("driver finished");
+            // Dropping the channels ends their readers; the writers send what is queued
+            // (the LOGOFF) and close. They run on `ex`, which ends with this function: give
+            // them a bounded time to finish.
+            chans.clear();
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while !ex.is_empty() && std::time::Instant::now() < until {
+                async_io::Timer::after(std::time::Duration::from_millis(5)).await;
+            }
             return;
         }
         let msg = match d.deadline() {

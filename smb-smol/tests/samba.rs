@@ -3,7 +3,7 @@
 
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smb_smol::{Client, Credentials, OpenOptions, Share};
-use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated};
+use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
 use std::io::{self, SeekFrom};
 use std::sync::OnceLock;
 
@@ -43,9 +43,10 @@ impl Harness for Smol {
     }
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
         Box::pin(async move {
-            let creds = match login.user {
-                Some((u, p)) => Credentials::password(None, u, p),
-                None => Credentials::anonymous(),
+            let creds = match login.who {
+                Who::User(u, p) => Credentials::password(None, u, p),
+                Who::Guest => Credentials::guest(),
+                Who::Anonymous => Credentials::anonymous(),
             };
             let c = Client::connect(&login.target, creds, login.config).await?;
             let i = c.info().clone();
@@ -55,6 +56,8 @@ impl Harness for Smol {
                     dialect: i.dialect,
                     signing: i.signing,
                     encryption: i.encryption,
+                    guest: i.guest,
+                    anonymous: i.anonymous,
                 },
             ))
         })
@@ -178,6 +181,16 @@ impl Harness for Smol {
     fn copy(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>> {
         let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
         Box::pin(async move { s.copy(&from, &to).await })
+    }
+    fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::create_new()).await?;
+            f.close().await
+        })
+    }
+    fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
+        Box::pin(async move { c.shutdown().await })
     }
     fn hold_open(
         &self,

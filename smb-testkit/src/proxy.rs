@@ -2,10 +2,13 @@
 //!
 //! Plain std threads: one acceptor, two pumps per connection. Each pump parses the direct-TCP
 //! framing ([MS-SMB2] 2.1) of its direction and records every SMB2 message it sees, walking
-//! compound chains through NextCommand ([MS-SMB2] 2.2.1, 3.2.4.1.4). Transform (encrypted,
-//! 0xFD 'S' 'M' 'B') and compression (0xFC) frames are recorded as such.
+//! compound chains through NextCommand ([MS-SMB2] 2.2.1, 3.2.4.1.4), with its command,
+//! MessageId, status, and whether it is a response and signed (SMB2_FLAGS_SIGNED); each log
+//! entry also carries the index of the frame that held it, so the elements of one compound
+//! share a frame index. Transform (encrypted, 0xFD 'S' 'M' 'B') and compression (0xFC)
+//! frames are recorded as such.
 
-use smb_core::wire::{Command, Header, NtStatus};
+use smb_core::wire::{Command, Header, HeaderFlags, NtStatus};
 use std::collections::BTreeMap;
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -36,6 +39,8 @@ pub enum Seen {
         status: NtStatus,
         /// True if SMB2_FLAGS_SERVER_TO_REDIR is set.
         response: bool,
+        /// True if SMB2_FLAGS_SIGNED is set ([MS-SMB2] 2.2.1.2).
+        signed: bool,
     },
     /// A transform (encrypted) frame, 0xFD 'S' 'M' 'B'.
     Encrypted,
@@ -56,6 +61,9 @@ pub struct Event {
     pub dir: Direction,
     /// What was seen.
     pub what: Seen,
+    /// Index of the direct-TCP frame that held it, counted per connection and direction
+    /// from 0: the elements of one compound chain share it.
+    pub frame: u64,
 }
 
 #[derive(Default)]
@@ -399,7 +407,12 @@ fn pump(
         }
         let events = framer.push(&buf[..n]);
         if !events.is_empty() {
-            lock(&inner.log).extend(events.into_iter().map(|what| Event { conn, dir, what }));
+            lock(&inner.log).extend(events.into_iter().map(|(frame, what)| Event {
+                conn,
+                dir,
+                what,
+                frame,
+            }));
         }
         if dst.write_all(&buf[..n]).is_err() {
             break;
@@ -419,13 +432,15 @@ fn pump(
 #[derive(Default)]
 pub(crate) struct Framer {
     buf: Vec<u8>,
+    frames: u64,
 }
 
 impl Framer {
-    /// Feed bytes; returns what complete frames contained.
-    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<Seen> {
+    /// Feed bytes; returns what complete frames contained, each with its frame index.
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<(u64, Seen)> {
         self.buf.extend_from_slice(data);
         let mut out = Vec::new();
+        let mut seen = Vec::new();
         let mut pos = 0;
         while self.buf.len() - pos >= 4 {
             let len = u32::from_be_bytes([
@@ -437,7 +452,9 @@ impl Framer {
             if self.buf.len() - pos - 4 < len {
                 break;
             }
-            classify(&self.buf[pos + 4..pos + 4 + len], &mut out);
+            classify(&self.buf[pos + 4..pos + 4 + len], &mut seen);
+            out.extend(seen.drain(..).map(|s| (self.frames, s)));
+            self.frames += 1;
             pos += 4 + len;
         }
         self.buf.drain(..pos);
@@ -463,6 +480,7 @@ pub(crate) fn classify(frame: &[u8], out: &mut Vec<Seen>) {
                     message_id: h.message_id,
                     status: h.status,
                     response: h.is_response(),
+                    signed: h.flags.has(HeaderFlags::SIGNED),
                 });
                 let next = h.next_command as usize;
                 if next == 0 || off + next >= frame.len() {
@@ -509,20 +527,51 @@ mod tests {
         }
         let cmds: Vec<_> = seen
             .iter()
-            .map(|s| match s {
+            .map(|(frame, s)| match s {
                 Seen::Smb2 {
                     command,
                     message_id,
                     ..
-                } => format!("{command}#{message_id}"),
+                } => format!("{frame}:{command}#{message_id}"),
                 other => format!("{other:?}"),
             })
             .collect();
         assert_eq!(
             cmds,
-            ["CREATE#5", "QUERY_INFO#6", "CLOSE#7", "ECHO#8", "Encrypted"]
+            [
+                "0:CREATE#5",
+                "0:QUERY_INFO#6",
+                "0:CLOSE#7",
+                "1:ECHO#8",
+                "Encrypted"
+            ]
         );
         assert!(f.buf.is_empty());
+    }
+
+    #[test]
+    fn signed_flag_is_recorded() {
+        let mut out = Vec::new();
+        for signed in [true, false] {
+            let mut h = Header::request(Command::Read);
+            h.flags.set(HeaderFlags::SIGNED, signed);
+            let mut v = Vec::new();
+            h.encode(&mut v);
+            v.resize(64 + 48, 0);
+            classify(&v, &mut out);
+        }
+        let flags: Vec<bool> = out
+            .iter()
+            .map(|s| match s {
+                Seen::Smb2 {
+                    signed,
+                    command: Command::Read,
+                    ..
+                } => *signed,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(flags, [true, false]);
     }
 
     #[test]

@@ -7,27 +7,47 @@
 //! adapter's harness runs each operation synchronously and spawns OS threads, so concurrency
 //! scenarios use real concurrency in every runtime.
 //!
-//! All scenarios run against [`SambaServer::shared`] (one smbd per test binary) and work in
-//! their own directory of [`SHARE`].
+//! Most scenarios run against [`SambaServer::shared`] (one smbd per test process; under
+//! nextest every test is its own process) and work in their own directory of [`SHARE`].
+//! Scenarios that need another server configuration (guest, signing required) start their
+//! own [`SambaServer`] and drop it (stopping smbd) at the end. Scenarios that count or break
+//! traffic put a [`FaultProxy`] of their own between the client and the server.
 
 #![allow(clippy::err_expect)] // handles are not Debug
 
-use crate::{ENCRYPTED_SHARE, SHARE, SambaServer};
+use crate::{
+    Direction, ENCRYPTED_SHARE, Event, FaultProxy, GUEST_SHARE, READONLY_SHARE, SHARE, SambaConfig,
+    SambaServer, Seen,
+};
 use smb_core::client::{Cipher, ClientConfig, Dialect};
+use smb_core::wire::Command;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// A boxed future.
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The identity of a [`Login`].
+#[derive(Clone, Debug)]
+pub enum Who {
+    /// User name and password.
+    User(String, String),
+    /// The guest account (`Credentials::guest()`).
+    Guest,
+    /// An anonymous (NULL) session (`Credentials::anonymous()`).
+    Anonymous,
+}
 
 /// Who logs in.
 #[derive(Clone, Debug)]
 pub struct Login {
     /// `host:port`.
     pub target: String,
-    /// `(user, password)`; `None` for an anonymous session.
-    pub user: Option<(String, String)>,
+    /// Who.
+    pub who: Who,
     /// Client configuration.
     pub config: ClientConfig,
 }
@@ -41,6 +61,10 @@ pub struct Negotiated {
     pub signing: bool,
     /// Encrypted.
     pub encryption: bool,
+    /// The server made it a guest session.
+    pub guest: bool,
+    /// Anonymous (NULL) session.
+    pub anonymous: bool,
 }
 
 /// One adapter (and runtime) under test.
@@ -108,8 +132,12 @@ pub trait Harness: Clone + Send + Sync + 'static {
     fn set_len(&self, s: &Self::Share, path: &str, len: u64) -> BoxFut<'static, io::Result<()>>;
     /// `copy`.
     fn copy(&self, s: &Self::Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>>;
+    /// Create `path` exclusively (`create_new`: fails if it exists), then close it.
+    fn create_new(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<()>>;
+    /// Log off and close the connection (the adapter's `Client::shutdown`).
+    fn shutdown(&self, c: Self::Client) -> BoxFut<'static, ()>;
     /// Open `path` (existing) for reading with the given ShareAccess and keep it open: the
-    /// returned guard closes it when dropped.
+    /// returned guard closes it (in the background) when dropped.
     fn hold_open(
         &self,
         s: &Self::Share,
@@ -136,7 +164,7 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 pub fn user_login(server: &SambaServer, config: ClientConfig) -> Login {
     Login {
         target: server.addr().to_string(),
-        user: Some((server.user().to_string(), server.password().to_string())),
+        who: Who::User(server.user().to_string(), server.password().to_string()),
         config,
     }
 }
@@ -241,7 +269,7 @@ pub async fn wrong_password<H: Harness>(h: H) {
         .await
         .expect("the right password must work");
     let mut login = user_login(server, ClientConfig::default());
-    login.user = Some((server.user().to_string(), "definitely-wrong".to_string()));
+    login.who = Who::User(server.user().to_string(), "definitely-wrong".to_string());
     let e = h
         .connect(login)
         .await
@@ -463,12 +491,783 @@ async fn loop_open<H: Harness>(h: &H, s: &H::Share, mode: u32) -> Box<dyn Send> 
         match h.hold_open(s, "modes/f.txt", mode).await {
             Ok(g) => return g,
             Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
+                sleep(Duration::from_millis(20)).await
             }
             Err(e) => panic!("deny-all open: {e}"),
         }
     }
     panic!("deny-all open kept failing with a sharing violation after the others closed");
+}
+
+// ---- helpers for the scenarios that watch or break the traffic ----
+
+/// Aborts the process (failing the test) if not dropped within `limit`, so that an operation
+/// that hangs fails the test instead of hanging it, whatever the runtime (even a blocking
+/// call inside a future).
+pub struct Watchdog {
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Watchdog {
+    /// Arm it; `what` is printed if it fires.
+    pub fn new(limit: Duration, what: &str) -> Watchdog {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let (d2, what) = (done.clone(), what.to_string());
+        std::thread::spawn(move || {
+            let (m, cv) = &*d2;
+            let g = m.lock().unwrap_or_else(|e| e.into_inner());
+            let (g, _) = cv
+                .wait_timeout_while(g, limit, |done| !*done)
+                .unwrap_or_else(|e| e.into_inner());
+            if !*g {
+                eprintln!("watchdog: {what} did not finish within {limit:?}; aborting");
+                std::process::abort();
+            }
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (m, cv) = &*self.done;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+}
+
+/// Sleep without blocking the runtime's thread, on any runtime: a helper thread sleeps and
+/// wakes the future. (Blocking a tokio worker in a scenario would also block the tasks
+/// queued on that worker, such as the adapter's driver.)
+pub async fn sleep(d: Duration) {
+    struct Timer {
+        state: Arc<Mutex<(bool, Option<std::task::Waker>)>>,
+        started: bool,
+        d: Duration,
+    }
+    impl Future for Timer {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.0 {
+                return std::task::Poll::Ready(());
+            }
+            st.1 = Some(cx.waker().clone());
+            drop(st);
+            if !self.started {
+                self.started = true;
+                let (state, d) = (self.state.clone(), self.d);
+                std::thread::spawn(move || {
+                    std::thread::sleep(d);
+                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                    st.0 = true;
+                    if let Some(w) = st.1.take() {
+                        w.wake();
+                    }
+                });
+            }
+            std::task::Poll::Pending
+        }
+    }
+    Timer {
+        state: Arc::new(Mutex::new((false, None))),
+        started: false,
+        d,
+    }
+    .await
+}
+
+/// [`FaultProxy::wait_until`] without blocking the runtime: poll `pred` every 10 ms.
+pub async fn wait_until(
+    proxy: &FaultProxy,
+    timeout: Duration,
+    mut pred: impl FnMut(&FaultProxy) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if pred(proxy) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A fault proxy of one scenario in front of `server`.
+fn proxy_for(server: &SambaServer) -> FaultProxy {
+    FaultProxy::start(server.addr()).expect("start the fault proxy")
+}
+
+/// The test user's login through `proxy`.
+fn proxied_login(proxy: &FaultProxy, server: &SambaServer, config: ClientConfig) -> Login {
+    Login {
+        target: proxy.addr().to_string(),
+        ..user_login(server, config)
+    }
+}
+
+/// One SMB2 message of the proxy log, flattened.
+#[derive(Clone, Copy, Debug)]
+struct Msg {
+    conn: usize,
+    dir: Direction,
+    frame: u64,
+    command: Command,
+    message_id: u64,
+    response: bool,
+    signed: bool,
+}
+
+fn messages(log: &[Event]) -> Vec<Msg> {
+    log.iter()
+        .filter_map(|e| match e.what {
+            Seen::Smb2 {
+                command,
+                message_id,
+                response,
+                signed,
+                ..
+            } => Some(Msg {
+                conn: e.conn,
+                dir: e.dir,
+                frame: e.frame,
+                command,
+                message_id,
+                response,
+                signed,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn requests(log: &[Event]) -> Vec<Msg> {
+    messages(log)
+        .into_iter()
+        .filter(|m| m.dir == Direction::ToServer && !m.response)
+        .collect()
+}
+
+/// Put `data` at `rel` in the share's directory on disk (bypassing SMB), parents included.
+fn put_on_disk(server: &SambaServer, rel: &str, data: &[u8]) {
+    let path = server.share_path(SHARE).join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir on disk");
+        // smbd runs as another user: let it create files next to ours.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod on disk");
+    }
+    std::fs::write(&path, data).expect("write on disk");
+}
+
+fn assert_message(e: &io::Error, parts: &[&str]) {
+    let text = e.to_string();
+    for p in parts {
+        assert!(text.contains(p), "error text {text:?} should name {p:?}");
+    }
+}
+
+// ---- login kinds and signing ----
+
+/// Guest and anonymous logins on a guest-enabled server; a guest session cannot sign, so a
+/// client that requires signing gets a clear PermissionDenied.
+pub async fn guest_and_anonymous<H: Harness>(h: H) {
+    let server = SambaConfig::new()
+        .guest(true)
+        .start()
+        .expect("start a guest-enabled smbd");
+    server
+        .put_file(GUEST_SHARE, "hello.txt", b"hello guest")
+        .expect("put a file in the guest share");
+    let login = |who: Who, config: ClientConfig| Login {
+        target: server.addr().to_string(),
+        who,
+        config,
+    };
+
+    let (c, n) = h
+        .connect(login(Who::Guest, ClientConfig::default()))
+        .await
+        .expect("guest login");
+    assert!(n.guest, "Samba must flag the session as guest: {n:?}");
+    assert!(
+        !n.signing && !n.encryption,
+        "a guest session has no key: {n:?}"
+    );
+    let s = h.share(&c, GUEST_SHARE).await.expect("guest tree connect");
+    let names = h.list(&s, "").await.expect("guest listing");
+    assert!(names.iter().any(|n| n == "hello.txt"), "{names:?}");
+    assert_eq!(
+        h.read_file(&s, "hello.txt").await.expect("guest read"),
+        b"hello guest"
+    );
+    h.write(&s, "from-guest.txt", b"written by guest".to_vec())
+        .await
+        .expect("guest write to a writable guest share");
+    assert_eq!(
+        std::fs::read(server.share_path(GUEST_SHARE).join("from-guest.txt")).expect("on disk"),
+        b"written by guest"
+    );
+
+    // Anonymous: Samba accepts the NULL session (restrict anonymous = 0) and lets it reach a
+    // `guest ok` share, but not a share that needs a user.
+    let (c, n) = h
+        .connect(login(Who::Anonymous, ClientConfig::default()))
+        .await
+        .expect("anonymous login");
+    // Samba answers a NULL session with SessionFlags 0 (neither IS_GUEST nor IS_NULL), and
+    // the engine reports `anonymous` from IS_NULL only, so it says false here (see the
+    // report). Not signing is what matters: there is no session key.
+    assert!(!n.guest, "not a guest session: {n:?}");
+    assert!(!n.signing, "an anonymous session has no key: {n:?}");
+    let s = h
+        .share(&c, GUEST_SHARE)
+        .await
+        .expect("anonymous tree connect to the guest share");
+    let names = h.list(&s, "").await.expect("anonymous listing");
+    assert!(names.iter().any(|n| n == "hello.txt"), "{names:?}");
+    let e = h
+        .share(&c, SHARE)
+        .await
+        .err()
+        .expect("anonymous tree connect to a user share must fail");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    assert_message(&e, &["STATUS_ACCESS_DENIED"]);
+
+    // Guest + a client that requires signing: no session key, so no signing: refused.
+    let e = h
+        .connect(login(
+            Who::Guest,
+            ClientConfig::default().with_require_signing(true),
+        ))
+        .await
+        .err()
+        .expect("a guest session cannot satisfy require_signing");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("sign"), "{e}");
+}
+
+/// A server that requires signing, a client that does not ask for it: the session signs
+/// anyway, a file round trip works, and every request after the last SESSION_SETUP request
+/// carries SMB2_FLAGS_SIGNED on the wire.
+pub async fn server_requires_signing<H: Harness>(h: H) {
+    let server = SambaConfig::new()
+        .signing_required(true)
+        .start()
+        .expect("start an smbd with server signing = mandatory");
+    for d in [Dialect::Smb202, Dialect::Smb300, Dialect::Smb311] {
+        let proxy = proxy_for(&server);
+        let cfg = ClientConfig::default().with_dialects(d, d);
+        assert!(!cfg.require_signing);
+        let (c, n) = h
+            .connect(proxied_login(&proxy, &server, cfg))
+            .await
+            .unwrap_or_else(|e| panic!("{d:?} login to a signing server: {e}"));
+        assert!(n.signing, "{d:?}: the session must sign: {n:?}");
+        let s = h.share(&c, SHARE).await.expect("tree connect");
+        let data = random_bytes(300_000, 11);
+        let name = format!("signed-{d:?}.bin");
+        h.write_file(&s, &name, data.clone(), 65536)
+            .await
+            .expect("signed write");
+        assert_eq!(h.read_file(&s, &name).await.expect("signed read"), data);
+        h.remove_file(&s, &name).await.expect("remove");
+        let reqs = requests(&proxy.log());
+        let last_setup = reqs
+            .iter()
+            .rposition(|m| m.command == Command::SessionSetup)
+            .expect("a SESSION_SETUP on the wire");
+        let after = &reqs[last_setup + 1..];
+        assert!(
+            after.iter().any(|m| m.command == Command::Write)
+                && after.iter().any(|m| m.command == Command::Read),
+            "{d:?}: {after:?}"
+        );
+        for m in after {
+            assert!(
+                m.signed,
+                "{d:?}: unsigned request after SESSION_SETUP: {m:?}"
+            );
+        }
+        // The server signs its answers too (and the client verified them, or it would
+        // have failed): every response to those requests is signed, interim ones aside.
+        let responses = messages(&proxy.log())
+            .into_iter()
+            .filter(|m| m.response && m.message_id > reqs[last_setup].message_id)
+            .count();
+        assert!(responses >= after.len(), "{d:?}");
+    }
+    // An anonymous session has no key: Samba lets it log in unsigned even here, and the
+    // user share refuses it.
+    let anon = Login {
+        target: server.addr().to_string(),
+        who: Who::Anonymous,
+        config: ClientConfig::default(),
+    };
+    let (c, n) = h.connect(anon).await.expect("anonymous login");
+    assert!(!n.signing, "{n:?}");
+    let e = h
+        .share(&c, SHARE)
+        .await
+        .err()
+        .expect("anonymous tree connect to a user share");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+}
+
+// ---- what goes over the wire (counted at a fault proxy) ----
+
+/// Dropping an open file closes it in the background: a CLOSE goes out soon after.
+pub async fn dropped_file_closes<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let proxy = proxy_for(server);
+    let (_c, s) = {
+        let (c, _) = h
+            .connect(proxied_login(&proxy, server, ClientConfig::default()))
+            .await
+            .expect("login through the proxy");
+        let s = h.share(&c, SHARE).await.expect("tree connect");
+        (c, s)
+    };
+    let _ = h.remove_dir_all(&s, "dropclose").await;
+    h.create_dir_all(&s, "dropclose").await.expect("mkdir");
+    h.write(&s, "dropclose/f.txt", b"x".to_vec())
+        .await
+        .expect("write");
+    let (creates, closes) = (
+        proxy.request_count(Command::Create),
+        proxy.request_count(Command::Close),
+    );
+    let guard = h
+        .hold_open(&s, "dropclose/f.txt", 7)
+        .await
+        .expect("open and keep open");
+    assert_eq!(proxy.request_count(Command::Create), creates + 1);
+    sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        proxy.request_count(Command::Close),
+        closes,
+        "no CLOSE while the file is open"
+    );
+    drop(guard);
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| p
+            .request_count(Command::Close)
+            == closes + 1)
+        .await,
+        "dropping the file must send a CLOSE within 5 s (CLOSEs: {})",
+        proxy.request_count(Command::Close)
+    );
+    // And the server answered it (the handle is really gone).
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| {
+            messages(&p.log())
+                .iter()
+                .filter(|m| m.command == Command::Close && m.response)
+                .count()
+                > closes
+        })
+        .await
+    );
+    h.remove_dir_all(&s, "dropclose").await.expect("cleanup");
+}
+
+/// Shutting the client down sends one LOGOFF, nothing after it, and closes the connection;
+/// the handles left fail cleanly afterwards.
+pub async fn shutdown_sends_logoff<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let proxy = proxy_for(server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    h.list(&s, "").await.expect("list");
+    assert_eq!(proxy.request_count(Command::Logoff), 0);
+    h.shutdown(c).await;
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| p
+            .request_count(Command::Logoff)
+            == 1)
+        .await,
+        "shutdown must send LOGOFF"
+    );
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| p.live_connections()
+            == 0)
+        .await,
+        "the client must close the connection after LOGOFF"
+    );
+    let _w = Watchdog::new(Duration::from_secs(30), "an operation after shutdown");
+    let e = h
+        .list(&s, "")
+        .await
+        .err()
+        .expect("a share of a shut-down client must fail");
+    assert_eq!(e.kind(), io::ErrorKind::NotConnected, "{e}");
+    drop(s);
+    sleep(Duration::from_millis(200)).await;
+    let reqs = requests(&proxy.log());
+    let at = reqs
+        .iter()
+        .position(|m| m.command == Command::Logoff)
+        .expect("LOGOFF logged");
+    assert_eq!(
+        at,
+        reqs.len() - 1,
+        "requests after LOGOFF: {:?}",
+        &reqs[at + 1..]
+    );
+    assert_eq!(proxy.connections(), 1, "no reconnect after shutdown");
+}
+
+/// Listing 5,000 entries takes few QUERY_DIRECTORY round trips: pages are filled.
+pub async fn list_5000_few_round_trips<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let dir = server.share_path(SHARE).join("qd5000");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir on disk");
+    for i in 0..5000 {
+        std::fs::write(dir.join(format!("file-{i:05}.txt")), b"x").expect("populate on disk");
+    }
+    let proxy = proxy_for(server);
+    let (_c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&_c, SHARE).await.expect("tree connect");
+    let names = h.list(&s, "qd5000").await.expect("list");
+    assert_eq!(names.len(), 5000);
+    let round_trips = proxy.request_count(Command::QueryDirectory);
+    // FileIdBothDirectoryInformation ([MS-FSCC] 2.4.17): 104 fixed bytes + the UTF-16 name
+    // ("file-00000.txt": 28 bytes), 8-aligned = 136 bytes an entry; 5,002 entries with "."
+    // and ".."; pages of DIR_PAGE_LEN; plus the final empty (NO_MORE_FILES) answer and one
+    // of slack.
+    let page = smb_core::driver::DIR_PAGE_LEN as usize;
+    let bound = (5002 * 136usize).div_ceil(page) + 2;
+    assert!(
+        round_trips <= bound,
+        "{round_trips} QUERY_DIRECTORY requests for 5,000 entries (bound {bound})"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup on disk");
+}
+
+/// A 64 MiB streamed read uses large READs, several in flight at once.
+pub async fn big_read_pipelined<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let data = random_bytes(64 << 20, 5);
+    put_on_disk(server, "pipelined/64m.bin", &data);
+    let proxy = proxy_for(server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let back = h
+        .read_file(&s, "pipelined/64m.bin")
+        .await
+        .expect("read 64 MiB");
+    assert!(back == data, "64 MiB differ (got {} bytes)", back.len());
+    let log = proxy.log();
+    let reads = requests(&log)
+        .iter()
+        .filter(|m| m.command == Command::Read)
+        .count();
+    // 1 MiB pieces (FileIoConfig::read_chunk_max, under Samba's 8 MiB MaxReadSize), after a
+    // few smaller ones while the read-ahead ramps up from 64 KiB, and one READ at EOF.
+    assert!(reads >= 8, "{reads} READs cannot carry 64 MiB");
+    assert!(reads <= 64 + 8, "{reads} READ requests for 64 MiB");
+    // Pipelining: the most READs outstanding at any point of the (ordered) log.
+    let (mut outstanding, mut most) = (0i64, 0i64);
+    for m in messages(&log) {
+        if m.command != Command::Read {
+            continue;
+        }
+        if m.response {
+            outstanding -= 1;
+        } else {
+            outstanding += 1;
+        }
+        most = most.max(outstanding);
+    }
+    assert!(
+        most >= 2,
+        "READs are not pipelined (at most {most} in flight)"
+    );
+    std::fs::remove_dir_all(server.share_path(SHARE).join("pipelined")).expect("cleanup");
+}
+
+/// `metadata()` is one compound: CREATE + QUERY_INFO + CLOSE in one frame, consecutive ids.
+pub async fn metadata_one_compound<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    put_on_disk(server, "statc/f.txt", b"12345");
+    let proxy = proxy_for(server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let before = requests(&proxy.log()).len();
+    assert_eq!(
+        h.metadata(&s, "statc/f.txt").await.expect("stat"),
+        (5, false)
+    );
+    let reqs = requests(&proxy.log());
+    let stat = &reqs[before..];
+    let cmds: Vec<Command> = stat.iter().map(|m| m.command).collect();
+    assert_eq!(
+        cmds,
+        [Command::Create, Command::QueryInfo, Command::Close],
+        "{stat:?}"
+    );
+    assert!(
+        stat.iter()
+            .all(|m| m.frame == stat[0].frame && m.conn == stat[0].conn),
+        "not one frame: {stat:?}"
+    );
+    assert_eq!(stat[1].message_id, stat[0].message_id + 1, "{stat:?}");
+    assert_eq!(stat[2].message_id, stat[1].message_id + 1, "{stat:?}");
+    std::fs::remove_dir_all(server.share_path(SHARE).join("statc")).expect("cleanup");
+}
+
+// ---- broken servers ----
+
+fn connection_lost(kind: io::ErrorKind) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        kind,
+        K::ConnectionAborted | K::ConnectionReset | K::BrokenPipe | K::NotConnected
+    )
+}
+
+/// The server goes away (every connection cut, new ones refused) in the middle of a read and
+/// of a write: each fails with a connection error quickly, and later operations on that
+/// client fail cleanly too.
+pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let data = random_bytes(64 << 20, 6);
+    put_on_disk(server, "gone/64m.bin", &data);
+    for write in [true, false] {
+        let proxy = proxy_for(server);
+        // Slow enough that the transfer is surely still running when the cut comes.
+        proxy.set_delay(Duration::from_millis(2));
+        let cfg =
+            ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_secs(10));
+        let (c, _) = h
+            .connect(proxied_login(&proxy, server, cfg))
+            .await
+            .expect("login through the proxy");
+        let s = h.share(&c, SHARE).await.expect("tree connect");
+        let (h2, s2, data2) = (h.clone(), s.clone(), data.clone());
+        let task = h.spawn(Box::pin(async move {
+            if write {
+                h2.write_file(&s2, "gone/w.bin", data2, 1 << 20).await
+            } else {
+                h2.read_file(&s2, "gone/64m.bin").await.map(|_| ())
+            }
+        }));
+        let cmd = if write { Command::Write } else { Command::Read };
+        let started = wait_until(&proxy, Duration::from_secs(20), |p| {
+            p.request_count(cmd) >= 3
+        })
+        .await;
+        if !started {
+            let _w = Watchdog::new(Duration::from_secs(30), "a transfer that did not start");
+            let r = task.await;
+            panic!(
+                "write={write}: the transfer did not start: {:?} task: {:?}",
+                proxy.counts(0, Direction::ToServer),
+                r.map_err(|e| (e.kind(), e.to_string()))
+            );
+        }
+        proxy.refuse(true);
+        proxy.cut_all();
+        let t0 = Instant::now();
+        let w = Watchdog::new(Duration::from_secs(60), "a transfer whose server went away");
+        let r = task.await;
+        drop(w);
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("write={write}: a transfer cut mid-way must fail"));
+        eprintln!(
+            "write={write}: the cut transfer failed with {:?}: {e}",
+            e.kind()
+        );
+        assert!(
+            connection_lost(e.kind()),
+            "write={write}: {:?}: {e}",
+            e.kind()
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "write={write}: took {:?} to fail",
+            t0.elapsed()
+        );
+        // Later operations fail cleanly (and in bounded time) too.
+        for op in 0..3 {
+            let t0 = Instant::now();
+            let w = Watchdog::new(
+                Duration::from_secs(60),
+                "an operation after the server left",
+            );
+            let r = match op {
+                0 => h.metadata(&s, "gone/64m.bin").await.map(|_| ()),
+                1 => h.write(&s, "gone/x.txt", b"x".to_vec()).await,
+                _ => h.list(&s, "gone").await.map(|_| ()),
+            };
+            drop(w);
+            let e = r
+                .err()
+                .unwrap_or_else(|| panic!("write={write}: op {op} after the server left"));
+            eprintln!(
+                "write={write}: op {op} afterwards failed with {:?}: {e}",
+                e.kind()
+            );
+            assert!(
+                connection_lost(e.kind())
+                    || e.kind() == io::ErrorKind::ConnectionRefused
+                    || e.kind() == io::ErrorKind::TimedOut,
+                "write={write}: op {op}: {:?}: {e}",
+                e.kind()
+            );
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "write={write}: op {op} took {:?}",
+                t0.elapsed()
+            );
+        }
+    }
+    std::fs::remove_dir_all(server.share_path(SHARE).join("gone")).expect("cleanup");
+}
+
+/// A server that stops answering (proxy stalled): operations fail with TimedOut after the
+/// configured request timeout, not later, and do not hang.
+pub async fn stalled_server_times_out<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    put_on_disk(server, "stall/f.txt", b"stall");
+    let proxy = proxy_for(server);
+    let timeout = Duration::from_secs(2);
+    let cfg = ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_millis(
+        timeout.as_millis() as u64,
+    ));
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, cfg))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    assert_eq!(
+        h.read_file(&s, "stall/f.txt").await.expect("read"),
+        b"stall"
+    );
+    proxy.stall_all();
+    let t0 = Instant::now();
+    let w = Watchdog::new(Duration::from_secs(60), "an operation on a stalled server");
+    let e = h
+        .metadata(&s, "stall/f.txt")
+        .await
+        .err()
+        .expect("an operation on a stalled server must fail");
+    drop(w);
+    let took = t0.elapsed();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    assert!(
+        took >= timeout - Duration::from_millis(100) && took < timeout * 4,
+        "timed out after {took:?} (request timeout {timeout:?})"
+    );
+    let t0 = Instant::now();
+    let w = Watchdog::new(
+        Duration::from_secs(60),
+        "a second operation on a stalled server",
+    );
+    let e = h
+        .read_file(&s, "stall/f.txt")
+        .await
+        .err()
+        .expect("a read on a stalled server must fail");
+    drop(w);
+    eprintln!(
+        "second operation on the stalled server: {:?}: {e}",
+        e.kind()
+    );
+    assert!(
+        e.kind() == io::ErrorKind::TimedOut || connection_lost(e.kind()),
+        "{:?}: {e}",
+        e.kind()
+    );
+    assert!(t0.elapsed() < timeout * 4, "took {:?}", t0.elapsed());
+    proxy.unstall_all();
+    std::fs::remove_dir_all(server.share_path(SHARE).join("stall")).expect("cleanup");
+}
+
+// ---- error kinds ----
+
+/// Errors map to the right `io::ErrorKind` and their text names the cause and the NTSTATUS.
+pub async fn error_kinds<H: Harness>(h: H) {
+    let (c, s) = setup(&h, "errk").await;
+    let server = SambaServer::shared();
+
+    let e = h
+        .read_file(&s, "errk/missing.txt")
+        .await
+        .err()
+        .expect("open of a missing file");
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    assert_message(&e, &["CREATE", "not found", "STATUS_OBJECT_NAME_NOT_FOUND"]);
+
+    let e = h
+        .read_file(&s, "errk/no-dir/missing.txt")
+        .await
+        .err()
+        .expect("open below a missing directory");
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    assert_message(&e, &["STATUS_OBJECT_PATH_NOT_FOUND"]);
+
+    h.write(&s, "errk/f.txt", b"x".to_vec())
+        .await
+        .expect("write");
+    let e = h
+        .create_new(&s, "errk/f.txt")
+        .await
+        .err()
+        .expect("create_new of an existing file");
+    assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+    assert_message(&e, &["already exists", "STATUS_OBJECT_NAME_COLLISION"]);
+    h.create_new(&s, "errk/new.txt")
+        .await
+        .expect("create_new of a fresh name");
+    assert!(h.exists(&s, "errk/new.txt").await.expect("exists"));
+
+    server
+        .put_file(READONLY_SHARE, "ro.txt", b"read me")
+        .expect("put a file in the read-only share");
+    let ro = h.share(&c, READONLY_SHARE).await.expect("tree connect ro");
+    assert_eq!(h.read_file(&ro, "ro.txt").await.expect("read"), b"read me");
+    let e = h
+        .write(&ro, "new.txt", b"x".to_vec())
+        .await
+        .err()
+        .expect("write on the read-only share");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    assert_message(&e, &["access denied", "STATUS_ACCESS_DENIED"]);
+    let e = h
+        .write_at(&ro, "ro.txt", 0, b"X".to_vec())
+        .await
+        .err()
+        .expect("open for writing on the read-only share");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+
+    h.create_dir_all(&s, "errk/full/sub").await.expect("mkdir");
+    let e = h
+        .remove_dir(&s, "errk/full")
+        .await
+        .err()
+        .expect("remove_dir of a non-empty directory");
+    assert_eq!(e.kind(), io::ErrorKind::DirectoryNotEmpty, "{e}");
+    assert_message(&e, &["STATUS_DIRECTORY_NOT_EMPTY"]);
+
+    h.remove_dir_all(&s, "errk").await.expect("cleanup");
 }
 
 /// Instantiate every scenario as a `#[test]` for a harness expression.
@@ -478,7 +1277,11 @@ macro_rules! scenario_tests {
         $crate::scenario_tests!(@each $harness;
             login_each_dialect, signing_required, encryption_required_each_cipher,
             wrong_password, unknown_share, big_file_round_trip, seek_and_partial_reads,
-            list_5000, namespace_ops, concurrent_readers_writers, share_modes);
+            list_5000, namespace_ops, concurrent_readers_writers, share_modes,
+            guest_and_anonymous, server_requires_signing, dropped_file_closes,
+            shutdown_sends_logoff, list_5000_few_round_trips, big_read_pipelined,
+            metadata_one_compound, server_gone_mid_transfer, stalled_server_times_out,
+            error_kinds);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

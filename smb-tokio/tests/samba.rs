@@ -1,6 +1,6 @@
 //! The shared scenarios (smb_testkit::scenarios) on tokio's multi-threaded runtime.
 
-use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated};
+use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
 use smb_tokio::{Client, Credentials, OpenOptions, Share};
 use std::io::{self, SeekFrom};
 use std::sync::{Arc, OnceLock};
@@ -40,9 +40,10 @@ impl Harness for Tokio {
     }
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
         Box::pin(async move {
-            let creds = match login.user {
-                Some((u, p)) => Credentials::password(None, u, p),
-                None => Credentials::anonymous(),
+            let creds = match login.who {
+                Who::User(u, p) => Credentials::password(None, u, p),
+                Who::Guest => Credentials::guest(),
+                Who::Anonymous => Credentials::anonymous(),
             };
             let c = Client::connect(&login.target, creds, login.config).await?;
             let i = c.info().clone();
@@ -52,6 +53,8 @@ impl Harness for Tokio {
                     dialect: i.dialect,
                     signing: i.signing,
                     encryption: i.encryption,
+                    guest: i.guest,
+                    anonymous: i.anonymous,
                 },
             ))
         })
@@ -175,6 +178,16 @@ impl Harness for Tokio {
     fn copy(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>> {
         let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
         Box::pin(async move { s.copy(&from, &to).await })
+    }
+    fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::create_new()).await?;
+            f.close().await
+        })
+    }
+    fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
+        Box::pin(async move { c.shutdown().await })
     }
     fn hold_open(
         &self,

@@ -24,7 +24,7 @@ mod file;
 mod io_error;
 mod ops;
 
-pub use dir::DirStream;
+pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 #[cfg(feature = "std")]
 pub use io_error::{
