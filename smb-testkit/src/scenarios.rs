@@ -718,9 +718,10 @@ pub async fn guest_and_anonymous<H: Harness>(h: H) {
         .connect(login(Who::Anonymous, ClientConfig::default()))
         .await
         .expect("anonymous login");
-    // Samba answers a NULL session with SessionFlags 0 (neither IS_GUEST nor IS_NULL), and
-    // the engine reports `anonymous` from IS_NULL only, so it says false here (see the
-    // report). Not signing is what matters: there is no session key.
+    // Samba answers a NULL session with SessionFlags 0 (neither IS_GUEST nor IS_NULL); the
+    // engine reports `anonymous` from what it asked for as well. There is no session key, so
+    // nothing is signed.
+    assert!(n.anonymous, "an anonymous session: {n:?}");
     assert!(!n.guest, "not a guest session: {n:?}");
     assert!(!n.signing, "an anonymous session has no key: {n:?}");
     let s = h
@@ -808,7 +809,7 @@ pub async fn server_requires_signing<H: Harness>(h: H) {
         config: ClientConfig::default(),
     };
     let (c, n) = h.connect(anon).await.expect("anonymous login");
-    assert!(!n.signing, "{n:?}");
+    assert!(n.anonymous && !n.signing, "{n:?}");
     let e = h
         .share(&c, SHARE)
         .await
@@ -1214,7 +1215,14 @@ pub async fn error_kinds<H: Harness>(h: H) {
         .err()
         .expect("open of a missing file");
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
-    assert_message(&e, &["CREATE", "not found", "STATUS_OBJECT_NAME_NOT_FOUND"]);
+    assert_message(
+        &e,
+        &[
+            "CREATE",
+            "no such file or directory",
+            "STATUS_OBJECT_NAME_NOT_FOUND",
+        ],
+    );
 
     let e = h
         .read_file(&s, "errk/no-dir/missing.txt")

@@ -1640,8 +1640,10 @@ impl Client {
             dialect: self.neg().map_or(Dialect::Other(0), |n| n.dialect),
             signing: sec.is_some_and(|s| s.signing_required),
             encryption: sec.is_some_and(|s| s.encrypt_all),
-            guest: flags.has(SessionFlags::IS_GUEST),
-            anonymous: flags.has(SessionFlags::IS_NULL),
+            // What we asked for counts too: Samba answers an anonymous login with neither
+            // IS_NULL nor IS_GUEST set.
+            guest: flags.has(SessionFlags::IS_GUEST) || self.auth.kind() == AuthKind::Guest,
+            anonymous: flags.has(SessionFlags::IS_NULL) || self.auth.kind() == AuthKind::Anonymous,
             server_guid: self.neg().map_or(Guid::ZERO, |n| n.server_guid),
         }
     }
