@@ -49,7 +49,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::SystemTime;
 
 pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
-pub use smb_core::driver::{Credentials, Metadata, op_error};
+pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
 
 type Reply = Result<Response, OpError>;
 
@@ -124,21 +124,6 @@ impl Submitter for Sub {
     }
 }
 
-/// What the session negotiated.
-#[derive(Clone, Debug)]
-pub struct SessionInfo {
-    /// The dialect.
-    pub dialect: Dialect,
-    /// Requests are signed.
-    pub signing: bool,
-    /// Traffic is encrypted.
-    pub encryption: bool,
-    /// Guest session.
-    pub guest: bool,
-    /// Anonymous session.
-    pub anonymous: bool,
-}
-
 /// A connection to one server with one logged-in session. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct Client {
@@ -174,29 +159,8 @@ impl Client {
             waiter: Waiter(t),
         });
         let sub = Sub(Arc::new(Inner { tx }));
-        match block_on(ReplyFuture(r))? {
-            Response::Connected {
-                dialect,
-                signing,
-                encryption,
-                guest,
-                anonymous,
-                ..
-            } => Ok(Client {
-                sub,
-                info: SessionInfo {
-                    dialect,
-                    signing,
-                    encryption,
-                    guest,
-                    anonymous,
-                },
-            }),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "unexpected response to connect",
-            )),
-        }
+        let info = SessionInfo::from_connected(block_on(ReplyFuture(r))?)?;
+        Ok(Client { sub, info })
     }
 
     /// What the session negotiated.

@@ -34,8 +34,8 @@ pub use io_error::{
 pub use ops::{Metadata, ShareOps};
 
 use crate::client::{
-    Authenticator, ChannelId, Client, CloseReason, ErrorKind, Event, Frame, OpError, OpId, Output,
-    Request, Response, ServerAddr, SubmitError,
+    Authenticator, ChannelId, Client, CloseReason, Dialect, ErrorKind, Event, Frame, OpError, OpId,
+    Output, Request, Response, ServerAddr, SubmitError,
 };
 use crate::time::Instant;
 use crate::wire::DecodeError;
@@ -133,6 +133,47 @@ impl<C> fmt::Debug for Command<C> {
 /// A short name of a request, for logs.
 pub fn request_name(r: &Request) -> &'static str {
     r.name()
+}
+
+/// What the session negotiated, as every adapter's `Client::info` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Requests are signed.
+    pub signing: bool,
+    /// Traffic is encrypted.
+    pub encryption: bool,
+    /// Guest session.
+    pub guest: bool,
+    /// Anonymous session.
+    pub anonymous: bool,
+}
+
+impl SessionInfo {
+    /// From the reply to [`Client::connect`](crate::client::Client::connect).
+    pub fn from_connected(reply: Response) -> Result<SessionInfo, OpError> {
+        match reply {
+            Response::Connected {
+                dialect,
+                signing,
+                encryption,
+                guest,
+                anonymous,
+                ..
+            } => Ok(SessionInfo {
+                dialect,
+                signing,
+                encryption,
+                guest,
+                anonymous,
+            }),
+            _ => Err(OpError::new(ErrorKind::Protocol(
+                "unexpected response to connect",
+            ))),
+        }
+    }
 }
 
 /// How much a reader asks the socket for at least, per read.
