@@ -1311,12 +1311,25 @@ impl Client {
         let mut hdr = Header::request(Command::Negotiate);
         hdr.session_id = 0;
         let msg = encode_msg(&hdr, &req);
+        self.send_setup_message(ch, Command::Negotiate, Part::Negotiate, msg, now);
+    }
+
+    /// Send a NEGOTIATE or SESSION_SETUP message: unsigned, unencrypted, outside any
+    /// operation; a channel that cannot even send it has stalled.
+    fn send_setup_message(
+        &mut self,
+        ch: ChannelId,
+        command: Command,
+        part: Part,
+        msg: Vec<u8>,
+        now: Instant,
+    ) {
         let m = OutMsg {
             msg,
             data: None,
-            command: Command::Negotiate,
+            command,
             recv_len: 0,
-            part: Part::Negotiate,
+            part,
             sign: false,
             encrypt: false,
             related: false,
@@ -1473,19 +1486,7 @@ impl Client {
         };
         let hdr = self.header(Command::SessionSetup, 0);
         let msg = encode_msg(&hdr, &req);
-        let m = OutMsg {
-            msg,
-            data: None,
-            command: Command::SessionSetup,
-            recv_len: 0,
-            part: Part::SessionSetup,
-            sign: false,
-            encrypt: false,
-            related: false,
-        };
-        if self.transmit(ch, None, Vec::from([m]), None).is_err() {
-            self.fail_channel(ch, ChannelError::CreditsStalled, now);
-        }
+        self.send_setup_message(ch, Command::SessionSetup, Part::SessionSetup, msg, now);
     }
 
     fn on_session_setup(&mut self, ch: ChannelId, hdr: &Header, msg: &Bytes, now: Instant) {
