@@ -1033,6 +1033,39 @@ pub async fn metadata_one_compound<H: Harness>(h: H) {
     std::fs::remove_dir_all(server.share_path(SHARE).join("statc")).expect("cleanup");
 }
 
+/// `copy` is done by the server (FSCTL_SRV_REQUEST_RESUME_KEY, then FSCTL_SRV_COPYCHUNK_WRITE,
+/// [MS-SMB2] 3.2.4.20.1-2): no byte of the file crosses the wire, and the copy is exact.
+pub async fn copy_is_server_side<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let data = random_bytes(3 << 20, 11);
+    put_on_disk(server, "copyss/src.bin", &data);
+    let proxy = proxy_for(server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let before = requests(&proxy.log()).len();
+    let n = h
+        .copy(&s, "copyss/src.bin", "copyss/dst.bin")
+        .await
+        .expect("copy");
+    assert_eq!(n, data.len() as u64);
+    let reqs = requests(&proxy.log());
+    let cmds: Vec<Command> = reqs[before..].iter().map(|m| m.command).collect();
+    assert!(
+        cmds.iter().filter(|c| **c == Command::Ioctl).count() >= 2,
+        "resume key + copychunk expected: {cmds:?}"
+    );
+    assert!(
+        !cmds.contains(&Command::Read) && !cmds.contains(&Command::Write),
+        "data went through the client: {cmds:?}"
+    );
+    let on_disk = std::fs::read(server.share_path(SHARE).join("copyss/dst.bin")).expect("dst");
+    assert!(on_disk == data, "copied bytes differ");
+    std::fs::remove_dir_all(server.share_path(SHARE).join("copyss")).expect("cleanup");
+}
+
 // ---- broken servers ----
 
 fn connection_lost(kind: io::ErrorKind) -> bool {
@@ -1288,8 +1321,8 @@ macro_rules! scenario_tests {
             list_5000, namespace_ops, concurrent_readers_writers, share_modes,
             guest_and_anonymous, server_requires_signing, dropped_file_closes,
             shutdown_sends_logoff, list_5000_few_round_trips, big_read_pipelined,
-            metadata_one_compound, server_gone_mid_transfer, stalled_server_times_out,
-            error_kinds);
+            metadata_one_compound, copy_is_server_side, server_gone_mid_transfer,
+            stalled_server_times_out, error_kinds);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(
