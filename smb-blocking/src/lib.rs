@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
@@ -143,7 +143,17 @@ impl Client {
         let addr = driver::parse_target(target)?;
         let auth = creds.into_authenticator()?;
         let epoch = std::time::Instant::now();
-        let client = driver::new_client(config, auth, Box::new(rand_core::OsRng), epoch);
+        // The adapter reads the clocks; the engine only ever sees their values.
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let client = smb_core::client::Client::new(
+            config,
+            auth,
+            Box::new(rand_core::OsRng),
+            smb_core::time::Instant::from_elapsed(epoch.elapsed()),
+            smb_core::time::FileTime::from_unix_duration(wall),
+        );
         let (tx, rx) = mpsc::channel();
         let span = tracing::info_span!("smb", server = %addr.0);
         let dtx = tx.clone();
@@ -292,7 +302,12 @@ impl Share {
         accessed: Option<SystemTime>,
         modified: Option<SystemTime>,
     ) -> io::Result<()> {
-        let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
+        let c = |t: Option<SystemTime>| {
+            t.map(|t| {
+                let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+                smb_core::time::FileTime::from_unix_duration(since)
+            })
+        };
         Ok(block_on(self.ops().set_times(
             path,
             c(accessed),
@@ -423,7 +438,7 @@ fn run_driver(
     tx: Tx,
     epoch: std::time::Instant,
 ) {
-    let now = || driver::instant_since(epoch);
+    let now = || smb_core::time::Instant::from_elapsed(epoch.elapsed());
     let mut chans: HashMap<ChannelId, Chan> = HashMap::new();
     loop {
         while let Some(action) = d.poll_action(now()) {
@@ -478,8 +493,8 @@ fn run_driver(
         }
         let next = match d.deadline() {
             Some(t) => {
-                let wait = driver::std_instant(epoch, t)
-                    .saturating_duration_since(std::time::Instant::now());
+                let wait =
+                    (epoch + t.since_epoch()).saturating_duration_since(std::time::Instant::now());
                 match rx.recv_timeout(wait) {
                     Ok(c) => Ready::Cmd(c),
                     Err(mpsc::RecvTimeoutError::Timeout) => Ready::Timeout,

@@ -20,6 +20,16 @@ impl Instant {
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// The instant `elapsed` after the caller's epoch (an adapter passes
+    /// `epoch.elapsed()` of its own monotonic clock).
+    pub fn from_elapsed(elapsed: core::time::Duration) -> Self {
+        Instant(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+    }
+    /// Time since the caller's epoch (an adapter adds it to its epoch to get a deadline in
+    /// its own clock).
+    pub const fn since_epoch(self) -> core::time::Duration {
+        core::time::Duration::from_nanos(self.0)
+    }
     /// Time from `earlier` to `self`, or zero if `earlier` is later.
     pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration(self.0.saturating_sub(earlier.0))
@@ -93,6 +103,14 @@ impl FileTime {
     pub const fn from_unix_nanos(nanos: u64) -> Self {
         FileTime(Self::UNIX_EPOCH_TICKS + nanos / 100)
     }
+    /// From the time since the Unix epoch (e.g. `SystemTime::duration_since(UNIX_EPOCH)`).
+    pub fn from_unix_duration(since_unix_epoch: core::time::Duration) -> Self {
+        Self::from_unix_nanos(u64::try_from(since_unix_epoch.as_nanos()).unwrap_or(u64::MAX))
+    }
+    /// Time since the Unix epoch (zero for times before 1970).
+    pub const fn to_unix_duration(self) -> core::time::Duration {
+        core::time::Duration::from_nanos(self.to_unix_nanos())
+    }
     /// Nanoseconds since the Unix epoch (zero for times before 1970).
     pub const fn to_unix_nanos(self) -> u64 {
         self.0
@@ -146,5 +164,21 @@ mod tests {
         assert_eq!(t.to_unix(), (1_700_000_000, 123_456_700));
         assert_eq!(FileTime(0).to_unix().0, -11_644_473_600);
         assert_eq!(FileTime::from_unix(i64::MIN, 0), FileTime(0));
+    }
+
+    #[test]
+    fn elapsed_and_unix_durations_round_trip() {
+        let d = core::time::Duration::new(12, 345_678_901);
+        assert_eq!(Instant::from_elapsed(d).since_epoch(), d);
+        assert_eq!(
+            Instant::from_elapsed(core::time::Duration::MAX).as_nanos(),
+            u64::MAX
+        );
+        // 2023-11-14 22:13:20 UTC; FILETIME counts 100 ns ticks, so sub-tick nanoseconds drop.
+        let unix = core::time::Duration::new(1_700_000_000, 123_456_700);
+        let ft = FileTime::from_unix_duration(unix);
+        assert_eq!(ft.0, FileTime::UNIX_EPOCH_TICKS + 17_000_000_001_234_567);
+        assert_eq!(ft.to_unix_duration(), unix);
+        assert_eq!(FileTime(0).to_unix_duration(), core::time::Duration::ZERO);
     }
 }

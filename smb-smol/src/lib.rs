@@ -48,7 +48,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
 pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
@@ -130,7 +130,17 @@ impl Client {
         let addr = driver::parse_target(target)?;
         let auth = creds.into_authenticator()?;
         let epoch = std::time::Instant::now();
-        let client = driver::new_client(config, auth, Box::new(rand_core::OsRng), epoch);
+        // The adapter reads the clocks; the engine only ever sees their values.
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let client = smb_core::client::Client::new(
+            config,
+            auth,
+            Box::new(rand_core::OsRng),
+            smb_core::time::Instant::from_elapsed(epoch.elapsed()),
+            smb_core::time::FileTime::from_unix_duration(wall),
+        );
         let (tx, rx) = mpsc::unbounded();
         let span = tracing::info_span!("smb", server = %addr.0);
         let dtx = tx.clone();
@@ -283,7 +293,12 @@ impl Share {
         accessed: Option<SystemTime>,
         modified: Option<SystemTime>,
     ) -> io::Result<()> {
-        let c = |t: Option<SystemTime>| t.map(driver::from_system_time);
+        let c = |t: Option<SystemTime>| {
+            t.map(|t| {
+                let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+                smb_core::time::FileTime::from_unix_duration(since)
+            })
+        };
         Ok(self
             .ops()
             .set_times(path, c(accessed), c(modified), None)
@@ -418,7 +433,7 @@ async fn run_driver(
     epoch: std::time::Instant,
     ex: &async_executor::LocalExecutor<'_>,
 ) {
-    let now = || driver::instant_since(epoch);
+    let now = || smb_core::time::Instant::from_elapsed(epoch.elapsed());
     let mut chans: HashMap<ChannelId, Chan> = HashMap::new();
     loop {
         while let Some(action) = d.poll_action(now()) {
@@ -471,7 +486,7 @@ async fn run_driver(
         }
         let msg = match d.deadline() {
             Some(t) => {
-                let at = driver::std_instant(epoch, t);
+                let at = epoch + t.since_epoch();
                 let recv = async { Some(rx.recv().await.ok()) };
                 let timer = async {
                     async_io::Timer::at(at).await;

@@ -1,6 +1,6 @@
 //! The cursor of an open file: sequential reads with bounded read-ahead, writes with bounded
 //! write-behind, seeks, close. Poll-based so that every adapter wraps the same state machine
-//! in its own traits (`tokio::io::AsyncRead`, `futures::io::AsyncRead`, `std::io::Read`).
+//! in its own read/write traits (tokio's, futures-io's or std's `Read`).
 
 use super::Submitter;
 use super::ops::Metadata;

@@ -83,30 +83,6 @@ pub fn op_error(e: &io::Error) -> Option<&OpError> {
         .and_then(|inner| inner.downcast_ref::<OpError>())
 }
 
-/// A FILETIME as a `SystemTime` (times before 1970 clamp to the epoch).
-pub fn to_system_time(t: crate::time::FileTime) -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + std::time::Duration::from_nanos(t.to_unix_nanos())
-}
-
-/// A `SystemTime` as a FILETIME (times before 1970 clamp to the epoch).
-pub fn from_system_time(t: std::time::SystemTime) -> crate::time::FileTime {
-    let nanos = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
-        .unwrap_or(0);
-    crate::time::FileTime::from_unix_nanos(nanos)
-}
-
-/// Monotonic time for the engine: nanoseconds since `epoch` (the adapter's start).
-pub fn instant_since(epoch: std::time::Instant) -> crate::time::Instant {
-    crate::time::Instant::from_nanos(epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64)
-}
-
-/// The std instant of an engine deadline, with `epoch` as given to [`instant_since`].
-pub fn std_instant(epoch: std::time::Instant, t: crate::time::Instant) -> std::time::Instant {
-    epoch + std::time::Duration::from_nanos(t.as_nanos())
-}
-
 /// Drop the first `n` bytes of `chunks` (after a partial vectored write).
 pub fn consume_chunks(chunks: &mut std::collections::VecDeque<bytes::Bytes>, mut n: usize) {
     use bytes::Buf;
@@ -125,17 +101,6 @@ pub fn consume_chunks(chunks: &mut std::collections::VecDeque<bytes::Bytes>, mut
     while chunks.front().is_some_and(|c| c.is_empty()) {
         chunks.pop_front();
     }
-}
-
-/// Build the engine client for an adapter: OS randomness, clocks from `epoch`.
-pub fn new_client(
-    config: crate::client::ClientConfig,
-    auth: alloc::boxed::Box<dyn crate::client::Authenticator>,
-    rng: alloc::boxed::Box<dyn rand_core::CryptoRngCore + Send>,
-    epoch: std::time::Instant,
-) -> crate::client::Client {
-    let wall = from_system_time(std::time::SystemTime::now());
-    crate::client::Client::new(config, auth, rng, instant_since(epoch), wall)
 }
 
 /// `smb://...` URL or `host[:port]` -> the address to connect to (port 445 by default).

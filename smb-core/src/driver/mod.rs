@@ -28,8 +28,7 @@ pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 #[cfg(feature = "std")]
 pub use io_error::{
-    consume_chunks, from_system_time, instant_since, io_error_kind, new_client, op_error,
-    parse_target, socket_target, std_instant, to_io_error, to_system_time,
+    consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
 };
 pub use ops::{Metadata, ShareOps};
 
