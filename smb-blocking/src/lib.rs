@@ -79,8 +79,8 @@ fn block_on<F: Future>(fut: F) -> F::Output {
 struct Waiter(oneshot::Sender<Reply>);
 
 impl Completion for Waiter {
-    fn complete(self, r: Reply) {
-        let _ = self.0.send(r);
+    fn complete(self, r: Reply) -> bool {
+        self.0.send(r).is_ok()
     }
 }
 

@@ -184,6 +184,9 @@ impl Harness for Blocking {
     fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
         Box::pin(async move { c.shutdown() })
     }
+    fn drop_listing(&self, s: &Share, path: &str) {
+        drop(s.read_dir(path));
+    }
     fn hold_open(
         &self,
         s: &Share,

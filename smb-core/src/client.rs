@@ -63,7 +63,6 @@ struct Negotiated {
     server_guid: Guid,
     max_read: u32,
     max_write: u32,
-    #[allow(dead_code)] // for IOCTL sizing and reconnect
     max_transact: u32,
     cipher: Option<crate::crypto::CipherId>,
     signing_algorithm: Option<crate::crypto::SigningAlgorithm>,

@@ -1135,3 +1135,49 @@ fn output_buffer_lengths_are_clamped_to_max_transact_size() {
         ]
     );
 }
+
+/// A CREATE that succeeds after its operation was cancelled leaves no handle open on the
+/// server: the client closes it by itself ([MS-SMB2] 3.2.4.5).
+#[test]
+fn a_create_that_succeeds_after_cancel_is_closed() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let before = s.server.opens.len();
+    s.server.hold = true;
+    let op = s
+        .client
+        .submit(
+            Request::Create {
+                tree: t,
+                path: "late.txt".into(),
+                options: OpenOptions::create_truncate(),
+            },
+            s.now,
+        )
+        .unwrap();
+    s.run();
+    s.client.cancel(op, s.now);
+    s.run();
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled);
+    // The server answers the CREATE anyway (a CANCEL may arrive too late).
+    s.server.hold = false;
+    let held = std::mem::take(&mut s.server.held);
+    s.server.outbox.extend(held);
+    s.run();
+    assert_eq!(s.client.stats().orphaned_opens_closed, 1);
+    assert_eq!(
+        s.server.opens.len(),
+        before,
+        "the late handle must be closed on the server"
+    );
+    assert_eq!(
+        s.server
+            .seen
+            .iter()
+            .filter(|c| **c == Command::Close)
+            .count(),
+        1
+    );
+}

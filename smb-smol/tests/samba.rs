@@ -192,6 +192,9 @@ impl Harness for Smol {
     fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
         Box::pin(async move { c.shutdown().await })
     }
+    fn drop_listing(&self, s: &Share, path: &str) {
+        drop(s.read_dir(path));
+    }
     fn hold_open(
         &self,
         s: &Share,

@@ -83,6 +83,7 @@ struct Inner {
     conns: Mutex<Vec<Conn>>,
     log: Mutex<Vec<Event>>,
     delay: Mutex<Duration>,
+    delay_to_client: Mutex<Duration>,
     refuse: AtomicBool,
     stall_new: AtomicBool,
     stop: AtomicBool,
@@ -135,6 +136,7 @@ impl FaultProxy {
             conns: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             delay: Mutex::new(Duration::ZERO),
+            delay_to_client: Mutex::new(Duration::ZERO),
             refuse: AtomicBool::new(false),
             stall_new: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -243,6 +245,12 @@ impl FaultProxy {
     /// Delay every forwarded chunk by `d` (both directions, all connections). Zero disables.
     pub fn set_delay(&self, d: Duration) {
         *lock(&self.inner.delay) = d;
+    }
+
+    /// Delay only what the server sends (a slow server, added to [`FaultProxy::set_delay`]):
+    /// requests are seen at once, responses `d` later. Zero disables.
+    pub fn set_response_delay(&self, d: Duration) {
+        *lock(&self.inner.delay_to_client) = d;
     }
 
     /// While on, new connections are accepted and closed at once (a server that is down).
@@ -401,7 +409,10 @@ fn pump(
                 break;
             }
         }
-        let delay = *lock(&inner.delay);
+        let mut delay = *lock(&inner.delay);
+        if dir == Direction::ToClient {
+            delay += *lock(&inner.delay_to_client);
+        }
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }

@@ -144,6 +144,8 @@ pub trait Harness: Clone + Send + Sync + 'static {
         path: &str,
         share_access: u32,
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>>;
+    /// Start listing `path` and drop the listing at once, while its CREATE is in flight.
+    fn drop_listing(&self, s: &Self::Share, path: &str);
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -980,7 +982,20 @@ pub async fn big_read_pipelined<H: Harness>(h: H) {
     // few smaller ones while the read-ahead ramps up from 64 KiB, and one READ at EOF.
     assert!(reads >= 8, "{reads} READs cannot carry 64 MiB");
     assert!(reads <= 64 + 8, "{reads} READ requests for 64 MiB");
-    // Pipelining: the most READs outstanding at any point of the (ordered) log.
+    // Pipelining: the most READs outstanding at any point of the (ordered) log. On a fast
+    // loopback a response can reach the proxy before the next request even when the client
+    // had it queued, which would make the count depend on scheduling; so the proxy holds
+    // the server's chunks 20 ms here (requests pass at once), and READs the client issues
+    // together show as outstanding together whatever the machine's load.
+    proxy.clear_log();
+    proxy.set_response_delay(Duration::from_millis(20));
+    let head = h
+        .read_range(&s, "pipelined/64m.bin", 0, 4 << 20)
+        .await
+        .expect("read 4 MiB through the delaying proxy");
+    proxy.set_response_delay(Duration::ZERO);
+    assert!(head[..] == data[..4 << 20], "first 4 MiB differ");
+    let log = proxy.log();
     let (mut outstanding, mut most) = (0i64, 0i64);
     for m in messages(&log) {
         if m.command != Command::Read {
@@ -1064,6 +1079,35 @@ pub async fn copy_is_server_side<H: Harness>(h: H) {
     let on_disk = std::fs::read(server.share_path(SHARE).join("copyss/dst.bin")).expect("dst");
     assert!(on_disk == data, "copied bytes differ");
     std::fs::remove_dir_all(server.share_path(SHARE).join("copyss")).expect("cleanup");
+}
+
+/// A listing dropped while its CREATE is still in flight: the directory handle the server
+/// opens anyway is closed by the client, not left open until the session ends.
+pub async fn dropped_listing_closes<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    put_on_disk(server, "droplist/a.txt", b"a");
+    let proxy = proxy_for(server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (creates, closes) = (
+        proxy.request_count(Command::Create),
+        proxy.request_count(Command::Close),
+    );
+    h.drop_listing(&s, "droplist");
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| p
+            .request_count(Command::Create)
+            == creates + 1
+            && p.request_count(Command::Close) == closes + 1)
+        .await,
+        "the orphaned directory handle must be closed within 5 s (CREATEs {}, CLOSEs {})",
+        proxy.request_count(Command::Create) - creates,
+        proxy.request_count(Command::Close) - closes
+    );
+    std::fs::remove_dir_all(server.share_path(SHARE).join("droplist")).expect("cleanup");
 }
 
 // ---- broken servers ----
@@ -1320,7 +1364,8 @@ macro_rules! scenario_tests {
             wrong_password, unknown_share, big_file_round_trip, seek_and_partial_reads,
             list_5000, namespace_ops, concurrent_readers_writers, share_modes,
             guest_and_anonymous, server_requires_signing, dropped_file_closes,
-            shutdown_sends_logoff, list_5000_few_round_trips, big_read_pipelined,
+            shutdown_sends_logoff, dropped_listing_closes, list_5000_few_round_trips,
+            big_read_pipelined,
             metadata_one_compound, copy_is_server_side, server_gone_mid_transfer,
             stalled_server_times_out, error_kinds);
     };

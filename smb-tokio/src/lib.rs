@@ -58,8 +58,8 @@ type Reply = Result<Response, OpError>;
 struct Waiter(oneshot::Sender<Reply>);
 
 impl Completion for Waiter {
-    fn complete(self, r: Reply) {
-        let _ = self.0.send(r);
+    fn complete(self, r: Reply) -> bool {
+        self.0.send(r).is_ok()
     }
 }
 

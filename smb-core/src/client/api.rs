@@ -990,4 +990,7 @@ pub struct Stats {
     pub signed_sent: u64,
     /// FSCTL_VALIDATE_NEGOTIATE_INFO exchanges that the server answered and that matched.
     pub negotiate_validations: u64,
+    /// Handles closed by the client because their CREATE succeeded after nobody waited for
+    /// it any more (cancelled or timed out), so they do not stay open on the server.
+    pub orphaned_opens_closed: u64,
 }

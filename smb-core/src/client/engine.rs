@@ -1831,8 +1831,18 @@ impl Client {
                 }
             }
             part => {
-                if let Some(op) = p.op {
-                    self.on_op_response(op, part, &hdr, &msg, now);
+                match p.op {
+                    Some(op) => self.on_op_response(op, part, &hdr, &msg, now),
+                    // Nobody waits for a lone CREATE any more, but it succeeded: close the
+                    // handle rather than leave it open on the server. (A compound's CREATE
+                    // carries its own CLOSE.)
+                    None if part == Part::Whole
+                        && hdr.command == Command::Create
+                        && hdr.status == NtStatus::SUCCESS =>
+                    {
+                        self.close_orphaned_open(ch, &hdr, &msg)
+                    }
+                    None => {}
                 }
                 if is_malformed_marker(&self.out) {
                     self.stats.malformed += 1;
@@ -1840,6 +1850,27 @@ impl Client {
                     self.fail_channel(ch, e, now);
                 }
             }
+        }
+    }
+
+    /// Close the handle a successful CREATE opened for an operation that was cancelled or
+    /// timed out ([MS-SMB2] 3.2.4.5). The tree is taken from the response's sync header; a
+    /// CREATE that went async (no TreeId in its final header) is left to the tree's end.
+    fn close_orphaned_open(&mut self, ch: ChannelId, hdr: &Header, msg: &Bytes) {
+        let (Some(tree), Ok(created)) = (
+            (!hdr.is_async()).then(|| hdr.tree_id()),
+            crate::wire::create::CreateResponse::decode(msg),
+        ) else {
+            return;
+        };
+        let req = crate::wire::close::CloseRequest {
+            flags: crate::wire::close::CloseFlags(0),
+            file_id: created.file_id,
+        };
+        let msg = encode_msg(&self.header(Command::Close, tree), &req);
+        let m = self.out_msg(msg, None, Command::Close, 0, Part::Internal, tree);
+        if self.transmit(ch, None, Vec::from([m]), None).is_ok() {
+            self.stats.orphaned_opens_closed += 1;
         }
     }
 

@@ -173,8 +173,8 @@ impl<S: Submitter> Drop for DirStream<S> {
     fn drop(&mut self) {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Listing { file, .. } => drop(self.sub.submit(Request::Close { file })),
-            // A CREATE still in flight: its handle, if any, is released when the session or
-            // tree ends (there is no task here to wait for it).
+            // A CREATE still in flight: dropping its reply tells the driver nobody waits,
+            // and the driver closes the handle when the CREATE succeeds.
             State::Opening(reply) => drop(reply),
             _ => {}
         }

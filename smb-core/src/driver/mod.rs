@@ -49,8 +49,9 @@ use core::future::Future;
 /// Where the result of one operation goes (e.g. a one-shot channel's sender). Called exactly
 /// once per submitted operation, from the driver.
 pub trait Completion {
-    /// Deliver the result.
-    fn complete(self, result: Result<Response, OpError>);
+    /// Deliver the result; false if nobody receives it any more (the caller dropped its
+    /// future), so the driver can release what the operation created on the server.
+    fn complete(self, result: Result<Response, OpError>) -> bool;
 }
 
 /// What a public handle (client, share, file) uses to reach the driver: send a request and
@@ -189,7 +190,9 @@ pub const READ_CHUNK: usize = 256 * 1024;
 /// use smb_core::driver::{ChannelReader, Command};
 /// # struct W;
 /// # impl smb_core::driver::Completion for W {
-/// #     fn complete(self, _: Result<smb_core::client::Response, smb_core::client::OpError>) {}
+/// #     fn complete(self, _: Result<smb_core::client::Response, smb_core::client::OpError>) -> bool {
+/// #         true
+/// #     }
 /// # }
 /// let mut reader = ChannelReader::new(ChannelId(0));
 /// let mut sent: Vec<Command<W>> = Vec::new();
@@ -393,7 +396,17 @@ impl<C: Completion> Driver<C> {
             match self.client.poll_output() {
                 Output::Completed { op, result } => {
                     if let Some(w) = self.waiters.remove(&op) {
-                        w.complete(result);
+                        let created = match &result {
+                            Ok(Response::Created { file, .. }) => Some(*file),
+                            _ => None,
+                        };
+                        // An open nobody will use (e.g. a listing dropped while its CREATE
+                        // was in flight): close it rather than leave it open on the server.
+                        if !w.complete(result) {
+                            if let Some(file) = created {
+                                let _ = self.client.submit(Request::Close { file }, now);
+                            }
+                        }
                     }
                     if !self.backlog.is_empty() {
                         self.pump_backlog(now);

@@ -256,8 +256,9 @@ fn io_error_kinds_keep_the_status() {
 
 struct Slot(Arc<Mutex<Vec<Result<Response, OpError>>>>);
 impl Completion for Slot {
-    fn complete(self, r: Result<Response, OpError>) {
+    fn complete(self, r: Result<Response, OpError>) -> bool {
         self.0.lock().unwrap().push(r);
+        true
     }
 }
 

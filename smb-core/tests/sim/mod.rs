@@ -90,8 +90,8 @@ impl Default for ServerConfig {
     }
 }
 
-struct OpenFile {
-    name: String,
+pub struct OpenFile {
+    pub name: String,
 }
 
 pub struct Server {
@@ -107,7 +107,8 @@ pub struct Server {
     nonce: u64,
     guest: bool,
     pub files: BTreeMap<String, Vec<u8>>,
-    opens: BTreeMap<u64, OpenFile>,
+    /// Open handles by volatile id.
+    pub opens: BTreeMap<u64, OpenFile>,
     next_fid: u64,
     /// Frames to deliver to the client.
     pub outbox: VecDeque<Vec<u8>>,
