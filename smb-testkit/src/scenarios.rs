@@ -597,6 +597,18 @@ pub async fn wait_until(
     }
 }
 
+/// A proxy in front of `server`, a default login through it and the user share (kept with
+/// the client, which must stay alive as long as the share is used).
+async fn via_proxy<H: Harness>(h: &H, server: &SambaServer) -> (FaultProxy, H::Client, H::Share) {
+    let proxy = proxy_for(server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    (proxy, c, s)
+}
+
 /// A fault proxy of one scenario in front of `server`.
 fn proxy_for(server: &SambaServer) -> FaultProxy {
     FaultProxy::start(server.addr()).expect("start the fault proxy")
@@ -883,12 +895,7 @@ pub async fn dropped_file_closes<H: Harness>(h: H) {
 /// the handles left fail cleanly afterwards.
 pub async fn shutdown_sends_logoff<H: Harness>(h: H) {
     let server = SambaServer::shared();
-    let proxy = proxy_for(server);
-    let (c, _) = h
-        .connect(proxied_login(&proxy, server, ClientConfig::default()))
-        .await
-        .expect("login through the proxy");
-    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (proxy, c, s) = via_proxy(&h, server).await;
     h.list(&s, "").await.expect("list");
     assert_eq!(proxy.request_count(Command::Logoff), 0);
     h.shutdown(c).await;
@@ -964,12 +971,7 @@ pub async fn big_read_pipelined<H: Harness>(h: H) {
     let server = SambaServer::shared();
     let data = random_bytes(64 << 20, 5);
     put_on_disk(server, "pipelined/64m.bin", &data);
-    let proxy = proxy_for(server);
-    let (c, _) = h
-        .connect(proxied_login(&proxy, server, ClientConfig::default()))
-        .await
-        .expect("login through the proxy");
-    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (proxy, _c, s) = via_proxy(&h, server).await;
     let back = h
         .read_file(&s, "pipelined/64m.bin")
         .await
@@ -1034,12 +1036,7 @@ pub async fn big_read_pipelined<H: Harness>(h: H) {
 pub async fn metadata_one_compound<H: Harness>(h: H) {
     let server = SambaServer::shared();
     put_on_disk(server, "statc/f.txt", b"12345");
-    let proxy = proxy_for(server);
-    let (c, _) = h
-        .connect(proxied_login(&proxy, server, ClientConfig::default()))
-        .await
-        .expect("login through the proxy");
-    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (proxy, _c, s) = via_proxy(&h, server).await;
     let before = requests(&proxy.log()).len();
     assert_eq!(
         h.metadata(&s, "statc/f.txt").await.expect("stat"),
@@ -1069,12 +1066,7 @@ pub async fn copy_is_server_side<H: Harness>(h: H) {
     let server = SambaServer::shared();
     let data = random_bytes(3 << 20, 11);
     put_on_disk(server, "copyss/src.bin", &data);
-    let proxy = proxy_for(server);
-    let (c, _) = h
-        .connect(proxied_login(&proxy, server, ClientConfig::default()))
-        .await
-        .expect("login through the proxy");
-    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (proxy, _c, s) = via_proxy(&h, server).await;
     let before = requests(&proxy.log()).len();
     let n = h
         .copy(&s, "copyss/src.bin", "copyss/dst.bin")
@@ -1101,12 +1093,7 @@ pub async fn copy_is_server_side<H: Harness>(h: H) {
 pub async fn dropped_listing_closes<H: Harness>(h: H) {
     let server = SambaServer::shared();
     put_on_disk(server, "droplist/a.txt", b"a");
-    let proxy = proxy_for(server);
-    let (c, _) = h
-        .connect(proxied_login(&proxy, server, ClientConfig::default()))
-        .await
-        .expect("login through the proxy");
-    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (proxy, _c, s) = via_proxy(&h, server).await;
     let (creates, closes) = (
         proxy.request_count(Command::Create),
         proxy.request_count(Command::Close),
