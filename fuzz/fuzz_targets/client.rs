@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let creds = NtlmCredentials::password("DOMAIN", "user", "password");
     let mut c = Client::new(
         ClientConfig::default(),
-        Box::new(NtlmAuthenticator::new(creds)),
+        Box::new(smb_core::auth::NtlmFactory::user(creds)),
         Box::new(XorShift(0x9E37_79B9_7F4A_7C15)),
         now,
         FileTime::from_unix_nanos(1_700_000_000_000_000_000),

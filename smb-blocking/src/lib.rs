@@ -141,7 +141,7 @@ impl Client {
     /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in.
     pub fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
-        let auth = creds.into_authenticator()?;
+        let auth = creds.into_auth_factory()?;
         let epoch = std::time::Instant::now();
         // The adapter reads the clocks; the engine only ever sees their values.
         let wall = SystemTime::now()

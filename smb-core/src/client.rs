@@ -38,7 +38,7 @@ pub use api::{
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 
-pub use crate::auth::Authenticator;
+pub use crate::auth::{AuthFactory, Authenticator};
 pub use crate::state::{ChannelId, FileHandle, ObjectRef, OpId, TreeId};
 pub use crate::wire::negotiate::{Cipher, Dialect, SigningAlgorithm};
 
@@ -140,6 +140,8 @@ struct Session {
     preauth: PreauthHash,
     /// The last SESSION_SETUP request, hashed once the response says it was not the last.
     auth_done: bool,
+    /// The authenticator of the exchange in progress (or just finished), from the factory.
+    exchange: Option<Box<dyn Authenticator>>,
 }
 
 struct Tree {
@@ -217,7 +219,7 @@ struct Op {
 /// The SMB2/3 client state machine. See the [module documentation](self).
 pub struct Client {
     config: ClientConfig,
-    auth: Box<dyn Authenticator>,
+    auth: Box<dyn AuthFactory>,
     rng: Box<dyn rand_core::CryptoRngCore + Send>,
     start: Instant,
     wall_clock: FileTime,
@@ -248,7 +250,7 @@ impl Client {
     /// Randomness (ClientGuid, salts, NTLM challenge, nonces) comes only from `rng`.
     pub fn new(
         config: ClientConfig,
-        auth: Box<dyn Authenticator>,
+        auth: Box<dyn AuthFactory>,
         mut rng: Box<dyn rand_core::CryptoRngCore + Send>,
         now: Instant,
         wall_clock: FileTime,
@@ -276,6 +278,7 @@ impl Client {
                 security: None,
                 preauth: PreauthHash::new(),
                 auth_done: false,
+                exchange: None,
             },
             trees: BTreeMap::new(),
             opens: BTreeMap::new(),

@@ -30,7 +30,7 @@
 //! ```no_run
 //! use smb_core::client::{Client, ClientConfig, Output, Request, ServerAddr, CloseReason};
 //! use smb_core::time::{FileTime, Instant};
-//! # fn run(auth: Box<dyn smb_core::client::Authenticator>,
+//! # fn run(auth: Box<dyn smb_core::client::AuthFactory>,
 //! #        rng: Box<dyn rand_core::CryptoRngCore + Send>,
 //! #        now: impl Fn() -> Instant, wall: FileTime,
 //! #        socket_write: impl Fn(smb_core::client::ChannelId, &[bytes::Bytes]),

@@ -4,7 +4,7 @@
 //! Skipped (passes with a message) when smbd cannot be started on this machine.
 
 use bytes::Bytes;
-use smb_core::auth::{NtlmAuthenticator, NtlmCredentials};
+use smb_core::auth::NtlmCredentials;
 use smb_core::client::*;
 use smb_core::time::{FileTime, Instant};
 use smb_testkit::{ENCRYPTED_SHARE, SHARE, SambaConfig, SambaServer};
@@ -28,10 +28,11 @@ impl Driver {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
-        let auth = NtlmAuthenticator::new(NtlmCredentials::password("", user, pass));
         let client = Client::new(
             cfg,
-            Box::new(auth),
+            Box::new(smb_core::auth::NtlmFactory::user(
+                NtlmCredentials::password("", user, pass),
+            )),
             Box::new(rand_core::OsRng),
             Instant::from_nanos(0),
             FileTime::from_unix_nanos(wall),

@@ -35,8 +35,11 @@
 //!    the engine combines it with the SessionFlags of the response (IS_GUEST, IS_NULL) for
 //!    its signing policy: guest and anonymous sessions cannot sign.
 //!
-//! An authenticator is good for one exchange. Re-authentication and each new session use a
-//! fresh one (clone the credentials).
+//! An authenticator is good for one exchange. The engine holds an [`AuthFactory`] instead
+//! and asks it for a fresh authenticator for every exchange: the first login, a
+//! re-authentication after STATUS_NETWORK_SESSION_EXPIRED, a new session after a reconnect
+//! (SESSION_SETUP with PreviousSessionId) and each channel binding. The factory keeps the
+//! credentials (zeroized on drop) for as long as the client lives.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -122,6 +125,100 @@ pub trait Authenticator: Send {
 
     /// What kind of identity this is.
     fn kind(&self) -> AuthKind;
+}
+
+/// Makes a fresh [`Authenticator`] for each security exchange of a client's life (first
+/// login, re-authentication, a new session after a reconnect, channel binding). It keeps the
+/// credentials; they never appear in its `Debug` output.
+pub trait AuthFactory: Send {
+    /// A new authenticator, at the start of its exchange.
+    fn start(&mut self) -> Result<alloc::boxed::Box<dyn Authenticator>, AuthError>;
+    /// What kind of identity the exchanges present (the same for every exchange).
+    fn kind(&self) -> AuthKind;
+}
+
+/// The [`AuthFactory`] of the built-in NTLMv2 authenticator: a user's credentials, the guest
+/// account or an anonymous session.
+#[derive(Clone, Debug)]
+pub struct NtlmFactory {
+    creds: Option<NtlmCredentials>,
+    kind: AuthKind,
+}
+
+impl NtlmFactory {
+    /// Log in as a user.
+    pub fn user(creds: NtlmCredentials) -> Self {
+        NtlmFactory {
+            creds: Some(creds),
+            kind: AuthKind::User,
+        }
+    }
+    /// The guest account.
+    pub fn guest() -> Self {
+        NtlmFactory {
+            creds: None,
+            kind: AuthKind::Guest,
+        }
+    }
+    /// An anonymous (NULL) session.
+    pub fn anonymous() -> Self {
+        NtlmFactory {
+            creds: None,
+            kind: AuthKind::Anonymous,
+        }
+    }
+}
+
+impl AuthFactory for NtlmFactory {
+    fn start(&mut self) -> Result<alloc::boxed::Box<dyn Authenticator>, AuthError> {
+        Ok(match (self.kind, &self.creds) {
+            (AuthKind::User, Some(c)) => alloc::boxed::Box::new(NtlmAuthenticator::new(c.clone())),
+            (AuthKind::Guest, _) => alloc::boxed::Box::new(NtlmAuthenticator::guest()),
+            _ => alloc::boxed::Box::new(NtlmAuthenticator::anonymous()),
+        })
+    }
+    fn kind(&self) -> AuthKind {
+        self.kind
+    }
+}
+
+/// An [`AuthFactory`] around one ready-made authenticator: good for a single exchange. A
+/// second exchange (re-authentication, a reconnect) fails with
+/// [`AuthError::UnexpectedStep`]; give the client a real factory to survive those.
+pub struct OneShot {
+    auth: Option<alloc::boxed::Box<dyn Authenticator>>,
+    kind: AuthKind,
+}
+
+impl OneShot {
+    /// Wrap `auth`.
+    pub fn new(auth: alloc::boxed::Box<dyn Authenticator>) -> Self {
+        let kind = auth.kind();
+        OneShot {
+            auth: Some(auth),
+            kind,
+        }
+    }
+}
+
+impl fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OneShot")
+            .field("kind", &self.kind)
+            .field("used", &self.auth.is_none())
+            .finish()
+    }
+}
+
+impl AuthFactory for OneShot {
+    fn start(&mut self) -> Result<alloc::boxed::Box<dyn Authenticator>, AuthError> {
+        self.auth.take().ok_or(AuthError::UnexpectedStep {
+            state: "a one-shot authenticator cannot authenticate twice",
+        })
+    }
+    fn kind(&self) -> AuthKind {
+        self.kind
+    }
 }
 
 /// Why authentication failed on the client side.
@@ -252,6 +349,33 @@ impl fmt::Debug for NtlmCredentials {
 mod tests {
     use super::*;
     use alloc::format;
+
+    #[test]
+    fn factories_make_a_fresh_exchange_each_time_and_one_shot_refuses_a_second() {
+        let mut f = NtlmFactory::user(NtlmCredentials::password("D", "alice", "pw"));
+        assert_eq!(f.kind(), AuthKind::User);
+        assert!(!format!("{f:?}").contains("pw"));
+        for _ in 0..3 {
+            let a = f.start().unwrap();
+            assert_eq!(a.kind(), AuthKind::User);
+            assert!(a.session_key().is_none(), "a fresh exchange has no key yet");
+        }
+        assert_eq!(
+            NtlmFactory::guest().start().unwrap().kind(),
+            AuthKind::Guest
+        );
+        assert_eq!(
+            NtlmFactory::anonymous().start().unwrap().kind(),
+            AuthKind::Anonymous
+        );
+        let mut once = OneShot::new(alloc::boxed::Box::new(NtlmAuthenticator::guest()));
+        assert_eq!(once.kind(), AuthKind::Guest);
+        assert!(once.start().is_ok());
+        assert!(matches!(
+            once.start(),
+            Err(AuthError::UnexpectedStep { .. })
+        ));
+    }
 
     #[test]
     fn secrets_are_redacted() {

@@ -1439,6 +1439,14 @@ impl Client {
             self.fail_connect(OpError::new(kind), now);
             return;
         }
+        // A fresh authenticator for every exchange (the factory keeps the credentials).
+        match self.auth.start() {
+            Ok(a) => self.session.exchange = Some(a),
+            Err(e) => {
+                let e = SessionError::Auth(alloc::format!("{e}"));
+                return self.fail_connect(e.into(), now);
+            }
+        }
         let c = &self.channels[ch.0 as usize];
         self.session.preauth = c.preauth.clone();
         self.session.id = 0;
@@ -1454,7 +1462,13 @@ impl Client {
             rng: &mut *self.rng,
             server_name: &self.server_name,
         };
-        match self.auth.step(server_token, &mut ctx) {
+        let step = match self.session.exchange.as_mut() {
+            Some(a) => a.step(server_token, &mut ctx),
+            None => Err(crate::auth::AuthError::UnexpectedStep {
+                state: "no exchange in progress",
+            }),
+        };
+        match step {
             Ok(AuthStep::Send(token)) => self.send_session_setup(ch, &token, now),
             Ok(AuthStep::Done) => {
                 let e = OpError::new(ErrorKind::Session(SessionError::Auth(
@@ -1518,7 +1532,13 @@ impl Client {
                     rng: &mut *self.rng,
                     server_name: &self.server_name,
                 };
-                match self.auth.step(&token, &mut ctx) {
+                let step = match self.session.exchange.as_mut() {
+                    Some(a) => a.step(&token, &mut ctx),
+                    None => Err(crate::auth::AuthError::UnexpectedStep {
+                        state: "no exchange in progress",
+                    }),
+                };
+                match step {
                     Ok(AuthStep::Done) => {}
                     Ok(AuthStep::Send(_)) => {
                         let e =
@@ -1530,7 +1550,10 @@ impl Client {
                         return self.fail_connect(e.into(), now);
                     }
                 }
-                if let Err(e) = self.establish(hdr, msg) {
+                let established = self.establish(hdr, msg);
+                // The keys are derived: the exchange (and its copy of the key) goes.
+                self.session.exchange = None;
+                if let Err(e) = established {
                     return self.fail_connect(e, now);
                 }
                 self.session_good(ch, now);
@@ -1576,7 +1599,11 @@ impl Client {
         let key = if anonymous_or_guest {
             None
         } else {
-            self.auth.session_key().map(|k| k.to_vec())
+            self.session
+                .exchange
+                .as_ref()
+                .and_then(|a| a.session_key())
+                .map(|k| zeroize::Zeroizing::new(k.to_vec()))
         };
         let Some(key) = key else {
             // Guest and anonymous sessions cannot sign or encrypt.

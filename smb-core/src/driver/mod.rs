@@ -33,8 +33,8 @@ pub use io_error::{
 pub use ops::{Metadata, ShareOps};
 
 use crate::client::{
-    Authenticator, ChannelId, Client, CloseReason, Dialect, ErrorKind, Event, Frame, OpError, OpId,
-    Output, Request, Response, ServerAddr, SubmitError,
+    AuthFactory, Authenticator, ChannelId, Client, CloseReason, Dialect, ErrorKind, Event, Frame,
+    OpError, OpId, Output, Request, Response, ServerAddr, SubmitError,
 };
 use crate::time::Instant;
 use crate::wire::DecodeError;
@@ -455,8 +455,9 @@ pub enum Credentials {
     Anonymous,
     /// The guest account.
     Guest,
-    /// Any authenticator (e.g. Kerberos from another crate).
-    Custom(Box<dyn Authenticator>),
+    /// Any authenticator factory (e.g. Kerberos from another crate): it makes a fresh
+    /// authenticator for every login, re-authentication and reconnect.
+    Custom(Box<dyn AuthFactory>),
 }
 
 impl Credentials {
@@ -483,28 +484,34 @@ impl Credentials {
         Credentials::Guest
     }
 
-    /// Any authenticator.
-    pub fn custom(auth: Box<dyn Authenticator>) -> Self {
+    /// Any authenticator factory.
+    pub fn custom(auth: Box<dyn AuthFactory>) -> Self {
         Credentials::Custom(auth)
     }
 
-    /// The authenticator for these credentials: NTLMv2 in SPNEGO ([`crate::auth`]) for
-    /// password, guest and anonymous; the given one for [`Credentials::Custom`].
-    pub fn into_authenticator(self) -> Result<Box<dyn Authenticator>, OpError> {
-        use crate::auth::{NtlmAuthenticator, NtlmCredentials};
+    /// One ready-made authenticator: good for a single login (a reconnect that needs a new
+    /// session fails); prefer [`Credentials::custom`] with a factory.
+    pub fn one_shot(auth: Box<dyn Authenticator>) -> Self {
+        Credentials::Custom(Box::new(crate::auth::OneShot::new(auth)))
+    }
+
+    /// The authenticator factory for these credentials: NTLMv2 in SPNEGO ([`crate::auth`])
+    /// for password, guest and anonymous; the given one for [`Credentials::Custom`].
+    pub fn into_auth_factory(self) -> Result<Box<dyn AuthFactory>, OpError> {
+        use crate::auth::{NtlmCredentials, NtlmFactory};
         Ok(match self {
             Credentials::Custom(a) => a,
             Credentials::Password {
                 domain,
                 user,
                 password,
-            } => Box::new(NtlmAuthenticator::new(NtlmCredentials::password(
+            } => Box::new(NtlmFactory::user(NtlmCredentials::password(
                 domain.unwrap_or_default(),
                 user,
                 password.as_str(),
             ))),
-            Credentials::Anonymous => Box::new(NtlmAuthenticator::anonymous()),
-            Credentials::Guest => Box::new(NtlmAuthenticator::guest()),
+            Credentials::Anonymous => Box::new(NtlmFactory::anonymous()),
+            Credentials::Guest => Box::new(NtlmFactory::guest()),
         })
     }
 }

@@ -266,7 +266,7 @@ impl Completion for Slot {
 fn driver_routes_connect_and_shutdown_to_waiters() {
     use crate::client::{Client, ClientConfig, ServerAddr};
     use crate::time::{FileTime, Instant};
-    let auth = Credentials::anonymous().into_authenticator().unwrap();
+    let auth = Credentials::anonymous().into_auth_factory().unwrap();
     let rng = rand_core::OsRng;
     let now = Instant::from_nanos(0);
     let client = Client::new(

@@ -780,7 +780,7 @@ impl Sim {
         let now = Instant::from_nanos(1_000_000_000);
         let client = Client::new(
             cfg,
-            Box::new(auth),
+            Box::new(smb_core::auth::OneShot::new(Box::new(auth))),
             Box::new(rng),
             now,
             FileTime::from_unix_nanos(1_700_000_000_000_000_000),
