@@ -28,8 +28,17 @@
 //!   SESSION_SETUP have their own deadlines. Nothing waits forever.
 
 mod api;
-mod engine;
+mod breaks;
 mod error;
+mod io;
+mod lifecycle;
+mod negotiate;
+mod ops;
+mod receive;
+mod requests;
+mod send;
+mod session_setup;
+mod tree_connect;
 
 pub use api::{
     AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame,
@@ -53,6 +62,40 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
+
+// Shared by the engine's files (each starts with `use super::*`).
+use crate::auth::{AuthContext, AuthKind, AuthStep};
+use crate::credits::Plan;
+use crate::crypto::{CipherId, SessionKeys, default_provider};
+use crate::state::{Acquire, Owner, Transition};
+use crate::time::Duration;
+use crate::wire::close::{CloseFlags, CloseRequest, CloseResponse};
+use crate::wire::compound::{ChainPart, build_chain, split_chain};
+use crate::wire::create::{
+    AccessMask, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
+    FileAttributes as WireAttrs, ImpersonationLevel, OplockLevel, ShareAccess,
+};
+use crate::wire::create_context::{DurableHandleRequestV2, Lease, LeaseState};
+use crate::wire::framing::{self, PREFIX_LEN};
+use crate::wire::header::{HeaderId, SIGNATURE_RANGE};
+use crate::wire::ioctl::{
+    IoctlData, IoctlFlags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse, fsctl,
+};
+use crate::wire::negotiate::{
+    Capabilities, HashAlgorithm, NegotiateContext, NegotiateRequest, NegotiateResponse,
+    SecurityMode,
+};
+use crate::wire::session_setup::{
+    SessionFlags, SessionSetupFlags, SessionSetupRequest, SessionSetupResponse,
+};
+use crate::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
+use crate::wire::tree_connect::{ShareFlags, TreeConnectRequest, TreeConnectResponse};
+use crate::wire::{Decode, DecodeError, Encode, HEADER_LEN, Header, HeaderFlags, NtStatus};
+use bytes::BytesMut;
+use negotiate::*;
+use ops::*;
+use send::*;
+use smallvec::SmallVec;
 
 /// What the server told us in NEGOTIATE.
 #[derive(Clone, Debug)]

@@ -1,0 +1,369 @@
+//! Encoding one [`Request`] into its SMB2 message.
+
+use super::*;
+
+impl Client {
+    /// Encode one request. `compound` = (index in the chain, TreeId of the previous member).
+    pub(super) fn build(
+        &mut self,
+        req: &Request,
+        compound: Option<(usize, u32)>,
+        _now: Instant,
+    ) -> Result<OutMsg, OpError> {
+        let part = compound.map_or(Part::Whole, |(i, _)| Part::Member(i));
+        let related_tree = compound.map_or(0, |(_, t)| t);
+        let file_wire = |s: &Self, f: FileHandle| -> Result<(FileId, u32), OpError> {
+            if f == FileHandle::RELATED {
+                return Ok((FileId::RELATED, related_tree));
+            }
+            let o = s
+                .opens
+                .get(&f)
+                .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+            if o.machine.state() != OpenState::Good {
+                return Err(OpError::new(ErrorKind::InvalidHandle));
+            }
+            Ok((o.wire, s.trees.get(&o.tree).map_or(0, |t| t.wire_id)))
+        };
+        let tree_wire = |s: &Self, t: TreeId| -> Result<u32, OpError> {
+            s.trees
+                .get(&t)
+                .filter(|t| t.machine.state() == TreeState::Good)
+                .map(|t| t.wire_id)
+                .ok_or(OpError::new(ErrorKind::InvalidHandle))
+        };
+        let (cmd, msg, data, recv, tw) = match req {
+            Request::TreeConnect { share } => {
+                let path = alloc::format!("\\\\{}\\{}", self.server_name, share);
+                let hdr = self.header(Command::TreeConnect, 0);
+                (
+                    Command::TreeConnect,
+                    encode_msg(&hdr, &TreeConnectRequest::new(path)),
+                    None,
+                    0,
+                    0,
+                )
+            }
+            Request::TreeDisconnect { tree } => {
+                let tw = tree_wire(self, *tree)?;
+                let hdr = self.header(Command::TreeDisconnect, tw);
+                (
+                    Command::TreeDisconnect,
+                    encode_msg(&hdr, &crate::wire::tree_connect::TreeDisconnectRequest),
+                    None,
+                    0,
+                    tw,
+                )
+            }
+            Request::Create {
+                tree,
+                path,
+                options,
+            } => {
+                let tw = tree_wire(self, *tree)?;
+                let hdr = self.header(Command::Create, tw);
+                let body = self.create_request(path, options);
+                (Command::Create, encode_msg(&hdr, &body), None, 0, tw)
+            }
+            Request::Close { file } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::Close, tw);
+                let body = CloseRequest {
+                    flags: CloseFlags(0),
+                    file_id: fid,
+                };
+                (Command::Close, encode_msg(&hdr, &body), None, 0, tw)
+            }
+            Request::Flush { file } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::Flush, tw);
+                let body = crate::wire::flush::FlushRequest { file_id: fid };
+                (Command::Flush, encode_msg(&hdr, &body), None, 0, tw)
+            }
+            Request::Read { file, offset, len } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::Read, tw);
+                let body = crate::wire::read::ReadRequest {
+                    padding: crate::wire::read::DEFAULT_PADDING,
+                    flags: crate::wire::read::ReadFlags(0),
+                    length: *len,
+                    offset: *offset,
+                    file_id: fid,
+                    minimum_count: 0,
+                    channel: 0,
+                    remaining_bytes: 0,
+                    channel_info: Vec::new(),
+                };
+                (
+                    Command::Read,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*len),
+                    tw,
+                )
+            }
+            Request::Write { file, offset, data } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::Write, tw);
+                let body = crate::wire::write::WriteRequest {
+                    data: &[],
+                    offset: *offset,
+                    file_id: fid,
+                    channel: 0,
+                    remaining_bytes: 0,
+                    channel_info: &[],
+                    flags: crate::wire::write::WriteFlags(0),
+                };
+                let mut msg = Vec::new();
+                hdr.encode(&mut msg);
+                body.encode_head(data.len() as u32, &mut msg);
+                (Command::Write, msg, Some(data.clone()), 0, tw)
+            }
+            Request::QueryDirectory {
+                file,
+                class,
+                pattern,
+                restart,
+                output_len,
+            } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::QueryDirectory, tw);
+                let output_len = &self.clamp_to_transact(*output_len);
+                let body = crate::wire::query_directory::QueryDirectoryRequest {
+                    file_information_class: crate::wire::fscc::FileInfoClass(*class),
+                    flags: crate::wire::query_directory::QueryDirectoryFlags(if *restart {
+                        crate::wire::query_directory::QueryDirectoryFlags::RESTART_SCANS
+                    } else {
+                        0
+                    }),
+                    file_index: 0,
+                    file_id: fid,
+                    pattern: pattern.clone(),
+                    output_buffer_length: *output_len,
+                };
+                (
+                    Command::QueryDirectory,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*output_len),
+                    tw,
+                )
+            }
+            Request::QueryInfo {
+                file,
+                info_type,
+                class,
+                additional,
+                output_len,
+            } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::QueryInfo, tw);
+                let output_len = &self.clamp_to_transact(*output_len);
+                let body = crate::wire::query_info::QueryInfoRequest {
+                    info_type: crate::wire::query_info::InfoType(*info_type),
+                    file_info_class: *class,
+                    output_buffer_length: *output_len,
+                    input_buffer: &[],
+                    additional_information: *additional,
+                    flags: crate::wire::query_info::QueryInfoFlags(0),
+                    file_id: fid,
+                };
+                (
+                    Command::QueryInfo,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*output_len),
+                    tw,
+                )
+            }
+            Request::SetInfo {
+                file,
+                info_type,
+                class,
+                additional,
+                data,
+            } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::SetInfo, tw);
+                let body = crate::wire::set_info::SetInfoRequest {
+                    info_type: crate::wire::query_info::InfoType(*info_type),
+                    file_info_class: *class,
+                    additional_information: *additional,
+                    file_id: fid,
+                    buffer: data,
+                };
+                (Command::SetInfo, encode_msg(&hdr, &body), None, 0, tw)
+            }
+            Request::Lock { file, locks } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::Lock, tw);
+                let body = crate::wire::lock::LockRequest {
+                    lock_sequence_number: 0,
+                    lock_sequence_index: 0,
+                    file_id: fid,
+                    locks: locks
+                        .iter()
+                        .map(|l| crate::wire::lock::LockElement {
+                            offset: l.offset,
+                            length: l.length,
+                            flags: crate::wire::lock::LockFlags(l.flags),
+                        })
+                        .collect(),
+                };
+                (Command::Lock, encode_msg(&hdr, &body), None, 0, tw)
+            }
+            Request::ChangeNotify {
+                file,
+                filter,
+                recursive,
+                output_len,
+            } => {
+                let (fid, tw) = file_wire(self, *file)?;
+                let hdr = self.header(Command::ChangeNotify, tw);
+                let output_len = &self.clamp_to_transact(*output_len);
+                let body = crate::wire::change_notify::ChangeNotifyRequest {
+                    flags: crate::wire::change_notify::ChangeNotifyFlags(if *recursive {
+                        crate::wire::change_notify::ChangeNotifyFlags::WATCH_TREE
+                    } else {
+                        0
+                    }),
+                    output_buffer_length: *output_len,
+                    file_id: fid,
+                    completion_filter: crate::wire::change_notify::CompletionFilter(*filter),
+                };
+                (
+                    Command::ChangeNotify,
+                    encode_msg(&hdr, &body),
+                    None,
+                    u64::from(*output_len),
+                    tw,
+                )
+            }
+            Request::Ioctl {
+                tree,
+                file,
+                ctl_code,
+                input,
+                max_output,
+                fsctl,
+            } => {
+                let (fid, tw) = match file {
+                    Some(f) => file_wire(self, *f)?,
+                    None => (
+                        FileId {
+                            persistent: u64::MAX,
+                            volatile: u64::MAX,
+                        },
+                        tree_wire(self, *tree)?,
+                    ),
+                };
+                let hdr = self.header(Command::Ioctl, tw);
+                let max_output = &self.clamp_to_transact(*max_output);
+                let body = IoctlRequest {
+                    ctl_code: *ctl_code,
+                    file_id: fid,
+                    input,
+                    output: &[],
+                    max_input_response: 0,
+                    max_output_response: *max_output,
+                    flags: IoctlFlags(if *fsctl {
+                        IoctlFlags::IS_FSCTL
+                    } else {
+                        IoctlFlags::IS_IOCTL
+                    }),
+                };
+                let msg = encode_msg(&hdr, &body);
+                (Command::Ioctl, msg, None, u64::from(*max_output), tw)
+            }
+            Request::Echo => {
+                let hdr = self.header(Command::Echo, 0);
+                (
+                    Command::Echo,
+                    encode_msg(&hdr, &crate::wire::echo::EchoRequest),
+                    None,
+                    0,
+                    0,
+                )
+            }
+            Request::Logoff => {
+                let hdr = self.header(Command::Logoff, 0);
+                (
+                    Command::Logoff,
+                    encode_msg(&hdr, &crate::wire::logoff::LogoffRequest),
+                    None,
+                    0,
+                    0,
+                )
+            }
+            Request::Compound(_) => {
+                return Err(OpError::new(ErrorKind::Protocol("nested compound")));
+            }
+            Request::LeaseBreakAck { lease_key, state } => {
+                return self.lease_ack_msg(*lease_key, *state, part);
+            }
+            Request::OplockBreakAck { file, level } => {
+                return self.oplock_ack_msg(*file, *level, part);
+            }
+        };
+        Ok(self.out_msg(msg, data, cmd, recv, part, tw))
+    }
+
+    pub(super) fn create_request(&mut self, path: &str, o: &OpenOptions) -> CreateRequest {
+        let neg = self.neg();
+        let smb3 = neg.is_some_and(|n| n.dialect.is_smb3());
+        let leasing = neg.is_some_and(|n| n.capabilities & Capabilities::LEASING != 0);
+        let mut contexts = Vec::new();
+        let mut oplock = OplockLevel::None;
+        let want_lease = o.lease.unwrap_or(self.config.request_leases);
+        if want_lease && leasing && o.create_options & create_options::DIRECTORY_FILE == 0 {
+            let mut key = [0u8; 16];
+            self.rng.fill_bytes(&mut key);
+            let mut state = LeaseState::READ_CACHING | LeaseState::HANDLE_CACHING;
+            if o.desired_access & (access::GENERIC_WRITE | access::FILE_WRITE_DATA) != 0 {
+                state |= LeaseState::WRITE_CACHING;
+            }
+            let lease = if smb3 {
+                Lease::V2 {
+                    key: Guid(key),
+                    state: LeaseState(state),
+                    flags: 0,
+                    parent_key: Guid::ZERO,
+                    epoch: 0,
+                }
+            } else {
+                Lease::V1 {
+                    key: Guid(key),
+                    state: LeaseState(state),
+                    flags: 0,
+                }
+            };
+            contexts.push(lease.into());
+            oplock = OplockLevel::Lease;
+        }
+        if o.durable.unwrap_or(self.config.request_durable) && smb3 {
+            let mut guid = [0u8; 16];
+            self.rng.fill_bytes(&mut guid);
+            contexts.push(
+                DurableHandleRequestV2 {
+                    timeout: 0,
+                    flags: 0,
+                    create_guid: Guid(guid),
+                }
+                .into(),
+            );
+        }
+        CreateRequest {
+            oplock_level: oplock,
+            impersonation: ImpersonationLevel::Impersonation,
+            smb_create_flags: 0,
+            desired_access: AccessMask(o.desired_access),
+            file_attributes: WireAttrs(o.file_attributes),
+            share_access: ShareAccess(o.share_access),
+            disposition: CreateDisposition::from_u32(o.disposition)
+                .unwrap_or(CreateDisposition::Open),
+            options: CreateOptions(o.create_options),
+            name: String::from(path.trim_start_matches('\\')),
+            contexts,
+        }
+    }
+}
