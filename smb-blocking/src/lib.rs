@@ -482,7 +482,6 @@ fn run_driver(
                     }
                 }
                 Action::Event(e) => tracing::debug!(event = ?e),
-                _ => {}
             }
         }
         if d.is_finished() {

@@ -35,15 +35,17 @@ mod lifecycle;
 mod negotiate;
 mod ops;
 mod receive;
+mod reopen;
 mod requests;
+mod results;
 mod send;
 mod session_setup;
 mod tree_connect;
 
 pub use api::{
     AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame,
-    LeaseBreak, LockRange, OpenOptions, Output, Request, Response, ServerAddr, Stats, access,
-    create_options, disposition, share_access,
+    LeaseBreak, LockRange, OpenOptions, Output, RecoveryEvent, Request, Response, ServerAddr,
+    Stats, access, create_options, disposition, share_access,
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 
@@ -67,7 +69,7 @@ use bytes::Bytes;
 use crate::auth::{AuthContext, AuthKind, AuthStep};
 use crate::credits::Plan;
 use crate::crypto::{CipherId, SessionKeys, default_provider};
-use crate::state::{Acquire, Owner, Transition};
+use crate::state::{Acquire, Owner, Status, Transition};
 use crate::time::Duration;
 use crate::wire::close::{CloseFlags, CloseRequest, CloseResponse};
 use crate::wire::compound::{ChainPart, build_chain, split_chain};
@@ -75,9 +77,12 @@ use crate::wire::create::{
     AccessMask, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
     FileAttributes as WireAttrs, ImpersonationLevel, OplockLevel, ShareAccess,
 };
-use crate::wire::create_context::{DurableHandleRequestV2, Lease, LeaseState};
+use crate::wire::create_context::{
+    DurableHandleReconnect, DurableHandleReconnectV2, DurableHandleRequest, DurableHandleRequestV2,
+    Lease, LeaseState,
+};
 use crate::wire::framing::{self, PREFIX_LEN};
-use crate::wire::header::{HeaderId, SIGNATURE_RANGE};
+use crate::wire::header::HeaderId;
 use crate::wire::ioctl::{
     IoctlData, IoctlFlags, IoctlRequest, IoctlResponse, ValidateNegotiateInfoResponse, fsctl,
 };
@@ -97,7 +102,7 @@ use ops::*;
 use send::*;
 use smallvec::SmallVec;
 
-/// What the server told us in NEGOTIATE.
+/// What the server told us in NEGOTIATE (per connection: each channel negotiates).
 #[derive(Clone, Debug)]
 struct Negotiated {
     dialect: Dialect,
@@ -129,8 +134,24 @@ enum Part {
     Member(usize),
     /// FSCTL_VALIDATE_NEGOTIATE_INFO after a TREE_CONNECT.
     Validate,
+    /// The CREATE that reclaims a durable handle after a reconnect.
+    Reopen,
     /// Internal: ECHO, lease break ack, LOGOFF at shutdown...
     Internal,
+}
+
+/// The protection the response to a request must carry, decided when the request is sent
+/// ([MS-SMB2] 3.2.5.1.3: what counts is the session of the request with that MessageId,
+/// never what the response says about itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// No session keys yet (NEGOTIATE, SESSION_SETUP legs), or an unsigned session: a
+    /// signature that is present is still verified.
+    Nothing,
+    /// Signed with the channel's signing key (or encrypted, which authenticates too).
+    Signed,
+    /// In a TRANSFORM header of this session (Session.EncryptData or TreeConnect.EncryptData).
+    Encrypted,
 }
 
 /// A request in flight on a channel.
@@ -141,9 +162,33 @@ struct Pending {
     command: Command,
     res: Reservation,
     async_id: Option<u64>,
+    expect: Expect,
+    /// The wire TreeId the request carried (CANCEL names it, [MS-SMB2] 3.2.4.24).
+    tree_wire: u32,
 }
 
-/// One TCP connection to the server.
+/// The SESSION_SETUP exchange in progress on a channel.
+struct Setup {
+    /// The authenticator of this exchange, fresh from the factory.
+    exchange: Box<dyn Authenticator>,
+    /// Session.PreauthIntegrityHashValue (3.1.1), started from the connection's.
+    preauth: PreauthHash,
+    kind: SetupKind,
+}
+
+/// What a SESSION_SETUP exchange is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SetupKind {
+    /// A new session: the first login, or a re-establishment after every channel was lost
+    /// (PreviousSessionId set, [MS-SMB2] 3.2.4.2.3).
+    New,
+    /// Re-authentication of the live session after STATUS_NETWORK_SESSION_EXPIRED: same
+    /// SessionId, opens kept ([MS-SMB2] 3.2.4.2.3, 3.2.5.3.1).
+    Reauth,
+}
+
+/// One TCP connection to the server. A connection that is lost is replaced by a new channel
+/// with a new [`ChannelId`]; ids are never reused.
 struct Channel {
     machine: Machine<ChannelState>,
     reader: FrameReader,
@@ -158,11 +203,18 @@ struct Channel {
     sent_neg: Option<crate::wire::ioctl::ValidateNegotiateInfoRequest>,
     /// Since when requests wait for the server with nothing received (unresponsive check).
     waiting_since: Option<Instant>,
+    /// Channel.SigningKey ([MS-SMB2] 3.2.5.3.1): set once the session is established on it.
+    signer: Option<Signer>,
+    /// The SESSION_SETUP exchange in progress on this channel.
+    setup: Option<Setup>,
+    /// The first bytes from the server were SMB2 (or a TRANSFORM of our session).
+    heard_smb2: bool,
 }
 
 /// The keys and policy of the established session.
 struct Security {
-    signer: Option<Signer>,
+    /// Session.SigningKey: the signer of the session's first channel.
+    signer: Signer,
     encryptor: Option<AeadCipher>,
     decryptor: Option<AeadCipher>,
     nonces: NonceSequence,
@@ -179,12 +231,30 @@ struct Session {
     previous_id: u64,
     flags: u16,
     security: Option<Security>,
-    /// Session.PreauthIntegrityHashValue during setup (3.1.1).
-    preauth: PreauthHash,
-    /// The last SESSION_SETUP request, hashed once the response says it was not the last.
-    auth_done: bool,
-    /// The authenticator of the exchange in progress (or just finished), from the factory.
-    exchange: Option<Box<dyn Authenticator>>,
+    /// Session.ChannelSequence ([MS-SMB2] 3.2.4.1, 3.2.7.1): bumped when a connection is lost,
+    /// so the server can tell requests replayed after the loss from the originals.
+    channel_sequence: u16,
+    /// The session was established once: losing it starts a recovery instead of failing.
+    established_once: bool,
+}
+
+/// The recovery scheduler: after the session's last channel is lost, a new connection is
+/// attempted at once, then with exponential backoff and jitter, until the session is back or
+/// `reconnect_give_up` has passed.
+#[derive(Clone, Debug, Default)]
+struct Recovery {
+    /// When the session was lost (the start of this recovery); `None` when not recovering.
+    since: Option<Instant>,
+    /// Connection attempts so far in this recovery.
+    attempts: u32,
+    /// When to open the next connection.
+    next_at: Option<Instant>,
+    /// The channel being brought up by the recovery.
+    channel: Option<ChannelId>,
+    /// The recovery gave up: waiting operations failed; the next submission starts again.
+    gave_up: bool,
+    /// The error that started the recovery (for the give-up message).
+    cause: Option<ChannelError>,
 }
 
 struct Tree {
@@ -196,6 +266,8 @@ struct Tree {
     users: u32,
     /// The TreeConnected response, handed to later TreeConnect requests of the same share.
     info: Option<Response>,
+    /// The session epoch of the last TREE_CONNECT (one per tree per session epoch).
+    session_epoch: u32,
 }
 
 /// Progress of a TREE_CONNECT operation.
@@ -207,11 +279,35 @@ enum TconStage {
     Validate(Response),
 }
 
+/// What a durable handle needs to be reclaimed after a reconnect ([MS-SMB2] 3.2.4.4).
+#[derive(Clone, Debug)]
+struct Durable {
+    /// v2 (3.x, DH2Q/DH2C) or v1 (2.1, DHnQ/DHnC).
+    v2: bool,
+    create_guid: Guid,
+}
+
+/// How an open was created (kept for a durable reopen and for replaying its CREATE).
+#[derive(Clone, Debug)]
+struct CreateMemo {
+    path: String,
+    options: OpenOptions,
+    create_guid: Option<Guid>,
+    lease_key: Option<Guid>,
+    /// The lease state asked for.
+    lease_state: u32,
+    /// v1 durable handle asked for (2.1).
+    durable_v1: bool,
+}
+
 struct Open {
     machine: Machine<OpenState>,
     tree: TreeId,
     wire: FileId,
     lease_key: Option<Guid>,
+    lease_state: u32,
+    durable: Option<Durable>,
+    memo: CreateMemo,
 }
 
 /// Progress of a split READ or WRITE.
@@ -222,10 +318,15 @@ struct Io {
     /// Bytes issued so far (relative to `offset`).
     issued: u64,
     outstanding: u32,
+    /// Pieces to issue again before new ones: lost with a connection, or the unread tail of
+    /// a short READ. (relative offset, length)
+    again: Vec<(u64, u32)>,
     /// READ: pieces received, by relative offset.
     pieces: BTreeMap<u64, Bytes>,
     /// READ: the file ended at this relative offset.
     eof_at: Option<u64>,
+    /// READ: short answers that returned no byte at all (a server stuck at 0 bytes).
+    empty_reads: u32,
     /// WRITE: the data.
     data: Bytes,
     /// WRITE: bytes acknowledged.
@@ -234,6 +335,7 @@ struct Io {
 }
 
 enum OpKind {
+    /// `connect`: completes when the session is established.
     Connect,
     Single(Request),
     /// TREE_CONNECT of `tree` (the owner of its InTcon step, or a waiter that joined it).
@@ -247,6 +349,10 @@ enum OpKind {
         results: Vec<Option<Result<Response, OpError>>>,
         created: Option<FileHandle>,
     },
+    /// Reclaim the durable handle of `file` after a reconnect (internal).
+    Reopen {
+        file: FileHandle,
+    },
 }
 
 /// An operation not yet completed.
@@ -257,6 +363,16 @@ struct Op {
     in_flight: Vec<(ChannelId, u64)>,
     /// The op has sent everything it will send.
     sent_all: bool,
+    /// Started by the client itself (tree reconnect, durable reopen): no `Completed` output.
+    internal: bool,
+    /// Messages sent again after a lost connection carry SMB2_FLAGS_REPLAY_OPERATION (3.x).
+    replay: bool,
+    /// How often the op was sent again after a session or tree came back (bounded).
+    retries: u8,
+    /// The CREATE of this op (a lone CREATE): GUIDs and keys chosen once, reused on replay.
+    create: Option<CreateMemo>,
+    /// The tree or open whose recovery step this op waits for (left when it completes).
+    joined: Option<ObjectRef>,
 }
 
 /// The SMB2/3 client state machine. See the [module documentation](self).
@@ -269,8 +385,12 @@ pub struct Client {
     client_guid: Guid,
     addr: Option<ServerAddr>,
     server_name: String,
-    channels: Vec<Channel>,
+    channels: BTreeMap<ChannelId, Channel>,
+    next_channel: u32,
     session: Session,
+    recovery: Recovery,
+    /// When each object last changed status (for the `elapsed` of transition events).
+    entered: BTreeMap<ObjectRef, Instant>,
     trees: BTreeMap<TreeId, Tree>,
     opens: BTreeMap<FileHandle, Open>,
     ops: BTreeMap<OpId, Op>,
@@ -312,17 +432,19 @@ impl Client {
             client_guid,
             addr: None,
             server_name: String::new(),
-            channels: Vec::new(),
+            channels: BTreeMap::new(),
+            next_channel: 0,
             session: Session {
                 machine: Machine::new(ObjectRef::Session, SessionState::New),
                 id: 0,
                 previous_id: 0,
                 flags: 0,
                 security: None,
-                preauth: PreauthHash::new(),
-                auth_done: false,
-                exchange: None,
+                channel_sequence: 0,
+                established_once: false,
             },
+            recovery: Recovery::default(),
+            entered: BTreeMap::new(),
             trees: BTreeMap::new(),
             opens: BTreeMap::new(),
             ops: BTreeMap::new(),
@@ -362,9 +484,17 @@ impl Client {
         )
     }
 
-    /// Status of a channel.
+    /// Status of a channel (`None` once it is gone).
     pub fn channel_state(&self, ch: ChannelId) -> Option<ChannelState> {
-        self.channels.get(ch.0 as usize).map(|c| c.machine.state())
+        self.channels.get(&ch).map(|c| c.machine.state())
+    }
+
+    /// The channels that exist now, with their status.
+    pub fn channels(&self) -> Vec<(ChannelId, ChannelState)> {
+        self.channels
+            .iter()
+            .map(|(id, c)| (*id, c.machine.state()))
+            .collect()
     }
 
     /// Status of the session.
@@ -372,9 +502,9 @@ impl Client {
         self.session.machine.state()
     }
 
-    /// The dialect negotiated on channel 0, once known.
+    /// The dialect negotiated, once known.
     pub fn dialect(&self) -> Option<Dialect> {
-        self.channels.first()?.neg.as_ref().map(|n| n.dialect)
+        self.neg().map(|n| n.dialect)
     }
 
     /// The SessionId, once the server assigned one.
@@ -384,9 +514,7 @@ impl Client {
 
     /// Credits available now on `ch` (diagnostics, tests).
     pub fn credits_available(&self, ch: ChannelId) -> Option<u32> {
-        self.channels
-            .get(ch.0 as usize)
-            .map(|c| c.credits.available())
+        self.channels.get(&ch).map(|c| c.credits.available())
     }
 
     /// The next output. Call after every input until it returns [`Output::Timeout`].

@@ -420,7 +420,7 @@ fn responses_out_of_order_and_unknown_message_ids() {
     held.reverse();
     // An unknown MessageId first: dropped and counted.
     let mut bogus = held[0].clone();
-    bogus[4 + 24..4 + 32].copy_from_slice(&999_999u64.to_le_bytes());
+    bogus.1[4 + 24..4 + 32].copy_from_slice(&999_999u64.to_le_bytes());
     s.server.outbox.push_back(bogus);
     s.server.outbox.extend(held);
     s.run();
@@ -467,15 +467,22 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
     s.run();
     let mut held = std::mem::take(&mut s.server.held);
     // Corrupt the READ response's StructureSize.
-    held[0][4 + 64] = 0x55;
+    held[0].1[4 + 64] = 0x55;
     s.server.hold = false;
     s.server.outbox.extend(held);
     s.run();
     let e = s.done.remove(&op).unwrap().unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Protocol(_)), "{e:?}");
+    // The connection is dropped for good and a new channel replaces it.
+    assert_eq!(s.client.channel_state(ChannelId(0)), None);
+    assert!(s.transitions().contains(&(
+        ObjectRef::Channel(ChannelId(0)),
+        chan(ChannelState::Good),
+        chan(ChannelState::NeedReconnect)
+    )));
     assert_eq!(
-        s.client.channel_state(ChannelId(0)),
-        Some(ChannelState::NeedReconnect)
+        s.client.channel_state(ChannelId(1)),
+        Some(ChannelState::Good)
     );
     assert!(
         s.events
@@ -495,10 +502,8 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
             ..
         }
     )));
-    assert_eq!(
-        s2.client.channel_state(ChannelId(0)),
-        Some(ChannelState::NeedReconnect)
-    );
+    // The broken connection is gone (a new channel replaces it).
+    assert_eq!(s2.client.channel_state(ChannelId(0)), None);
     assert!(s2.client.stats().malformed >= 1);
 
     // A corrupt direct-TCP prefix (first byte must be zero): a framing error, same outcome.
@@ -531,10 +536,7 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
             ..
         }
     )));
-    assert_eq!(
-        s4.client.channel_state(ChannelId(0)),
-        Some(ChannelState::NeedReconnect)
-    );
+    assert_eq!(s4.client.channel_state(ChannelId(0)), None);
 }
 
 #[test]

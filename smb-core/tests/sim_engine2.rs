@@ -197,6 +197,43 @@ fn validate_negotiate_on_30_and_302_only() {
     }
 }
 
+/// With reconnect on, the operations of a silent server wait for the reconnect, whose
+/// attempts meet the same silence; they fail when the recovery gives up, naming it.
+#[test]
+fn silent_server_with_reconnect_fails_when_the_recovery_gives_up() {
+    let cfg = client_config()
+        .with_request_timeout(Duration::from_secs(3600))
+        .with_echo_interval(Some(Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(Duration::from_secs(20)))
+        .with_reconnect_give_up(Some(Duration::from_secs(60)));
+    let mut s = Sim::new(cfg, ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "x", OpenOptions::create_truncate());
+    s.server.hold = true; // the server goes silent, on every connection
+    let start = s.now;
+    let r = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 10,
+    });
+    s.run_for(Duration::from_secs(200));
+    let err = s.done.remove(&r).expect("failed, not hung").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ServerGone, "{err}");
+    assert!(err.to_string().contains("gave up reconnecting"), "{err}");
+    assert!(
+        s.now - start <= Duration::from_secs(20 + 60 + 20),
+        "{:?}",
+        s.now - start
+    );
+    assert!(s.connects.len() >= 2, "it tried to reconnect");
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::Recovery(RecoveryEvent::GaveUp { .. })))
+    );
+}
+
 #[test]
 fn validate_negotiate_mismatch_drops_the_channel_as_a_downgrade() {
     for (tamper, status, unsigned) in [
@@ -218,12 +255,19 @@ fn validate_negotiate_mismatch_drops_the_channel_as_a_downgrade() {
         let op = tc(&mut s, "share");
         s.run();
         let e = s.done.remove(&op).unwrap().unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Channel(ChannelError::Downgrade), "{e}");
+        assert_eq!(s.client.channel_state(ChannelId(0)), None);
+        if unsigned {
+            // An unsigned answer to a signed request is refused before it is looked at.
+            assert_eq!(
+                e.kind,
+                ErrorKind::Integrity(ChannelError::Unsigned(Command::Ioctl)),
+                "{e}"
+            );
+            assert!(e.to_string().contains("tampered"), "{e}");
+            continue;
+        }
+        assert_eq!(e.kind, ErrorKind::Downgrade, "{e}");
         assert!(e.to_string().contains("downgrade"), "{e}");
-        assert_eq!(
-            s.client.channel_state(ChannelId(0)),
-            Some(ChannelState::NeedReconnect)
-        );
         assert!(s.events.iter().any(|e| matches!(
             e,
             Event::ChannelFailed {
@@ -507,6 +551,7 @@ fn every_error_kind_reads_well() {
 #[test]
 fn silent_server_fails_outstanding_ops_within_the_bound() {
     let cfg = client_config()
+        .with_reconnect_give_up(None)
         .with_request_timeout(Duration::from_secs(3600))
         .with_echo_interval(Some(Duration::from_secs(10)))
         .with_unresponsive_timeout(Some(Duration::from_secs(20)));
@@ -567,10 +612,14 @@ fn idle_channel_is_probed_by_echo_and_a_dead_server_detected() {
         Some(ChannelState::Good)
     );
     s.advance(Duration::from_secs(1));
-    assert_eq!(
-        s.client.channel_state(ChannelId(0)),
-        Some(ChannelState::NeedReconnect)
-    );
+    assert_eq!(s.client.channel_state(ChannelId(0)), None);
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        Event::ChannelFailed {
+            channel: ChannelId(0),
+            error: ChannelError::Unresponsive(_),
+        }
+    )));
 }
 
 #[test]
@@ -1067,8 +1116,11 @@ fn split_read_out_of_order_and_a_failing_piece() {
 }
 
 #[test]
-fn channel_loss_fails_tree_connect_waiters_at_once() {
-    let mut s = Sim::new(client_config(), ServerConfig::default());
+fn without_reconnect_channel_loss_fails_tree_connect_waiters_at_once() {
+    let mut s = Sim::new(
+        client_config().with_reconnect_give_up(None),
+        ServerConfig::default(),
+    );
     s.login();
     s.server.hold = true;
     let a = tc(&mut s, "share");
@@ -1082,6 +1134,35 @@ fn channel_loss_fails_tree_connect_waiters_at_once() {
         assert_eq!(e.kind, ErrorKind::ServerGone, "{e}");
         assert!(e.is_retryable());
     }
+    assert_eq!(
+        s.connects.len(),
+        1,
+        "no reconnect without reconnect_give_up"
+    );
+}
+
+#[test]
+fn channel_loss_during_tree_connect_the_waiters_get_the_tree_after_the_reconnect() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    let a = tc(&mut s, "share");
+    let b = tc(&mut s, "share");
+    s.run();
+    assert_eq!(count(&s, Command::TreeConnect), 1, "single-flight");
+    s.server.hold = false;
+    s.server.held.clear();
+    s.cut(ChannelId(0));
+    s.run();
+    let ta = tree_of(&s.done.remove(&a).expect("a completed"));
+    let tb = tree_of(&s.done.remove(&b).expect("b completed"));
+    assert_eq!(ta, tb);
+    // One TREE_CONNECT lost with the connection, one on the new session; one NEGOTIATE and
+    // one SESSION_SETUP exchange per connection.
+    assert_eq!(count(&s, Command::TreeConnect), 2);
+    assert_eq!(s.server.count_on(ChannelId(1), Command::Negotiate), 1);
+    assert_eq!(s.server.count_on(ChannelId(1), Command::TreeConnect), 1);
+    assert_eq!(s.client.stats().reconnects, 1);
 }
 
 /// Output buffer lengths larger than the server's MaxTransactSize (1 MiB in the simulated

@@ -817,21 +817,20 @@ pub async fn server_requires_signing<H: Harness>(h: H) {
             .count();
         assert!(responses >= after.len(), "{d:?}");
     }
-    // An anonymous session has no key: Samba lets it log in unsigned even here, and the
-    // user share refuses it.
+    // An anonymous session has no key, so it cannot sign: Samba would let it log in
+    // unsigned even here, and the client refuses such a session ([MS-SMB2] 3.2.5.3.1).
     let anon = Login {
         target: server.addr().to_string(),
         who: Who::Anonymous,
         config: ClientConfig::default(),
     };
-    let (c, n) = h.connect(anon).await.expect("anonymous login");
-    assert!(n.anonymous && !n.signing, "{n:?}");
     let e = h
-        .share(&c, SHARE)
+        .connect(anon)
         .await
         .err()
-        .expect("anonymous tree connect to a user share");
+        .expect("an anonymous session on a server that requires signing is refused");
     assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("signing"), "{e}");
 }
 
 // ---- what goes over the wire (counted at a fault proxy) ----
@@ -1133,8 +1132,10 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
         let proxy = proxy_for(server);
         // Slow enough that the transfer is surely still running when the cut comes.
         proxy.set_delay(Duration::from_millis(2));
-        let cfg =
-            ClientConfig::default().with_request_timeout(smb_core::time::Duration::from_secs(10));
+        // The client tries to reconnect (the proxy refuses): give up after 2 s.
+        let cfg = ClientConfig::default()
+            .with_request_timeout(smb_core::time::Duration::from_secs(10))
+            .with_reconnect_give_up(Some(smb_core::time::Duration::from_secs(2)));
         let (c, _) = h
             .connect(proxied_login(&proxy, server, cfg))
             .await

@@ -469,7 +469,6 @@ async fn run_driver(
                     chans.remove(&channel);
                 }
                 Action::Event(e) => tracing::debug!(event = ?e),
-                _ => {}
             }
         }
         if d.is_finished() {

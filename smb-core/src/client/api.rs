@@ -12,8 +12,6 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-pub use crate::state::Transition;
-
 /// Where to connect: `host:port` (or `host`, port 445 implied), opaque to the core; the
 /// adapter resolves and connects it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -144,6 +142,20 @@ pub struct ClientConfig {
     /// What to do on lease and oplock breaks. Default [`AckBreaks`]: acknowledge the state the
     /// server asks for.
     pub break_policy: Arc<dyn BreakPolicy>,
+    /// Accept a session that the server turned into a guest session although credentials
+    /// were given (Samba's `map to guest = bad password` does that for a wrong password).
+    /// Default off: such a login fails as a logon failure. A guest session never signs or
+    /// encrypts, and is refused whenever signing or encryption is required.
+    pub allow_guest_fallback: bool,
+    /// After the last connection of an established session is lost, keep trying to
+    /// reconnect for this long before failing the operations that wait; `None` never
+    /// reconnects (every pending operation fails at once, retryably). Default 60 s.
+    pub reconnect_give_up: Option<Duration>,
+    /// Delay before the second reconnect attempt (the first is immediate); doubles with every
+    /// attempt, with up to 25 % jitter. Default 100 ms.
+    pub reconnect_backoff: Duration,
+    /// Largest delay between reconnect attempts. Default 5 s.
+    pub reconnect_backoff_max: Duration,
 }
 
 /// Decides how the client answers lease and oplock break notifications. The client still
@@ -225,6 +237,10 @@ impl Default for ClientConfig {
             validate_negotiate: true,
             unresponsive_timeout: Some(Duration::from_secs(120)),
             break_policy: Arc::new(AckBreaks),
+            allow_guest_fallback: false,
+            reconnect_give_up: Some(Duration::from_secs(60)),
+            reconnect_backoff: Duration::from_millis(100),
+            reconnect_backoff_max: Duration::from_secs(5),
         }
     }
 }
@@ -319,6 +335,22 @@ impl ClientConfig {
     /// Replace the lease/oplock break policy.
     pub fn with_break_policy(mut self, p: Arc<dyn BreakPolicy>) -> Self {
         self.break_policy = p;
+        self
+    }
+    /// Accept a guest session when credentials were refused (see `allow_guest_fallback`).
+    pub fn with_allow_guest_fallback(mut self, on: bool) -> Self {
+        self.allow_guest_fallback = on;
+        self
+    }
+    /// How long to keep reconnecting (`None`: never reconnect).
+    pub fn with_reconnect_give_up(mut self, d: Option<Duration>) -> Self {
+        self.reconnect_give_up = d;
+        self
+    }
+    /// Backoff between reconnect attempts: the first delay and the largest.
+    pub fn with_reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.reconnect_backoff = first;
+        self.reconnect_backoff_max = max;
         self
     }
 }
@@ -894,7 +926,15 @@ pub enum Event {
         from: crate::state::AnyState,
         /// After.
         to: crate::state::AnyState,
+        /// When (the time given with the input that caused it).
+        at: crate::time::Instant,
+        /// How long the object had been in `from`.
+        after: Duration,
     },
+    /// The recovery of a lost session progressed.
+    Recovery(RecoveryEvent),
+    /// The engine attempted a transition its tables refuse (a bug; reported, not hidden).
+    IllegalTransition(crate::state::IllegalTransition),
     /// The server breaks a lease (acknowledged by the client's break policy).
     LeaseBreak(LeaseBreak),
     /// The server breaks an oplock.
@@ -922,19 +962,39 @@ pub enum Event {
     },
 }
 
-impl From<Transition> for Event {
-    fn from(t: Transition) -> Self {
-        Event::Transition {
-            object: t.object,
-            from: t.from,
-            to: t.to,
-        }
-    }
-}
-
-/// What the client asks of its adapter. Drain with `poll_output` until `Timeout`.
+/// How the recovery of a lost session goes (see `ClientConfig::reconnect_give_up`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+pub enum RecoveryEvent {
+    /// The session's last connection was lost: reconnecting starts.
+    Started {
+        /// Why the connection was lost.
+        cause: ChannelError,
+    },
+    /// A new connection is being opened (attempt `attempt` of this recovery).
+    Attempt {
+        /// 1 for the first.
+        attempt: u32,
+    },
+    /// The session is back: operations that waited proceed.
+    Restored {
+        /// How long the recovery took.
+        after: Duration,
+        /// Connection attempts it took.
+        attempts: u32,
+    },
+    /// The recovery gave up: waiting operations failed; the next request tries again.
+    GaveUp {
+        /// How long it tried.
+        after: Duration,
+        /// Connection attempts.
+        attempts: u32,
+    },
+}
+
+/// What the client asks of its adapter. Drain with `poll_output` until `Timeout`. The enum is
+/// exhaustive on purpose: an adapter must handle every variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Write this frame to the channel's socket.
     Transmit {
@@ -993,4 +1053,18 @@ pub struct Stats {
     /// Handles closed by the client because their CREATE succeeded after nobody waited for
     /// it any more (cancelled or timed out), so they do not stay open on the server.
     pub orphaned_opens_closed: u64,
+    /// Inputs (bytes, frames, closes) for channels that are gone: dropped.
+    pub stale_inputs: u64,
+    /// Sessions brought back after every connection was lost.
+    pub reconnects: u64,
+    /// Messages sent again after a lost connection.
+    pub replayed: u64,
+    /// Durable handles reclaimed after a reconnect.
+    pub reopened: u64,
+    /// Opens that could not be reclaimed (not durable, or refused by the server).
+    pub opens_lost: u64,
+    /// TREE_CONNECT exchanges that succeeded.
+    pub tree_connects: u64,
+    /// Transitions the state tables refused (engine bugs; 0 in a correct run).
+    pub illegal_transitions: u64,
 }

@@ -6,7 +6,7 @@ impl Client {
     /// Lease and oplock break notifications ([MS-SMB2] 3.2.5.19): emitted as events, then
     /// acknowledged as the configured [`BreakPolicy`] decides. A lease break is acknowledged
     /// only when the server set ACK_REQUIRED ([MS-SMB2] 3.2.5.19.2).
-    pub(super) fn on_break(&mut self, msg: &Bytes, _now: Instant) {
+    pub(super) fn on_break(&mut self, ch: ChannelId, msg: &Bytes, _now: Instant) {
         use crate::wire::oplock_break::{LeaseBreakFlags, OplockBreakMessage};
         let Ok(m) = OplockBreakMessage::decode(msg) else {
             self.stats.malformed += 1;
@@ -22,6 +22,11 @@ impl Client {
                     .map(|(f, _)| *f)
                     .collect();
                 let ack = n.flags.0 & LeaseBreakFlags::ACK_REQUIRED != 0;
+                for f in &files {
+                    if let Some(o) = self.opens.get_mut(f) {
+                        o.lease_state = n.new_state.0;
+                    }
+                }
                 let lb = LeaseBreak {
                     files,
                     lease_key: n.lease_key.0,
@@ -37,7 +42,7 @@ impl Client {
                 self.out.push_back(Output::Event(Event::LeaseBreak(lb)));
                 if let BreakAction::Ack(state) = action {
                     if let Ok(m) = self.lease_ack_msg(n.lease_key.0, state, Part::Internal) {
-                        let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
+                        let _ = self.transmit(ch, None, Vec::from([m]));
                     }
                 }
             }
@@ -53,7 +58,7 @@ impl Client {
                         .push_back(Output::Event(Event::OplockBreak { file, level }));
                     if let BreakAction::Ack(l) = policy.oplock_break(file, level) {
                         if let Ok(m) = self.oplock_ack_msg(file, l as u8, Part::Internal) {
-                            let _ = self.transmit(ChannelId(0), None, Vec::from([m]), None);
+                            let _ = self.transmit(ch, None, Vec::from([m]));
                         }
                     }
                 }

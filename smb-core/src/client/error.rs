@@ -91,6 +91,8 @@ pub enum ChannelError {
     SessionSetupTimeout,
     /// The server sent something the protocol does not allow here.
     Protocol(&'static str),
+    /// What answered is not an SMB2/3 server (an SMB1-only server, an HTTP server...).
+    NotSmb2(&'static str),
     /// The client shut the channel down.
     Shutdown,
 }
@@ -133,6 +135,7 @@ impl fmt::Display for ChannelError {
                 ms % 1000
             ),
             ChannelError::Protocol(why) => write!(f, "protocol violation: {why}"),
+            ChannelError::NotSmb2(why) => write!(f, "not an SMB2/3 server: {why}"),
             ChannelError::Shutdown => f.write_str("connection closed by the client"),
         }
     }
@@ -167,7 +170,8 @@ impl fmt::Display for SessionError {
             SessionError::EncryptionUnavailable => {
                 f.write_str("encryption is required but not available with this server")
             }
-            SessionError::Expired(s) => write!(f, "session expired: {s}"),
+            // The status itself is shown once, by the operation error around this.
+            SessionError::Expired(_) => f.write_str("the server expired or deleted the session"),
             SessionError::LoggedOff => f.write_str("logged off"),
         }
     }
@@ -211,6 +215,13 @@ pub enum ErrorKind {
     Channel(ChannelError),
     /// A fatal session error ended the operation.
     Session(SessionError),
+    /// A response failed its integrity check (bad or missing signature, plaintext where
+    /// encryption is required, a message that does not decrypt): it may have been forged or
+    /// tampered with on the way. Nothing of it was used.
+    Integrity(ChannelError),
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO showed that the negotiation was tampered with (a
+    /// downgrade attack, [MS-SMB2] 3.2.5.14.12).
+    Downgrade,
     /// The server's response was malformed or not allowed.
     Protocol(&'static str),
     /// Any other NTSTATUS (see [`OpError::status`]).
@@ -300,10 +311,19 @@ impl OpError {
 
     /// Whether retrying the operation after a reconnect may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::ServerGone | ErrorKind::TimedOut | ErrorKind::Channel(_)
-        )
+        match &self.kind {
+            ErrorKind::ServerGone | ErrorKind::TimedOut => true,
+            ErrorKind::Channel(e) => matches!(
+                e,
+                ChannelError::Closed(_)
+                    | ChannelError::Unresponsive(_)
+                    | ChannelError::NegotiateTimeout
+                    | ChannelError::SessionSetupTimeout
+                    | ChannelError::CreditsStalled
+                    | ChannelError::Shutdown
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -376,6 +396,13 @@ impl fmt::Display for OpError {
             ErrorKind::ShutDown => f.write_str("the client was shut down")?,
             ErrorKind::Channel(e) => write!(f, "{e}")?,
             ErrorKind::Session(e) => write!(f, "{e}")?,
+            ErrorKind::Integrity(e) => write!(
+                f,
+                "integrity check failed ({e}): the response may have been tampered with"
+            )?,
+            ErrorKind::Downgrade => f.write_str(
+                "the protocol negotiation was tampered with (possible downgrade attack)",
+            )?,
             ErrorKind::Protocol(why) => write!(f, "protocol error: {why}")?,
             ErrorKind::Status => f.write_str("the server reported an error")?,
         }

@@ -1,6 +1,17 @@
-//! READ and WRITE of any length: cut to the server's limits and the credits, pipelined, reassembled in order.
+//! READ and WRITE of any length: cut to the server's limits and the credits, pipelined,
+//! reassembled in order.
+//!
+//! A short answer is not the end: a READ that returns fewer bytes than asked before the end
+//! of the file is read again for the rest, and only STATUS_END_OF_FILE ends the file early;
+//! a server that answers the same READ with no byte twice is broken (a protocol error, never
+//! a silently shorter file). A WRITE acknowledged short is sent again for the rest. Pieces
+//! lost with a connection are sent again after the recovery.
 
 use super::*;
+
+/// Consecutive zero-byte successful READ answers at one offset before the server is taken
+/// for broken.
+const MAX_EMPTY_READS: u32 = 2;
 
 impl Io {
     pub(super) fn new(file: FileHandle, offset: u64, len: u64, data: Bytes) -> Io {
@@ -10,12 +21,20 @@ impl Io {
             len,
             issued: 0,
             outstanding: 0,
+            again: Vec::new(),
             pieces: BTreeMap::new(),
             eof_at: None,
+            empty_reads: 0,
             data,
             written: 0,
             error: None,
         }
+    }
+
+    /// Everything has been issued (or will not be).
+    fn done_issuing(&self) -> bool {
+        self.error.is_some()
+            || (self.again.is_empty() && (self.eof_at.is_some() || self.issued >= self.len))
     }
 }
 
@@ -29,12 +48,11 @@ impl Client {
             let Some(o) = self.ops.get(&op) else {
                 return Ok(true);
             };
-            let deadline = o.deadline;
             let OpKind::Io(io, cmd) = &o.kind else {
                 return Ok(true);
             };
             let cmd = *cmd;
-            if io.error.is_some() || io.eof_at.is_some() || io.issued >= io.len {
+            if io.done_issuing() {
                 return Ok(true);
             }
             let max_piece = u64::from(
@@ -46,8 +64,12 @@ impl Client {
                 .min(cap)
                 .max(1),
             );
-            let want = (io.len - io.issued).min(max_piece);
-            let c = self.channel(ch).ok_or(SendBlock::Channel)?;
+            // Pieces to send again first (lost with a connection, or a short answer's tail).
+            let (rel, want, again) = match io.again.last() {
+                Some(&(rel, len)) => (rel, u64::from(len).min(max_piece), true),
+                None => (io.issued, (io.len - io.issued).min(max_piece), false),
+            };
+            let c = self.channels.get(&ch).ok_or(SendBlock::Channel)?;
             let charge = c.credits.charge_for(
                 if cmd == Command::Write { want } else { 0 },
                 if cmd == Command::Read { want } else { 0 },
@@ -63,12 +85,17 @@ impl Client {
                     return Err(SendBlock::Channel);
                 }
             };
-            let (file, offset, rel) = (io.file, io.offset + io.issued, io.issued);
+            let file = io.file;
+            let offset = io.offset + rel;
             let Some(wire) = self.opens.get(&file).map(|o| o.wire) else {
                 self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
                 return Ok(true);
             };
             let tree_wire = self.tree_wire_of_file(file);
+            let part = Part::Piece {
+                rel,
+                len: piece as u32,
+            };
             let m = if cmd == Command::Read {
                 let hdr = self.header(Command::Read, tree_wire);
                 let body = crate::wire::read::ReadRequest {
@@ -83,17 +110,7 @@ impl Client {
                     channel_info: Vec::new(),
                 };
                 let msg = encode_msg(&hdr, &body);
-                self.out_msg(
-                    msg,
-                    None,
-                    Command::Read,
-                    piece,
-                    Part::Piece {
-                        rel,
-                        len: piece as u32,
-                    },
-                    tree_wire,
-                )
+                self.out_msg(msg, None, Command::Read, piece, part, tree_wire)
             } else {
                 let data = match &self.ops[&op].kind {
                     OpKind::Io(io, _) => io.data.slice(rel as usize..(rel + piece) as usize),
@@ -112,68 +129,180 @@ impl Client {
                 let mut msg = Vec::with_capacity(HEADER_LEN + 64);
                 hdr.encode(&mut msg);
                 body.encode_head(piece as u32, &mut msg);
-                self.out_msg(
-                    msg,
-                    Some(data),
-                    Command::Write,
-                    0,
-                    Part::Piece {
-                        rel,
-                        len: piece as u32,
-                    },
-                    tree_wire,
-                )
+                self.out_msg(msg, Some(data), Command::Write, 0, part, tree_wire)
             };
-            self.transmit(ch, Some(op), Vec::from([m]), deadline)?;
+            self.transmit(ch, Some(op), Vec::from([m]))?;
             if let Some(Op {
                 kind: OpKind::Io(io, _),
                 ..
             }) = self.ops.get_mut(&op)
             {
-                io.issued += piece;
+                if again {
+                    // A piece may be resent in smaller parts (fewer credits now).
+                    if let Some(last) = io.again.last_mut() {
+                        if u64::from(last.1) > piece {
+                            last.0 += piece;
+                            last.1 -= piece as u32;
+                        } else {
+                            io.again.pop();
+                        }
+                    }
+                } else {
+                    io.issued += piece;
+                }
                 io.outstanding += 1;
             }
         }
+    }
+
+    pub(super) fn tree_wire_of_file(&self, f: FileHandle) -> u32 {
+        self.opens
+            .get(&f)
+            .and_then(|o| self.trees.get(&o.tree))
+            .map_or(0, |t| t.wire_id)
+    }
+
+    /// The answer to one READ or WRITE piece of `op` (at `rel`, `len` bytes asked).
+    pub(super) fn on_io_piece(
+        &mut self,
+        op: OpId,
+        rel: u64,
+        len: u32,
+        hdr: &Header,
+        msg: &Bytes,
+    ) -> Result<(), ChannelError> {
+        let Some(Op {
+            kind: OpKind::Io(io, cmd),
+            ..
+        }) = self.ops.get_mut(&op)
+        else {
+            return Ok(());
+        };
+        io.outstanding = io.outstanding.saturating_sub(1);
+        let cmd = *cmd;
+        let asked = u64::from(len);
+        match (cmd, hdr.status) {
+            (Command::Read, NtStatus::SUCCESS) => {
+                let r = crate::wire::read::ReadResponse::decode(msg)
+                    .map_err(ChannelError::Malformed)?;
+                let got = r.data.len() as u64;
+                if got > asked {
+                    // [MS-SMB2] 3.2.5.10: more than asked would land in the wrong place.
+                    io.error.get_or_insert(
+                        OpError::new(ErrorKind::Protocol(
+                            "READ returned more data than asked for",
+                        ))
+                        .with_command(Command::Read),
+                    );
+                    return Ok(());
+                }
+                if got > 0 {
+                    io.empty_reads = 0;
+                    io.pieces.insert(rel, msg.slice_ref(r.data));
+                } else {
+                    io.empty_reads += 1;
+                    if io.empty_reads >= MAX_EMPTY_READS {
+                        io.error.get_or_insert(
+                            OpError::new(ErrorKind::Protocol(
+                                "the server answered READ with no data and no end of file",
+                            ))
+                            .with_command(Command::Read),
+                        );
+                        return Ok(());
+                    }
+                }
+                if got < asked && io.eof_at.is_none_or(|e| e > rel + got) {
+                    // A short read is not the end of the file: read the rest again; only
+                    // STATUS_END_OF_FILE ends it.
+                    io.again.push((rel + got, (asked - got) as u32));
+                }
+            }
+            (Command::Read, NtStatus::END_OF_FILE) => {
+                io.eof_at = Some(io.eof_at.map_or(rel, |e| e.min(rel)));
+                // Nothing past the end of the file is worth asking for again.
+                let end = rel;
+                io.again.retain(|(r, _)| *r < end);
+            }
+            (Command::Write, NtStatus::SUCCESS) => {
+                let r = crate::wire::write::WriteResponse::decode(msg)
+                    .map_err(ChannelError::Malformed)?;
+                let count = u64::from(r.count);
+                if count > asked {
+                    io.error.get_or_insert(
+                        OpError::new(ErrorKind::Protocol(
+                            "WRITE acknowledged more bytes than were sent",
+                        ))
+                        .with_command(Command::Write),
+                    );
+                    return Ok(());
+                }
+                io.written += count;
+                if count == 0 {
+                    io.empty_reads += 1;
+                    if io.empty_reads >= MAX_EMPTY_READS {
+                        io.error.get_or_insert(
+                            OpError::new(ErrorKind::Protocol("the server wrote nothing"))
+                                .with_command(Command::Write),
+                        );
+                        return Ok(());
+                    }
+                }
+                if count < asked {
+                    io.again.push((rel + count, (asked - count) as u32));
+                }
+            }
+            (c, s) => {
+                io.error.get_or_insert(OpError::from_status(s, c));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn maybe_finish_io(&mut self, op: OpId, _now: Instant) {
         let Some(Op {
             kind: OpKind::Io(io, cmd),
             ..
-        }) = self.ops.get(&op)
-        else {
-            return;
-        };
-        let done_issuing = io.error.is_some() || io.eof_at.is_some() || io.issued >= io.len;
-        if io.outstanding > 0 || !done_issuing {
-            return;
-        }
-        let cmd = *cmd;
-        let Some(Op {
-            kind: OpKind::Io(io, _),
-            ..
         }) = self.ops.get_mut(&op)
         else {
             return;
         };
+        if io.outstanding > 0 || !io.done_issuing() {
+            if !io.again.is_empty() || (io.error.is_none() && io.issued < io.len) {
+                self.requeue(op);
+            }
+            return;
+        }
+        let cmd = *cmd;
         let result = if let Some(e) = io.error.take() {
             Err(e)
         } else if cmd == Command::Read {
-            let end = io.eof_at.unwrap_or(io.len);
+            let end = io.eof_at.unwrap_or(io.len).min(io.len);
             let mut data = Vec::new();
             let mut pos = 0u64;
             for (rel, b) in core::mem::take(&mut io.pieces) {
-                if rel != pos || pos >= end {
+                if pos >= end {
+                    break;
+                }
+                if rel != pos {
+                    // Pieces are requested until the range is whole; a hole means the
+                    // server contradicted itself (END_OF_FILE before data it sent).
                     break;
                 }
                 let take = (b.len() as u64).min(end - pos);
                 data.push(b.slice(..take as usize));
                 pos += take;
             }
-            Ok(Response::Read {
-                data,
-                eof: io.eof_at.is_some(),
-            })
+            if pos < end {
+                Err(OpError::new(ErrorKind::Protocol(
+                    "the server's READ answers left a hole in the file",
+                ))
+                .with_command(Command::Read))
+            } else {
+                Ok(Response::Read {
+                    data,
+                    eof: io.eof_at.is_some(),
+                })
+            }
         } else {
             Ok(Response::Written { count: io.written })
         };

@@ -33,8 +33,11 @@ impl Client {
 
     pub(super) fn start_negotiate(&mut self, ch: ChannelId, now: Instant) {
         let deadline = now + Duration::from_secs(20).min(self.config.request_timeout);
-        let owner = self.connect_op.map_or(Owner::Internal, Owner::Op);
-        let Some(c) = self.channels.get_mut(ch.0 as usize) else {
+        let owner = match self.connect_op {
+            Some(op) if !self.session.established_once => Owner::Op(op),
+            _ => Owner::Internal,
+        };
+        let Some(c) = self.channels.get_mut(&ch) else {
             return;
         };
         match c.machine.begin(ChannelState::InNegotiate, owner, deadline) {
@@ -77,7 +80,7 @@ impl Client {
                 contexts.push(NegotiateContext::NetName(self.server_name.clone()));
             }
         }
-        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+        if let Some(c) = self.channels.get_mut(&ch) {
             c.sent_neg = Some(crate::wire::ioctl::ValidateNegotiateInfoRequest {
                 capabilities: caps,
                 guid: self.client_guid,
@@ -131,6 +134,21 @@ impl Client {
             } else if r.dialect.is_smb3() && r.capabilities.has(Capabilities::ENCRYPTION) {
                 cipher = Some(CipherId::Aes128Ccm);
             }
+            // [MS-SMB2] 3.2.5.2: limits below 64 KiB are not valid; a server offering 0 would
+            // turn a file into millions of tiny requests.
+            for (name, v) in [
+                ("MaxReadSize", r.max_read_size),
+                ("MaxWriteSize", r.max_write_size),
+                ("MaxTransactSize", r.max_transact_size),
+            ] {
+                if v < 65536 {
+                    return Err(ChannelError::BadNegotiate(match name {
+                        "MaxReadSize" => "MaxReadSize below 64 KiB",
+                        "MaxWriteSize" => "MaxWriteSize below 64 KiB",
+                        _ => "MaxTransactSize below 64 KiB",
+                    }));
+                }
+            }
             Ok(Negotiated {
                 dialect: r.dialect,
                 capabilities: r.capabilities.0,
@@ -147,7 +165,7 @@ impl Client {
         let neg = match result {
             Ok(n) => n,
             Err(e) => {
-                if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+                if let Some(c) = self.channels.get_mut(&ch) {
                     if let Ok((t, _)) = c.machine.fail() {
                         self.emit(t);
                     }
@@ -156,7 +174,9 @@ impl Client {
                 return;
             }
         };
-        let c = &mut self.channels[ch.0 as usize];
+        let Some(c) = self.channels.get_mut(&ch) else {
+            return;
+        };
         if neg.dialect == Dialect::Smb311 {
             c.preauth.update(msg);
         }
@@ -172,6 +192,6 @@ impl Client {
             self.fail_connect(OpError::new(ErrorKind::EncryptionRequired), now);
             return;
         }
-        self.start_session_setup(ch, now);
+        self.start_session_setup(ch, SetupKind::New, now);
     }
 }

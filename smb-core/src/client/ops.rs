@@ -1,4 +1,11 @@
-//! The operation scheduler: submission, the send queue, completion, and turning responses into [`Response`]s.
+//! The operation scheduler: submission, the send queue, what an operation waits for, and
+//! what happens to operations whose connection was lost.
+//!
+//! An operation is queued until everything it needs is `Good`: the session, the tree it
+//! works in, the open it works on. When one of those is not, the operation starts the
+//! object's recovery step (or joins the step in flight: one TREE_CONNECT, one reopen,
+//! whatever the number of waiters) and stays queued; it fails only with the step, with its
+//! own deadline, or when the recovery gives up.
 
 use super::*;
 
@@ -12,20 +19,6 @@ pub(super) fn attrs_from_create(r: &CreateResponse) -> FileAttributes {
         end_of_file: r.end_of_file,
         attributes: r.file_attributes.0,
     }
-}
-
-/// Whether the last output is an operation failed by a malformed response body.
-pub(super) fn is_malformed_marker(out: &VecDeque<Output>) -> bool {
-    matches!(
-        out.back(),
-        Some(Output::Completed {
-            result: Err(OpError {
-                kind: ErrorKind::Protocol(MALFORMED),
-                ..
-            }),
-            ..
-        })
-    )
 }
 
 pub(super) const MALFORMED: &str = "malformed response";
@@ -46,6 +39,65 @@ pub(super) fn request_uses_related(r: &Request) -> bool {
     }
 }
 
+/// The file handle a request works on (possibly [`FileHandle::RELATED`]).
+fn request_file_any(r: &Request) -> Option<FileHandle> {
+    match r {
+        Request::Close { file }
+        | Request::Read { file, .. }
+        | Request::Write { file, .. }
+        | Request::Flush { file }
+        | Request::QueryDirectory { file, .. }
+        | Request::QueryInfo { file, .. }
+        | Request::SetInfo { file, .. }
+        | Request::Lock { file, .. }
+        | Request::ChangeNotify { file, .. }
+        | Request::OplockBreakAck { file, .. } => Some(*file),
+        Request::Ioctl { file, .. } => *file,
+        _ => None,
+    }
+}
+
+/// The file handle a request works on (not [`FileHandle::RELATED`]).
+fn request_file(r: &Request) -> Option<FileHandle> {
+    request_file_any(r).filter(|f| *f != FileHandle::RELATED)
+}
+
+/// The tree a request names directly.
+fn request_tree(r: &Request) -> Option<TreeId> {
+    match r {
+        Request::Create { tree, .. }
+        | Request::TreeDisconnect { tree }
+        | Request::Ioctl { tree, .. } => Some(*tree),
+        _ => None,
+    }
+}
+
+/// A CREATE that changes nothing on the server: opening an existing object without write,
+/// delete or delete-on-close access. Sending it twice is harmless.
+fn harmless_create(o: &OpenOptions) -> bool {
+    let writes = access::GENERIC_WRITE
+        | access::GENERIC_ALL
+        | access::FILE_WRITE_DATA
+        | access::FILE_APPEND_DATA
+        | access::FILE_WRITE_EA
+        | access::FILE_WRITE_ATTRIBUTES
+        | access::DELETE
+        | access::MAXIMUM_ALLOWED;
+    o.disposition == disposition::OPEN
+        && o.desired_access & writes == 0
+        && o.create_options & create_options::DELETE_ON_CLOSE == 0
+}
+
+/// What an operation found when the scheduler looked at it.
+enum Readiness {
+    /// Everything it needs is Good: send it.
+    Go,
+    /// It waits (for a tree, an open, credits): leave it queued.
+    Wait,
+    /// It completed or left the queue.
+    Gone,
+}
+
 impl Client {
     pub(super) fn alloc_op(&mut self, kind: OpKind, deadline: Option<Instant>) -> OpId {
         let id = OpId(self.next_op);
@@ -57,22 +109,55 @@ impl Client {
                 kind,
                 in_flight: Vec::new(),
                 sent_all: false,
+                internal: false,
+                replay: false,
+                retries: 0,
+                create: None,
+                joined: None,
             },
         );
         id
     }
 
+    /// An operation id whose result is known at once (nothing to send).
+    pub(super) fn completed_now(&mut self, result: Result<Response, OpError>) -> OpId {
+        let op = OpId(self.next_op);
+        self.next_op += 1;
+        self.out.push_back(Output::Completed { op, result });
+        op
+    }
+
+    /// Emit a transition with when it happened and how long the object was in its old
+    /// status.
     pub(super) fn emit(&mut self, t: Transition) {
-        self.out.push_back(Output::Event(t.into()));
+        let now = self.last_now;
+        let since = self.entered.insert(t.object, now).unwrap_or(now);
+        self.out.push_back(Output::Event(Event::Transition {
+            object: t.object,
+            from: t.from,
+            to: t.to,
+            at: now,
+            after: now - since,
+        }));
     }
 
     pub(super) fn emit_opt(
         &mut self,
         r: Result<(Transition, Option<crate::state::Flight>), crate::state::IllegalTransition>,
     ) {
-        if let Ok((t, _)) = r {
-            self.emit(t);
+        match r {
+            Ok((t, _)) => self.emit(t),
+            Err(e) => self.illegal(e),
         }
+    }
+
+    /// A transition the tables refuse: a bug of the engine. Loud in debug builds, an event in
+    /// release builds; never silently swallowed.
+    pub(super) fn illegal(&mut self, e: crate::state::IllegalTransition) {
+        debug_assert!(false, "{e}");
+        self.stats.illegal_transitions += 1;
+        self.out
+            .push_back(Output::Event(Event::IllegalTransition(e)));
     }
 
     /// Complete `op` (once) and forget everything about it. Messages still in flight keep
@@ -82,39 +167,72 @@ impl Client {
             return;
         };
         if let OpKind::Tcon { tree, .. } = o.kind {
-            self.tcon_done(tree, op, &result);
+            self.tcon_done(tree, op, o.internal, &result);
+        }
+        if let OpKind::Reopen { file } = o.kind {
+            self.reopen_abandoned(file, op);
         }
         for (ch, mid) in o.in_flight {
             if let Some(p) = self
                 .channels
-                .get_mut(ch.0 as usize)
+                .get_mut(&ch)
                 .and_then(|c| c.pending.get_mut(&mid))
             {
                 p.op = None;
             }
         }
-        self.queue.retain(|o| *o != op);
+        self.queue.retain(|x| *x != op);
         self.session.machine.leave(op);
+        match o.joined {
+            Some(ObjectRef::Tree(t)) => {
+                if let Some(t) = self.trees.get_mut(&t) {
+                    t.machine.leave(op);
+                }
+            }
+            Some(ObjectRef::Open(f)) => {
+                if let Some(f) = self.opens.get_mut(&f) {
+                    f.machine.leave(op);
+                }
+            }
+            _ => {}
+        }
         if self.connect_op == Some(op) {
             self.connect_op = None;
         }
-        self.out.push_back(Output::Completed { op, result });
+        if !o.internal {
+            self.out.push_back(Output::Completed { op, result });
+        }
     }
 
-    pub(super) fn channel(&self, ch: ChannelId) -> Option<&Channel> {
-        self.channels.get(ch.0 as usize)
-    }
-
+    /// The negotiation of the session's connection (the first channel that has one).
     pub(super) fn neg(&self) -> Option<&Negotiated> {
-        self.channels.first()?.neg.as_ref()
+        self.channels
+            .values()
+            .filter(|c| c.usable())
+            .chain(self.channels.values())
+            .find_map(|c| c.neg.as_ref())
     }
 
     /// Clamp an output buffer length to the server's MaxTransactSize ([MS-SMB2] 3.2.4.14,
     /// 3.2.4.15, 3.2.4.20.1: a request asking for more than MaxTransactSize is refused with
-    /// STATUS_INVALID_PARAMETER, e.g. by Samba on 2.0.2 where the limit is 64 KiB). Callers may
-    /// ask for large pages everywhere and get the largest the server allows.
+    /// STATUS_INVALID_PARAMETER, e.g. by Samba on 2.0.2 where the limit is 64 KiB), and to
+    /// 64 KiB when the connection has no multi-credit support (3.2.4.1.5). Callers may ask
+    /// for large pages everywhere and get the largest the server allows.
     pub(super) fn clamp_to_transact(&self, len: u32) -> u32 {
+        let multi = self
+            .channels
+            .values()
+            .find(|c| c.usable())
+            .is_none_or(|c| c.credits.multi_credit());
+        let len = if multi { len } else { len.min(65536) };
         self.neg().map_or(len, |n| len.min(n.max_transact.max(1)))
+    }
+
+    /// Clamp a buffer of a request charged one credit whatever its size (QUERY_INFO,
+    /// SET_INFO, CHANGE_NOTIFY): [MS-SMB2] 3.2.4.1.5 charges them 1, and Samba refuses such
+    /// a request whose buffer needs more than one credit's worth, so they stay within 64 KiB.
+    pub(super) fn clamp_single_credit(&self, len: u32) -> u32 {
+        self.clamp_to_transact(len).min(65536)
     }
 
     pub(super) fn dialect_u16(&self) -> u16 {
@@ -125,13 +243,23 @@ impl Client {
         self.wall_clock(now)
     }
 
+    /// The channel for the next request: the usable one with the most free credits.
+    pub(super) fn pick_channel(&self) -> Option<ChannelId> {
+        self.channels
+            .iter()
+            .filter(|(_, c)| c.usable())
+            .max_by_key(|(id, c)| (c.credits.available(), core::cmp::Reverse(**id)))
+            .map(|(id, _)| *id)
+    }
+
     /// Submit an operation. Never blocks: the result arrives as [`Output::Completed`].
+    /// While the connection is being re-established, operations wait for it.
     pub fn submit(&mut self, request: Request, now: Instant) -> Result<OpId, SubmitError> {
         self.last_now = now;
         if self.shut_down {
             return Err(SubmitError::ShutDown);
         }
-        if self.channels.is_empty() {
+        if self.addr.is_none() {
             return Err(SubmitError::NotConnected);
         }
         if self.ops.len() >= self.config.max_queued_ops {
@@ -139,6 +267,13 @@ impl Client {
         }
         match self.session.machine.state() {
             SessionState::Good | SessionState::InSetup => {}
+            SessionState::NeedReconnect if self.recovers() => {
+                if self.recovery.gave_up || self.recovery.since.is_none() {
+                    // A new request after the recovery gave up: try again.
+                    let cause = ChannelError::Closed(CloseReason::Requested);
+                    self.start_recovery(cause, now);
+                }
+            }
             _ => return Err(SubmitError::NotConnected),
         }
         self.validate(&request, false)?;
@@ -173,9 +308,7 @@ impl Client {
                 if let Some(t) = shared {
                     // Other TreeConnect requests still use this tree: only drop one use.
                     t.users -= 1;
-                    let op = self.alloc_op(OpKind::Connect, None);
-                    self.complete(op, Ok(Response::TreeDisconnected));
-                    return Ok(op);
+                    return Ok(self.completed_now(Ok(Response::TreeDisconnected)));
                 }
                 OpKind::Single(Request::TreeDisconnect { tree })
             }
@@ -183,7 +316,7 @@ impl Client {
         };
         let op = self.alloc_op(kind, deadline);
         self.queue.push_back(op);
-        if self.session.machine.state() == SessionState::InSetup {
+        if self.session.machine.state() == SessionState::InSetup && !self.session.established_once {
             self.session.machine.join(op);
         }
         self.pump(now);
@@ -195,22 +328,6 @@ impl Client {
             (in_compound && *f == FileHandle::RELATED) || self.opens.contains_key(f)
         };
         let ok = match r {
-            Request::TreeDisconnect { tree } | Request::Create { tree, .. } => {
-                self.trees.contains_key(tree)
-            }
-            Request::Ioctl { tree, file, .. } => {
-                self.trees.contains_key(tree) && file.as_ref().is_none_or(file_ok)
-            }
-            Request::Close { file }
-            | Request::Read { file, .. }
-            | Request::Write { file, .. }
-            | Request::Flush { file }
-            | Request::QueryDirectory { file, .. }
-            | Request::QueryInfo { file, .. }
-            | Request::SetInfo { file, .. }
-            | Request::Lock { file, .. }
-            | Request::ChangeNotify { file, .. }
-            | Request::OplockBreakAck { file, .. } => file_ok(file),
             Request::Compound(v) => {
                 if in_compound {
                     return Err(SubmitError::InvalidRequest("nested compound"));
@@ -244,7 +361,10 @@ impl Client {
                 }
                 true
             }
-            _ => true,
+            r => {
+                request_tree(r).is_none_or(|t| self.trees.contains_key(&t))
+                    && request_file_any(r).as_ref().is_none_or(file_ok)
+            }
         };
         if ok {
             Ok(())
@@ -257,15 +377,15 @@ impl Client {
     /// sent is cancelled on the server with SMB2 CANCEL).
     pub fn cancel(&mut self, op: OpId, now: Instant) {
         self.last_now = now;
-        if !self.ops.contains_key(&op) || Some(op) == self.connect_op {
+        if !self.ops.contains_key(&op)
+            || Some(op) == self.connect_op
+            || self.ops.get(&op).is_some_and(|o| o.internal)
+        {
             return;
         }
-        if self.tcon_hand_over(op) {
-            self.complete(op, Err(OpError::new(ErrorKind::Cancelled)));
-            self.pump(now);
-            return;
+        if !self.tcon_hand_over(op) {
+            self.send_cancels(op);
         }
-        self.send_cancels(op);
         self.complete(op, Err(OpError::new(ErrorKind::Cancelled)));
         self.pump(now);
     }
@@ -275,36 +395,363 @@ impl Client {
         if self.shut_down || self.session.machine.state() != SessionState::Good {
             return;
         }
-        let ch = ChannelId(0);
-        if self
-            .channel(ch)
-            .is_none_or(|c| c.machine.state() != ChannelState::Good || !c.connected)
-        {
-            return;
-        }
         let mut i = 0;
         while i < self.queue.len() {
             let op = self.queue[i];
+            match self.readiness(op, now) {
+                Readiness::Go => {}
+                Readiness::Wait => {
+                    i += 1;
+                    continue;
+                }
+                Readiness::Gone => {
+                    if self.queue.get(i) == Some(&op) {
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            let Some(ch) = self.pick_channel() else {
+                break;
+            };
             match self.advance(op, ch, now) {
                 Ok(true) => {
                     // Everything sent: leave the queue.
-                    self.queue.retain(|o| *o != op);
+                    if let Some(pos) = self.queue.iter().position(|x| *x == op) {
+                        self.queue.remove(pos);
+                    }
                     if let Some(o) = self.ops.get_mut(&op) {
                         o.sent_all = true;
                     }
                 }
-                Ok(false) => i += 1,
-                Err(SendBlock::Credits) => break,
-                Err(SendBlock::Channel) => break,
+                Ok(false) => {
+                    if self.queue.get(i) == Some(&op) {
+                        i += 1;
+                    }
+                }
+                Err(SendBlock::Credits) | Err(SendBlock::Channel) => break,
             }
         }
     }
 
-    pub(super) fn tree_wire_of_file(&self, f: FileHandle) -> u32 {
-        self.opens
-            .get(&f)
-            .and_then(|o| self.trees.get(&o.tree))
-            .map_or(0, |t| t.wire_id)
+    /// Whether `op` can be sent now; starts (or joins) the recovery of what it needs.
+    fn readiness(&mut self, op: OpId, now: Instant) -> Readiness {
+        let Some(o) = self.ops.get(&op) else {
+            return Readiness::Gone;
+        };
+        let (tree, file, close) = match &o.kind {
+            OpKind::Connect => {
+                let r = self.connected_response();
+                self.complete(op, Ok(r));
+                return Readiness::Gone;
+            }
+            OpKind::Tcon { tree, stage } => {
+                let (tree, connect) = (*tree, matches!(stage, TconStage::Connect));
+                if connect && o.in_flight.is_empty() && !self.owns_tree_step(op, tree) {
+                    return if self.tcon_acquire(op, tree, now) {
+                        Readiness::Go
+                    } else {
+                        Readiness::Gone
+                    };
+                }
+                return Readiness::Go;
+            }
+            OpKind::Reopen { .. } => return Readiness::Go,
+            OpKind::Io(io, _) => (None, Some(io.file), false),
+            OpKind::Single(r) => (
+                request_tree(r),
+                request_file(r),
+                matches!(r, Request::Close { .. }),
+            ),
+            OpKind::Compound { reqs, .. } => (
+                reqs.iter().find_map(request_tree),
+                reqs.iter().find_map(request_file),
+                false,
+            ),
+        };
+        if let Some(f) = file {
+            let Some(open) = self.opens.get(&f) else {
+                self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+                return Readiness::Gone;
+            };
+            let open_tree = open.tree;
+            match open.machine.state() {
+                OpenState::Good => {}
+                OpenState::Lost if close => {
+                    // The server dropped the handle with the session: closing it is done.
+                    self.opens.remove(&f);
+                    self.complete(op, Ok(Response::Closed));
+                    return Readiness::Gone;
+                }
+                OpenState::Lost => {
+                    let e = OpError::new(ErrorKind::InvalidHandle).with_context(
+                        "the file was open when the connection was lost and its handle could \
+                         not be reclaimed; open it again",
+                    );
+                    self.complete(op, Err(e));
+                    return Readiness::Gone;
+                }
+                _ => {}
+            }
+            if !self.tree_ready(op, open_tree, now) {
+                return Readiness::Wait;
+            }
+            return self.open_ready(op, f, now);
+        }
+        if let Some(t) = tree {
+            if !self.tree_ready(op, t, now) {
+                return Readiness::Wait;
+            }
+        }
+        Readiness::Go
+    }
+
+    fn owns_tree_step(&self, op: OpId, tree: TreeId) -> bool {
+        self.trees
+            .get(&tree)
+            .and_then(|t| t.machine.flight())
+            .is_some_and(|f| f.owner == Owner::Op(op))
+    }
+
+    /// Whether `tree` is Good; otherwise start its reconnection (once) and have `op` wait.
+    fn tree_ready(&mut self, op: OpId, tree: TreeId, now: Instant) -> bool {
+        let Some(t) = self.trees.get(&tree) else {
+            self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+            return false;
+        };
+        match t.machine.state() {
+            TreeState::Good => return true,
+            TreeState::NeedReconnect | TreeState::NeedTcon => {
+                let queued = self.queue.iter().any(|q| {
+                    self.ops.get(q).is_some_and(|o| {
+                        o.internal && matches!(o.kind, OpKind::Tcon { tree: t, .. } if t == tree)
+                    })
+                });
+                if !queued {
+                    self.start_tree_reconnect(tree, now);
+                }
+            }
+            TreeState::Exiting => {
+                self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+                return false;
+            }
+            _ => {}
+        }
+        if let Some(t) = self.trees.get_mut(&tree) {
+            if t.machine.join(op) {
+                if let Some(o) = self.ops.get_mut(&op) {
+                    o.joined = Some(ObjectRef::Tree(tree));
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the open `f` is Good; otherwise start its durable reopen (once) and wait.
+    fn open_ready(&mut self, op: OpId, f: FileHandle, now: Instant) -> Readiness {
+        let Some(open) = self.opens.get(&f) else {
+            return Readiness::Go;
+        };
+        match open.machine.state() {
+            OpenState::Good => return Readiness::Go,
+            OpenState::NeedReopen => self.start_reopen(f, now),
+            _ => {}
+        }
+        if let Some(o) = self.opens.get_mut(&f) {
+            if o.machine.join(op) {
+                if let Some(x) = self.ops.get_mut(&op) {
+                    x.joined = Some(ObjectRef::Open(f));
+                }
+            }
+        }
+        Readiness::Wait
+    }
+
+    /// Put `op` back in the queue to be sent again.
+    pub(super) fn requeue(&mut self, op: OpId) {
+        if let Some(o) = self.ops.get_mut(&op) {
+            o.sent_all = false;
+        }
+        if !self.queue.contains(&op) {
+            self.queue.push_back(op);
+        }
+    }
+
+    /// A request of `op` was in flight on a connection that is gone. Safe requests are sent
+    /// again once the session, tree and open are back (marked as replays on 3.x,
+    /// [MS-SMB2] 3.2.4.1, 3.2.7.1); others fail with a retryable error naming the doubt. An
+    /// integrity failure is never papered over by a replay: the operation fails with it.
+    pub(super) fn request_lost(&mut self, ch: ChannelId, p: Pending, e: &OpError) {
+        let Some(op) = p.op else {
+            return;
+        };
+        let smb3 = self.neg().is_some_and(|n| n.dialect.is_smb3());
+        let Some(o) = self.ops.get_mut(&op) else {
+            return;
+        };
+        o.in_flight.retain(|x| *x != (ch, p.res.message_id));
+        if matches!(e.kind, ErrorKind::Integrity(_) | ErrorKind::Downgrade) {
+            self.complete(op, Err(e.clone()));
+            return;
+        }
+        match (&mut o.kind, p.part) {
+            (OpKind::Io(io, _), Part::Piece { rel, len }) => {
+                io.outstanding = io.outstanding.saturating_sub(1);
+                io.again.push((rel, len));
+                o.replay = true;
+                self.requeue(op);
+            }
+            (OpKind::Tcon { stage, .. }, _) => {
+                // A new session gets a new TREE_CONNECT (not a replay).
+                *stage = TconStage::Connect;
+                self.requeue(op);
+            }
+            (OpKind::Reopen { file }, _) => {
+                let file = *file;
+                // Tried again when the tree is back (the open goes back to NeedReopen).
+                self.complete(op, Err(e.clone()));
+                let _ = file;
+            }
+            (OpKind::Single(req), _) => {
+                let safe = match &*req {
+                    Request::TreeDisconnect { tree } => {
+                        // The tree went with the connection: disconnected it is.
+                        let tree = *tree;
+                        if let Some(mut t) = self.trees.remove(&tree) {
+                            let r = t.machine.set(TreeState::Exiting);
+                            self.emit_opt(r);
+                        }
+                        self.complete(op, Ok(Response::TreeDisconnected));
+                        return;
+                    }
+                    Request::Logoff => {
+                        self.complete(op, Ok(Response::LoggedOff));
+                        return;
+                    }
+                    Request::Create { options, .. } => {
+                        harmless_create(options)
+                            || (smb3 && o.create.as_ref().is_some_and(|m| m.create_guid.is_some()))
+                    }
+                    r => replayable(r),
+                };
+                if safe {
+                    o.replay = true;
+                    self.requeue(op);
+                } else {
+                    let what = req.name();
+                    let e = e.clone().with_context(alloc::format!(
+                        "the connection was lost while {what} was in flight; it may or may not \
+                         have been carried out, so it is not sent again"
+                    ));
+                    self.complete(op, Err(e));
+                }
+            }
+            (OpKind::Compound { reqs, results, .. }, _) => {
+                if !o.in_flight.is_empty() && self.queue.contains(&op) {
+                    return;
+                }
+                let safe = reqs.iter().all(|r| match r {
+                    Request::Create { options, .. } => harmless_create(options),
+                    r => replayable(r),
+                });
+                if safe {
+                    for r in results.iter_mut() {
+                        *r = None;
+                    }
+                    o.replay = true;
+                    // Members still in flight on that connection are gone too.
+                    o.in_flight.retain(|(c, _)| *c != ch);
+                    self.requeue(op);
+                } else {
+                    let e = e.clone().with_context(
+                        "the connection was lost while a compound request that changes the \
+                         server was in flight; it is not sent again",
+                    );
+                    self.complete(op, Err(e));
+                }
+            }
+            // A piece of an Io op is always a Piece; nothing else of a login is in flight.
+            (OpKind::Io(..), _) | (OpKind::Connect, _) => {}
+        }
+    }
+
+    /// The server said the session or tree behind `op`'s request is gone or expired
+    /// ([MS-SMB2] 3.2.5.1.7): recover the object and send the request again (a bounded
+    /// number of times). Returns false when `op` is to get the error instead.
+    pub(super) fn status_recovers(
+        &mut self,
+        ch: ChannelId,
+        op: OpId,
+        status: NtStatus,
+        tree: Option<TreeId>,
+        now: Instant,
+    ) -> bool {
+        let recoverable = matches!(
+            status,
+            NtStatus::NETWORK_SESSION_EXPIRED
+                | NtStatus::USER_SESSION_DELETED
+                | NtStatus::NETWORK_NAME_DELETED
+        );
+        if !recoverable || self.shut_down {
+            return false;
+        }
+        let Some(o) = self.ops.get_mut(&op) else {
+            return false;
+        };
+        if o.retries >= 3 {
+            return false;
+        }
+        o.retries += 1;
+        match status {
+            NtStatus::NETWORK_SESSION_EXPIRED => {
+                if self.session.machine.state() == SessionState::Good {
+                    self.start_session_setup(ch, SetupKind::Reauth, now);
+                }
+            }
+            NtStatus::USER_SESSION_DELETED => {
+                if self.session.machine.state() == SessionState::Good {
+                    if let Ok((t, _)) = self.session.machine.set(SessionState::NeedReconnect) {
+                        self.emit(t);
+                    }
+                    self.session.previous_id = self.session.id;
+                    let trees: Vec<TreeId> = self.trees.keys().copied().collect();
+                    for t in trees {
+                        self.tree_lost(t);
+                    }
+                    self.start_session_setup(ch, SetupKind::New, now);
+                }
+            }
+            _ => {
+                if let Some(t) = tree {
+                    if self
+                        .trees
+                        .get(&t)
+                        .is_some_and(|x| x.machine.state() == TreeState::Good)
+                    {
+                        self.tree_lost(t);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// The tree a running operation works in.
+    pub(super) fn op_tree(&self, op: OpId) -> Option<TreeId> {
+        let o = self.ops.get(&op)?;
+        match &o.kind {
+            OpKind::Io(io, _) => self.opens.get(&io.file).map(|f| f.tree),
+            OpKind::Single(r) => request_tree(r)
+                .or_else(|| request_file(r).and_then(|f| self.opens.get(&f).map(|o| o.tree))),
+            OpKind::Compound { reqs, .. } => reqs.iter().find_map(request_tree).or_else(|| {
+                reqs.iter()
+                    .find_map(request_file)
+                    .and_then(|f| self.opens.get(&f).map(|o| o.tree))
+            }),
+            OpKind::Tcon { tree, .. } => Some(*tree),
+            OpKind::Reopen { file } => self.opens.get(file).map(|f| f.tree),
+            OpKind::Connect => None,
+        }
     }
 
     /// Send the next message(s) of `op`. Ok(true) when the op has sent everything.
@@ -317,68 +764,39 @@ impl Client {
         let Some(o) = self.ops.get(&op) else {
             return Ok(true);
         };
-        let deadline = o.deadline;
         match &o.kind {
             OpKind::Connect => Ok(true),
             OpKind::Single(req) => {
                 let req = req.clone();
-                let m = match self.build(&req, None, now) {
+                if let Request::Create { path, options, .. } = &req {
+                    if self.ops.get(&op).is_some_and(|o| o.create.is_none()) {
+                        let memo = self.create_memo(path, options);
+                        if let Some(o) = self.ops.get_mut(&op) {
+                            o.create = Some(memo);
+                        }
+                    }
+                }
+                let memo = self.ops.get(&op).and_then(|o| o.create.clone());
+                let m = match self.build(&req, None, memo.as_ref(), now) {
                     Ok(m) => m,
                     Err(e) => {
                         self.complete(op, Err(e));
                         return Ok(true);
                     }
                 };
-                self.transmit(ch, Some(op), Vec::from([m]), deadline)?;
+                self.transmit(ch, Some(op), Vec::from([m]))?;
                 Ok(true)
             }
             OpKind::Tcon { tree, stage } => {
                 let (tree, stage) = (*tree, stage.clone());
-                let Some(t) = self.trees.get(&tree) else {
-                    self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
-                    return Ok(true);
-                };
-                let m = match stage {
-                    TconStage::Connect => {
-                        let path = alloc::format!("\\\\{}\\{}", self.server_name, t.share);
-                        let hdr = self.header(Command::TreeConnect, 0);
-                        let msg = encode_msg(&hdr, &TreeConnectRequest::new(path));
-                        self.out_msg(msg, None, Command::TreeConnect, 0, Part::Whole, 0)
-                    }
-                    TconStage::Validate(_) => {
-                        let Some(req) = self.channel(ch).and_then(|c| c.sent_neg.clone()) else {
-                            self.complete(
-                                op,
-                                Err(OpError::new(ErrorKind::Protocol("no negotiate"))),
-                            );
-                            return Ok(true);
-                        };
-                        let input = req.to_bytes();
-                        let tw = t.wire_id;
-                        let hdr = self.header(Command::Ioctl, tw);
-                        let body = IoctlRequest {
-                            ctl_code: fsctl::VALIDATE_NEGOTIATE_INFO,
-                            file_id: FileId::RELATED,
-                            input: &input,
-                            output: &[],
-                            max_input_response: 0,
-                            // [MS-SMB2] 3.2.4.20.3: room for the 24-byte response.
-                            max_output_response: 24,
-                            flags: IoctlFlags(IoctlFlags::IS_FSCTL),
-                        };
-                        let msg = encode_msg(&hdr, &body);
-                        let mut m = self.out_msg(msg, None, Command::Ioctl, 24, Part::Validate, tw);
-                        // [MS-SMB2] 3.2.4.20.3: always signed (unless encrypted).
-                        m.sign = !m.encrypt
-                            && self
-                                .session
-                                .security
-                                .as_ref()
-                                .is_some_and(|s| s.signer.is_some());
-                        m
+                let m = match self.tcon_message(ch, tree, &stage) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.complete(op, Err(e));
+                        return Ok(true);
                     }
                 };
-                self.transmit(ch, Some(op), Vec::from([m]), deadline)?;
+                self.transmit(ch, Some(op), Vec::from([m]))?;
                 Ok(true)
             }
             OpKind::Compound { reqs, .. } => {
@@ -387,11 +805,16 @@ impl Client {
                 let mut last_tree = 0u32;
                 for (i, r) in reqs.iter().enumerate() {
                     let related = i > 0 && request_uses_related(r);
-                    match self.build(r, Some((i, last_tree)), now) {
+                    let memo = match r {
+                        Request::Create { path, options, .. } => {
+                            Some(self.create_memo(path, options))
+                        }
+                        _ => None,
+                    };
+                    match self.build(r, Some((i, last_tree)), memo.as_ref(), now) {
                         Ok(mut m) => {
                             m.related = related;
-                            last_tree =
-                                u32::from_le_bytes([m.msg[36], m.msg[37], m.msg[38], m.msg[39]]);
+                            last_tree = m.tree_wire;
                             msgs.push(m);
                         }
                         Err(e) => {
@@ -407,282 +830,39 @@ impl Client {
                     m.sign = sign && !encrypt;
                     m.encrypt = encrypt;
                 }
-                self.transmit(ch, Some(op), msgs, deadline)?;
+                self.transmit(ch, Some(op), msgs)?;
                 Ok(true)
             }
             OpKind::Io(_, _) => self.advance_io(op, ch),
+            OpKind::Reopen { file } => {
+                let file = *file;
+                let m = match self.reopen_message(file) {
+                    Some(m) => m,
+                    None => {
+                        self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+                        return Ok(true);
+                    }
+                };
+                self.transmit(ch, Some(op), Vec::from([m]))?;
+                Ok(true)
+            }
         }
     }
+}
 
-    pub(super) fn on_op_response(
-        &mut self,
-        op: OpId,
-        part: Part,
-        hdr: &Header,
-        msg: &Bytes,
-        now: Instant,
-    ) {
-        let Some(o) = self.ops.get_mut(&op) else {
-            return;
-        };
-        match (&mut o.kind, part) {
-            (OpKind::Io(io, Command::Read), Part::Piece { rel, len }) => {
-                io.outstanding = io.outstanding.saturating_sub(1);
-                match hdr.status {
-                    NtStatus::SUCCESS => match crate::wire::read::ReadResponse::decode(msg) {
-                        Ok(r) => {
-                            let got = r.data.len() as u64;
-                            let data = msg.slice_ref(r.data);
-                            if got < u64::from(len) {
-                                let end = rel + got;
-                                io.eof_at = Some(io.eof_at.map_or(end, |e| e.min(end)));
-                            }
-                            if got > 0 {
-                                io.pieces.insert(rel, data);
-                            }
-                        }
-                        Err(_) => io.error = Some(OpError::new(ErrorKind::Protocol(MALFORMED))),
-                    },
-                    NtStatus::END_OF_FILE => {
-                        io.eof_at = Some(io.eof_at.map_or(rel, |e| e.min(rel)));
-                    }
-                    s => {
-                        if io.error.is_none() {
-                            io.error = Some(OpError::from_status(s, Command::Read));
-                        }
-                    }
-                }
-                self.maybe_finish_io(op, now);
-            }
-            (OpKind::Io(io, Command::Write), Part::Piece { .. }) => {
-                io.outstanding = io.outstanding.saturating_sub(1);
-                match hdr.status {
-                    NtStatus::SUCCESS => match crate::wire::write::WriteResponse::decode(msg) {
-                        Ok(r) => io.written += u64::from(r.count),
-                        Err(_) => io.error = Some(OpError::new(ErrorKind::Protocol(MALFORMED))),
-                    },
-                    s => {
-                        if io.error.is_none() {
-                            io.error = Some(OpError::from_status(s, Command::Write));
-                        }
-                    }
-                }
-                self.maybe_finish_io(op, now);
-            }
-            (OpKind::Tcon { tree, .. }, Part::Whole) => {
-                let tree = *tree;
-                match self.parse_tcon(tree, hdr, msg) {
-                    Ok(resp) if self.needs_validation() => {
-                        if let Some(o) = self.ops.get_mut(&op) {
-                            o.kind = OpKind::Tcon {
-                                tree,
-                                stage: TconStage::Validate(resp),
-                            };
-                            o.sent_all = false;
-                            self.queue.push_front(op);
-                        }
-                    }
-                    r => self.complete(op, r),
-                }
-            }
-            (OpKind::Single(_), Part::Whole) => {
-                let OpKind::Single(req) = core::mem::replace(&mut o.kind, OpKind::Connect) else {
-                    return;
-                };
-                let r = self.parse(&req, hdr, msg, None);
-                self.complete(op, r);
-            }
-            (OpKind::Compound { .. }, Part::Member(i)) => {
-                let (req, created) = match &o.kind {
-                    OpKind::Compound { reqs, created, .. } => (reqs.get(i).cloned(), *created),
-                    _ => (None, None),
-                };
-                let Some(req) = req else { return };
-                let r = self.parse(&req, hdr, msg, created);
-                let Some(o) = self.ops.get_mut(&op) else {
-                    return;
-                };
-                if let OpKind::Compound {
-                    results, created, ..
-                } = &mut o.kind
-                {
-                    if let Ok(Response::Created { file, .. }) = &r {
-                        *created = Some(*file);
-                    }
-                    results[i] = Some(r);
-                    if results.iter().all(|x| x.is_some()) {
-                        let all: Vec<Result<Response, OpError>> =
-                            core::mem::take(results).into_iter().flatten().collect();
-                        self.complete(op, Ok(Response::Compound(all)));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Turn a response into a [`Response`], updating trees and opens.
-    pub(super) fn parse(
-        &mut self,
-        req: &Request,
-        hdr: &Header,
-        msg: &Bytes,
-        related_file: Option<FileHandle>,
-    ) -> Result<Response, OpError> {
-        let status = hdr.status;
-        let cmd = hdr.command;
-        let malformed =
-            |_e: DecodeError| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd);
-        // Statuses that come with a normal body.
-        let body_ok = status.is_success()
-            || (status == NtStatus::BUFFER_OVERFLOW
-                && matches!(cmd, Command::QueryInfo | Command::Ioctl | Command::Read));
-        if !body_ok {
-            if status == NtStatus::NO_MORE_FILES && cmd == Command::QueryDirectory {
-                return Ok(Response::Directory {
-                    page: Bytes::new(),
-                    entries: Vec::new(),
-                });
-            }
-            return Err(OpError::from_status(status, cmd));
-        }
-        match req {
-            Request::TreeConnect { .. } => Err(OpError::new(ErrorKind::Protocol("tree connect"))),
-            Request::TreeDisconnect { tree } => {
-                if let Some(mut t) = self.trees.remove(tree) {
-                    if let Ok((tr, _)) = t.machine.set(TreeState::Exiting) {
-                        self.emit(tr);
-                    }
-                }
-                Ok(Response::TreeDisconnected)
-            }
-            Request::Create { tree, .. } => {
-                let r = CreateResponse::decode(msg).map_err(malformed)?;
-                let file = FileHandle(self.next_file);
-                self.next_file += 1;
-                let lease =
-                    crate::wire::create_context::find::<Lease>(&r.contexts).and_then(|l| l.ok());
-                let durable = crate::wire::create_context::find::<
-                    crate::wire::create_context::DurableHandleResponseV2,
-                >(&r.contexts)
-                .is_some_and(|d| d.is_ok());
-                self.opens.insert(
-                    file,
-                    Open {
-                        machine: Machine::new(ObjectRef::Open(file), OpenState::Good),
-                        tree: *tree,
-                        wire: r.file_id,
-                        lease_key: lease.map(|l| l.key()),
-                    },
-                );
-                Ok(Response::Created {
-                    file,
-                    create_action: r.action.to_u32(),
-                    attributes: attrs_from_create(&r),
-                    durable,
-                    lease_state: lease.map_or(0, |l| l.state().0),
-                })
-            }
-            Request::Close { file } => {
-                let _ = CloseResponse::decode(msg).map_err(malformed)?;
-                let f = if *file == FileHandle::RELATED {
-                    related_file
-                } else {
-                    Some(*file)
-                };
-                if let Some(f) = f {
-                    if let Some(mut o) = self.opens.remove(&f) {
-                        if let Ok((t, _)) = o.machine.set(OpenState::Lost) {
-                            let _ = t; // a closed handle is simply gone; no event
-                        }
-                    }
-                }
-                Ok(Response::Closed)
-            }
-            Request::Flush { .. } => Ok(Response::Flushed),
-            Request::Read { len, .. } => {
-                let r = crate::wire::read::ReadResponse::decode(msg).map_err(malformed)?;
-                let data = msg.slice_ref(r.data);
-                let eof = (data.len() as u64) < u64::from(*len);
-                Ok(Response::Read {
-                    data: Vec::from([data]),
-                    eof,
-                })
-            }
-            Request::Write { .. } => {
-                let r = crate::wire::write::WriteResponse::decode(msg).map_err(malformed)?;
-                Ok(Response::Written {
-                    count: u64::from(r.count),
-                })
-            }
-            Request::QueryDirectory { class, .. } => {
-                let r = crate::wire::query_directory::QueryDirectoryResponse::decode(msg)
-                    .map_err(malformed)?;
-                let page = msg.slice_ref(r.buffer);
-                let mut entries = Vec::new();
-                for e in r.entries(crate::wire::fscc::FileInfoClass(*class)) {
-                    let e = e.map_err(malformed)?;
-                    entries.push(DirEntry {
-                        name: e.name,
-                        attributes: FileAttributes {
-                            creation_time: e.creation_time.0,
-                            last_access_time: e.last_access_time.0,
-                            last_write_time: e.last_write_time.0,
-                            change_time: e.change_time.0,
-                            allocation_size: e.allocation_size,
-                            end_of_file: e.end_of_file,
-                            attributes: e.file_attributes,
-                        },
-                        file_id: e.file_id.unwrap_or(0),
-                    });
-                }
-                Ok(Response::Directory { page, entries })
-            }
-            Request::QueryInfo { .. } => {
-                let r =
-                    crate::wire::query_info::QueryInfoResponse::decode(msg).map_err(malformed)?;
-                Ok(Response::Info {
-                    data: msg.slice_ref(r.buffer),
-                })
-            }
-            Request::SetInfo { .. } => Ok(Response::InfoSet),
-            Request::Ioctl { .. } => {
-                let r = IoctlResponse::decode(msg).map_err(malformed)?;
-                Ok(Response::Ioctl {
-                    output: msg.slice_ref(r.output),
-                })
-            }
-            Request::Lock { .. } => Ok(Response::Locked),
-            Request::ChangeNotify { .. } => {
-                let r = crate::wire::change_notify::ChangeNotifyResponse::decode(msg)
-                    .map_err(malformed)?;
-                Ok(Response::Notify {
-                    data: msg.slice_ref(r.buffer),
-                    status,
-                })
-            }
-            Request::Echo => Ok(Response::Echo),
-            Request::Logoff => {
-                if let Ok((t, _)) = self.session.machine.set(SessionState::Exiting) {
-                    self.emit(t);
-                }
-                Ok(Response::LoggedOff)
-            }
-            Request::Compound(_) => Err(OpError::new(ErrorKind::Protocol("nested compound"))),
-            Request::LeaseBreakAck { .. } | Request::OplockBreakAck { .. } => {
-                use crate::wire::oplock_break::OplockBreakMessage;
-                match OplockBreakMessage::decode(msg).map_err(malformed)? {
-                    OplockBreakMessage::LeaseAck(a) => Ok(Response::BreakAcked {
-                        state: a.lease_state.0,
-                    }),
-                    OplockBreakMessage::Oplock(b) => Ok(Response::BreakAcked {
-                        state: u32::from(b.oplock_level.to_u8()),
-                    }),
-                    OplockBreakMessage::LeaseNotification(_) => {
-                        Err(OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd))
-                    }
-                }
-            }
-        }
-    }
+/// Requests that can be sent again after a lost connection without changing the outcome:
+/// reads and queries, and writes (the same bytes at the same offset). Anything that changes
+/// names, attributes, locks or contents otherwise is not.
+fn replayable(r: &Request) -> bool {
+    matches!(
+        r,
+        Request::Read { .. }
+            | Request::Write { .. }
+            | Request::Flush { .. }
+            | Request::QueryDirectory { .. }
+            | Request::QueryInfo { .. }
+            | Request::ChangeNotify { .. }
+            | Request::Echo
+            | Request::Close { .. }
+    )
 }

@@ -1,4 +1,12 @@
-//! The receive path: frames in, decryption and verification, dispatch to the request each response answers.
+//! The receive path: frames in, decryption and verification, then credits and dispatch.
+//!
+//! Nothing received is acted on before it is verified ([MS-SMB2] 3.2.5.1): a TRANSFORM is
+//! checked (Flags, SessionId, size) and decrypted; every message is matched to the request
+//! it answers, and the protection that request asked for (see [`Expect`]) is enforced: an
+//! encrypted request's answer must come encrypted, a signed session's answer signed with the
+//! channel's key. Only then are credits granted, interim AsyncIds recorded and the response
+//! dispatched. STATUS_PENDING interims and break notifications (MessageId
+//! 0xFFFFFFFFFFFFFFFF) may come unsigned; when they carry a signature it is verified too.
 
 use super::*;
 
@@ -8,11 +16,11 @@ impl Client {
         if !self.note_traffic(ch, now) {
             return;
         }
-        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+        if let Some(c) = self.channels.get_mut(&ch) {
             c.reader.push(data);
         }
         loop {
-            let next = match self.channels.get_mut(ch.0 as usize) {
+            let next = match self.channels.get_mut(&ch) {
                 Some(c) if c.connected => c.reader.next_frame_mut(),
                 _ => return,
             };
@@ -41,17 +49,39 @@ impl Client {
     }
 
     /// The byte stream of `ch` cannot be cut into frames (bad prefix, frame too long): the
-    /// channel is failed with [`ChannelError::Malformed`].
+    /// channel is failed with [`ChannelError::Malformed`] (or [`ChannelError::NotSmb2`] when
+    /// nothing SMB2 was ever heard on it: an HTTP or SMB1-only server on the port).
     pub fn handle_framing_error(&mut self, ch: ChannelId, e: DecodeError, now: Instant) {
         self.last_now = now;
+        if !self.channels.contains_key(&ch) {
+            self.stats.stale_inputs += 1;
+            return;
+        }
         self.stats.malformed += 1;
-        self.fail_channel(ch, ChannelError::Malformed(e), now);
+        let heard = self.channels.get(&ch).is_some_and(|c| c.heard_smb2);
+        let err = if heard {
+            ChannelError::Malformed(e)
+        } else {
+            ChannelError::NotSmb2("the reply is not an SMB2 frame")
+        };
+        self.fail_login_or_channel(ch, err, now);
     }
 
-    /// Bookkeeping for bytes received on `ch`; false if the channel is not connected.
+    /// A protocol failure on `ch`: before the first login it ends the login with that error;
+    /// afterwards it fails (and replaces) the channel.
+    fn fail_login_or_channel(&mut self, ch: ChannelId, err: ChannelError, now: Instant) {
+        if !self.session.established_once && self.session.machine.state() == SessionState::InSetup {
+            self.fail_connect(OpError::from(err), now);
+        } else {
+            self.fail_channel(ch, err, now);
+        }
+    }
+
+    /// Bookkeeping for bytes received on `ch`; false if the channel is not connected (input
+    /// for a channel that is gone is dropped and counted).
     pub(super) fn note_traffic(&mut self, ch: ChannelId, now: Instant) -> bool {
         self.last_now = now;
-        match self.channels.get_mut(ch.0 as usize) {
+        match self.channels.get_mut(&ch) {
             Some(c) if c.connected => {
                 c.last_traffic = now;
                 // The server is alive: restart the silence clock.
@@ -60,14 +90,17 @@ impl Client {
                 }
                 true
             }
-            _ => false,
+            _ => {
+                self.stats.stale_inputs += 1;
+                false
+            }
         }
     }
 
     /// After received frames were processed: stop the silence clock when nothing is awaited
     /// and send what the new credits allow.
     pub(super) fn after_traffic(&mut self, ch: ChannelId, now: Instant) {
-        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+        if let Some(c) = self.channels.get_mut(&ch) {
             if !c.awaiting() {
                 c.waiting_since = None;
             }
@@ -80,7 +113,13 @@ impl Client {
             Ok(k) => k,
             Err(e) => {
                 self.stats.malformed += 1;
-                return self.fail_channel(ch, ChannelError::Malformed(e), now);
+                let heard = self.channels.get(&ch).is_some_and(|c| c.heard_smb2);
+                let err = if heard {
+                    ChannelError::Malformed(e)
+                } else {
+                    ChannelError::NotSmb2("the reply is not SMB2")
+                };
+                return self.fail_login_or_channel(ch, err, now);
             }
         };
         let (plain, encrypted) = match kind {
@@ -89,43 +128,73 @@ impl Client {
                 Ok(p) => (p, true),
                 Err(e) => {
                     self.stats.malformed += 1;
-                    return self.fail_channel(ch, e, now);
+                    return self.fail_login_or_channel(ch, e, now);
                 }
             },
             ProtocolKind::Compression => {
-                return self.fail_channel(ch, ChannelError::Protocol("compressed message"), now);
+                let e =
+                    ChannelError::Protocol("compressed message (compression was not negotiated)");
+                return self.fail_login_or_channel(ch, e, now);
             }
             ProtocolKind::Smb1 => {
-                return self.fail_connect(ChannelError::BadDialect(0).into(), now);
+                let e = ChannelError::NotSmb2("the server answered with SMB1");
+                return self.fail_login_or_channel(ch, e, now);
             }
         };
         let ranges = match split_chain(&plain) {
             Ok(r) => r,
             Err(e) => {
                 self.stats.malformed += 1;
-                return self.fail_channel(ch, ChannelError::Malformed(e), now);
+                return self.fail_login_or_channel(ch, ChannelError::Malformed(e), now);
             }
         };
+        if let Some(c) = self.channels.get_mut(&ch) {
+            c.heard_smb2 = true;
+        }
         for r in ranges {
-            if !self.channel(ch).is_some_and(|c| c.connected) {
+            if !self.channels.get(&ch).is_some_and(|c| c.connected) {
                 return;
             }
-            self.handle_message(ch, plain.slice(r), encrypted, now);
+            let msg = plain.slice(r);
+            // [MS-SMB2] 3.2.5.1.1.1: every message inside a TRANSFORM belongs to its session.
+            if encrypted && crate::wire::header::session_id_of(&msg) != Some(self.session.id) {
+                return self.fail_channel(
+                    ch,
+                    ChannelError::Protocol("encrypted message for another session"),
+                    now,
+                );
+            }
+            if let Err(e) = self.handle_message(ch, msg, encrypted, now) {
+                self.stats.malformed += 1;
+                return self.fail_channel(ch, e, now);
+            }
         }
     }
 
+    /// Check and decrypt a TRANSFORM in place ([MS-SMB2] 3.2.5.1.1.1).
     pub(super) fn open_transform(&mut self, mut buf: BytesMut) -> Result<Bytes, ChannelError> {
         let frame = &buf[..];
         let th = TransformHeader::decode(frame).map_err(ChannelError::Malformed)?;
-        if th.session_id != self.session.id {
-            return Err(ChannelError::Protocol("TRANSFORM for another session"));
-        }
-        let dec = self
+        let Some(dec) = self
             .session
             .security
             .as_ref()
             .and_then(|s| s.decryptor.as_ref())
-            .ok_or(ChannelError::DecryptFailed)?;
+        else {
+            return Err(ChannelError::Protocol(
+                "encrypted message but no encryption was negotiated",
+            ));
+        };
+        // Flags (3.1.1) / EncryptionAlgorithm (3.0, 3.0.2): 0x0001, encrypted.
+        if th.flags != 1 {
+            return Err(ChannelError::Malformed(DecodeError::BadField {
+                field: "TRANSFORM_HEADER.Flags",
+                value: th.flags.into(),
+            }));
+        }
+        if th.session_id != self.session.id {
+            return Err(ChannelError::Protocol("TRANSFORM for another session"));
+        }
         if th.original_message_size as usize != frame.len().saturating_sub(TRANSFORM_HEADER_LEN) {
             return Err(ChannelError::Malformed(DecodeError::BadField {
                 field: "OriginalMessageSize",
@@ -139,75 +208,91 @@ impl Client {
         Ok(buf.freeze().slice(TRANSFORM_HEADER_LEN..))
     }
 
+    /// Verify the signature of a plaintext message with `ch`'s key.
+    fn verify(&self, ch: ChannelId, msg: &Bytes, command: Command) -> Result<(), ChannelError> {
+        match self.signer_for(ch) {
+            Some(s) if s.verify(msg).is_ok() => Ok(()),
+            Some(_) => Err(ChannelError::BadSignature(command)),
+            // A signature we have no key for (before the session exists): not trusted,
+            // not used either.
+            None => Ok(()),
+        }
+    }
+
+    /// One message (a whole frame or a compound member). An error fails the channel.
     pub(super) fn handle_message(
         &mut self,
         ch: ChannelId,
         msg: Bytes,
         encrypted: bool,
         now: Instant,
-    ) {
-        let hdr = match Header::decode(&msg) {
-            Ok(h) => h,
-            Err(e) => {
-                self.stats.malformed += 1;
-                return self.fail_channel(ch, ChannelError::Malformed(e), now);
-            }
-        };
+    ) -> Result<(), ChannelError> {
+        let hdr = Header::decode(&msg).map_err(ChannelError::Malformed)?;
         if !hdr.is_response() {
-            return self.fail_channel(ch, ChannelError::Protocol("request from the server"), now);
+            return Err(ChannelError::Protocol("request from the server"));
         }
         self.stats.responses_received += 1;
+        let signed = hdr.flags.has(HeaderFlags::SIGNED);
         if hdr.message_id == u64::MAX {
-            if hdr.command == Command::OplockBreak {
-                return self.on_break(&msg, now);
+            if hdr.command != Command::OplockBreak {
+                return Err(ChannelError::Protocol("unsolicited message"));
             }
-            return self.fail_channel(ch, ChannelError::Protocol("unsolicited message"), now);
+            // Break notifications may be unsigned ([MS-SMB2] 3.2.5.1.3); a signature that
+            // is there must verify before the break is acted on.
+            if signed && !encrypted {
+                self.verify(ch, &msg, hdr.command)?;
+            }
+            self.on_break(ch, &msg, now);
+            return Ok(());
         }
-        let c = &mut self.channels[ch.0 as usize];
-        let Some(p) = c.pending.get_mut(&hdr.message_id) else {
+        let Some(p) = self
+            .channels
+            .get(&ch)
+            .and_then(|c| c.pending.get(&hdr.message_id))
+        else {
             self.stats.unknown_responses += 1;
             self.out.push_back(Output::Event(Event::Dropped {
                 channel: ch,
                 message_id: hdr.message_id,
             }));
-            return;
+            return Ok(());
         };
         if p.command != hdr.command {
-            self.stats.malformed += 1;
-            return self.fail_channel(
-                ch,
-                ChannelError::Protocol("response command does not match the request"),
-                now,
-            );
+            return Err(ChannelError::Protocol(
+                "response command does not match the request",
+            ));
         }
+        let interim = hdr.status == NtStatus::PENDING && hdr.is_async();
+        // [MS-SMB2] 3.2.5.1.3: the protection is the one the request asked for.
+        match p.expect {
+            Expect::Encrypted if !encrypted => return Err(ChannelError::Unencrypted(hdr.command)),
+            Expect::Encrypted => {}
+            Expect::Signed if encrypted => {}
+            Expect::Signed if signed => self.verify(ch, &msg, hdr.command)?,
+            Expect::Signed if interim => {}
+            Expect::Signed => return Err(ChannelError::Unsigned(hdr.command)),
+            // The SESSION_SETUP exchange is verified once its keys exist (establish).
+            Expect::Nothing if signed && !encrypted && hdr.command != Command::SessionSetup => {
+                self.verify(ch, &msg, hdr.command)?
+            }
+            Expect::Nothing => {}
+        }
+        // Verified: now credits and dispatch.
+        let Some(c) = self.channels.get_mut(&ch) else {
+            return Ok(());
+        };
         // peer-lessons #2: every response grants credits, interim ones included.
         c.credits.grant(hdr.credits);
-        if hdr.status == NtStatus::PENDING && hdr.is_async() {
+        if interim {
             // [MS-SMB2] 3.2.5.1.5: interim response; keep the AsyncId for CANCEL.
-            p.async_id = hdr.async_id();
+            if let Some(p) = c.pending.get_mut(&hdr.message_id) {
+                p.async_id = hdr.async_id();
+            }
             self.stats.interim_responses += 1;
-            return;
+            return Ok(());
         }
-        // [MS-SMB2] 3.2.5.1.3: signature checks (not for encrypted messages, not for the
-        // SESSION_SETUP exchange, which is verified once keys exist).
-        if !encrypted && !matches!(hdr.command, Command::Negotiate | Command::SessionSetup) {
-            let sec = self.session.security.as_ref();
-            if hdr.flags.has(HeaderFlags::SIGNED) {
-                if let Some(s) = sec.and_then(|s| s.signer.as_ref()) {
-                    if s.verify(&msg).is_err() {
-                        return self.fail_channel(ch, ChannelError::BadSignature(hdr.command), now);
-                    }
-                }
-            } else if sec.is_some_and(|s| s.signing_required) && hdr.session_id != 0 {
-                return self.fail_channel(ch, ChannelError::Unsigned(hdr.command), now);
-            }
-            if sec.is_some_and(|s| s.encrypt_all) && hdr.command != Command::Cancel {
-                return self.fail_channel(ch, ChannelError::Unencrypted(hdr.command), now);
-            }
-        }
-        let c = &mut self.channels[ch.0 as usize];
         let Some(p) = c.pending.remove(&hdr.message_id) else {
-            return;
+            return Ok(());
         };
         c.credits.release(&p.res);
         if let Some(op) = p.op {
@@ -215,7 +300,6 @@ impl Client {
                 o.in_flight.retain(|x| *x != (ch, hdr.message_id));
             }
         }
-        let _ = SIGNATURE_RANGE;
         match p.part {
             Part::Negotiate => self.on_negotiate(ch, &hdr, &msg, now),
             Part::SessionSetup => self.on_session_setup(ch, &hdr, &msg, now),
@@ -225,37 +309,48 @@ impl Client {
                     self.on_validate(ch, op, &hdr, &msg, encrypted, now);
                 }
             }
-            part => {
-                match p.op {
-                    Some(op) => self.on_op_response(op, part, &hdr, &msg, now),
-                    // Nobody waits for a lone CREATE any more, but it succeeded: close the
-                    // handle rather than leave it open on the server. (A compound's CREATE
-                    // carries its own CLOSE.)
-                    None if part == Part::Whole
-                        && hdr.command == Command::Create
-                        && hdr.status == NtStatus::SUCCESS =>
-                    {
-                        self.close_orphaned_open(ch, &hdr, &msg)
-                    }
-                    None => {}
-                }
-                if is_malformed_marker(&self.out) {
-                    self.stats.malformed += 1;
-                    let e = ChannelError::Protocol("malformed response body");
-                    self.fail_channel(ch, e, now);
+            Part::Reopen => {
+                if let Some(op) = p.op {
+                    self.on_reopen(op, &hdr, &msg, now);
                 }
             }
+            part => match p.op {
+                Some(op) => {
+                    if let Err(e) = self.on_op_response(ch, op, part, &hdr, &msg, now) {
+                        // The operation that got the broken answer fails with it (not with
+                        // the channel's loss: it must not be sent again).
+                        let err = OpError::new(ErrorKind::Protocol(MALFORMED))
+                            .with_command(hdr.command)
+                            .with_context(alloc::format!("{e}"));
+                        self.complete(op, Err(err));
+                        return Err(e);
+                    }
+                }
+                // Nobody waits for a lone CREATE any more, but it succeeded: close the
+                // handle rather than leave it open on the server. (A compound's CREATE
+                // carries its own CLOSE.)
+                None if part == Part::Whole
+                    && hdr.command == Command::Create
+                    && hdr.status == NtStatus::SUCCESS =>
+                {
+                    self.close_orphaned_open(ch, &hdr, &msg, p.tree_wire)
+                }
+                None => {}
+            },
         }
+        Ok(())
     }
 
     /// Close the handle a successful CREATE opened for an operation that was cancelled or
-    /// timed out ([MS-SMB2] 3.2.4.5). The tree is taken from the response's sync header; a
-    /// CREATE that went async (no TreeId in its final header) is left to the tree's end.
-    pub(super) fn close_orphaned_open(&mut self, ch: ChannelId, hdr: &Header, msg: &Bytes) {
-        let (Some(tree), Ok(created)) = (
-            (!hdr.is_async()).then(|| hdr.tree_id()),
-            crate::wire::create::CreateResponse::decode(msg),
-        ) else {
+    /// timed out ([MS-SMB2] 3.2.4.5), on the tree the CREATE was sent to.
+    pub(super) fn close_orphaned_open(
+        &mut self,
+        ch: ChannelId,
+        _hdr: &Header,
+        msg: &Bytes,
+        tree: u32,
+    ) {
+        let Ok(created) = crate::wire::create::CreateResponse::decode(msg) else {
             return;
         };
         let req = crate::wire::close::CloseRequest {
@@ -264,7 +359,7 @@ impl Client {
         };
         let msg = encode_msg(&self.header(Command::Close, tree), &req);
         let m = self.out_msg(msg, None, Command::Close, 0, Part::Internal, tree);
-        if self.transmit(ch, None, Vec::from([m]), None).is_ok() {
+        if self.transmit(ch, None, Vec::from([m])).is_ok() {
             self.stats.orphaned_opens_closed += 1;
         }
     }

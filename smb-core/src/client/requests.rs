@@ -8,6 +8,7 @@ impl Client {
         &mut self,
         req: &Request,
         compound: Option<(usize, u32)>,
+        memo: Option<&CreateMemo>,
         _now: Instant,
     ) -> Result<OutMsg, OpError> {
         let part = compound.map_or(Part::Whole, |(i, _)| Part::Member(i));
@@ -62,7 +63,15 @@ impl Client {
             } => {
                 let tw = tree_wire(self, *tree)?;
                 let hdr = self.header(Command::Create, tw);
-                let body = self.create_request(path, options);
+                let fresh;
+                let memo = match memo {
+                    Some(m) => m,
+                    None => {
+                        fresh = self.create_memo(path, options);
+                        &fresh
+                    }
+                };
+                let body = self.create_request(memo, None);
                 (Command::Create, encode_msg(&hdr, &body), None, 0, tw)
             }
             Request::Close { file } => {
@@ -158,7 +167,7 @@ impl Client {
             } => {
                 let (fid, tw) = file_wire(self, *file)?;
                 let hdr = self.header(Command::QueryInfo, tw);
-                let output_len = &self.clamp_to_transact(*output_len);
+                let output_len = &self.clamp_single_credit(*output_len);
                 let body = crate::wire::query_info::QueryInfoRequest {
                     info_type: crate::wire::query_info::InfoType(*info_type),
                     file_info_class: *class,
@@ -220,7 +229,7 @@ impl Client {
             } => {
                 let (fid, tw) = file_wire(self, *file)?;
                 let hdr = self.header(Command::ChangeNotify, tw);
-                let output_len = &self.clamp_to_transact(*output_len);
+                let output_len = &self.clamp_single_credit(*output_len);
                 let body = crate::wire::change_notify::ChangeNotifyRequest {
                     flags: crate::wire::change_notify::ChangeNotifyFlags(if *recursive {
                         crate::wire::change_notify::ChangeNotifyFlags::WATCH_TREE
@@ -308,49 +317,101 @@ impl Client {
         Ok(self.out_msg(msg, data, cmd, recv, part, tw))
     }
 
-    pub(super) fn create_request(&mut self, path: &str, o: &OpenOptions) -> CreateRequest {
+    /// The choices a CREATE makes once (CreateGuid, lease key), kept with the operation so a
+    /// replay of the CREATE and a later durable reopen use the same ones.
+    pub(super) fn create_memo(&mut self, path: &str, o: &OpenOptions) -> CreateMemo {
         let neg = self.neg();
         let smb3 = neg.is_some_and(|n| n.dialect.is_smb3());
+        let smb21 = neg.is_some_and(|n| n.dialect == Dialect::Smb210);
         let leasing = neg.is_some_and(|n| n.capabilities & Capabilities::LEASING != 0);
-        let mut contexts = Vec::new();
-        let mut oplock = OplockLevel::None;
-        let want_lease = o.lease.unwrap_or(self.config.request_leases);
-        if want_lease && leasing && o.create_options & create_options::DIRECTORY_FILE == 0 {
+        let want_lease = o.lease.unwrap_or(self.config.request_leases)
+            && leasing
+            && o.create_options & create_options::DIRECTORY_FILE == 0;
+        let want_durable = o.durable.unwrap_or(self.config.request_durable);
+        let lease_key = want_lease.then(|| {
             let mut key = [0u8; 16];
             self.rng.fill_bytes(&mut key);
-            let mut state = LeaseState::READ_CACHING | LeaseState::HANDLE_CACHING;
+            Guid(key)
+        });
+        let mut lease_state = 0;
+        if want_lease {
+            lease_state = LeaseState::READ_CACHING | LeaseState::HANDLE_CACHING;
             if o.desired_access & (access::GENERIC_WRITE | access::FILE_WRITE_DATA) != 0 {
-                state |= LeaseState::WRITE_CACHING;
+                lease_state |= LeaseState::WRITE_CACHING;
             }
+        }
+        let create_guid = (want_durable && smb3).then(|| {
+            let mut guid = [0u8; 16];
+            self.rng.fill_bytes(&mut guid);
+            Guid(guid)
+        });
+        CreateMemo {
+            path: String::from(path.trim_start_matches('\\')),
+            options: o.clone(),
+            create_guid,
+            lease_key,
+            lease_state,
+            // [MS-SMB2] 3.2.4.3.5: a v1 durable handle needs a lease with handle caching.
+            durable_v1: want_durable && smb21 && want_lease,
+        }
+    }
+
+    /// The CREATE of `memo`; with `reclaim`, the durable reconnect of the open whose FileId
+    /// it was ([MS-SMB2] 3.2.4.4: the same name, options and lease, DH2C or DHnC instead of
+    /// the request contexts).
+    pub(super) fn create_request(
+        &self,
+        memo: &CreateMemo,
+        reclaim: Option<(FileId, &Durable)>,
+    ) -> CreateRequest {
+        let smb3 = self.neg().is_some_and(|n| n.dialect.is_smb3());
+        let o = &memo.options;
+        let mut contexts = Vec::new();
+        let mut oplock = OplockLevel::None;
+        if let Some(key) = memo.lease_key {
+            let state = LeaseState(memo.lease_state);
             let lease = if smb3 {
                 Lease::V2 {
-                    key: Guid(key),
-                    state: LeaseState(state),
+                    key,
+                    state,
                     flags: 0,
                     parent_key: Guid::ZERO,
                     epoch: 0,
                 }
             } else {
                 Lease::V1 {
-                    key: Guid(key),
-                    state: LeaseState(state),
+                    key,
+                    state,
                     flags: 0,
                 }
             };
             contexts.push(lease.into());
             oplock = OplockLevel::Lease;
         }
-        if o.durable.unwrap_or(self.config.request_durable) && smb3 {
-            let mut guid = [0u8; 16];
-            self.rng.fill_bytes(&mut guid);
-            contexts.push(
-                DurableHandleRequestV2 {
-                    timeout: 0,
+        match reclaim {
+            Some((file_id, d)) if d.v2 => contexts.push(
+                DurableHandleReconnectV2 {
+                    file_id,
+                    create_guid: d.create_guid,
                     flags: 0,
-                    create_guid: Guid(guid),
                 }
                 .into(),
-            );
+            ),
+            Some((file_id, _)) => contexts.push(DurableHandleReconnect { file_id }.into()),
+            None => {
+                if let Some(guid) = memo.create_guid {
+                    contexts.push(
+                        DurableHandleRequestV2 {
+                            timeout: 0,
+                            flags: 0,
+                            create_guid: guid,
+                        }
+                        .into(),
+                    );
+                } else if memo.durable_v1 {
+                    contexts.push(DurableHandleRequest.into());
+                }
+            }
         }
         CreateRequest {
             oplock_level: oplock,
@@ -359,11 +420,61 @@ impl Client {
             desired_access: AccessMask(o.desired_access),
             file_attributes: WireAttrs(o.file_attributes),
             share_access: ShareAccess(o.share_access),
-            disposition: CreateDisposition::from_u32(o.disposition)
-                .unwrap_or(CreateDisposition::Open),
+            // A reclaim opens what exists; it never creates or overwrites.
+            disposition: if reclaim.is_some() {
+                CreateDisposition::Open
+            } else {
+                CreateDisposition::from_u32(o.disposition).unwrap_or(CreateDisposition::Open)
+            },
             options: CreateOptions(o.create_options),
-            name: String::from(path.trim_start_matches('\\')),
+            name: memo.path.clone(),
             contexts,
         }
+    }
+
+    /// The TREE_CONNECT of `tree`, or its FSCTL_VALIDATE_NEGOTIATE_INFO.
+    pub(super) fn tcon_message(
+        &self,
+        ch: ChannelId,
+        tree: TreeId,
+        stage: &TconStage,
+    ) -> Result<OutMsg, OpError> {
+        let t = self
+            .trees
+            .get(&tree)
+            .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+        Ok(match stage {
+            TconStage::Connect => {
+                let path = alloc::format!("\\\\{}\\{}", self.server_name, t.share);
+                let hdr = self.header(Command::TreeConnect, 0);
+                let msg = encode_msg(&hdr, &TreeConnectRequest::new(path));
+                self.out_msg(msg, None, Command::TreeConnect, 0, Part::Whole, 0)
+            }
+            TconStage::Validate(_) => {
+                let req = self
+                    .channels
+                    .get(&ch)
+                    .and_then(|c| c.sent_neg.clone())
+                    .ok_or(OpError::new(ErrorKind::Protocol("no negotiate")))?;
+                let input = req.to_bytes();
+                let tw = t.wire_id;
+                let hdr = self.header(Command::Ioctl, tw);
+                let body = IoctlRequest {
+                    ctl_code: fsctl::VALIDATE_NEGOTIATE_INFO,
+                    file_id: FileId::RELATED,
+                    input: &input,
+                    output: &[],
+                    max_input_response: 0,
+                    // [MS-SMB2] 3.2.4.20.3: room for the 24-byte response.
+                    max_output_response: 24,
+                    flags: IoctlFlags(IoctlFlags::IS_FSCTL),
+                };
+                let msg = encode_msg(&hdr, &body);
+                let mut m = self.out_msg(msg, None, Command::Ioctl, 24, Part::Validate, tw);
+                // [MS-SMB2] 3.2.4.20.3: always signed (unless encrypted).
+                m.sign = !m.encrypt && self.session.security.is_some();
+                m
+            }
+        })
     }
 }

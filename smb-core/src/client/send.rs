@@ -12,6 +12,8 @@ pub(super) struct OutMsg {
     pub(super) sign: bool,
     pub(super) encrypt: bool,
     pub(super) related: bool,
+    /// The wire TreeId the message carries.
+    pub(super) tree_wire: u32,
 }
 
 /// Why a message could not be sent now.
@@ -24,9 +26,8 @@ pub(super) enum SendBlock {
 
 /// Byte offsets inside a header.
 pub(super) const H_CREDIT_CHARGE: usize = 6;
-
 pub(super) const H_CREDITS: usize = 14;
-
+pub(super) const H_FLAGS: usize = 16;
 pub(super) const H_MESSAGE_ID: usize = 24;
 
 pub(super) fn put16(b: &mut [u8], at: usize, v: u16) {
@@ -44,18 +45,13 @@ pub(super) fn encode_msg<B: Encode>(hdr: &Header, body: &B) -> Vec<u8> {
     v
 }
 
-#[cold]
-pub(super) fn unreachable_msg() -> OutMsg {
-    OutMsg {
-        msg: Vec::new(),
-        data: None,
-        command: Command::Echo,
-        recv_len: 0,
-        part: Part::Internal,
-        sign: false,
-        encrypt: false,
-        related: false,
-    }
+/// [MS-SMB2] 3.2.4.1.5: only READ, WRITE, IOCTL and QUERY_DIRECTORY are charged by their
+/// payload; every other request costs one credit.
+fn charged_by_payload(c: Command) -> bool {
+    matches!(
+        c,
+        Command::Read | Command::Write | Command::Ioctl | Command::QueryDirectory
+    )
 }
 
 impl Client {
@@ -66,7 +62,21 @@ impl Client {
             process_id: 0xFEFF,
             tree_id,
         };
+        // [MS-SMB2] 3.2.4.1: on 3.x, requests carry Session.ChannelSequence, bumped after
+        // every lost connection (3.2.7.1).
+        if self.session.id != 0 && self.neg().is_some_and(|n| n.dialect.is_smb3()) {
+            h.set_channel_sequence(self.session.channel_sequence);
+        }
         h
+    }
+
+    /// The signing key for messages on `ch`: the channel's own (3.x binding), else the
+    /// session's.
+    pub(super) fn signer_for(&self, ch: ChannelId) -> Option<&Signer> {
+        self.channels
+            .get(&ch)
+            .and_then(|c| c.signer.as_ref())
+            .or(self.session.security.as_ref().map(|s| &s.signer))
     }
 
     pub(super) fn out_msg(
@@ -79,17 +89,13 @@ impl Client {
         tree_wire: u32,
     ) -> OutMsg {
         let sec = self.session.security.as_ref();
-        let tree_encrypt = self
-            .trees
-            .values()
-            .any(|t| t.wire_id == tree_wire && t.encrypt && tree_wire != 0);
-        let encrypt = sec.is_some_and(|s| s.encryptor.is_some() && (s.encrypt_all || tree_encrypt))
-            && !matches!(command, Command::Negotiate | Command::SessionSetup);
-        let signing_ok = sec.is_some_and(|s| s.signer.is_some());
+        let encrypt = sec.is_some_and(|s| {
+            s.encryptor.is_some() && (s.encrypt_all || self.tree_encrypts(tree_wire))
+        }) && !matches!(command, Command::Negotiate | Command::SessionSetup);
         // [MS-SMB2] 3.2.4.1.1: sign when the session requires it; 3.1.1 TREE_CONNECT is
         // always signed (peer-lessons #6). Encrypted messages are not signed.
         let sign = !encrypt
-            && signing_ok
+            && sec.is_some()
             && (sec.is_some_and(|s| s.signing_required)
                 || (command == Command::TreeConnect && self.dialect_u16() == 0x0311));
         OutMsg {
@@ -101,18 +107,49 @@ impl Client {
             sign,
             encrypt,
             related: false,
+            tree_wire,
+        }
+    }
+
+    /// TreeConnect.EncryptData of the tree with this wire id ([MS-SMB2] 3.2.4.1.8).
+    pub(super) fn tree_encrypts(&self, tree_wire: u32) -> bool {
+        tree_wire != 0
+            && self
+                .trees
+                .values()
+                .any(|t| t.wire_id == tree_wire && t.encrypt)
+    }
+
+    /// What the response to `m` must carry (see [`Expect`]).
+    fn expectation(&self, m: &OutMsg) -> Expect {
+        if m.encrypt {
+            Expect::Encrypted
+        } else if m.sign
+            || self
+                .session
+                .security
+                .as_ref()
+                .is_some_and(|s| s.signing_required)
+                && !matches!(m.command, Command::Negotiate | Command::SessionSetup)
+        {
+            Expect::Signed
+        } else {
+            Expect::Nothing
         }
     }
 
     /// Give the messages ids and credits, sign, chain, encrypt and emit them as one frame.
+    /// Messages of an operation sent again after a lost connection are marked as replays.
     pub(super) fn transmit(
         &mut self,
         ch: ChannelId,
         op: Option<OpId>,
         mut msgs: Vec<OutMsg>,
-        _deadline: Option<Instant>,
     ) -> Result<(), SendBlock> {
-        let Some(c) = self.channels.get_mut(ch.0 as usize) else {
+        let replay = op.is_some_and(|o| self.ops.get(&o).is_some_and(|o| o.replay))
+            && self.neg().is_some_and(|n| n.dialect.is_smb3());
+        let expects: SmallVec<[Expect; 4]> = msgs.iter().map(|m| self.expectation(m)).collect();
+        let Some(c) = self.channels.get_mut(&ch) else {
             return Err(SendBlock::Channel);
         };
         if !c.connected {
@@ -121,6 +158,9 @@ impl Client {
         let charges: SmallVec<[u16; 4]> = msgs
             .iter()
             .map(|m| {
+                if !charged_by_payload(m.command) {
+                    return 1;
+                }
                 // [MS-SMB2] 3.2.4.1.5: the payload is the data for READ/WRITE-like
                 // messages, else the body.
                 let send = match &m.data {
@@ -135,13 +175,22 @@ impl Client {
             return Err(SendBlock::Credits);
         }
         let preauth_311 = c.neg.as_ref().is_none_or(|n| n.dialect == Dialect::Smb311);
-        for (m, charge) in msgs.iter_mut().zip(charges.iter()) {
+        for ((m, charge), expect) in msgs.iter_mut().zip(charges.iter()).zip(expects) {
             let Some(res) = c.credits.reserve(*charge) else {
                 return Err(SendBlock::Credits);
             };
             put16(&mut m.msg, H_CREDIT_CHARGE, res.header_charge);
             put16(&mut m.msg, H_CREDITS, res.credit_request);
             put64(&mut m.msg, H_MESSAGE_ID, res.message_id);
+            if replay && !matches!(m.command, Command::Negotiate | Command::SessionSetup) {
+                let flags = u32::from_le_bytes([
+                    m.msg[H_FLAGS],
+                    m.msg[H_FLAGS + 1],
+                    m.msg[H_FLAGS + 2],
+                    m.msg[H_FLAGS + 3],
+                ]) | HeaderFlags::REPLAY_OPERATION;
+                m.msg[H_FLAGS..H_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+            }
             if c.waiting_since.is_none() {
                 c.waiting_since = Some(self.last_now);
             }
@@ -153,6 +202,8 @@ impl Client {
                     command: m.command,
                     res,
                     async_id: None,
+                    expect,
+                    tree_wire: m.tree_wire,
                 },
             );
             if let Some(id) = op {
@@ -162,56 +213,58 @@ impl Client {
             }
         }
         // Pre-auth integrity (3.1.1): hash NEGOTIATE and SESSION_SETUP requests as sent.
-        for m in &msgs {
-            if preauth_311 {
+        if preauth_311 {
+            for m in &msgs {
                 match m.command {
                     Command::Negotiate => {
                         c.preauth = PreauthHash::new();
                         c.preauth.update(&m.msg);
                     }
-                    Command::SessionSetup => self.session.preauth.update(&m.msg),
+                    Command::SessionSetup => {
+                        if let Some(s) = c.setup.as_mut() {
+                            s.preauth.update(&m.msg);
+                        }
+                    }
                     _ => {}
                 }
             }
+        }
+        if replay {
+            self.stats.replayed += msgs.len() as u64;
         }
         self.stats.requests_sent += msgs.len() as u64;
         let encrypt = msgs.iter().any(|m| m.encrypt);
         // Build the frame.
         let mut chunks: SmallVec<[Bytes; 2]> = SmallVec::new();
-        if msgs.len() == 1 {
-            let m = msgs.pop().unwrap_or_else(unreachable_msg);
-            let mut msg = m.msg;
+        if let [m] = &mut msgs[..] {
+            let data = m.data.take();
             if m.sign {
-                if let Some(s) = self
-                    .session
-                    .security
-                    .as_ref()
-                    .and_then(|s| s.signer.as_ref())
+                let rest: SmallVec<[&[u8]; 1]> = data.iter().map(|d| &d[..]).collect();
+                if self
+                    .signer_for(ch)
+                    .is_some_and(|s| s.sign_parts(&mut m.msg, &rest).is_ok())
                 {
-                    let rest: SmallVec<[&[u8]; 1]> = m.data.iter().map(|d| &d[..]).collect();
-                    if s.sign_parts(&mut msg, &rest).is_ok() {
-                        self.stats.signed_sent += 1;
-                    }
+                    self.stats.signed_sent += 1;
                 }
             }
             if encrypt {
-                let parts: SmallVec<[&[u8]; 2]> = core::iter::once(&msg[..])
-                    .chain(m.data.iter().map(|d| &d[..]))
+                let parts: SmallVec<[&[u8]; 2]> = core::iter::once(&m.msg[..])
+                    .chain(data.iter().map(|d| &d[..]))
                     .collect();
                 match self.seal(&parts) {
                     Some(f) => chunks.push(Bytes::from(f)),
                     None => return Err(SendBlock::Channel),
                 }
             } else {
-                let len = msg.len() + m.data.as_ref().map_or(0, |d| d.len());
+                let len = m.msg.len() + data.as_ref().map_or(0, |d| d.len());
                 let Ok(prefix) = framing::prefix(len) else {
                     return Err(SendBlock::Channel);
                 };
-                let mut head = Vec::with_capacity(PREFIX_LEN + msg.len());
+                let mut head = Vec::with_capacity(PREFIX_LEN + m.msg.len());
                 head.extend_from_slice(&prefix);
-                head.extend_from_slice(&msg);
+                head.extend_from_slice(&m.msg);
                 chunks.push(Bytes::from(head));
-                if let Some(d) = m.data {
+                if let Some(d) = data {
                     if !d.is_empty() {
                         chunks.push(d);
                     }
@@ -240,18 +293,15 @@ impl Client {
             let Ok(mut chain) = build_chain(&parts) else {
                 return Err(SendBlock::Channel);
             };
-            if let Some(s) = self
-                .session
-                .security
-                .as_ref()
-                .and_then(|s| s.signer.as_ref())
-            {
+            let mut signed = 0;
+            if let Some(s) = self.signer_for(ch) {
                 for (range, m) in chain.messages.clone().into_iter().zip(msgs.iter()) {
                     if m.sign && s.sign(&mut chain.bytes[range]).is_ok() {
-                        self.stats.signed_sent += 1;
+                        signed += 1;
                     }
                 }
             }
+            self.stats.signed_sent += signed;
             if encrypt {
                 match self.seal(&[&chain.bytes]) {
                     Some(f) => chunks.push(Bytes::from(f)),
@@ -304,32 +354,34 @@ impl Client {
         Some(buf)
     }
 
-    /// Send CANCEL for every message of `op` still in flight ([MS-SMB2] 3.2.4.24).
+    /// Send CANCEL for every message of `op` still in flight ([MS-SMB2] 3.2.4.24): with the
+    /// cancelled request's TreeId, and encrypted when that request was.
     pub(super) fn send_cancels(&mut self, op: OpId) {
         let Some(o) = self.ops.get(&op) else {
             return;
         };
         let targets = o.in_flight.clone();
         for (ch, mid) in targets {
-            let Some(p) = self.channel(ch).and_then(|c| c.pending.get(&mid)) else {
+            let Some(p) = self.channels.get(&ch).and_then(|c| c.pending.get(&mid)) else {
                 continue;
             };
-            let mut h = self.header(Command::Cancel, 0);
+            let (async_id, tree_wire, was_encrypted) =
+                (p.async_id, p.tree_wire, p.expect == Expect::Encrypted);
+            let mut h = self.header(Command::Cancel, tree_wire);
             h.message_id = mid;
-            if let Some(a) = p.async_id {
+            if let Some(a) = async_id {
                 h.id = HeaderId::Async { async_id: a };
             }
             let msg = encode_msg(&h, &crate::wire::cancel::CancelRequest);
-            let m = self.out_msg(msg, None, Command::Cancel, 0, Part::Internal, 0);
+            let mut m = self.out_msg(msg, None, Command::Cancel, 0, Part::Internal, tree_wire);
+            if was_encrypted {
+                m.encrypt = true;
+                m.sign = false;
+            }
             // CANCEL takes no credit and no new MessageId: framed directly.
             let mut msg = m.msg;
             if m.sign {
-                if let Some(s) = self
-                    .session
-                    .security
-                    .as_ref()
-                    .and_then(|s| s.signer.as_ref())
-                {
+                if let Some(s) = self.signer_for(ch) {
                     let _ = s.sign(&mut msg);
                 }
             }
@@ -372,8 +424,9 @@ impl Client {
             sign: false,
             encrypt: false,
             related: false,
+            tree_wire: 0,
         };
-        if self.transmit(ch, None, Vec::from([m]), None).is_err() {
+        if self.transmit(ch, None, Vec::from([m])).is_err() {
             self.fail_channel(ch, ChannelError::CreditsStalled, now);
         }
     }

@@ -1,15 +1,44 @@
-//! SESSION_SETUP: the authenticator exchange, key derivation and the session's security policy ([MS-SMB2] 3.2.4.2.3, 3.2.5.3).
+//! SESSION_SETUP: the authenticator exchange, key derivation and the session's security
+//! policy ([MS-SMB2] 3.2.4.2.3, 3.2.5.3). The exchange runs on one channel at a time, with a
+//! fresh authenticator from the factory each time: the first login, a new session after a
+//! reconnect (PreviousSessionId), a re-authentication of a live session.
 
 use super::*;
 
 impl Client {
-    pub(super) fn start_session_setup(&mut self, ch: ChannelId, now: Instant) {
-        let owner = self.connect_op.map_or(Owner::Internal, Owner::Op);
+    /// Start a SESSION_SETUP exchange of `kind` on `ch` (whose NEGOTIATE is done).
+    pub(super) fn start_session_setup(&mut self, ch: ChannelId, kind: SetupKind, now: Instant) {
+        let owner = match self.connect_op {
+            Some(op) if !self.session.established_once => Owner::Op(op),
+            _ => Owner::Internal,
+        };
         let deadline = now + self.config.request_timeout;
-        let c = &mut self.channels[ch.0 as usize];
+        let Some(c) = self.channels.get_mut(&ch) else {
+            return;
+        };
+        if c.machine.state() == ChannelState::Good {
+            let r = c.machine.set(ChannelState::NeedSessSetup);
+            self.emit_opt(r);
+        }
+        let Some(c) = self.channels.get_mut(&ch) else {
+            return;
+        };
         match c.machine.begin(ChannelState::InSessSetup, owner, deadline) {
             Ok(t) => self.emit(t),
             Err(_) => return,
+        }
+        if self.session.machine.state() != SessionState::InSetup {
+            match self
+                .session
+                .machine
+                .begin(SessionState::InSetup, owner, deadline)
+            {
+                Ok(t) => self.emit(t),
+                Err(_) => {
+                    let e = OpError::new(ErrorKind::Protocol("the session cannot be set up now"));
+                    return self.fail_connect(e, now);
+                }
+            }
         }
         if (self.config.require_signing || self.config.require_encryption)
             && self.auth.kind() != AuthKind::User
@@ -23,21 +52,30 @@ impl Client {
             return;
         }
         // A fresh authenticator for every exchange (the factory keeps the credentials).
-        match self.auth.start() {
-            Ok(a) => self.session.exchange = Some(a),
+        let exchange = match self.auth.start() {
+            Ok(a) => a,
             Err(e) => {
                 let e = SessionError::Auth(alloc::format!("{e}"));
                 return self.fail_connect(e.into(), now);
             }
+        };
+        if kind == SetupKind::New {
+            self.session.id = 0;
+            self.session.flags = 0;
         }
-        let c = &self.channels[ch.0 as usize];
-        self.session.preauth = c.preauth.clone();
-        self.session.id = 0;
-        self.session.auth_done = false;
+        let Some(c) = self.channels.get_mut(&ch) else {
+            return;
+        };
+        c.setup = Some(Setup {
+            exchange,
+            preauth: c.preauth.clone(),
+            kind,
+        });
         let token = c.neg.as_ref().map(|n| n.token.clone()).unwrap_or_default();
         self.auth_step(ch, &token, now);
     }
 
+    /// One step of the authenticator with the server's token; sends the next leg.
     pub(super) fn auth_step(&mut self, ch: ChannelId, server_token: &[u8], now: Instant) {
         let wall = self.auth_context_now(now);
         let mut ctx = AuthContext {
@@ -45,8 +83,8 @@ impl Client {
             rng: &mut *self.rng,
             server_name: &self.server_name,
         };
-        let step = match self.session.exchange.as_mut() {
-            Some(a) => a.step(server_token, &mut ctx),
+        let step = match self.channels.get_mut(&ch).and_then(|c| c.setup.as_mut()) {
+            Some(s) => s.exchange.step(server_token, &mut ctx),
             None => Err(crate::auth::AuthError::UnexpectedStep {
                 state: "no exchange in progress",
             }),
@@ -68,7 +106,12 @@ impl Client {
         }
     }
 
-    pub(super) fn send_session_setup(&mut self, ch: ChannelId, token: &[u8], now: Instant) {
+    fn send_session_setup(&mut self, ch: ChannelId, token: &[u8], now: Instant) {
+        let kind = self
+            .channels
+            .get(&ch)
+            .and_then(|c| c.setup.as_ref())
+            .map_or(SetupKind::New, |s| s.kind);
         let mut sm = SecurityMode::SIGNING_ENABLED;
         if self.config.require_signing {
             sm |= SecurityMode::SIGNING_REQUIRED;
@@ -78,7 +121,13 @@ impl Client {
             security_mode: SecurityMode(sm),
             capabilities: Capabilities(0),
             channel: 0,
-            previous_session_id: self.session.previous_id,
+            // [MS-SMB2] 3.2.4.2.3: a new session after a lost connection names the old one,
+            // so the server can end it and hand its durable handles over.
+            previous_session_id: if kind == SetupKind::New {
+                self.session.previous_id
+            } else {
+                0
+            },
             security_buffer: token,
         };
         let hdr = self.header(Command::SessionSetup, 0);
@@ -93,16 +142,36 @@ impl Client {
         msg: &Bytes,
         now: Instant,
     ) {
-        let is_311 = self.dialect_u16() == 0x0311;
+        let Some(kind) = self
+            .channels
+            .get(&ch)
+            .and_then(|c| c.setup.as_ref())
+            .map(|s| s.kind)
+        else {
+            return;
+        };
+        let is_311 = self
+            .channels
+            .get(&ch)
+            .and_then(|c| c.neg.as_ref())
+            .is_some_and(|n| n.dialect == Dialect::Smb311);
         match hdr.status {
             NtStatus::MORE_PROCESSING_REQUIRED => {
                 let r = match SessionSetupResponse::decode(msg) {
                     Ok(r) => r,
                     Err(e) => return self.fail_connect(ChannelError::Malformed(e).into(), now),
                 };
-                self.session.id = hdr.session_id;
+                if kind == SetupKind::New {
+                    self.session.id = hdr.session_id;
+                } else if hdr.session_id != self.session.id {
+                    let e =
+                        ChannelError::Protocol("re-authentication answered for another session");
+                    return self.fail_connect(e.into(), now);
+                }
                 if is_311 {
-                    self.session.preauth.update(msg);
+                    if let Some(s) = self.channels.get_mut(&ch).and_then(|c| c.setup.as_mut()) {
+                        s.preauth.update(msg);
+                    }
                 }
                 let token = r.security_buffer.to_vec();
                 self.auth_step(ch, &token, now);
@@ -112,8 +181,14 @@ impl Client {
                     Ok(r) => r,
                     Err(e) => return self.fail_connect(ChannelError::Malformed(e).into(), now),
                 };
-                self.session.id = hdr.session_id;
-                self.session.flags = r.session_flags.0;
+                if kind == SetupKind::New {
+                    self.session.id = hdr.session_id;
+                    self.session.flags = r.session_flags.0;
+                } else if hdr.session_id != self.session.id {
+                    let e =
+                        ChannelError::Protocol("re-authentication answered for another session");
+                    return self.fail_connect(e.into(), now);
+                }
                 let token = r.security_buffer.to_vec();
                 let wall = self.auth_context_now(now);
                 let mut ctx = AuthContext {
@@ -121,8 +196,8 @@ impl Client {
                     rng: &mut *self.rng,
                     server_name: &self.server_name,
                 };
-                let step = match self.session.exchange.as_mut() {
-                    Some(a) => a.step(&token, &mut ctx),
+                let step = match self.channels.get_mut(&ch).and_then(|c| c.setup.as_mut()) {
+                    Some(s) => s.exchange.step(&token, &mut ctx),
                     None => Err(crate::auth::AuthError::UnexpectedStep {
                         state: "no exchange in progress",
                     }),
@@ -139,13 +214,18 @@ impl Client {
                         return self.fail_connect(e.into(), now);
                     }
                 }
-                let established = self.establish(hdr, msg);
+                let established = match kind {
+                    SetupKind::New => self.establish(ch, hdr, msg),
+                    SetupKind::Reauth => self.verify_reauth(ch, hdr, msg),
+                };
                 // The keys are derived: the exchange (and its copy of the key) goes.
-                self.session.exchange = None;
+                if let Some(c) = self.channels.get_mut(&ch) {
+                    c.setup = None;
+                }
                 if let Err(e) = established {
                     return self.fail_connect(e, now);
                 }
-                self.session_good(ch, now);
+                self.session_good(ch, kind, now);
             }
             status => {
                 let e = OpError::from_status(status, Command::SessionSetup);
@@ -163,7 +243,8 @@ impl Client {
                     }
                     _ => e,
                 };
-                if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+                if let Some(c) = self.channels.get_mut(&ch) {
+                    c.setup = None;
                     if let Ok((t, _)) = c.machine.fail() {
                         self.emit(t);
                     }
@@ -174,39 +255,63 @@ impl Client {
     }
 
     /// Derive keys and decide the signing/encryption policy after the final SESSION_SETUP
-    /// response ([MS-SMB2] 3.2.5.3.1).
-    pub(super) fn establish(&mut self, hdr: &Header, msg: &Bytes) -> Result<(), OpError> {
+    /// response of a new session ([MS-SMB2] 3.2.5.3.1).
+    fn establish(&mut self, ch: ChannelId, hdr: &Header, msg: &Bytes) -> Result<(), OpError> {
         let neg = self
-            .neg()
-            .cloned()
+            .channels
+            .get(&ch)
+            .and_then(|c| c.neg.clone())
             .ok_or(OpError::new(ErrorKind::Protocol("no negotiate")))?;
         let flags = SessionFlags(self.session.flags);
-        let anonymous_or_guest = flags.has(SessionFlags::IS_GUEST)
-            || flags.has(SessionFlags::IS_NULL)
-            || self.auth.kind() != AuthKind::User;
+        let kind = self.auth.kind();
+        let guest_flag = flags.has(SessionFlags::IS_GUEST) || flags.has(SessionFlags::IS_NULL);
+        // The caller gave credentials but the server made it a guest session (a wrong
+        // password with `map to guest = bad password`, or a relay setting IS_GUEST): that is
+        // a failed logon, unless the caller accepts guest fallback.
+        if kind == AuthKind::User && guest_flag && !self.config.allow_guest_fallback {
+            return Err(
+                OpError::from(SessionError::LogonFailure(NtStatus::LOGON_FAILURE)).with_context(
+                    "the server accepted the logon only as guest (wrong password?); \
+                     set allow_guest_fallback to accept that",
+                ),
+            );
+        }
+        let anonymous_or_guest = guest_flag || kind != AuthKind::User;
         let server_requires = neg.security_mode & SecurityMode::SIGNING_REQUIRED != 0;
-        let key = if anonymous_or_guest {
-            None
-        } else {
-            self.session
-                .exchange
-                .as_ref()
-                .and_then(|a| a.session_key())
-                .map(|k| zeroize::Zeroizing::new(k.to_vec()))
-        };
-        let Some(key) = key else {
-            // Guest and anonymous sessions cannot sign or encrypt.
-            if self.config.require_signing {
-                return Err(SessionError::SigningUnavailable.into());
-            }
+        if anonymous_or_guest {
+            // [MS-SMB2] 3.2.5.3.1: a guest or anonymous session has no key, so it cannot sign
+            // or encrypt: refuse it whenever either is required, by us or by the server.
             if self.config.require_encryption || flags.has(SessionFlags::ENCRYPT_DATA) {
                 return Err(SessionError::EncryptionUnavailable.into());
             }
+            if self.config.require_signing || server_requires {
+                return Err(OpError::from(SessionError::SigningUnavailable).with_context(
+                    if server_requires {
+                        "the server requires signing, which a guest or anonymous session cannot do"
+                    } else {
+                        "signing was required, which a guest or anonymous session cannot do"
+                    },
+                ));
+            }
             self.session.security = None;
             return Ok(());
-        };
+        }
+        let key = self
+            .channels
+            .get(&ch)
+            .and_then(|c| c.setup.as_ref())
+            .and_then(|s| s.exchange.session_key())
+            .map(|k| zeroize::Zeroizing::new(k.to_vec()))
+            .ok_or(OpError::new(ErrorKind::Session(SessionError::Auth(
+                "the authenticator produced no session key".into(),
+            ))))?;
         let dialect = wire_dialect(neg.dialect);
-        let preauth = *self.session.preauth.value();
+        let preauth = self
+            .channels
+            .get(&ch)
+            .and_then(|c| c.setup.as_ref())
+            .map(|s| *s.preauth.value())
+            .unwrap_or([0; 64]);
         let keys = SessionKeys::derive(
             dialect,
             &key,
@@ -214,19 +319,25 @@ impl Client {
             neg.cipher,
             neg.signing_algorithm,
         )
-        .map_err(|_| OpError::new(ErrorKind::Protocol("key derivation failed")))?;
+        .map_err(|e| {
+            OpError::new(ErrorKind::Protocol("key derivation failed"))
+                .with_context(alloc::format!("{e}"))
+        })?;
         let provider = default_provider();
         let signer = keys
             .signer(provider)
             .map_err(|_| OpError::new(ErrorKind::Protocol("signer")))?;
         // [MS-SMB2] 3.2.5.3.1: verify the final response's signature when it is signed;
-        // 3.1.1 servers sign it for every non-anonymous session.
+        // 3.1.1 servers sign it for every non-anonymous session, and a session that must be
+        // signed must not start with an unsigned answer.
         if hdr.flags.has(HeaderFlags::SIGNED) {
             if signer.verify(msg).is_err() {
-                return Err(ChannelError::BadSignature(Command::SessionSetup).into());
+                return Err(
+                    self.channel_op_error(&ChannelError::BadSignature(Command::SessionSetup))
+                );
             }
-        } else if dialect == 0x0311 || self.config.require_signing {
-            return Err(ChannelError::Unsigned(Command::SessionSetup).into());
+        } else if dialect == 0x0311 || self.config.require_signing || server_requires {
+            return Err(self.channel_op_error(&ChannelError::Unsigned(Command::SessionSetup)));
         }
         let encryptor = keys.encryptor(provider).and_then(|r| r.ok());
         let decryptor = keys.decryptor(provider).and_then(|r| r.ok());
@@ -240,13 +351,34 @@ impl Client {
         let mut salt = [0u8; 4];
         self.rng.fill_bytes(&mut salt);
         self.session.security = Some(Security {
-            signer: Some(signer),
+            signer,
             encryptor,
             decryptor,
             nonces: NonceSequence::new(salt),
             signing_required: server_requires || self.config.require_signing,
             encrypt_all: want_encrypt && can_encrypt,
         });
+        Ok(())
+    }
+
+    /// The final response of a re-authentication: the session keeps its keys; a signed
+    /// answer must verify with them.
+    fn verify_reauth(&mut self, ch: ChannelId, hdr: &Header, msg: &Bytes) -> Result<(), OpError> {
+        if hdr.flags.has(HeaderFlags::SIGNED) {
+            let ok = self.signer_for(ch).is_some_and(|s| s.verify(msg).is_ok());
+            if !ok {
+                return Err(
+                    self.channel_op_error(&ChannelError::BadSignature(Command::SessionSetup))
+                );
+            }
+        } else if self
+            .session
+            .security
+            .as_ref()
+            .is_some_and(|s| s.signing_required)
+        {
+            return Err(self.channel_op_error(&ChannelError::Unsigned(Command::SessionSetup)));
+        }
         Ok(())
     }
 
@@ -265,27 +397,23 @@ impl Client {
         }
     }
 
-    pub(super) fn session_good(&mut self, ch: ChannelId, now: Instant) {
-        if let Some(c) = self.channels.get_mut(ch.0 as usize) {
+    /// The session is established (or re-authenticated) on `ch`.
+    pub(super) fn session_good(&mut self, ch: ChannelId, kind: SetupKind, now: Instant) {
+        if let Some(c) = self.channels.get_mut(&ch) {
             c.last_traffic = now;
             if let Ok((t, _)) = c.machine.finish(ChannelState::Good) {
                 self.emit(t);
             }
         }
-        self.session.machine.bump_epoch();
+        // A new session is a new epoch: its trees are connected again, once each.
+        if kind == SetupKind::New {
+            self.session.machine.bump_epoch();
+        }
+        self.session.established_once = true;
         let resp = self.connected_response();
         if let Ok((t, flight)) = self.session.machine.finish(SessionState::Good) {
             self.emit(t);
-            if let Owner::Op(op) = flight.owner {
-                if self
-                    .ops
-                    .get(&op)
-                    .is_some_and(|o| matches!(o.kind, OpKind::Connect))
-                {
-                    self.complete(op, Ok(resp.clone()));
-                }
-            }
-            for op in flight.waiters {
+            for op in flight.everyone() {
                 if self
                     .ops
                     .get(&op)
@@ -295,6 +423,10 @@ impl Client {
                 }
             }
         }
+        self.recovery_done(now);
+        // Trees that have opens come back at once (their handles are reclaimed next); idle
+        // trees on first use.
+        self.reconnect_busy_trees(now);
         self.pump(now);
     }
 }

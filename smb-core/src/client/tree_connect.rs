@@ -1,4 +1,11 @@
-//! TREE_CONNECT, single-flight per share, and FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2] 3.2.4.2.4, 3.2.5.5, 3.2.5.14.12).
+//! TREE_CONNECT, single-flight per share, tree reconnection after a lost session, and
+//! FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2] 3.2.4.2.4, 3.2.5.5, 3.2.5.14.12).
+//!
+//! A tree goes `New -> InTcon -> Good`; after its session was lost, `NeedReconnect ->
+//! InFilesInvalidate` (its opens are marked for a durable reopen, or lost) `-> NeedTcon ->
+//! InTcon -> Good`, with exactly one TREE_CONNECT per tree per session epoch whatever the
+//! number of operations waiting for it. Trees with opens reconnect as soon as the session is
+//! back; idle ones on first use.
 
 use super::*;
 
@@ -33,8 +40,10 @@ impl Client {
                     encrypt: false,
                     users: 0,
                     info: None,
+                    session_epoch: 0,
                 },
             );
+            self.entered.insert(ObjectRef::Tree(tree), now);
             tree
         });
         let op = self.alloc_op(
@@ -44,37 +53,152 @@ impl Client {
             },
             deadline,
         );
-        let dl = deadline.unwrap_or(now + self.config.request_timeout);
+        self.queue.push_back(op);
+        self.pump(now);
+        op
+    }
+
+    /// Start (or join, or finish at once) the TREE_CONNECT step of the tree of Tcon op `op`.
+    /// Returns true when `op` owns the step and must send the TREE_CONNECT now.
+    pub(super) fn tcon_acquire(&mut self, op: OpId, tree: TreeId, now: Instant) -> bool {
+        let deadline = self
+            .ops
+            .get(&op)
+            .and_then(|o| o.deadline)
+            .unwrap_or(now + self.config.request_timeout);
+        let internal = self.ops.get(&op).is_some_and(|o| o.internal);
+        if self
+            .trees
+            .get(&tree)
+            .is_some_and(|t| t.machine.state() == TreeState::NeedReconnect)
+        {
+            self.invalidate_files(tree, now);
+        }
         let Some(t) = self.trees.get_mut(&tree) else {
             self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
-            return op;
+            return false;
         };
         match t
             .machine
-            .acquire(TreeState::InTcon, TreeState::Good, Owner::Op(op), dl)
+            .acquire(TreeState::InTcon, TreeState::Good, Owner::Op(op), deadline)
         {
             Acquire::Ready => {
-                t.users += 1;
+                if !internal {
+                    t.users += 1;
+                }
                 let r = t
                     .info
                     .clone()
                     .ok_or(OpError::new(ErrorKind::Protocol("tree info")));
                 self.complete(op, r);
+                false
             }
             Acquire::Owner(tr) => {
                 self.emit(tr);
-                self.queue.push_back(op);
-                if self.session.machine.state() == SessionState::InSetup {
-                    self.session.machine.join(op);
-                }
-                self.pump(now);
+                true
             }
-            Acquire::Joined => {}
+            Acquire::Joined => {
+                // Waits for the exchange in flight (tcon_done completes it).
+                self.queue.retain(|o| *o != op);
+                if let Some(o) = self.ops.get_mut(&op) {
+                    o.sent_all = true;
+                }
+                false
+            }
             Acquire::Refused(_) => {
                 self.complete(op, Err(OpError::new(ErrorKind::InvalidHandle)));
+                false
             }
         }
-        op
+    }
+
+    /// `NeedReconnect -> InFilesInvalidate -> NeedTcon`: the tree's session is new, so every
+    /// open on it needs a durable reopen (or is lost: an open that is not durable cannot be
+    /// given back, and is never silently opened again).
+    pub(super) fn invalidate_files(&mut self, tree: TreeId, now: Instant) {
+        let deadline = now + self.config.request_timeout;
+        let Some(t) = self.trees.get_mut(&tree) else {
+            return;
+        };
+        match t
+            .machine
+            .begin(TreeState::InFilesInvalidate, Owner::Internal, deadline)
+        {
+            Ok(tr) => self.emit(tr),
+            Err(e) => return self.illegal(e),
+        }
+        let files: Vec<FileHandle> = self
+            .opens
+            .iter()
+            .filter(|(_, o)| o.tree == tree)
+            .map(|(f, _)| *f)
+            .collect();
+        for f in files {
+            let Some(o) = self.opens.get_mut(&f) else {
+                continue;
+            };
+            let to = if o.durable.is_some() {
+                OpenState::NeedReopen
+            } else {
+                OpenState::Lost
+            };
+            if o.machine.state().in_progress() {
+                if let Ok((tr, _)) = o.machine.fail() {
+                    self.emit(tr);
+                }
+            }
+            let Some(o) = self.opens.get_mut(&f) else {
+                continue;
+            };
+            if o.machine.state() != to && o.machine.state() != OpenState::Lost {
+                let r = o.machine.set(to);
+                if to == OpenState::Lost {
+                    self.stats.opens_lost += 1;
+                }
+                self.emit_opt(r);
+            }
+        }
+        if let Some(t) = self.trees.get_mut(&tree) {
+            match t.machine.finish(TreeState::NeedTcon) {
+                Ok((tr, _)) => self.emit(tr),
+                Err(e) => self.illegal(e),
+            }
+        }
+    }
+
+    /// After the session came back: reconnect every tree that has opens (idle trees wait for
+    /// their first use), with one internal TREE_CONNECT each.
+    pub(super) fn reconnect_busy_trees(&mut self, now: Instant) {
+        let busy: Vec<TreeId> = self
+            .trees
+            .iter()
+            .filter(|(id, t)| {
+                matches!(
+                    t.machine.state(),
+                    TreeState::NeedReconnect | TreeState::NeedTcon
+                ) && self.opens.values().any(|o| o.tree == **id)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for tree in busy {
+            self.start_tree_reconnect(tree, now);
+        }
+    }
+
+    /// An internal TREE_CONNECT for `tree`, first in the queue.
+    pub(super) fn start_tree_reconnect(&mut self, tree: TreeId, now: Instant) {
+        let deadline = Some(now + self.config.request_timeout);
+        let op = self.alloc_op(
+            OpKind::Tcon {
+                tree,
+                stage: TconStage::Connect,
+            },
+            deadline,
+        );
+        if let Some(o) = self.ops.get_mut(&op) {
+            o.internal = true;
+        }
+        self.queue.push_front(op);
     }
 
     /// The owner of a tree's InTcon step gives up (cancel, timeout) while other requests
@@ -101,20 +225,23 @@ impl Client {
         let Some(old) = self.ops.get_mut(&op) else {
             return false;
         };
-        let kind = core::mem::replace(&mut old.kind, OpKind::Connect);
+        let stage = match &old.kind {
+            OpKind::Tcon { stage, .. } => stage.clone(),
+            _ => TconStage::Connect,
+        };
         let in_flight = core::mem::take(&mut old.in_flight);
         let sent_all = old.sent_all;
         for (ch, mid) in &in_flight {
             if let Some(p) = self
                 .channels
-                .get_mut(ch.0 as usize)
+                .get_mut(ch)
                 .and_then(|c| c.pending.get_mut(mid))
             {
                 p.op = Some(next);
             }
         }
         if let Some(n) = self.ops.get_mut(&next) {
-            n.kind = kind;
+            n.kind = OpKind::Tcon { tree, stage };
             n.in_flight = in_flight;
             n.sent_all = sent_all;
         }
@@ -127,9 +254,16 @@ impl Client {
     }
 
     /// A TREE_CONNECT op ends: if it still owned its tree's InTcon step, the step ends with
-    /// it (success: the tree is Good and the waiters get the same response; failure: the tree
-    /// goes back and the waiters get the same error). A waiter just leaves the waiter list.
-    pub(super) fn tcon_done(&mut self, tree: TreeId, op: OpId, result: &Result<Response, OpError>) {
+    /// it (success: the tree is Good and the TreeConnect waiters get the same response;
+    /// failure: the tree goes back and every waiter gets the same error). A waiter just
+    /// leaves the waiter list.
+    pub(super) fn tcon_done(
+        &mut self,
+        tree: TreeId,
+        op: OpId,
+        internal: bool,
+        result: &Result<Response, OpError>,
+    ) {
         let Some(t) = self.trees.get_mut(&tree) else {
             return;
         };
@@ -140,13 +274,21 @@ impl Client {
         }
         match result {
             Ok(r) => {
-                t.users += 1;
+                if !internal {
+                    t.users += 1;
+                }
                 t.info = Some(r.clone());
                 if let Ok((tr, flight)) = t.machine.finish(TreeState::Good) {
-                    t.users += flight.waiters.len() as u32;
                     self.emit(tr);
                     for w in flight.waiters {
-                        self.complete(w, Ok(r.clone()));
+                        // TreeConnect requests that joined get the same tree; other
+                        // requests that waited for it are still queued and go now.
+                        if matches!(self.ops.get(&w).map(|o| &o.kind), Some(OpKind::Tcon { .. })) {
+                            if let Some(t) = self.trees.get_mut(&tree) {
+                                t.users += 1;
+                            }
+                            self.complete(w, Ok(r.clone()));
+                        }
                     }
                 }
             }
@@ -154,7 +296,7 @@ impl Client {
                 let Ok((tr, flight)) = t.machine.fail() else {
                     return;
                 };
-                let forget = t.users == 0;
+                let forget = t.users == 0 && !self.opens.values().any(|o| o.tree == tree);
                 self.emit(tr);
                 if forget {
                     if let Some(mut t) = self.trees.remove(&tree) {
@@ -176,7 +318,7 @@ impl Client {
         tree: TreeId,
         hdr: &Header,
         msg: &Bytes,
-    ) -> Result<Response, OpError> {
+    ) -> Result<Result<Response, OpError>, ChannelError> {
         let cmd = Command::TreeConnect;
         let share = self
             .trees
@@ -185,15 +327,21 @@ impl Client {
             .unwrap_or_default();
         if !hdr.status.is_success() {
             let e = OpError::from_status(hdr.status, cmd);
-            return Err(match e.kind {
+            return Ok(Err(match e.kind {
                 ErrorKind::BadShare => {
                     e.with_context(alloc::format!("\\\\{}\\{}", self.server_name, share))
                 }
                 _ => e.with_context(alloc::format!("share \"{share}\"")),
-            });
+            }));
         }
-        let r = TreeConnectResponse::decode(msg)
-            .map_err(|_| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd))?;
+        let r = TreeConnectResponse::decode(msg).map_err(ChannelError::Malformed)?;
+        let share_type = r.share_type.to_u8();
+        if !(1..=3).contains(&share_type) {
+            return Err(ChannelError::Malformed(DecodeError::BadField {
+                field: "ShareType",
+                value: share_type.into(),
+            }));
+        }
         let encrypt = r.share_flags.has(ShareFlags::ENCRYPT_DATA);
         if encrypt
             && self
@@ -202,19 +350,23 @@ impl Client {
                 .as_ref()
                 .is_none_or(|s| s.encryptor.is_none())
         {
-            return Err(OpError::new(ErrorKind::EncryptionRequired)
+            return Ok(Err(OpError::new(ErrorKind::EncryptionRequired)
                 .with_command(cmd)
-                .with_context(alloc::format!("share \"{share}\" requires encryption")));
+                .with_context(alloc::format!(
+                    "share \"{share}\" requires encryption"
+                ))));
         }
-        let t = self
-            .trees
-            .get_mut(&tree)
-            .ok_or(OpError::new(ErrorKind::InvalidHandle))?;
+        let epoch = self.session.machine.epoch();
+        let Some(t) = self.trees.get_mut(&tree) else {
+            return Ok(Err(OpError::new(ErrorKind::InvalidHandle)));
+        };
         t.wire_id = hdr.tree_id();
         t.encrypt = encrypt;
-        Ok(Response::TreeConnected {
+        t.session_epoch = epoch;
+        self.stats.tree_connects += 1;
+        Ok(Ok(Response::TreeConnected {
             tree,
-            share_type: r.share_type.to_u8(),
+            share_type,
             share_flags: r.share_flags.0,
             capabilities: r.capabilities.0,
             maximal_access: r.maximal_access,
@@ -224,7 +376,7 @@ impl Client {
                     .security
                     .as_ref()
                     .is_some_and(|s| s.encrypt_all),
-        })
+        }))
     }
 
     /// Whether a TREE_CONNECT must be followed by FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2]
@@ -236,11 +388,7 @@ impl Client {
                 self.neg().map(|n| n.dialect),
                 Some(Dialect::Smb300 | Dialect::Smb302)
             )
-            && self
-                .session
-                .security
-                .as_ref()
-                .is_some_and(|s| s.signer.is_some())
+            && self.session.security.is_some()
     }
 
     /// The FSCTL_VALIDATE_NEGOTIATE_INFO response ([MS-SMB2] 3.2.5.14.12).
@@ -278,7 +426,8 @@ impl Client {
             let v = ValidateNegotiateInfoResponse::decode_data(r.output)
                 .map_err(|_| "malformed VALIDATE_NEGOTIATE_INFO response")?;
             let n = self
-                .channel(ch)
+                .channels
+                .get(&ch)
                 .and_then(|c| c.neg.as_ref())
                 .ok_or("no negotiate")?;
             if v.dialect != n.dialect.to_u16() {
@@ -299,7 +448,8 @@ impl Client {
         match check {
             Ok(()) => self.complete(op, Ok(resp)),
             Err(why) => {
-                let e = OpError::from(ChannelError::Downgrade)
+                let e = self
+                    .channel_op_error(&ChannelError::Downgrade)
                     .with_command(Command::Ioctl)
                     .with_context(why);
                 self.complete(op, Err(e));

@@ -50,7 +50,7 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
             | ChannelError::DecryptFailed
             | ChannelError::Unencrypted(_)
             | ChannelError::Downgrade,
-        ) => K::PermissionDenied,
+        ) => K::InvalidData,
         ErrorKind::Channel(ChannelError::NegotiateTimeout) => K::TimedOut,
         ErrorKind::Channel(_) => K::InvalidData,
         ErrorKind::Session(
@@ -60,6 +60,8 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
             | SessionError::EncryptionUnavailable,
         ) => K::PermissionDenied,
         ErrorKind::Session(_) => K::ConnectionAborted,
+        // Tampered or forged data: nothing of it is usable.
+        ErrorKind::Integrity(_) | ErrorKind::Downgrade => K::InvalidData,
         ErrorKind::Protocol(_) => K::InvalidData,
         _ => K::Other,
     }

@@ -246,9 +246,9 @@ impl ChannelReader {
     }
 }
 
-/// I/O the adapter must perform, produced by [`Driver::poll_action`].
+/// I/O the adapter must perform, produced by [`Driver::poll_action`]. Exhaustive on purpose:
+/// every adapter handles every variant.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Action {
     /// Write the frame to the channel's socket (all chunks, in order, one vectored write).
     Transmit {

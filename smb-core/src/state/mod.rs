@@ -70,7 +70,7 @@ impl fmt::Display for FileHandle {
 }
 
 /// The object a transition happened to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObjectRef {
     /// A channel.
     Channel(ChannelId),

@@ -182,6 +182,13 @@ pub struct Header {
     pub signature: [u8; 16],
 }
 
+/// The SessionId of the SMB2 message at the start of `msg` (bytes 40..48), without decoding
+/// the rest; `None` when `msg` is shorter than a header.
+pub fn session_id_of(msg: &[u8]) -> Option<u64> {
+    let b: [u8; 8] = msg.get(40..48)?.try_into().ok()?;
+    (msg.len() >= HEADER_LEN).then(|| u64::from_le_bytes(b))
+}
+
 impl Header {
     /// A fresh request header for `command`, all other fields zero.
     pub fn request(command: Command) -> Header {

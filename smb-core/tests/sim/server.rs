@@ -1,0 +1,1031 @@
+//! The scripted in-memory SMB2/3 server of the simulations.
+//!
+//! It uses the crate's own codec (Encode of responses, Decode of requests), the crypto
+//! module (same key derivation, signing and encryption as the client) and the auth module's
+//! test NTLM acceptor, so signatures and encryption are real on both sides. It serves several
+//! connections at once (one per client channel), each with its own framing, credit window
+//! and pre-auth integrity hash, over one shared session, tree and open table, so a
+//! reconnect (a new connection, SESSION_SETUP with PreviousSessionId, TREE_CONNECT again,
+//! durable reopen) plays out as against a real server.
+
+use bytes::Bytes;
+use smb_core::auth::NtlmCredentials;
+use smb_core::auth::spnego::OID_NTLMSSP;
+use smb_core::auth::testing::{Accept, NtlmAcceptor, negotiate_hint};
+use smb_core::client::{ChannelId, Cipher, Dialect, SigningAlgorithm};
+use smb_core::crypto::{
+    Cipher as Aead, CipherId, PreauthHash, SessionKeys, Signer, default_provider,
+};
+use smb_core::wire::close::{CloseFlags, CloseRequest, CloseResponse};
+use smb_core::wire::compound::split_chain;
+use smb_core::wire::create::{
+    CreateAction, CreateRequest, CreateResponse, CreateResponseFlags, FileAttributes as WA,
+    OplockLevel,
+};
+use smb_core::wire::create_context::{
+    CreateContext, DurableHandleReconnect, DurableHandleReconnectV2, DurableHandleRequest,
+    DurableHandleRequestV2, DurableHandleResponse, DurableHandleResponseV2, find,
+};
+use smb_core::wire::framing::{self, FrameReader};
+use smb_core::wire::header::HeaderId;
+use smb_core::wire::ioctl::{
+    IoctlData, IoctlRequest, IoctlResponse, ValidateNegotiateInfoRequest,
+    ValidateNegotiateInfoResponse, fsctl,
+};
+use smb_core::wire::negotiate::*;
+use smb_core::wire::oplock_break::OplockBreakMessage;
+use smb_core::wire::read::{ReadRequest, ReadResponse};
+use smb_core::wire::session_setup::*;
+use smb_core::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
+use smb_core::wire::tree_connect::*;
+use smb_core::wire::write::{WriteRequest, WriteResponse};
+use smb_core::wire::{Command, Decode, Encode, FileId, Guid, Header, HeaderFlags, NtStatus};
+use std::collections::{BTreeMap, VecDeque};
+
+pub const USER: &str = "alice";
+pub const PASS: &str = "Secret123";
+
+/// How the server behaves.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub dialect: Dialect,
+    pub cipher: Option<Cipher>,
+    pub signing: Option<SigningAlgorithm>,
+    pub require_signing: bool,
+    pub encrypt_session: bool,
+    pub encrypt_share: bool,
+    pub max_read: u32,
+    pub max_write: u32,
+    /// Largest grant per response.
+    pub grant_cap: u16,
+    /// Answer READ/WRITE first with STATUS_PENDING (carrying the credits), then the final
+    /// response with 0 credits (Samba's behaviour, peer-lessons #2).
+    pub pending_io: bool,
+    pub allow_guest: bool,
+    /// Answer FSCTL_VALIDATE_NEGOTIATE_INFO with a tampered dialect (a downgrade).
+    pub validate_tamper: bool,
+    /// Answer FSCTL_VALIDATE_NEGOTIATE_INFO with this error status instead.
+    pub validate_status: Option<NtStatus>,
+    /// Answer FSCTL_VALIDATE_NEGOTIATE_INFO unsigned.
+    pub validate_unsigned: bool,
+    /// Shares that exist (TREE_CONNECT of another name fails with BAD_NETWORK_NAME).
+    pub shares: Vec<String>,
+    /// Grant durable handles (DH2Q / DHnQ) and keep them across a lost connection.
+    pub durable: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            dialect: Dialect::Smb311,
+            cipher: Some(Cipher::Aes128Gcm),
+            signing: Some(SigningAlgorithm::AesGmac),
+            require_signing: false,
+            encrypt_session: false,
+            encrypt_share: false,
+            max_read: 1 << 20,
+            max_write: 1 << 20,
+            grant_cap: 512,
+            pending_io: false,
+            allow_guest: false,
+            validate_tamper: false,
+            validate_status: None,
+            validate_unsigned: false,
+            shares: vec!["share".into(), "a".into(), "b".into()],
+            durable: true,
+        }
+    }
+}
+
+pub struct OpenFile {
+    pub name: String,
+    /// The session that holds the open (0: disconnected, waiting for a durable reconnect).
+    pub session: u64,
+    /// DH2Q CreateGuid, or `Guid::ZERO` for a v1 durable handle; `None`: not durable.
+    pub durable: Option<Guid>,
+    pub persistent: u64,
+}
+
+/// One TCP connection's server-side state.
+struct Conn {
+    reader: FrameReader,
+    preauth: PreauthHash,
+    session_preauth: PreauthHash,
+    acceptor: Option<NtlmAcceptor>,
+    /// Highest MessageId + charge seen vs. credits granted (window check).
+    granted: u64,
+    dialect_done: bool,
+}
+
+pub type Script = Box<dyn FnMut(&Header, &[u8]) -> Option<Vec<(Header, Vec<u8>)>>>;
+
+/// A response header for request `h` (the hook's helper): SERVER_TO_REDIR, the status, the
+/// credits asked for (at least 1).
+pub fn reply(h: &Header, status: NtStatus) -> Header {
+    let mut r = *h;
+    r.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
+    r.status = status;
+    r.credits = h.credits.max(1);
+    r.next_command = 0;
+    r.signature = [0; 16];
+    r
+}
+
+/// Encode a body alone (without the header) for a hook reply.
+pub fn body<B: Encode>(b: &B) -> Vec<u8> {
+    let mut v = vec![0u8; 64];
+    b.encode(&mut v);
+    v.split_off(64)
+}
+
+/// The ERROR response body.
+pub fn error_body() -> Vec<u8> {
+    vec![9, 0, 0, 0, 0, 0, 0, 0, 0]
+}
+
+pub struct Server {
+    pub cfg: ServerConfig,
+    conns: BTreeMap<ChannelId, Conn>,
+    /// The connection whose request is being answered (or the newest one).
+    pub current: ChannelId,
+    pub session_id: u64,
+    next_session: u64,
+    signer: Option<Signer>,
+    enc: Option<Aead>,
+    dec: Option<Aead>,
+    nonce: u64,
+    guest: bool,
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Open handles by volatile id.
+    pub opens: BTreeMap<u64, OpenFile>,
+    next_fid: u64,
+    /// Frames to deliver to the client, with their connection.
+    pub outbox: VecDeque<(ChannelId, Vec<u8>)>,
+    /// Requests seen, by command.
+    pub seen: Vec<Command>,
+    /// Requests that arrived signed / encrypted.
+    pub signed_requests: usize,
+    pub encrypted_requests: usize,
+    pub bad_client_signatures: usize,
+    pub window_violations: usize,
+    /// Responses held back (for out-of-order tests): when set, responses are queued here.
+    pub hold: bool,
+    pub held: Vec<(ChannelId, Vec<u8>)>,
+    /// Test hook: answers a request instead of the built-in handler when it returns Some.
+    /// Credits of the returned headers are counted as granted.
+    pub script: Option<Script>,
+    /// Wire TreeId per share name.
+    pub tree_ids: BTreeMap<String, u32>,
+    /// (TreeId, name) of every CREATE.
+    pub creates: Vec<(u32, String)>,
+    /// Every request header seen (compound members included), with its connection.
+    pub headers: Vec<Header>,
+    pub log: Vec<(ChannelId, Header)>,
+    /// Negotiated values (for VALIDATE_NEGOTIATE_INFO).
+    neg_caps: u32,
+    neg_mode: u16,
+    /// Validate requests received: (dialects, capabilities, security mode).
+    pub validates: Vec<ValidateNegotiateInfoRequest>,
+    /// OPLOCK_BREAK acknowledgments received (lease key or FileId.volatile, state/level).
+    pub break_acks: Vec<(u128, u32)>,
+    /// Durable reconnects (DH2C/DHnC) that found their open.
+    pub reclaimed: usize,
+    /// PreviousSessionId of every new-session SESSION_SETUP.
+    pub previous_session_ids: Vec<u64>,
+}
+
+impl Server {
+    pub fn new(cfg: ServerConfig) -> Server {
+        Server {
+            cfg,
+            conns: BTreeMap::new(),
+            current: ChannelId(0),
+            session_id: 0,
+            next_session: 0x1122_3344_0000_0001,
+            signer: None,
+            enc: None,
+            dec: None,
+            nonce: 0,
+            guest: false,
+            files: BTreeMap::new(),
+            opens: BTreeMap::new(),
+            next_fid: 100,
+            outbox: VecDeque::new(),
+            seen: Vec::new(),
+            signed_requests: 0,
+            encrypted_requests: 0,
+            bad_client_signatures: 0,
+            window_violations: 0,
+            hold: false,
+            held: Vec::new(),
+            script: None,
+            tree_ids: BTreeMap::new(),
+            creates: Vec::new(),
+            headers: Vec::new(),
+            log: Vec::new(),
+            neg_caps: 0,
+            neg_mode: 0,
+            validates: Vec::new(),
+            break_acks: Vec::new(),
+            reclaimed: 0,
+            previous_session_ids: Vec::new(),
+        }
+    }
+
+    fn acceptor(&self) -> NtlmAcceptor {
+        let mut a = NtlmAcceptor::new(
+            NtlmCredentials::password("", USER, PASS),
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            Some(0x01d9_0000_0000_0000),
+        );
+        a.allow_guest = self.cfg.allow_guest;
+        a
+    }
+
+    /// A new TCP connection from the client.
+    pub fn connect(&mut self, ch: ChannelId) {
+        self.conns.insert(
+            ch,
+            Conn {
+                reader: FrameReader::new(framing::MAX_FRAME_LEN),
+                preauth: PreauthHash::new(),
+                session_preauth: PreauthHash::new(),
+                acceptor: None,
+                granted: 1,
+                dialect_done: false,
+            },
+        );
+        self.current = ch;
+    }
+
+    /// Whether connection `ch` is up.
+    pub fn is_connected(&self, ch: ChannelId) -> bool {
+        self.conns.contains_key(&ch)
+    }
+
+    /// The live connections.
+    pub fn connections(&self) -> Vec<ChannelId> {
+        self.conns.keys().copied().collect()
+    }
+
+    /// Connection `ch` is gone: frames still queued for it are lost. When the session has no
+    /// connection left, its opens are closed, except durable ones, which wait for a reconnect.
+    pub fn disconnect(&mut self, ch: ChannelId) {
+        self.conns.remove(&ch);
+        self.outbox.retain(|(c, _)| *c != ch);
+        self.held.retain(|(c, _)| *c != ch);
+        if self.conns.is_empty() {
+            let sid = self.session_id;
+            self.opens
+                .retain(|_, o| o.session != sid || o.durable.is_some());
+            for o in self.opens.values_mut() {
+                if o.session == sid {
+                    o.session = 0;
+                }
+            }
+        }
+        if let Some(c) = self.conns.keys().next_back() {
+            self.current = *c;
+        }
+    }
+
+    /// Requests of `command` seen on connection `ch`.
+    pub fn count_on(&self, ch: ChannelId, command: Command) -> usize {
+        self.log
+            .iter()
+            .filter(|(c, h)| *c == ch && h.command == command)
+            .count()
+    }
+
+    /// Requests of `command` seen on any connection.
+    pub fn count(&self, command: Command) -> usize {
+        self.seen.iter().filter(|c| **c == command).count()
+    }
+
+    pub fn input(&mut self, ch: ChannelId, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(&ch) else {
+            return;
+        };
+        c.reader.push(bytes);
+        loop {
+            let Some(c) = self.conns.get_mut(&ch) else {
+                return;
+            };
+            let Some(frame) = c.reader.next_frame().expect("client framing") else {
+                return;
+            };
+            self.current = ch;
+            self.frame(ch, frame);
+        }
+    }
+
+    fn frame(&mut self, ch: ChannelId, frame: Bytes) {
+        let (plain, encrypted) = match classify(&frame).expect("client protocol id") {
+            ProtocolKind::Transform => {
+                self.encrypted_requests += 1;
+                let dec = self.dec.as_ref().expect("server has a decryption key");
+                let mut buf = frame.to_vec();
+                let (h, body) = buf.split_at_mut(TRANSFORM_HEADER_LEN);
+                dec.open(h, body).expect("client encryption verifies");
+                (Bytes::from(buf).slice(TRANSFORM_HEADER_LEN..), true)
+            }
+            ProtocolKind::Smb2 => (frame, false),
+            k => panic!("unexpected {k:?}"),
+        };
+        let ranges = split_chain(&plain).expect("chain");
+        let mut replies = Vec::new();
+        let mut last_fid = FileId::default();
+        for r in ranges {
+            let msg = plain.slice(r);
+            let hdr = Header::decode(&msg).unwrap();
+            self.seen.push(hdr.command);
+            self.headers.push(hdr);
+            self.log.push((ch, hdr));
+            if hdr.command != Command::Cancel {
+                let charge = u64::from(hdr.credit_charge.max(1));
+                if let Some(c) = self.conns.get(&ch) {
+                    if hdr.message_id + charge > c.granted {
+                        self.window_violations += 1;
+                    }
+                }
+            }
+            if hdr.flags.has(HeaderFlags::SIGNED) {
+                self.signed_requests += 1;
+                if let Some(s) = &self.signer {
+                    if s.verify(&msg).is_err() {
+                        self.bad_client_signatures += 1;
+                    }
+                }
+            }
+            let scripted = match self.script.as_mut() {
+                Some(f) => f(&hdr, &msg),
+                None => None,
+            };
+            if let Some(v) = &scripted {
+                let granted: u64 = v.iter().map(|(rh, _)| u64::from(rh.credits)).sum();
+                if let Some(c) = self.conns.get_mut(&ch) {
+                    c.granted += granted;
+                }
+            }
+            let reply = match scripted {
+                Some(v) => Some(v),
+                None => self.request(ch, &hdr, &msg, &mut last_fid),
+            };
+            if let Some(reply) = reply {
+                for (rh, body) in reply {
+                    replies.push((rh, body, hdr.flags.has(HeaderFlags::SIGNED)));
+                }
+            }
+        }
+        for (h, body, req_signed) in replies {
+            self.send(h, body, encrypted, req_signed);
+        }
+    }
+
+    fn grant(&mut self, h: &Header) -> u16 {
+        let g = h.credits.max(1).min(self.cfg.grant_cap);
+        if let Some(c) = self.conns.get_mut(&self.current) {
+            c.granted += u64::from(g);
+        }
+        g
+    }
+
+    /// Build a response header for request `h`.
+    fn resp(&mut self, h: &Header, status: NtStatus) -> Header {
+        let mut r = *h;
+        r.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
+        r.status = status;
+        r.credits = self.grant(h);
+        r.next_command = 0;
+        r.signature = [0; 16];
+        r
+    }
+
+    /// Queue a response on the current connection (signed or encrypted as the session
+    /// wants).
+    pub fn send(&mut self, h: Header, body: Vec<u8>, encrypt: bool, req_signed: bool) {
+        let mut msg = Vec::new();
+        h.encode(&mut msg);
+        msg.extend_from_slice(&body);
+        let sign = !encrypt
+            && h.session_id != 0
+            && h.command != Command::Negotiate
+            && (req_signed || self.cfg.require_signing)
+            && h.status != NtStatus::PENDING;
+        if sign {
+            if let Some(s) = &self.signer {
+                s.sign(&mut msg).unwrap();
+            }
+        }
+        let frame = if encrypt {
+            self.seal(&msg)
+        } else {
+            framing::frame(&msg).unwrap()
+        };
+        self.push(frame);
+    }
+
+    /// Encrypt a message into a framed TRANSFORM.
+    pub fn seal(&mut self, msg: &[u8]) -> Vec<u8> {
+        let enc = self.enc.as_ref().unwrap();
+        self.nonce += 1;
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&self.nonce.to_le_bytes());
+        nonce[8] = 0xEE;
+        let th = TransformHeader {
+            signature: [0; 16],
+            nonce,
+            original_message_size: msg.len() as u32,
+            flags: 1,
+            session_id: self.session_id,
+        };
+        let mut buf = Vec::new();
+        th.encode(&mut buf);
+        buf.extend_from_slice(msg);
+        let (hh, b) = buf.split_at_mut(TRANSFORM_HEADER_LEN);
+        enc.seal(hh, b).unwrap();
+        framing::frame(&buf).unwrap()
+    }
+
+    /// Sign a whole message with the session's key (for tests that build frames by hand).
+    pub fn sign(&self, msg: &mut [u8]) {
+        if let Some(s) = &self.signer {
+            s.sign(msg).unwrap();
+        }
+    }
+
+    /// Queue a raw frame on the current connection.
+    pub fn push(&mut self, frame: Vec<u8>) {
+        if self.hold {
+            self.held.push((self.current, frame));
+        } else {
+            self.outbox.push_back((self.current, frame));
+        }
+    }
+
+    fn request(
+        &mut self,
+        ch: ChannelId,
+        h: &Header,
+        msg: &[u8],
+        last_fid: &mut FileId,
+    ) -> Option<Vec<(Header, Vec<u8>)>> {
+        match h.command {
+            Command::Negotiate => {
+                let req = NegotiateRequest::decode(msg).unwrap();
+                assert!(req.dialects.contains(&self.cfg.dialect), "dialect offered");
+                if req.dialects.iter().any(|d| d.is_smb3()) {
+                    assert!(
+                        req.capabilities.has(Capabilities::ENCRYPTION),
+                        "peer-lessons #8"
+                    );
+                }
+                let mut contexts = Vec::new();
+                if self.cfg.dialect == Dialect::Smb311 {
+                    contexts.push(NegotiateContext::PreauthIntegrity {
+                        hash_algorithms: vec![HashAlgorithm::Sha512],
+                        salt: vec![7; 32],
+                    });
+                    contexts.push(NegotiateContext::Encryption {
+                        ciphers: vec![self.cfg.cipher.unwrap_or(Cipher::Other(0))],
+                    });
+                    if let Some(s) = self.cfg.signing {
+                        contexts.push(NegotiateContext::Signing {
+                            algorithms: vec![s],
+                        });
+                    }
+                }
+                let mut caps = Capabilities::LARGE_MTU | Capabilities::LEASING;
+                if self.cfg.dialect.is_smb3() && self.cfg.cipher.is_some() {
+                    caps |= Capabilities::ENCRYPTION;
+                }
+                let hint = negotiate_hint(&[OID_NTLMSSP]);
+                let resp = NegotiateResponse {
+                    security_mode: SecurityMode(
+                        SecurityMode::SIGNING_ENABLED
+                            | if self.cfg.require_signing {
+                                SecurityMode::SIGNING_REQUIRED
+                            } else {
+                                0
+                            },
+                    ),
+                    dialect: self.cfg.dialect,
+                    server_guid: Guid([9; 16]),
+                    capabilities: Capabilities(caps),
+                    max_transact_size: 1 << 20,
+                    max_read_size: self.cfg.max_read,
+                    max_write_size: self.cfg.max_write,
+                    system_time: 0,
+                    server_start_time: 0,
+                    security_buffer: &hint,
+                    contexts,
+                };
+                self.neg_caps = caps;
+                self.neg_mode = resp.security_mode.0;
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                let body = body(&resp);
+                if let Some(c) = self.conns.get_mut(&ch) {
+                    c.dialect_done = true;
+                    c.preauth = PreauthHash::new();
+                    if self.cfg.dialect == Dialect::Smb311 {
+                        c.preauth.update(msg);
+                        let mut full = Vec::new();
+                        rh.encode(&mut full);
+                        full.extend_from_slice(&body);
+                        c.preauth.update(&full);
+                    }
+                }
+                Some(vec![(rh, body)])
+            }
+            Command::SessionSetup => self.session_setup(ch, h, msg),
+            Command::TreeConnect => {
+                let req = TreeConnectRequest::decode(msg).unwrap();
+                let share = req.path.rsplit('\\').next().unwrap_or("").to_string();
+                if !self.cfg.shares.contains(&share) {
+                    let rh = self.resp(h, NtStatus::BAD_NETWORK_NAME);
+                    return Some(vec![(rh, error_body())]);
+                }
+                let n = self.tree_ids.len() as u32;
+                let tree_id = *self.tree_ids.entry(share).or_insert(7 + n);
+                let mut rh = self.resp(h, NtStatus::SUCCESS);
+                rh.id = HeaderId::Sync {
+                    process_id: 0xFEFF,
+                    tree_id,
+                };
+                let body = body(&TreeConnectResponse {
+                    share_type: ShareType::from_u8(1),
+                    share_flags: ShareFlags(if self.cfg.encrypt_share {
+                        ShareFlags::ENCRYPT_DATA
+                    } else {
+                        0
+                    }),
+                    capabilities: ShareCapabilities(0),
+                    maximal_access: 0x001f_01ff,
+                });
+                Some(vec![(rh, body)])
+            }
+            Command::Create => self.create(h, msg, last_fid),
+            Command::Close => {
+                let req = CloseRequest::decode(msg).unwrap();
+                let fid = if req.file_id == FileId::RELATED {
+                    *last_fid
+                } else {
+                    req.file_id
+                };
+                if self.opens.remove(&fid.volatile).is_none() {
+                    let rh = self.resp(h, NtStatus::FILE_CLOSED);
+                    return Some(vec![(rh, error_body())]);
+                }
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                let body = body(&CloseResponse {
+                    flags: CloseFlags(0),
+                    creation_time: 0,
+                    last_access_time: 0,
+                    last_write_time: 0,
+                    change_time: 0,
+                    allocation_size: 0,
+                    end_of_file: 0,
+                    file_attributes: WA(0),
+                });
+                Some(vec![(rh, body)])
+            }
+            Command::QueryInfo => {
+                let req = smb_core::wire::query_info::QueryInfoRequest::decode(msg).unwrap();
+                let fid = if req.file_id == FileId::RELATED {
+                    *last_fid
+                } else {
+                    req.file_id
+                };
+                let Some(name) = self.live_open(fid) else {
+                    let rh = self.resp(h, NtStatus::FILE_CLOSED);
+                    return Some(vec![(rh, error_body())]);
+                };
+                let size = self.files[&name].len() as u64;
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                // FileStandardInformation: AllocationSize, EndOfFile, links, flags.
+                let mut info = Vec::new();
+                info.extend_from_slice(&size.to_le_bytes());
+                info.extend_from_slice(&size.to_le_bytes());
+                info.extend_from_slice(&1u32.to_le_bytes());
+                info.extend_from_slice(&[0, 0, 0, 0]);
+                let body = body(&smb_core::wire::query_info::QueryInfoResponse { buffer: &info });
+                Some(vec![(rh, body)])
+            }
+            Command::Read => {
+                let req = ReadRequest::decode(msg).unwrap();
+                let Some(name) = self.live_open(req.file_id) else {
+                    let rh = self.resp(h, NtStatus::FILE_CLOSED);
+                    return Some(vec![(rh, error_body())]);
+                };
+                let data = &self.files[&name];
+                let start = (req.offset as usize).min(data.len());
+                let end = (start + req.length as usize).min(data.len());
+                if start >= data.len() && req.length > 0 {
+                    let rh = self.resp(h, NtStatus::END_OF_FILE);
+                    return Some(vec![(rh, error_body())]);
+                }
+                let chunk = data[start..end].to_vec();
+                let body = body(&ReadResponse {
+                    data: &chunk,
+                    data_remaining: 0,
+                    flags: 0,
+                });
+                Some(self.maybe_pending(h, body))
+            }
+            Command::Write => {
+                let req = WriteRequest::decode(msg).unwrap();
+                let Some(name) = self.live_open(req.file_id) else {
+                    let rh = self.resp(h, NtStatus::FILE_CLOSED);
+                    return Some(vec![(rh, error_body())]);
+                };
+                let f = self.files.get_mut(&name).unwrap();
+                let end = req.offset as usize + req.data.len();
+                if f.len() < end {
+                    f.resize(end, 0);
+                }
+                f[req.offset as usize..end].copy_from_slice(req.data);
+                let body = body(&WriteResponse {
+                    count: req.data.len() as u32,
+                    remaining: 0,
+                });
+                Some(self.maybe_pending(h, body))
+            }
+            Command::Echo | Command::Flush | Command::Logoff | Command::TreeDisconnect => {
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                Some(vec![(rh, vec![4, 0, 0, 0])])
+            }
+            Command::Cancel => None,
+            Command::Ioctl => {
+                let req = IoctlRequest::decode(msg).unwrap();
+                assert_eq!(
+                    req.ctl_code,
+                    fsctl::VALIDATE_NEGOTIATE_INFO,
+                    "scripted ioctls only"
+                );
+                let v = ValidateNegotiateInfoRequest::decode_data(req.input).unwrap();
+                self.validates.push(v);
+                if let Some(st) = self.cfg.validate_status {
+                    let rh = self.resp(h, st);
+                    return Some(vec![(rh, error_body())]);
+                }
+                let out = ValidateNegotiateInfoResponse {
+                    capabilities: self.neg_caps,
+                    guid: Guid([9; 16]),
+                    security_mode: self.neg_mode,
+                    dialect: if self.cfg.validate_tamper {
+                        0x0202
+                    } else {
+                        self.cfg.dialect.to_u16()
+                    },
+                }
+                .to_bytes();
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                let body = body(&IoctlResponse {
+                    ctl_code: req.ctl_code,
+                    file_id: req.file_id,
+                    input: &[],
+                    output: &out,
+                    flags: 0,
+                });
+                if self.cfg.validate_unsigned {
+                    let mut full = Vec::new();
+                    rh.encode(&mut full);
+                    full.extend_from_slice(&body);
+                    self.push(framing::frame(&full).unwrap());
+                    return None;
+                }
+                Some(vec![(rh, body)])
+            }
+            Command::OplockBreak => match OplockBreakMessage::decode(msg).unwrap() {
+                OplockBreakMessage::LeaseAck(a) => {
+                    self.break_acks
+                        .push((u128::from_le_bytes(a.lease_key.0), a.lease_state.0));
+                    let rh = self.resp(h, NtStatus::SUCCESS);
+                    Some(vec![(rh, body(&a))])
+                }
+                OplockBreakMessage::Oplock(b) => {
+                    self.break_acks.push((
+                        u128::from(b.file_id.volatile),
+                        u32::from(b.oplock_level.to_u8()),
+                    ));
+                    let rh = self.resp(h, NtStatus::SUCCESS);
+                    Some(vec![(rh, body(&b))])
+                }
+                m => panic!("unexpected {m:?}"),
+            },
+            c => panic!("test server: unhandled {c:?}"),
+        }
+    }
+
+    /// The name of the open `fid` if it belongs to the live session.
+    fn live_open(&self, fid: FileId) -> Option<String> {
+        self.opens
+            .get(&fid.volatile)
+            .filter(|o| o.session == self.session_id)
+            .map(|o| o.name.clone())
+    }
+
+    fn session_setup(
+        &mut self,
+        ch: ChannelId,
+        h: &Header,
+        msg: &[u8],
+    ) -> Option<Vec<(Header, Vec<u8>)>> {
+        let req = SessionSetupRequest::decode(msg).unwrap();
+        let is311 = self.cfg.dialect == Dialect::Smb311;
+        let fresh = self.conns.get(&ch).is_some_and(|c| c.acceptor.is_none());
+        let reauth = h.session_id != 0 && h.session_id == self.session_id && fresh;
+        if fresh {
+            let acceptor = self.acceptor();
+            if let Some(c) = self.conns.get_mut(&ch) {
+                c.acceptor = Some(acceptor);
+                c.session_preauth = c.preauth.clone();
+            }
+            if !reauth {
+                // A new session: the old one (PreviousSessionId) ends here.
+                self.previous_session_ids.push(req.previous_session_id);
+                self.session_id = self.next_session;
+                self.next_session += 1;
+            }
+        }
+        if is311 {
+            if let Some(c) = self.conns.get_mut(&ch) {
+                c.session_preauth.update(msg);
+            }
+        }
+        let mut hh = *h;
+        hh.session_id = self.session_id;
+        let step = self
+            .conns
+            .get_mut(&ch)
+            .and_then(|c| c.acceptor.as_mut())
+            .map(|a| a.step(req.security_buffer));
+        match step {
+            Some(Ok(Accept::Continue(tok))) => {
+                let rh = self.resp(&hh, NtStatus::MORE_PROCESSING_REQUIRED);
+                let body = body(&SessionSetupResponse {
+                    session_flags: SessionFlags(0),
+                    security_buffer: &tok,
+                });
+                if is311 {
+                    let mut full = Vec::new();
+                    rh.encode(&mut full);
+                    full.extend_from_slice(&body);
+                    if let Some(c) = self.conns.get_mut(&ch) {
+                        c.session_preauth.update(&full);
+                    }
+                }
+                Some(vec![(rh, body)])
+            }
+            Some(Ok(Accept::Complete {
+                token,
+                session_key,
+                guest,
+                anonymous,
+            })) => {
+                if let Some(c) = self.conns.get_mut(&ch) {
+                    c.acceptor = None;
+                }
+                self.guest = guest || anonymous;
+                let mut flags = 0;
+                if guest {
+                    flags |= SessionFlags::IS_GUEST;
+                }
+                if anonymous {
+                    flags |= SessionFlags::IS_NULL;
+                }
+                if reauth {
+                    // Re-authentication keeps the session's keys.
+                } else if let Some(key) = session_key.filter(|_| !guest && !anonymous) {
+                    let cipher = match self.cfg.dialect {
+                        Dialect::Smb311 => self
+                            .cfg
+                            .cipher
+                            .and_then(|c| CipherId::from_wire_id(c.to_u16())),
+                        Dialect::Smb300 | Dialect::Smb302 => {
+                            self.cfg.cipher.map(|_| CipherId::Aes128Ccm)
+                        }
+                        _ => None,
+                    };
+                    let signing = if is311 {
+                        self.cfg.signing.and_then(|s| {
+                            smb_core::crypto::SigningAlgorithm::from_wire_id(s.to_u16())
+                        })
+                    } else {
+                        None
+                    };
+                    let preauth = self
+                        .conns
+                        .get(&ch)
+                        .map(|c| *c.session_preauth.value())
+                        .unwrap_or([0; 64]);
+                    let keys = SessionKeys::derive(
+                        self.cfg.dialect.to_u16(),
+                        &key,
+                        is311.then_some(&preauth),
+                        cipher,
+                        signing,
+                    )
+                    .unwrap();
+                    let p = default_provider();
+                    self.signer = Some(keys.signer(p).unwrap());
+                    // Server directions are the client's reversed.
+                    self.enc = keys.decryptor(p).map(|r| r.unwrap());
+                    self.dec = keys.encryptor(p).map(|r| r.unwrap());
+                } else {
+                    self.signer = None;
+                    self.enc = None;
+                    self.dec = None;
+                }
+                if self.cfg.encrypt_session && self.enc.is_some() {
+                    flags |= SessionFlags::ENCRYPT_DATA;
+                }
+                let rh = self.resp(&hh, NtStatus::SUCCESS);
+                let body = body(&SessionSetupResponse {
+                    session_flags: SessionFlags(flags),
+                    security_buffer: &token,
+                });
+                // The final response is signed (when there is a key).
+                let mut full = Vec::new();
+                rh.encode(&mut full);
+                full.extend_from_slice(&body);
+                if let Some(s) = &self.signer {
+                    s.sign(&mut full).unwrap();
+                }
+                // Bypass `send`'s signing: push directly.
+                self.push(framing::frame(&full).unwrap());
+                None
+            }
+            _ => {
+                if let Some(c) = self.conns.get_mut(&ch) {
+                    c.acceptor = None;
+                }
+                let rh = self.resp(&hh, NtStatus::LOGON_FAILURE);
+                Some(vec![(rh, error_body())])
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        h: &Header,
+        msg: &[u8],
+        last_fid: &mut FileId,
+    ) -> Option<Vec<(Header, Vec<u8>)>> {
+        let req = CreateRequest::decode(msg).unwrap();
+        self.creates.push((h.tree_id(), req.name.clone()));
+        let mut contexts: Vec<CreateContext> = Vec::new();
+        // Durable reconnects ([MS-SMB2] 3.3.5.9.7 / 3.3.5.9.12).
+        let dh2c = find::<DurableHandleReconnectV2>(&req.contexts).and_then(|r| r.ok());
+        let dhnc = find::<DurableHandleReconnect>(&req.contexts).and_then(|r| r.ok());
+        if let Some(fid) = dh2c
+            .map(|d| (d.file_id, Some(d.create_guid)))
+            .or(dhnc.map(|d| (d.file_id, None)))
+        {
+            let sid = self.session_id;
+            let found = self.opens.get_mut(&fid.0.volatile).filter(|o| {
+                o.session == 0
+                    && o.persistent == fid.0.persistent
+                    && match fid.1 {
+                        Some(g) => o.durable == Some(g),
+                        None => o.durable == Some(Guid::ZERO),
+                    }
+            });
+            let Some(o) = found else {
+                let rh = self.resp(h, NtStatus::OBJECT_NAME_NOT_FOUND);
+                return Some(vec![(rh, error_body())]);
+            };
+            o.session = sid;
+            let name = o.name.clone();
+            self.reclaimed += 1;
+            *last_fid = fid.0;
+            return Some(vec![self.create_response(h, fid.0, &name, true, contexts)]);
+        }
+        // A replayed CREATE with a known CreateGuid gets the same open back.
+        let dh2q = find::<DurableHandleRequestV2>(&req.contexts).and_then(|r| r.ok());
+        if let Some(d) = dh2q {
+            let replay = h.flags.has(HeaderFlags::REPLAY_OPERATION);
+            let existing = self
+                .opens
+                .iter()
+                .find(|(_, o)| o.durable == Some(d.create_guid))
+                .map(|(v, o)| (*v, o.persistent, o.name.clone()));
+            if let Some((v, p, name)) = existing {
+                if replay {
+                    let fid = FileId {
+                        persistent: p,
+                        volatile: v,
+                    };
+                    if let Some(o) = self.opens.get_mut(&v) {
+                        o.session = self.session_id;
+                    }
+                    *last_fid = fid;
+                    contexts.push(
+                        DurableHandleResponseV2 {
+                            timeout: 60_000,
+                            flags: 0,
+                        }
+                        .into(),
+                    );
+                    return Some(vec![self.create_response(h, fid, &name, true, contexts)]);
+                }
+            }
+        }
+        let exists = self.files.contains_key(&req.name);
+        let disp = req.disposition as u32;
+        if !exists && disp == 1 {
+            let rh = self.resp(h, NtStatus::OBJECT_NAME_NOT_FOUND);
+            return Some(vec![(rh, error_body())]);
+        }
+        if exists && disp == 2 {
+            let rh = self.resp(h, NtStatus::OBJECT_NAME_COLLISION);
+            return Some(vec![(rh, error_body())]);
+        }
+        if disp == 5 || disp == 0 || !exists {
+            self.files.insert(req.name.clone(), Vec::new());
+        }
+        let fid = FileId {
+            persistent: self.next_fid,
+            volatile: self.next_fid + 1000,
+        };
+        self.next_fid += 1;
+        *last_fid = fid;
+        let mut durable = None;
+        if self.cfg.durable {
+            if let Some(d) = dh2q {
+                durable = Some(d.create_guid);
+                contexts.push(
+                    DurableHandleResponseV2 {
+                        timeout: 60_000,
+                        flags: 0,
+                    }
+                    .into(),
+                );
+            } else if find::<DurableHandleRequest>(&req.contexts).is_some() {
+                durable = Some(Guid::ZERO);
+                contexts.push(DurableHandleResponse.into());
+            }
+        }
+        self.opens.insert(
+            fid.volatile,
+            OpenFile {
+                name: req.name.clone(),
+                session: self.session_id,
+                durable,
+                persistent: fid.persistent,
+            },
+        );
+        Some(vec![
+            self.create_response(h, fid, &req.name, exists, contexts),
+        ])
+    }
+
+    fn create_response(
+        &mut self,
+        h: &Header,
+        fid: FileId,
+        name: &str,
+        existed: bool,
+        contexts: Vec<CreateContext>,
+    ) -> (Header, Vec<u8>) {
+        let size = self.files.get(name).map_or(0, |f| f.len() as u64);
+        let rh = self.resp(h, NtStatus::SUCCESS);
+        let body = body(&CreateResponse {
+            oplock_level: OplockLevel::None,
+            flags: CreateResponseFlags(0),
+            action: if existed {
+                CreateAction::Opened
+            } else {
+                CreateAction::Created
+            },
+            creation_time: 1,
+            last_access_time: 2,
+            last_write_time: 3,
+            change_time: 4,
+            allocation_size: size,
+            end_of_file: size,
+            file_attributes: WA(0x80),
+            file_id: fid,
+            contexts,
+        });
+        (rh, body)
+    }
+
+    fn maybe_pending(&mut self, h: &Header, body: Vec<u8>) -> Vec<(Header, Vec<u8>)> {
+        if !self.cfg.pending_io {
+            let rh = self.resp(h, NtStatus::SUCCESS);
+            return vec![(rh, body)];
+        }
+        let async_id = 0xA000 + h.message_id;
+        let mut interim = self.resp(h, NtStatus::PENDING);
+        interim.id = HeaderId::Async { async_id };
+        let mut fin = *h;
+        fin.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
+        fin.status = NtStatus::SUCCESS;
+        fin.credits = 0; // the grant came in the interim response
+        fin.next_command = 0;
+        fin.signature = [0; 16];
+        fin.id = HeaderId::Async { async_id };
+        vec![(interim, error_body()), (fin, body)]
+    }
+}
