@@ -255,6 +255,10 @@ struct Recovery {
     gave_up: bool,
     /// The error that started the recovery (for the give-up message).
     cause: Option<ChannelError>,
+    /// When the last recovery brought the session back.
+    restored_at: Option<Instant>,
+    /// Recoveries in a row whose session was lost again soon after (backoff keeps growing).
+    streak: u32,
 }
 
 struct Tree {

@@ -73,6 +73,9 @@ pub enum ChannelError {
     Unsigned(Command),
     /// An encrypted message could not be decrypted or authenticated.
     DecryptFailed,
+    /// A TRANSFORM header (or the message inside it) that does not fit this session: wrong
+    /// Flags, size or SessionId ([MS-SMB2] 3.2.5.1.1.1).
+    BadTransform(&'static str),
     /// An unencrypted response arrived where encryption is required.
     Unencrypted(Command),
     /// The server chose a dialect we did not offer (or none at all).
@@ -109,6 +112,7 @@ impl fmt::Display for ChannelError {
             ChannelError::DecryptFailed => {
                 f.write_str("could not decrypt a message from the server")
             }
+            ChannelError::BadTransform(why) => write!(f, "invalid encrypted message: {why}"),
             ChannelError::Unencrypted(c) => {
                 write!(f, "unencrypted {c} response where encryption is required")
             }

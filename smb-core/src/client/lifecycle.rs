@@ -503,6 +503,7 @@ impl Client {
             ChannelError::BadSignature(_)
             | ChannelError::Unsigned(_)
             | ChannelError::DecryptFailed
+            | ChannelError::BadTransform(_)
             | ChannelError::Unencrypted(_) => {
                 OpError::new(ErrorKind::Integrity(error.clone())).with_context(addr)
             }
@@ -547,13 +548,31 @@ impl Client {
             return;
         }
         if self.recovery.since.is_none() || self.recovery.gave_up {
+            // A session lost again soon after it came back keeps backing off: a server that
+            // breaks every session at once must not make the client reconnect in a loop.
+            let flapping = self
+                .recovery
+                .restored_at
+                .is_some_and(|t| now - t < FLAPPING_WINDOW);
+            let streak = if flapping {
+                self.recovery.streak.saturating_add(1)
+            } else {
+                0
+            };
+            let first = if streak == 0 {
+                now
+            } else {
+                now + self.backoff(streak)
+            };
             self.recovery = Recovery {
                 since: Some(now),
                 attempts: 0,
-                next_at: Some(now),
+                next_at: Some(first),
                 channel: None,
                 gave_up: false,
                 cause: Some(cause.clone()),
+                restored_at: self.recovery.restored_at,
+                streak,
             };
             self.out
                 .push_back(Output::Event(Event::Recovery(RecoveryEvent::Started {
@@ -571,7 +590,14 @@ impl Client {
         {
             return;
         }
-        let n = self.recovery.attempts.saturating_sub(1).min(16);
+        let n = self.recovery.attempts + self.recovery.streak;
+        self.recovery.next_at = Some(now + self.backoff(n));
+    }
+
+    /// The delay before attempt `n + 1` (n >= 1): `reconnect_backoff * 2^(n-1)`, at most
+    /// `reconnect_backoff_max`, minus up to 25 % jitter.
+    fn backoff(&mut self, n: u32) -> Duration {
+        let n = n.saturating_sub(1).min(16);
         let base = self.config.reconnect_backoff.as_nanos();
         let cap = self.config.reconnect_backoff_max.as_nanos().max(base);
         let delay = base.saturating_mul(1u64 << n).min(cap);
@@ -580,8 +606,7 @@ impl Client {
         } else {
             0
         };
-        let at = now + Duration::from_nanos(delay - jitter);
-        self.recovery.next_at = Some(at);
+        Duration::from_nanos(delay - jitter)
     }
 
     /// Open the next connection when its time has come; give up when the bound has passed.
@@ -666,17 +691,27 @@ impl Client {
 
     /// The session is established again: the recovery is over.
     pub(super) fn recovery_done(&mut self, now: Instant) {
-        if let Some(since) = self.recovery.since.take() {
-            self.stats.reconnects += 1;
-            self.out
-                .push_back(Output::Event(Event::Recovery(RecoveryEvent::Restored {
-                    after: now - since,
-                    attempts: self.recovery.attempts,
-                })));
-        }
-        self.recovery = Recovery::default();
+        let Some(since) = self.recovery.since.take() else {
+            return;
+        };
+        self.stats.reconnects += 1;
+        self.out
+            .push_back(Output::Event(Event::Recovery(RecoveryEvent::Restored {
+                after: now - since,
+                attempts: self.recovery.attempts,
+            })));
+        let streak = self.recovery.streak;
+        self.recovery = Recovery {
+            restored_at: Some(now),
+            streak,
+            ..Recovery::default()
+        };
     }
 }
+
+/// A session lost again within this time after it came back counts as flapping: the next
+/// recovery keeps backing off instead of reconnecting at once.
+const FLAPPING_WINDOW: Duration = Duration::from_secs(10);
 
 /// The session-level error an operation error stands for (for `Event::SessionFailed`).
 fn session_error_of(e: &OpError) -> Option<SessionError> {

@@ -160,7 +160,7 @@ impl Client {
             if encrypted && crate::wire::header::session_id_of(&msg) != Some(self.session.id) {
                 return self.fail_channel(
                     ch,
-                    ChannelError::Protocol("encrypted message for another session"),
+                    ChannelError::BadTransform("the message inside names another session"),
                     now,
                 );
             }
@@ -187,19 +187,19 @@ impl Client {
         };
         // Flags (3.1.1) / EncryptionAlgorithm (3.0, 3.0.2): 0x0001, encrypted.
         if th.flags != 1 {
-            return Err(ChannelError::Malformed(DecodeError::BadField {
-                field: "TRANSFORM_HEADER.Flags",
-                value: th.flags.into(),
-            }));
+            return Err(ChannelError::BadTransform(
+                "Flags is not 0x0001 (encrypted)",
+            ));
         }
         if th.session_id != self.session.id {
-            return Err(ChannelError::Protocol("TRANSFORM for another session"));
+            return Err(ChannelError::BadTransform(
+                "the header names another session",
+            ));
         }
         if th.original_message_size as usize != frame.len().saturating_sub(TRANSFORM_HEADER_LEN) {
-            return Err(ChannelError::Malformed(DecodeError::BadField {
-                field: "OriginalMessageSize",
-                value: th.original_message_size.into(),
-            }));
+            return Err(ChannelError::BadTransform(
+                "OriginalMessageSize does not match the frame",
+            ));
         }
         // peer-lessons #5: decrypt in place, in the frame's own region of the receive buffer.
         let (head, body) = buf.split_at_mut(TRANSFORM_HEADER_LEN);

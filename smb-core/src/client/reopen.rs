@@ -6,7 +6,7 @@
 use super::*;
 
 impl Client {
-    /// Start the durable reopen of `file` (owner: an internal operation, first in queue).
+    /// Start the durable reopen of `file` (owner: an internal operation).
     pub(super) fn start_reopen(&mut self, file: FileHandle, now: Instant) {
         let deadline = now + self.config.request_timeout;
         let op = self.alloc_op(OpKind::Reopen { file }, Some(deadline));
@@ -23,7 +23,8 @@ impl Client {
         {
             Ok(t) => {
                 self.emit(t);
-                self.queue.push_front(op);
+                // At the back: the scheduler may be walking the queue right now.
+                self.queue.push_back(op);
             }
             Err(e) => {
                 self.illegal(e);

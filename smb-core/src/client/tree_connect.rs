@@ -185,7 +185,7 @@ impl Client {
         }
     }
 
-    /// An internal TREE_CONNECT for `tree`, first in the queue.
+    /// An internal TREE_CONNECT for `tree`.
     pub(super) fn start_tree_reconnect(&mut self, tree: TreeId, now: Instant) {
         let deadline = Some(now + self.config.request_timeout);
         let op = self.alloc_op(
@@ -198,7 +198,8 @@ impl Client {
         if let Some(o) = self.ops.get_mut(&op) {
             o.internal = true;
         }
-        self.queue.push_front(op);
+        // At the back: the scheduler may be walking the queue right now.
+        self.queue.push_back(op);
     }
 
     /// The owner of a tree's InTcon step gives up (cancel, timeout) while other requests

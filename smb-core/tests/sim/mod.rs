@@ -40,6 +40,8 @@ pub struct Sim {
     pub server: Server,
     pub now: Instant,
     pub events: Vec<Event>,
+    /// The virtual time at which each event of `events` was seen.
+    pub event_at: Vec<Instant>,
     pub done: BTreeMap<OpId, Result<Response, OpError>>,
     /// A connection was opened at least once.
     pub connected: bool,
@@ -101,6 +103,7 @@ impl Sim {
             server: Server::new(server),
             now,
             events: Vec::new(),
+            event_at: Vec::new(),
             done: BTreeMap::new(),
             connected: false,
             closed: false,
@@ -169,6 +172,7 @@ impl Sim {
                 Output::Event(e) => {
                     let cut = self.cut_when.as_mut().is_some_and(|h| h(&e));
                     self.events.push(e);
+                    self.event_at.push(self.now);
                     if cut {
                         self.cut_all();
                     }
@@ -176,6 +180,20 @@ impl Sim {
                 Output::Timeout(t) => break t,
             }
         }
+    }
+
+    /// Cut the connection instead of delivering the `n`th response (1-based) to `command`.
+    pub fn cut_at_response(&mut self, command: smb_core::wire::Command, n: usize) {
+        let mut seen = 0;
+        self.on_frame = Some(Box::new(move |_, fr| {
+            if fr.get(4) == Some(&0xFE) && fr.get(4 + 12) == Some(&(command as u8)) {
+                seen += 1;
+                if seen == n {
+                    return Fate::Cut;
+                }
+            }
+            Fate::Deliver
+        }));
     }
 
     /// The connection of `ch` breaks (both sides see it).

@@ -112,12 +112,26 @@ struct Conn {
     preauth: PreauthHash,
     session_preauth: PreauthHash,
     acceptor: Option<NtlmAcceptor>,
+    /// The exchange in progress re-authenticates the live session (keys are kept).
+    reauth: bool,
     /// Highest MessageId + charge seen vs. credits granted (window check).
     granted: u64,
     dialect_done: bool,
 }
 
 pub type Script = Box<dyn FnMut(&Header, &[u8]) -> Option<Vec<(Header, Vec<u8>)>>>;
+
+/// What a forging hook does with a response before it is signed or encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forge {
+    /// Sign or encrypt it as usual (after the hook's edits).
+    Normal,
+    /// Send it as it is now: no signature, no encryption (a forged plaintext answer).
+    Plain,
+}
+
+/// A forging hook: the response header and the whole message (header + body), editable.
+pub type ForgeHook = Box<dyn FnMut(&Header, &mut Vec<u8>) -> Forge>;
 
 /// A response header for request `h` (the hook's helper): SERVER_TO_REDIR, the status, the
 /// credits asked for (at least 1).
@@ -174,6 +188,12 @@ pub struct Server {
     /// Test hook: answers a request instead of the built-in handler when it returns Some.
     /// Credits of the returned headers are counted as granted.
     pub script: Option<Script>,
+    /// Test hook: edits (or strips the protection of) responses before they are protected.
+    pub forge: Option<ForgeHook>,
+    /// Requests whose CreditCharge does not cover their payload ([MS-SMB2] 3.3.5.2.5), or
+    /// that are charged more than one credit though only READ, WRITE, IOCTL and
+    /// QUERY_DIRECTORY may be (3.2.4.1.5).
+    pub charge_violations: Vec<Header>,
     /// Wire TreeId per share name.
     pub tree_ids: BTreeMap<String, u32>,
     /// (TreeId, name) of every CREATE.
@@ -219,6 +239,8 @@ impl Server {
             hold: false,
             held: Vec::new(),
             script: None,
+            forge: None,
+            charge_violations: Vec::new(),
             tree_ids: BTreeMap::new(),
             creates: Vec::new(),
             headers: Vec::new(),
@@ -251,6 +273,7 @@ impl Server {
                 preauth: PreauthHash::new(),
                 session_preauth: PreauthHash::new(),
                 acceptor: None,
+                reauth: false,
                 granted: 1,
                 dialect_done: false,
             },
@@ -341,6 +364,7 @@ impl Server {
             self.seen.push(hdr.command);
             self.headers.push(hdr);
             self.log.push((ch, hdr));
+            self.check_charge(&hdr, &msg);
             if hdr.command != Command::Cancel {
                 let charge = u64::from(hdr.credit_charge.max(1));
                 if let Some(c) = self.conns.get(&ch) {
@@ -382,6 +406,32 @@ impl Server {
         }
     }
 
+    /// [MS-SMB2] 3.2.4.1.5 / 3.3.5.2.5: READ, WRITE, IOCTL and QUERY_DIRECTORY are charged
+    /// for their payload; everything else one credit.
+    fn check_charge(&mut self, h: &Header, msg: &[u8]) {
+        use smb_core::wire::query_directory::QueryDirectoryRequest;
+        let payload = match h.command {
+            Command::Read => ReadRequest::decode(msg).map(|r| u64::from(r.length)).ok(),
+            Command::Write => WriteRequest::decode(msg).map(|r| r.data.len() as u64).ok(),
+            Command::Ioctl => IoctlRequest::decode(msg)
+                .map(|r| (r.input.len() as u64).max(u64::from(r.max_output_response)))
+                .ok(),
+            Command::QueryDirectory => QueryDirectoryRequest::decode(msg)
+                .map(|r| u64::from(r.output_buffer_length))
+                .ok(),
+            Command::Cancel => return,
+            _ => None,
+        };
+        let charge = u64::from(h.credit_charge.max(1));
+        let bad = match payload {
+            Some(p) => charge < p.saturating_sub(1) / 65536 + 1,
+            None => charge != 1,
+        };
+        if bad {
+            self.charge_violations.push(*h);
+        }
+    }
+
     fn grant(&mut self, h: &Header) -> u16 {
         let g = h.credits.max(1).min(self.cfg.grant_cap);
         if let Some(c) = self.conns.get_mut(&self.current) {
@@ -407,6 +457,9 @@ impl Server {
         let mut msg = Vec::new();
         h.encode(&mut msg);
         msg.extend_from_slice(&body);
+        if self.forged(&h, &mut msg) {
+            return;
+        }
         let sign = !encrypt
             && h.session_id != 0
             && h.command != Command::Negotiate
@@ -423,6 +476,21 @@ impl Server {
             framing::frame(&msg).unwrap()
         };
         self.push(frame);
+    }
+
+    /// Run the forging hook; true when it took the message over (sent it plain).
+    fn forged(&mut self, h: &Header, msg: &mut Vec<u8>) -> bool {
+        let Some(f) = self.forge.as_mut() else {
+            return false;
+        };
+        match f(h, msg) {
+            Forge::Normal => false,
+            Forge::Plain => {
+                let frame = framing::frame(msg).unwrap();
+                self.push(frame);
+                true
+            }
+        }
     }
 
     /// Encrypt a message into a framed TRANSFORM.
@@ -650,6 +718,10 @@ impl Server {
                 });
                 Some(self.maybe_pending(h, body))
             }
+            Command::SetInfo => {
+                let rh = self.resp(h, NtStatus::SUCCESS);
+                Some(vec![(rh, vec![2, 0])])
+            }
             Command::Echo | Command::Flush | Command::Logoff | Command::TreeDisconnect => {
                 let rh = self.resp(h, NtStatus::SUCCESS);
                 Some(vec![(rh, vec![4, 0, 0, 0])])
@@ -734,12 +806,13 @@ impl Server {
         let req = SessionSetupRequest::decode(msg).unwrap();
         let is311 = self.cfg.dialect == Dialect::Smb311;
         let fresh = self.conns.get(&ch).is_some_and(|c| c.acceptor.is_none());
-        let reauth = h.session_id != 0 && h.session_id == self.session_id && fresh;
         if fresh {
+            let reauth = h.session_id != 0 && h.session_id == self.session_id;
             let acceptor = self.acceptor();
             if let Some(c) = self.conns.get_mut(&ch) {
                 c.acceptor = Some(acceptor);
                 c.session_preauth = c.preauth.clone();
+                c.reauth = reauth;
             }
             if !reauth {
                 // A new session: the old one (PreviousSessionId) ends here.
@@ -753,6 +826,7 @@ impl Server {
                 c.session_preauth.update(msg);
             }
         }
+        let reauth = self.conns.get(&ch).is_some_and(|c| c.reauth);
         let mut hh = *h;
         hh.session_id = self.session_id;
         let step = self
@@ -849,6 +923,9 @@ impl Server {
                 let mut full = Vec::new();
                 rh.encode(&mut full);
                 full.extend_from_slice(&body);
+                if self.forged(&rh, &mut full) {
+                    return None;
+                }
                 if let Some(s) = &self.signer {
                     s.sign(&mut full).unwrap();
                 }
