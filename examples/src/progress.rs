@@ -131,7 +131,7 @@ impl Transfer {
         if let Some(m) = &self.multi {
             let _ = m.clear();
         }
-        if self.quiet || self.files == 0 {
+        if self.quiet || self.files == 0 || ok_files == 0 {
             return;
         }
         let secs = self.started.elapsed().as_secs_f64();

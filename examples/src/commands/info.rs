@@ -79,6 +79,13 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
         let flags = names(share.flags, SHARE_FLAGS);
         let caps = names(share.capabilities, SHARE_CAPS);
         let runtime = s.remote.runtime().name();
+        // ShareFlags SMB2_SHAREFLAG_ENCRYPT_DATA ([MS-SMB2] 2.2.10).
+        let share_requires = share.flags & 0x8000 != 0;
+        let encryption = match (n.encryption, share.encrypted || share_requires) {
+            (true, _) => "yes (the whole session)",
+            (false, true) => "yes (this share requires it)",
+            (false, false) => "no",
+        };
         let mut p = Printer::new();
         let text = if ctx.g.json {
             let strs = |v: &[&str]| Value::Arr(v.iter().map(|s| Value::from(*s)).collect());
@@ -101,7 +108,10 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 ("anonymous", Value::Bool(n.anonymous)),
                 ("signing", Value::Bool(n.signing)),
                 ("encryption", Value::Bool(n.encryption)),
-                ("share_encrypted", Value::Bool(share.encrypted)),
+                (
+                    "share_encrypted",
+                    Value::Bool(share.encrypted || share_requires),
+                ),
                 ("channels", Value::Num(1)),
                 ("share_type", Value::from(share_type(share.share_type))),
                 ("share_flags", strs(&flags)),
@@ -128,7 +138,7 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                  dialect:         SMB {}\n\
                  logon:           {logon}\n\
                  signing:         {}\n\
-                 encryption:      {} (share requires it: {})\n\
+                 encryption:      {encryption}\n\
                  channels:        1 (multichannel is not implemented yet)\n\
                  share flags:     {}\n\
                  share caps:      {}\n\
@@ -139,8 +149,6 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 share_type(share.share_type),
                 dialect_name(n.dialect),
                 yn(n.signing),
-                yn(n.encryption || share.encrypted),
-                yn(share.encrypted),
                 list(&flags),
                 list(&caps),
                 share.maximal_access,

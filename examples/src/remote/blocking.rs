@@ -6,6 +6,7 @@ use super::{
 };
 use crate::error::Phase;
 use smb_blocking::{Client, File, OpenOptions, Share};
+use smb_core::client::Request;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 pub(super) struct Blocking {
@@ -116,6 +117,8 @@ impl Remote for Blocking {
     fn close(self: Box<Self>) -> io::Result<()> {
         let Blocking { share, client } = *self;
         drop(share);
+        // Wait for the server's answer to LOGOFF: the process may end right after this.
+        let _ = client.raw(Request::Logoff);
         client.shutdown();
         Ok(())
     }

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::error::Phase;
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use smb_core::client::Request;
 use smb_smol::{Client, File, OpenOptions, Share};
 use smol::block_on;
 use std::io::{self, Read, SeekFrom, Write};
@@ -125,6 +126,8 @@ impl Remote for Smol {
     fn close(self: Box<Self>) -> io::Result<()> {
         let Smol { share, client } = *self;
         drop(share);
+        // Wait for the server's answer to LOGOFF: the process may end right after this.
+        let _ = block_on(client.raw(Request::Logoff));
         block_on(client.shutdown());
         Ok(())
     }

@@ -6,6 +6,7 @@ use super::{
     entry, meta, negotiated, share_info, write_existing,
 };
 use crate::error::Phase;
+use smb_core::client::Request;
 use smb_tokio::{Client, File, OpenOptions, Share};
 use std::io::{self, Read, SeekFrom, Write};
 use std::time::Duration;
@@ -140,6 +141,8 @@ impl Remote for Tokio {
     fn close(self: Box<Self>) -> io::Result<()> {
         let Tokio { share, client, rt } = *self;
         drop(share);
+        // Wait for the server's answer to LOGOFF: the process may end right after this.
+        let _ = rt.block_on(client.raw(Request::Logoff));
         rt.block_on(client.shutdown());
         // Let the driver send the LOGOFF and close the socket before the tasks stop.
         rt.shutdown_timeout(Duration::from_millis(500));
