@@ -20,3 +20,6 @@ pub mod run;
 pub mod session;
 pub mod transfer;
 pub mod walk;
+
+#[cfg(test)]
+mod tests;

@@ -258,6 +258,7 @@ fn get_one(s: &Session, job: &GetJob, resume: bool, t: &Transfer) -> Result<(), 
     let temp = job.local.with_file_name(temp_name(&name));
     let size = job.size;
     let mut offset = 0;
+    let temp_existed = fs::metadata(&temp).is_ok();
     if resume {
         if let Ok(m) = fs::metadata(&temp) {
             offset = m.len();
@@ -293,6 +294,24 @@ fn get_one(s: &Session, job: &GetJob, resume: bool, t: &Transfer) -> Result<(), 
                     temp.display(),
                     s.shown(&job.remote)
                 ),
+            ));
+        }
+    }
+    if offset > 0 {
+        let local_tail = read_tail(
+            &mut fs::File::open(&temp).map_err(|e| local_err(&temp, e))?,
+            offset,
+        )
+        .map_err(|e| local_err(&temp, e))?;
+        let remote_tail = read_tail_remote(remote, &job.remote, offset).map_err(&err)?;
+        if local_tail != remote_tail {
+            if !temp_existed {
+                // Put the user's file back where it was.
+                let _ = fs::rename(&temp, &job.local);
+            }
+            return Err(mismatch(
+                &temp_display(&temp, temp_existed, &job.local),
+                &s.shown(&job.remote),
             ));
         }
     }
@@ -640,6 +659,7 @@ fn put_one(s: &Session, job: &PutJob, resume: bool, t: &Transfer) -> Result<(), 
     let (parent, name) = split_parent(&job.remote);
     let temp = join_path(parent, &temp_name(name));
     let mut offset = 0;
+    let mut moved_final = false;
     if resume {
         match remote.metadata(&temp) {
             Ok(m) => offset = m.size,
@@ -652,6 +672,7 @@ fn put_one(s: &Session, job: &PutJob, resume: bool, t: &Transfer) -> Result<(), 
                     remote
                         .rename(&job.remote, &temp)
                         .map_err(s.err(&job.remote))?;
+                    moved_final = true;
                     offset = m.size;
                 }
                 Ok(_) | Err(_) => {}
@@ -671,6 +692,15 @@ fn put_one(s: &Session, job: &PutJob, resume: bool, t: &Transfer) -> Result<(), 
     }
     let mut file = fs::File::open(&job.local).map_err(|e| Failure::local(&job.local, &e))?;
     if offset > 0 {
+        let local_tail =
+            read_tail(&mut file, offset).map_err(|e| Failure::local(&job.local, &e))?;
+        let remote_tail = read_tail_remote(remote, &temp, offset).map_err(s.err(&temp))?;
+        if local_tail != remote_tail {
+            if moved_final {
+                let _ = remote.rename(&temp, &job.remote);
+            }
+            return Err(mismatch(&s.shown(&temp), &job.local.display().to_string()));
+        }
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Failure::local(&job.local, &e))?;
     }
@@ -740,6 +770,51 @@ fn upload(
             }
             Err(f)
         }
+    }
+}
+
+/// How much of the end of a partial file is compared with the other side before resuming.
+const RESUME_CHECK: u64 = 64 * 1024;
+
+/// The last (up to) [`RESUME_CHECK`] bytes before `end` of a local file.
+fn read_tail(f: &mut fs::File, end: u64) -> io::Result<Vec<u8>> {
+    let start = end.saturating_sub(RESUME_CHECK);
+    f.seek(SeekFrom::Start(start))?;
+    let mut v = vec![0u8; (end - start) as usize];
+    f.read_exact(&mut v)?;
+    Ok(v)
+}
+
+/// The same bytes of a remote file (fewer if it is shorter).
+fn read_tail_remote(
+    remote: &dyn crate::remote::Remote,
+    path: &str,
+    end: u64,
+) -> io::Result<Vec<u8>> {
+    let start = end.saturating_sub(RESUME_CHECK);
+    let mut r = remote.open_read(path, start)?;
+    let mut v = Vec::with_capacity((end - start) as usize);
+    r.by_ref().take(end - start).read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// The partial file and the source differ where they overlap: resuming would splice two
+/// different files together.
+fn mismatch(partial: &str, source: &str) -> Failure {
+    Failure::new(
+        exit::LOCAL_IO,
+        format!(
+            "{partial} does not match {source}: not resuming (remove it, or copy without \
+             --continue)"
+        ),
+    )
+}
+
+fn temp_display(temp: &Path, temp_existed: bool, local: &Path) -> String {
+    if temp_existed {
+        temp.display().to_string()
+    } else {
+        local.display().to_string()
     }
 }
 
