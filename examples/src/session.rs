@@ -190,7 +190,7 @@ impl Session {
         if let Login::User { user, .. } = &self.login {
             if n.guest || n.anonymous {
                 let msg = format!(
-                    "logon failure: {} logged {user} on as guest instead (wrong password or \
+                    "logon failure: {} accepted {user} only as guest (wrong password or \
                      unknown user?); refusing (use --guest to log on as guest on purpose)",
                     self.server
                 );

@@ -418,11 +418,7 @@ fn errors(rt: &str) {
     );
     // An unknown user with a password: Samba maps it to guest; the CLI refuses.
     let unknown = format!("smb://nosuchuser@{}/{GUEST_SHARE}", lab().addr());
-    fails(
-        smb(rt, &["ls", &unknown]),
-        LOGON_FAILURE,
-        "as guest instead",
-    );
+    fails(smb(rt, &["ls", &unknown]), LOGON_FAILURE, "only as guest");
     // A name the injected resolver does not know: never asks DNS.
     let o = run(
         cmd(&["ls", "smb://u@no-such-host.invalid/s", "--runtime", rt])

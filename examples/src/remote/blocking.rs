@@ -118,8 +118,12 @@ impl Remote for Blocking {
         let Blocking { share, client } = *self;
         drop(share);
         // Wait for the server's answer to LOGOFF: the process may end right after this.
+        // The driver is then left to the end of the process instead of shut down: the
+        // engine's shutdown after an explicit LOGOFF trips its illegal-transition check
+        // (Session Exiting -> Exiting), and the adapters' shutdown does not wait for the
+        // LOGOFF it sends.
         let _ = client.raw(Request::Logoff);
-        client.shutdown();
+        std::mem::forget(client);
         Ok(())
     }
 }
