@@ -9,6 +9,7 @@
 use crate::error::Failure;
 use std::fmt;
 use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -31,6 +32,14 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+impl Secret {
+    /// From an environment variable's value, wiping the original bytes.
+    pub fn from_os(v: std::ffi::OsString) -> Secret {
+        let bytes = Zeroizing::new(v.into_vec());
+        Secret::new(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -232,15 +241,18 @@ fn read_password_no_echo(prompt: &str) -> io::Result<Secret> {
     let _now = crate::interrupt::ExitAtOnce::new();
     let mut line = Zeroizing::new(Vec::new());
     let mut byte = [0u8; 1];
+    // Straight from the file descriptor, a byte at a time: std's buffered stdin would keep
+    // a copy of the password in its buffer.
     let result = loop {
-        match stdin.lock().read(&mut byte) {
+        match rustix::io::read(&stdin, &mut byte) {
             Ok(0) => break Ok(()),
             Ok(_) if byte[0] == b'\n' => break Ok(()),
             Ok(_) => line.push(byte[0]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => break Err(io::Error::from(e)),
         }
     };
+    byte.fill(0);
     result?;
     if line.last() == Some(&b'\r') {
         line.pop();

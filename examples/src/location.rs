@@ -35,7 +35,8 @@ pub fn is_url(arg: &str) -> bool {
 impl Location {
     /// Parse `url`. The error names the URL with its password hidden.
     pub fn parse(url: &str) -> Result<Location, Failure> {
-        let masked = mask_wildcards(url);
+        // The copy holds the URL's password, if any: wiped when dropped.
+        let masked = zeroize::Zeroizing::new(mask_wildcards(url));
         let mut u = SmbUrl::parse(&masked).map_err(|e| Failure::bad_url(url, e))?;
         let share = u.share.take().ok_or_else(|| {
             Failure::bad_url(url, "no share name (expected smb://host/share/...)")

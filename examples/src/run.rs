@@ -41,8 +41,7 @@ impl System {
             Ok(spec) => Arc::new(StaticResolver::parse(&spec).map_err(Failure::usage)?),
             Err(_) => Arc::new(SystemResolver),
         };
-        let env_password =
-            std::env::var_os("SMB_PASSWORD").map(|v| Secret::new(v.to_string_lossy().into_owned()));
+        let env_password = std::env::var_os("SMB_PASSWORD").map(Secret::from_os);
         Ok(System {
             connect: Arc::new(remote::connect),
             resolver,
