@@ -29,17 +29,47 @@ pub mod exit {
     pub const LOCAL_IO: i32 = 10;
     /// The requested runtime is not compiled into this binary.
     pub const NO_RUNTIME: i32 = 11;
+    /// The server's host name could not be resolved to an address.
+    pub const NAME_RESOLUTION: i32 = 12;
+    /// Signing or encryption was required (by `--sign`/`--encrypt`, the server or the
+    /// share) and cannot be had, or a message failed its integrity check.
+    pub const SECURITY: i32 = 13;
+    /// Interrupted by Ctrl-C (SIGINT), after cleaning up.
+    pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM, after cleaning up.
+    pub const TERMINATED: i32 = 143;
+}
+
+/// How serious a failure with exit code `code` is, to pick the exit code when several
+/// operations of one command fail: an interruption, then anything that ends the session
+/// (connection, logon, security, usage), then other errors, local file errors, access
+/// denied, already exists, and not found last.
+pub fn severity(code: i32) -> u8 {
+    match code {
+        exit::OK => 0,
+        exit::NOT_FOUND => 1,
+        exit::ALREADY_EXISTS => 2,
+        exit::ACCESS_DENIED => 3,
+        exit::LOCAL_IO => 4,
+        exit::OTHER => 5,
+        exit::INTERRUPTED | exit::TERMINATED => 7,
+        _ => 6,
+    }
 }
 
 /// The help text that documents [`exit`].
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success                      6  share not found
-  1  other error                  7  remote file or directory not found
-  2  usage error                  8  access denied
-  3  invalid URL                  9  remote file already exists
-  4  server unreachable          10  local file error
-  5  logon failure (credentials) 11  runtime not built in";
+  0  success                      7  remote file or directory not found
+  1  other error                  8  access denied
+  2  usage error                  9  remote file or directory already exists
+  3  invalid URL                 10  local file error
+  4  server unreachable          11  runtime not built in
+  5  logon failure (credentials) 12  host name not resolved
+  6  share not found             13  signing or encryption refused or failed
+130  interrupted (Ctrl-C)       143  terminated (SIGTERM)
+When several operations fail (rm, get -r...), each failure is reported and the exit code
+is that of the most serious one.";
 
 /// A failed command: its exit code and a one-line message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +78,9 @@ pub struct Failure {
     pub code: i32,
     /// What went wrong, naming the cause (never contains the password).
     pub message: String,
+    /// The message was already printed (a summary of several failures reported one by
+    /// one).
+    pub reported: bool,
 }
 
 impl Failure {
@@ -56,7 +89,27 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            reported: false,
         }
+    }
+
+    /// Stopped by a signal (Ctrl-C).
+    pub fn interrupted() -> Self {
+        let code = match crate::interrupt::exit_code() {
+            exit::OK => exit::INTERRUPTED,
+            c => c,
+        };
+        Self::new(code, "interrupted")
+    }
+
+    /// stdout went away (`smb cat URL | head`): the command stops, and that is success.
+    pub fn stdout_closed() -> Self {
+        Self::new(exit::OK, "stdout closed")
+    }
+
+    /// Whether this failure is an interruption.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.code, exit::INTERRUPTED | exit::TERMINATED)
     }
 
     /// Bad usage.
@@ -114,7 +167,7 @@ fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `e`'s message without Rust's ` (os error N)` noise.
-fn plain(e: &io::Error) -> String {
+pub fn plain(e: &io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -146,6 +199,9 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         op_kind,
         Some(E::LogonFailure | E::Session(SessionError::LogonFailure(_)))
     );
+    if let Some(f) = security_failure(op_kind, server, share, &detail) {
+        return f;
+    }
     if matches!(op_kind, Some(E::BadShare)) {
         return Failure::new(
             exit::SHARE_NOT_FOUND,
@@ -255,6 +311,103 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         Phase::Op => format!("{shown_path} on {server}"),
     };
     Failure::new(exit::OTHER, format!("{step}: {detail}"))
+}
+
+/// Signing or encryption that cannot be had, or a message that failed its integrity check.
+fn security_failure(
+    kind: Option<&smb_core::client::ErrorKind>,
+    server: &str,
+    share: &str,
+    detail: &str,
+) -> Option<Failure> {
+    use smb_core::client::{ChannelError as C, ErrorKind as E, SessionError as S};
+    let what = match kind? {
+        E::SigningRequired | E::Session(S::SigningUnavailable) => "signing refused",
+        E::EncryptionRequired | E::Session(S::EncryptionUnavailable) => "encryption refused",
+        E::Channel(C::BadSignature(_) | C::Unsigned(_)) => "signature check failed",
+        E::Channel(C::DecryptFailed | C::Unencrypted(_)) => "encryption check failed",
+        E::Channel(C::Downgrade) => "negotiation check failed",
+        _ => return None,
+    };
+    let _ = share;
+    Some(Failure::new(
+        exit::SECURITY,
+        format!("{what}: {server}: {detail}"),
+    ))
+}
+
+/// Collects the failures of a command that goes on after one (rm of many paths, a
+/// recursive copy): each is printed at once; [`Failures::finish`] gives the exit status of
+/// the most serious one.
+#[derive(Debug, Default)]
+pub struct Failures {
+    worst: Option<Failure>,
+    count: usize,
+}
+
+impl Failures {
+    /// A new, empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Report `f` now and remember it.
+    pub fn add(&mut self, f: Failure) {
+        if !f.reported && f.code != exit::OK {
+            eprintln!("smb: {f}");
+        }
+        self.count += 1;
+        let worse = match &self.worst {
+            None => true,
+            Some(w) => severity(f.code) > severity(w.code),
+        };
+        if worse {
+            self.worst = Some(f);
+        }
+    }
+
+    /// Record the result of one operation.
+    pub fn record<T>(&mut self, r: Result<T, Failure>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(f) => {
+                self.add(f);
+                None
+            }
+        }
+    }
+
+    /// How many failed.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the most serious failure so far is an interruption (stop the work).
+    pub fn interrupted(&self) -> bool {
+        self.worst.as_ref().is_some_and(Failure::is_interrupted)
+    }
+
+    /// `Ok` when nothing failed; else the worst failure (already printed). With one
+    /// failure the status is that failure; with several, a summary of `total` operations
+    /// named `what` follows the individual lines.
+    pub fn finish(self, total: usize, what: &str) -> Result<(), Failure> {
+        match self.worst {
+            None => Ok(()),
+            Some(mut w) if self.count == 1 => {
+                w.reported = true;
+                Err(w)
+            }
+            Some(w) => {
+                let msg = format!("{} of {total} {what} failed", self.count);
+                eprintln!("smb: {msg}");
+                Err(Failure {
+                    code: w.code,
+                    message: msg,
+                    reported: true,
+                })
+            }
+        }
+    }
 }
 
 /// The URL with any password part replaced, safe to print.

@@ -1,7 +1,25 @@
 //! The `smb` command-line client (binary `smb`), as a library so that its pieces can be
-//! tested: argument parsing and command logic in [`cli`], error classification and exit
-//! codes in [`error`], and the seam to the three runtime adapters in [`remote`].
+//! tested: the command line in [`cli`], running a command in [`run`], the commands in
+//! [`commands`] and [`transfer`], error classification and exit codes in [`error`], and the
+//! seam to the three runtime adapters in [`remote`].
 
 pub mod cli;
+pub mod commands;
+pub mod credentials;
 pub mod error;
+pub mod format;
+pub mod glob;
+pub mod interrupt;
+pub mod json;
+pub mod location;
+pub mod pool;
+pub mod progress;
 pub mod remote;
+pub mod resolve;
+pub mod run;
+pub mod session;
+pub mod transfer;
+pub mod walk;
+
+#[cfg(test)]
+mod tests;

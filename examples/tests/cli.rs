@@ -1,29 +1,65 @@
-//! The built `smb` binary against one throwaway Samba server (shared by every test of this
-//! binary), once per runtime: transfers, listings, metadata, removal, and the error cases
-//! with their exit codes and messages.
+//! The built `smb` binary against one throwaway Samba server shared by every test of this
+//! binary (a guest share included), each test in its own directory of the share. Tests
+//! where the runtime matters run once per runtime and check, from the trace, that the
+//! adapter asked for carried the traffic. Every failure case asserts the exit code and the
+//! one-line message.
 
-use smb_testkit::{SHARE, SambaServer};
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use smb_testkit::{FaultProxy, GUEST_SHARE, SHARE, SambaConfig, SambaServer};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 const SMB: &str = env!("CARGO_BIN_EXE_smb");
 
 // Exit codes documented in `smb --help` (smb_examples::error::exit).
+const OTHER: i32 = 1;
+const USAGE: i32 = 2;
 const BAD_URL: i32 = 3;
 const UNREACHABLE: i32 = 4;
 const LOGON_FAILURE: i32 = 5;
 const SHARE_NOT_FOUND: i32 = 6;
 const NOT_FOUND: i32 = 7;
+const ACCESS_DENIED: i32 = 8;
+const ALREADY_EXISTS: i32 = 9;
+const NAME_RESOLUTION: i32 = 12;
+const SECURITY: i32 = 13;
+const INTERRUPTED: i32 = 130;
 
-/// Run `smb --runtime <rt> <args>` with `password` in SMB_PASSWORD.
-fn smb(rt: &str, password: &str, args: &[&str]) -> Output {
-    Command::new(SMB)
-        .args(args)
-        .args(["--runtime", rt])
-        .env("SMB_PASSWORD", password)
+/// The lab: default Samba plus a guest share (`map to guest = Bad User`).
+fn lab() -> &'static SambaServer {
+    static LAB: OnceLock<SambaServer> = OnceLock::new();
+    LAB.get_or_init(|| match SambaConfig::new().guest(true).start() {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start the lab Samba server: {e}"),
+    })
+}
+
+/// `smb://user@addr/share`.
+fn base() -> String {
+    format!("smb://{}@{}/{SHARE}", lab().user(), lab().addr())
+}
+
+/// A `smb` command with a clean environment: the lab's password in SMB_PASSWORD, no
+/// SMB_RUNTIME or SMB_RESOLVE from outside.
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(SMB);
+    c.args(args)
+        .env("SMB_PASSWORD", lab().password())
         .env_remove("SMB_RUNTIME")
-        .output()
-        .expect("cannot run the smb binary")
+        .env_remove("SMB_RESOLVE")
+        .stdin(Stdio::null());
+    c
+}
+
+fn run(mut c: impl std::borrow::BorrowMut<Command>) -> Output {
+    c.borrow_mut().output().expect("cannot run the smb binary")
+}
+
+/// `smb --runtime rt ARGS`.
+fn smb(rt: &str, args: &[&str]) -> Output {
+    run(cmd(args).args(["--runtime", rt]))
 }
 
 fn show(o: &Output) -> String {
@@ -35,39 +71,35 @@ fn show(o: &Output) -> String {
     )
 }
 
-/// Run and require success; returns stdout.
-fn ok(rt: &str, password: &str, args: &[&str]) -> Output {
-    let o = smb(rt, password, args);
-    assert!(
-        o.status.success(),
-        "smb {args:?} on {rt} failed\n{}",
-        show(&o)
-    );
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Require success.
+#[track_caller]
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "expected success\n{}", show(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", show(&o));
     o
 }
 
-/// Run and require exit code `code` and a stderr message containing `needle`.
-fn fails(rt: &str, password: &str, args: &[&str], code: i32, needle: &str) {
-    let o = smb(rt, password, args);
-    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "smb {args:?} on {rt}\n{}",
-        show(&o)
-    );
+/// Require exit code `code` and a one-line stderr containing `needle` (case-insensitive).
+#[track_caller]
+fn fails(o: Output, code: i32, needle: &str) -> Output {
+    let err = stderr(&o).to_lowercase();
+    assert_eq!(o.status.code(), Some(code), "{}", show(&o));
     assert!(
-        err.contains(needle),
-        "smb {args:?} on {rt}: expected {needle:?} in stderr\n{}",
+        err.contains(&needle.to_lowercase()),
+        "expected {needle:?} in stderr\n{}",
         show(&o)
     );
-    assert_eq!(
-        err.lines().count(),
-        1,
-        "error message is not one line\n{}",
-        show(&o)
-    );
+    assert_eq!(err.lines().count(), 1, "not one line\n{}", show(&o));
     assert!(!err.contains("panicked"), "{}", show(&o));
+    o
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*), different per seed.
@@ -88,13 +120,16 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!("smb-cli-test-{tag}-{}", std::process::id()));
+        let p = std::env::temp_dir().join(format!("smb-cli-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         Scratch(p)
     }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
     fn file(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
+        self.path(name).to_string_lossy().into_owned()
     }
 }
 
@@ -104,137 +139,301 @@ impl Drop for Scratch {
     }
 }
 
-fn base_url(server: &SambaServer) -> String {
-    format!("smb://{}@{}/{SHARE}", server.user(), server.addr())
+/// The test's own directory on the share: (URL, path on disk). Starts empty.
+fn remote_dir(tag: &str) -> (String, PathBuf) {
+    let disk = lab().share_path(SHARE).join(tag);
+    let _ = std::fs::remove_dir_all(&disk);
+    lab().put_file(SHARE, &format!("{tag}/.keep"), b"").unwrap();
+    std::fs::remove_file(disk.join(".keep")).unwrap();
+    (format!("{}/{tag}", base()), disk)
 }
 
-fn round_trip(rt: &str) {
-    let server = SambaServer::shared();
-    let pw = server.password();
-    let base = base_url(server);
-    let on_disk = server.share_path(SHARE).join(format!("cli-{rt}"));
-    let local = Scratch::new(rt);
-    let dir = format!("{base}/cli-{rt}");
+/// Names in a local or on-disk directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
 
-    ok(rt, pw, &["mkdir", &dir]);
+/// The adapter that carried the traffic, read from the `-vv` trace (each adapter logs its
+/// driver's events under its own crate name).
+#[track_caller]
+fn assert_runtime(o: &Output, rt: &str) {
+    let err = stderr(o);
+    let target = format!("smb_{rt}:");
     assert!(
-        on_disk.is_dir(),
-        "mkdir did not create {}",
-        on_disk.display()
+        err.contains(&target),
+        "no {target} lines in the trace\n{err}"
     );
+    for other in ["tokio", "smol", "blocking"].iter().filter(|o| **o != rt) {
+        assert!(
+            !err.contains(&format!("smb_{other}:")),
+            "the {other} adapter ran, not {rt}\n{err}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- per runtime
+
+fn round_trip(rt: &str) {
+    let tag = format!("rt-{rt}");
+    let (dir, disk) = remote_dir(&tag);
+    let local = Scratch::new(&tag);
 
     // Several MiB and an odd size, so that reads and writes span many requests.
     let content = data(3 * 1024 * 1024 + 12_345, rt.len() as u64);
-    let src = local.file("up.bin");
-    std::fs::write(&src, &content).unwrap();
-    let remote = format!("{dir}/data.bin");
-    let o = ok(rt, pw, &["put", &src, &remote]);
-    let summary = String::from_utf8_lossy(&o.stderr);
+    std::fs::write(local.path("up.bin"), &content).unwrap();
+    let o = ok(smb(
+        rt,
+        &["-vv", "put", &local.file("up.bin"), &format!("{dir}/")],
+    ));
+    assert_runtime(&o, rt);
+    let summary = stderr(&o);
     assert!(
-        summary.contains(&format!("{} bytes", content.len())) && summary.contains("MB/s"),
-        "no transfer summary\n{}",
+        summary.contains(&format!("put /share/{tag}/up.bin: {} bytes", content.len()))
+            && summary.contains(&format!("MB/s, {rt})")),
+        "no transfer summary naming the runtime\n{}",
         show(&o)
     );
+    assert!(std::fs::read(disk.join("up.bin")).unwrap() == content);
+    assert_eq!(names(&disk), ["up.bin"], "a temporary file was left behind");
+
+    let o = ok(smb(
+        rt,
+        &["get", &format!("{dir}/up.bin"), &local.file("down.bin")],
+    ));
+    assert!(stderr(&o).contains(&format!(", {rt})")), "{}", show(&o));
+    assert!(std::fs::read(local.path("down.bin")).unwrap() == content);
+    assert_eq!(names(&local.0), ["down.bin", "up.bin"]);
+
+    // ls: short names, then the long format with size.
+    lab()
+        .put_file(SHARE, &format!("{tag}/sub/small.txt"), b"small file\n")
+        .unwrap();
+    lab()
+        .put_file(SHARE, &format!("{tag}/.hidden"), b"h")
+        .unwrap();
+    let ls = stdout(&ok(smb(rt, &["ls", &dir])));
+    let mut lines: Vec<&str> = ls.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["sub/", "up.bin"], "ls:\n{ls}");
+    let ls = stdout(&ok(smb(rt, &["ls", "-la", &dir])));
+    let line = ls.lines().find(|l| l.ends_with(" up.bin")).unwrap_or("");
     assert!(
-        std::fs::read(on_disk.join("data.bin")).unwrap() == content,
-        "server-side file differs"
+        line.starts_with('-') && line.contains(&content.len().to_string()),
+        "{ls}"
+    );
+    assert!(ls.lines().any(|l| l.ends_with(" .hidden")), "ls -a:\n{ls}");
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with('d') && l.ends_with(" sub/")),
+        "{ls}"
+    );
+    let ls = stdout(&ok(smb(rt, &["ls", "-R", &dir])));
+    assert!(
+        ls.contains(&format!("/share/{tag}/sub:\nsmall.txt\n")),
+        "ls -R:\n{ls}"
     );
 
-    let dst = local.file("down.bin");
-    ok(rt, pw, &["-q", "get", &remote, &dst]);
-    assert!(
-        std::fs::read(&dst).unwrap() == content,
-        "downloaded bytes differ"
-    );
-
-    let ls = ok(rt, pw, &["ls", &dir]);
-    let ls = String::from_utf8_lossy(&ls.stdout);
-    let line = ls
-        .lines()
-        .find(|l| l.ends_with(" data.bin"))
-        .unwrap_or_else(|| panic!("ls does not show data.bin:\n{ls}"));
-    assert!(line.contains(&content.len().to_string()), "ls size: {line}");
-
-    let st = ok(rt, pw, &["stat", &remote]);
-    let st = String::from_utf8_lossy(&st.stdout);
+    let st = stdout(&ok(smb(rt, &["stat", &format!("{dir}/up.bin")])));
     assert!(
         st.contains(&format!("size:       {}", content.len())),
-        "stat:\n{st}"
+        "{st}"
     );
-    assert!(st.contains("type:       file"), "stat:\n{st}");
+    assert!(st.contains("type:       file"), "{st}");
 
-    server
-        .put_file(SHARE, &format!("cli-{rt}/small.txt"), b"small file\n")
-        .unwrap();
-    let cat = ok(rt, pw, &["cat", &format!("{dir}/small.txt")]);
+    let cat = ok(smb(rt, &["cat", &format!("{dir}/sub/small.txt")]));
     assert_eq!(cat.stdout, b"small file\n");
 
-    ok(
+    // Server-side copy, then moves.
+    ok(smb(
         rt,
-        pw,
-        &[
-            "mv",
-            &format!("{dir}/small.txt"),
-            &format!("/cli-{rt}/moved.txt"),
-        ],
-    );
-    assert!(on_disk.join("moved.txt").is_file() && !on_disk.join("small.txt").exists());
+        &["cp", &format!("{dir}/up.bin"), &format!("/{tag}/copy.bin")],
+    ));
+    assert!(std::fs::read(disk.join("copy.bin")).unwrap() == content);
+    ok(smb(
+        rt,
+        &["mv", &format!("{dir}/copy.bin"), &format!("/{tag}/sub/")],
+    ));
+    assert!(disk.join("sub/copy.bin").is_file() && !disk.join("copy.bin").exists());
 
-    ok(rt, pw, &["rm", &remote]);
-    assert!(!on_disk.join("data.bin").exists(), "rm left the file");
-    fails(rt, pw, &["stat", &remote], NOT_FOUND, "not found");
-
-    ok(rt, pw, &["rm", "-r", &dir]);
-    assert!(!on_disk.exists(), "rm -r left the directory");
-}
-
-fn server_errors(rt: &str) {
-    let server = SambaServer::shared();
-    let pw = server.password();
-    let base = base_url(server);
+    ok(smb(rt, &["rm", &format!("{dir}/up.bin")]));
+    assert!(!disk.join("up.bin").exists(), "rm left the file");
     fails(
-        rt,
-        "wrong-password",
-        &["ls", &base],
-        LOGON_FAILURE,
-        "logon failure",
-    );
-    let no_share = format!("smb://{}@{}/no-such-share", server.user(), server.addr());
-    fails(
-        rt,
-        pw,
-        &["ls", &no_share],
-        SHARE_NOT_FOUND,
-        "share not found",
-    );
-    let missing = format!("{base}/no/such/file.txt");
-    fails(
-        rt,
-        pw,
-        &["get", &missing, "/dev/null"],
+        smb(rt, &["stat", &format!("{dir}/up.bin")]),
         NOT_FOUND,
         "not found",
     );
-    fails(rt, pw, &["cat", &missing], NOT_FOUND, "not found");
+    ok(smb(rt, &["rm", "-r", &dir]));
+    assert!(!disk.exists(), "rm -r left the directory");
 }
 
-/// Errors that need no server.
-fn local_errors(rt: &str) {
-    fails(
+/// Many small files: `put -r` and `get -r` on one session with requests of many files in
+/// flight at once (seen at a proxy), and patterns.
+fn many_files(rt: &str) {
+    const FILES: usize = 300;
+    let tag = format!("many-{rt}");
+    let (_, disk) = remote_dir(&tag);
+    let local = Scratch::new(&tag);
+    let src = local.path("src");
+    std::fs::create_dir_all(src.join("deeper")).unwrap();
+    for i in 0..FILES {
+        let sub = if i % 10 == 0 { "deeper/" } else { "" };
+        let ext = if i % 3 == 0 { "log" } else { "dat" };
+        std::fs::write(
+            src.join(format!("{sub}f{i:03}.{ext}")),
+            data(4096, i as u64),
+        )
+        .unwrap();
+    }
+    let proxy = FaultProxy::start(lab().addr()).unwrap();
+    let url = format!("smb://{}@{}/{SHARE}/{tag}", lab().user(), proxy.addr());
+    ok(smb(
         rt,
-        "pw",
-        &["ls", "http://host/share"],
-        BAD_URL,
-        "invalid url",
+        &["put", "-r", &local.file("src"), &format!("{url}/")],
+    ));
+    assert_eq!(proxy.connections(), 1, "one session for every file");
+    let peak = peak_in_flight(&proxy, smb_core::wire::Command::Write);
+    assert!(
+        peak >= 4,
+        "WRITEs of different files never overlapped (peak {peak})"
+    );
+    for i in (0..FILES).step_by(37) {
+        let sub = if i % 10 == 0 { "deeper/" } else { "" };
+        let ext = if i % 3 == 0 { "log" } else { "dat" };
+        let p = disk.join(format!("src/{sub}f{i:03}.{ext}"));
+        assert!(
+            std::fs::read(&p).unwrap() == data(4096, i as u64),
+            "{}",
+            p.display()
+        );
+    }
+    assert_eq!(names(&disk.join("src")).len(), FILES - FILES / 10 + 1);
+
+    proxy.clear_log();
+    let back = local.path("back");
+    ok(smb(
+        rt,
+        &[
+            "get",
+            "-r",
+            &format!("{url}/src"),
+            &format!("{}/", back.display()),
+        ],
+    ));
+    let peak = peak_in_flight(&proxy, smb_core::wire::Command::Read);
+    assert!(
+        peak >= 4,
+        "READs of different files never overlapped (peak {peak})"
+    );
+    let got = back.join("src");
+    assert_eq!(names(&got).len(), FILES - FILES / 10 + 1);
+    assert_eq!(names(&got.join("deeper")).len(), FILES / 10);
+    for i in (0..FILES).step_by(41) {
+        let sub = if i % 10 == 0 { "deeper/" } else { "" };
+        let ext = if i % 3 == 0 { "log" } else { "dat" };
+        let name = format!("{sub}f{i:03}.{ext}");
+        assert!(
+            std::fs::read(got.join(&name)).unwrap() == data(4096, i as u64),
+            "{name}"
+        );
+    }
+
+    // A pattern into a new directory (trailing /), then a pattern that matches nothing.
+    let logs = local.path("logs");
+    ok(smb(
+        rt,
+        &[
+            "get",
+            &format!("{url}/src/*.log"),
+            &format!("{}/", logs.display()),
+        ],
+    ));
+    let expected = (0..FILES).filter(|i| i % 3 == 0 && i % 10 != 0).count();
+    assert_eq!(names(&logs).len(), expected);
+    assert!(names(&logs).iter().all(|n| n.ends_with(".log")));
+    fails(
+        smb(
+            rt,
+            &["get", &format!("{url}/src/*.zip"), &local.file("none/")],
+        ),
+        NOT_FOUND,
+        "no match",
+    );
+    ok(smb(rt, &["rm", "-r", &url]));
+}
+
+/// The most requests of `command` waiting for their response at any point of the proxy's
+/// log (an interim STATUS_PENDING response counts as the answer).
+fn peak_in_flight(proxy: &FaultProxy, command: smb_core::wire::Command) -> usize {
+    use smb_testkit::Seen;
+    let mut open = std::collections::HashSet::new();
+    let mut peak = 0;
+    for e in proxy.log() {
+        if let Seen::Smb2 {
+            command: c,
+            message_id,
+            response,
+            ..
+        } = e.what
+        {
+            if c != command {
+                continue;
+            }
+            if response {
+                open.remove(&message_id);
+            } else {
+                open.insert(message_id);
+                peak = peak.max(open.len());
+            }
+        }
+    }
+    peak
+}
+
+fn errors(rt: &str) {
+    let pw_wrong = run(cmd(&["ls", &base(), "--runtime", rt]).env("SMB_PASSWORD", "wrong"));
+    fails(pw_wrong, LOGON_FAILURE, "logon failure");
+    let no_share = format!("smb://{}@{}/no-such-share", lab().user(), lab().addr());
+    fails(
+        smb(rt, &["ls", &no_share]),
+        SHARE_NOT_FOUND,
+        "share not found",
+    );
+    let missing = format!("{}/no/such/file.txt", base());
+    fails(
+        smb(rt, &["get", &missing, "/dev/null"]),
+        NOT_FOUND,
+        "not found",
     );
     fails(
-        rt,
-        "pw",
-        &["ls", "smb://user@host:99999/share"],
-        BAD_URL,
-        "invalid url",
+        smb(rt, &["cat", &missing]),
+        NOT_FOUND,
+        "/share/no/such/file.txt",
     );
-    fails(rt, "pw", &["ls", "smb://127.0.0.1"], BAD_URL, "invalid url");
+    // An unknown user with a password: Samba maps it to guest; the CLI refuses.
+    let unknown = format!("smb://nosuchuser@{}/{GUEST_SHARE}", lab().addr());
+    fails(smb(rt, &["ls", &unknown]), LOGON_FAILURE, "only as guest");
+    // A name the injected resolver does not know: never asks DNS.
+    let o = run(
+        cmd(&["ls", "smb://u@no-such-host.invalid/s", "--runtime", rt])
+            .env("SMB_RESOLVE", format!("fileserver={}", lab().addr().ip())),
+    );
+    fails(
+        o,
+        NAME_RESOLUTION,
+        "cannot resolve host name \"no-such-host.invalid\"",
+    );
+    // A name it knows works.
+    let url = format!("smb://{}@fileserver:{}/{SHARE}", lab().user(), lab().port());
+    let o = run(cmd(&["ls", &url, "--runtime", rt])
+        .env("SMB_RESOLVE", format!("fileserver={}", lab().addr().ip())));
+    ok(o);
     // A port nobody listens on: bind one, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -242,7 +441,97 @@ fn local_errors(rt: &str) {
         .unwrap()
         .port();
     let url = format!("smb://user@127.0.0.1:{port}/share");
-    fails(rt, "pw", &["ls", &url], UNREACHABLE, "unreachable");
+    fails(smb(rt, &["ls", &url]), UNREACHABLE, "unreachable");
+}
+
+/// Start `smb` with piped output.
+fn spawn(rt: &str, args: &[&str]) -> Child {
+    cmd(args)
+        .args(["--runtime", rt])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt(child: &mut Child) -> Output {
+    let pid = child.id().to_string();
+    let st = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(st.success());
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+    Output {
+        status: child.wait().unwrap(),
+        stdout: out,
+        stderr: err,
+    }
+}
+
+/// Ctrl-C in the middle of a download and an upload (slowed by a proxy): exit 130, the
+/// temporary file removed, nothing under the final name, and the session logged off.
+fn interrupted(rt: &str) {
+    use smb_core::wire::Command as C;
+    let tag = format!("int-{rt}");
+    let (_, disk) = remote_dir(&tag);
+    let local = Scratch::new(&tag);
+    let size = 48 << 20;
+    lab()
+        .put_file(SHARE, &format!("{tag}/big.bin"), &data(size, 7))
+        .unwrap();
+    let proxy = FaultProxy::start(lab().addr()).unwrap();
+    proxy.set_response_delay(Duration::from_millis(15));
+    let url = format!("smb://{}@{}/{SHARE}/{tag}", lab().user(), proxy.addr());
+
+    let dst = local.path("big.bin");
+    let temp = local.path(".big.bin.smbpart");
+    let mut child = spawn(
+        rt,
+        &["get", &format!("{url}/big.bin"), &dst.to_string_lossy()],
+    );
+    wait_until("the download to start", Duration::from_secs(30), || {
+        std::fs::metadata(&temp).is_ok_and(|m| m.len() > 0)
+    });
+    let o = interrupt(&mut child);
+    assert_eq!(o.status.code(), Some(INTERRUPTED), "{}", show(&o));
+    assert!(stderr(&o).contains("interrupted"), "{}", show(&o));
+    assert!(!temp.exists(), "the temporary file is still there");
+    assert!(!dst.exists(), "a partial file under the final name");
+    assert_eq!(proxy.request_count(C::Logoff), 1, "no LOGOFF after Ctrl-C");
+
+    let up = local.path("up.bin");
+    std::fs::write(&up, data(size, 8)).unwrap();
+    proxy.clear_log();
+    proxy.set_delay(Duration::from_millis(15));
+    let mut child = spawn(
+        rt,
+        &["put", &up.to_string_lossy(), &format!("{url}/up.bin")],
+    );
+    let remote_temp = disk.join(".up.bin.smbpart");
+    wait_until("the upload to start", Duration::from_secs(30), || {
+        std::fs::metadata(&remote_temp).is_ok_and(|m| m.len() > 0)
+    });
+    let o = interrupt(&mut child);
+    assert_eq!(o.status.code(), Some(INTERRUPTED), "{}", show(&o));
+    assert!(
+        !remote_temp.exists(),
+        "the remote temporary file is still there"
+    );
+    assert!(
+        !disk.join("up.bin").exists(),
+        "a partial file under the final name"
+    );
+    assert_eq!(proxy.request_count(C::Logoff), 1, "no LOGOFF after Ctrl-C");
+    let _ = std::fs::remove_dir_all(&disk);
 }
 
 macro_rules! per_runtime {
@@ -254,12 +543,16 @@ macro_rules! per_runtime {
                     super::round_trip(stringify!($rt));
                 }
                 #[test]
-                fn server_errors() {
-                    super::server_errors(stringify!($rt));
+                fn many_files() {
+                    super::many_files(stringify!($rt));
                 }
                 #[test]
-                fn local_errors() {
-                    super::local_errors(stringify!($rt));
+                fn errors() {
+                    super::errors(stringify!($rt));
+                }
+                #[test]
+                fn interrupted() {
+                    super::interrupted(stringify!($rt));
                 }
             }
         )*
@@ -268,40 +561,559 @@ macro_rules! per_runtime {
 
 per_runtime!(tokio, smol, blocking);
 
+// ---------------------------------------------------------------- one runtime
+
 #[test]
-fn usage_errors_and_help() {
-    let o = Command::new(SMB).arg("--help").output().unwrap();
-    assert!(o.status.success());
-    let help = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        help.contains("Exit codes") && help.contains("--runtime"),
-        "{help}"
+fn credential_sources() {
+    let local = Scratch::new("creds");
+    let (user, pw) = (lab().user(), lab().password());
+    let plain = format!("smb://{}/{SHARE}", lab().addr());
+    let no_env = |args: &[&str]| run(cmd(args).env_remove("SMB_PASSWORD"));
+    ok(no_env(&["ls", &plain, "-U", &format!("{user}%{pw}")]));
+    ok(no_env(&[
+        "ls",
+        &plain,
+        "-U",
+        &format!("WORKGROUP\\{user}%{pw}"),
+    ]));
+    ok(no_env(&["ls", &plain, "-U", user, "--password", pw]));
+    let auth = local.path("auth");
+    std::fs::write(
+        &auth,
+        format!("username = {user}\npassword = {pw}\ndomain = WORKGROUP\n"),
+    )
+    .unwrap();
+    ok(no_env(&["ls", &plain, "-A", &auth.to_string_lossy()]));
+    ok(no_env(&[
+        "ls",
+        &format!("smb://{user}:{pw}@{}/{SHARE}", lab().addr()),
+    ]));
+    ok(run(cmd(&["ls", &base()])));
+    // An explicit password wins over the environment.
+    let o = run(cmd(&["ls", &base(), "--password", "wrong"]));
+    fails(o, LOGON_FAILURE, "logon failure");
+    // No password anywhere and no terminal: say how to give one.
+    fails(no_env(&["ls", &base()]), USAGE, "SMB_PASSWORD");
+    std::fs::write(&auth, "user = x\n").unwrap();
+    fails(
+        no_env(&["ls", &plain, "-A", &auth.to_string_lossy()]),
+        USAGE,
+        "line 1",
     );
-    let o = Command::new(SMB)
-        .args(["--password", "hunter2", "frobnicate"])
-        .output()
+    let o = no_env(&["ls", &plain, "-A", &local.file("missing")]);
+    fails(o, 10, "local file");
+}
+
+#[test]
+fn password_prompt_without_echo() {
+    // Under a pseudo-terminal (script(1)): the prompt appears, the typed password is not
+    // echoed, and the listing works.
+    let pw = lab().password();
+    let line = format!("'{SMB}' ls '{}'", base());
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("SMB_PASSWORD")
+        .env_remove("SMB_RUNTIME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("hunter2"));
-    // Options after the command are accepted too.
-    let o = Command::new(SMB)
-        .args([
+    let mut out = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s2.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    wait_until("the password prompt", Duration::from_secs(20), || {
+        String::from_utf8_lossy(&seen.lock().unwrap()).contains("Password for")
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{pw}\n").as_bytes()).unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Password for {} on {}",
+            lab().user(),
+            lab().addr()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(pw), "the password was echoed:\n{text}");
+}
+
+#[test]
+fn guest_and_anonymous() {
+    lab()
+        .put_file(GUEST_SHARE, "hello.txt", b"hello guest\n")
+        .unwrap();
+    let guest = format!("smb://{}/{GUEST_SHARE}", lab().addr());
+    let o = ok(run(
+        cmd(&["cat", &format!("{guest}/hello.txt")]).env_remove("SMB_PASSWORD")
+    ));
+    assert_eq!(o.stdout, b"hello guest\n");
+    assert!(
+        stderr(&o).contains("as guest"),
+        "the CLI must say it runs as guest\n{}",
+        show(&o)
+    );
+    let o = ok(run(cmd(&["--guest", "info", &guest])));
+    assert!(
+        stdout(&o).contains("logon:           guest"),
+        "{}",
+        show(&o)
+    );
+    // -q silences the notice, not the facts.
+    let o = ok(run(cmd(&["-q", "--guest", "ls", &guest])));
+    assert!(stderr(&o).is_empty(), "{}", show(&o));
+    fails(
+        run(cmd(&["--guest", "ls", &format!("{}/x", base())])),
+        USAGE,
+        "--guest logs in without a user",
+    );
+    fails(
+        run(cmd(&[
+            "--anonymous",
             "ls",
-            "ftp://x/y",
-            "--runtime",
-            "blocking",
-            "--password",
-            "hunter2",
-        ])
+            &format!("smb://{}/{SHARE}", lab().addr()),
+        ])),
+        ACCESS_DENIED,
+        "access denied",
+    );
+}
+
+#[test]
+fn security_options() {
+    let o = ok(run(cmd(&["--sign", "info", &base()])));
+    assert!(stdout(&o).contains("signing:         yes"), "{}", show(&o));
+    let o = ok(run(cmd(&["--encrypt", "--json", "info", &base()])));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["encryption"], true, "{doc}");
+    assert_eq!(doc["dialect"], "3.1.1", "{doc}");
+    let guest = format!("smb://{}/{GUEST_SHARE}", lab().addr());
+    fails(
+        run(cmd(&["--guest", "--sign", "ls", &guest])),
+        SECURITY,
+        "signing refused",
+    );
+    fails(
+        run(cmd(&["--encrypt", "--max-dialect", "2.1", "ls", &base()])),
+        SECURITY,
+        "encryption refused",
+    );
+    let o = ok(run(cmd(&[
+        "--max-dialect",
+        "2.1",
+        "--json",
+        "info",
+        &base(),
+    ])));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["dialect"], "2.1", "{doc}");
+    fails(
+        run(cmd(&[
+            "--min-dialect",
+            "3.1.1",
+            "--max-dialect",
+            "3.0",
+            "ls",
+            &base(),
+        ])),
+        USAGE,
+        "--min-dialect is above --max-dialect",
+    );
+    let o = ok(run(cmd(&["--channels", "4", "ls", &base()])));
+    assert!(
+        stderr(&o).contains("multichannel, which is not implemented yet"),
+        "{}",
+        show(&o)
+    );
+    // The encrypted share: reported as such.
+    let enc = format!("smb://{}@{}/encrypted", lab().user(), lab().addr());
+    let o = ok(run(cmd(&["info", &enc])));
+    assert!(stdout(&o).contains("encryption:      yes"), "{}", show(&o));
+}
+
+#[test]
+fn timeout_against_a_silent_server() {
+    // Accepts TCP and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(conns);
+    });
+    let url = format!("smb://u@127.0.0.1:{port}/s");
+    let o = run(cmd(&["--timeout", "1s", "ls", &url]));
+    fails(o, UNREACHABLE, "127.0.0.1");
+    hold.join().unwrap();
+}
+
+#[test]
+fn json_documents() {
+    let (dir, _) = remote_dir("json");
+    lab().put_file(SHARE, "json/a.txt", b"12345").unwrap();
+    lab().put_file(SHARE, "json/d/b.txt", b"1234567").unwrap();
+    let parse = |o: Output| -> serde_json::Value {
+        let o = ok(o);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&o)))
+    };
+    let ls = parse(run(cmd(&["--json", "ls", "-R", &dir])));
+    let entries = ls["entries"].as_array().unwrap();
+    let a = entries.iter().find(|e| e["name"] == "a.txt").unwrap();
+    assert_eq!(a["path"], "/share/json/a.txt");
+    assert_eq!(a["type"], "file");
+    assert_eq!(a["size"], 5);
+    assert!(a["modified"].as_str().unwrap().ends_with('Z'));
+    assert!(entries.iter().any(|e| e["path"] == "/share/json/d/b.txt"));
+    let st = parse(run(cmd(&["stat", "--json", &format!("{dir}/d")])));
+    assert_eq!(st["entries"][0]["type"], "directory");
+    assert!(
+        st["entries"][0]["attributes"]
+            .as_array()
+            .unwrap()
+            .contains(&"directory".into())
+    );
+    let du = parse(run(cmd(&["du", "-s", "--json", &dir])));
+    assert_eq!(du["entries"][0]["bytes"], 12);
+    assert_eq!(du["entries"][0]["files"], 2);
+    let info = parse(run(cmd(&["info", "--json", &dir])));
+    for field in [
+        "server",
+        "share",
+        "runtime",
+        "dialect",
+        "signing",
+        "encryption",
+        "guest",
+    ] {
+        assert!(!info[field].is_null(), "info has no {field}: {info}");
+    }
+    fails(
+        run(cmd(&["--json", "mkdir", &format!("{dir}/x")])),
+        USAGE,
+        "--json is for",
+    );
+}
+
+#[test]
+fn du_and_tree() {
+    let (dir, _) = remote_dir("du");
+    lab().put_file(SHARE, "du/a.bin", &[0u8; 2048]).unwrap();
+    lab().put_file(SHARE, "du/sub/b.bin", &[0u8; 1024]).unwrap();
+    let du = stdout(&ok(run(cmd(&["du", &dir]))));
+    assert_eq!(du, "1024\t/share/du/sub\n3072\t/share/du\n", "{du}");
+    let du = stdout(&ok(run(cmd(&["du", "-sh", &dir]))));
+    assert_eq!(du, "3.0K\t/share/du\n");
+    let tree = stdout(&ok(run(cmd(&["tree", &dir]))));
+    assert_eq!(
+        tree,
+        "/share/du\n├── a.bin\n└── sub/\n    └── b.bin\n\n1 directory, 2 files\n"
+    );
+}
+
+#[test]
+fn resume_get_and_put() {
+    let (dir, disk) = remote_dir("resume");
+    let local = Scratch::new("resume");
+    let content = data(5 * 1024 * 1024 + 77, 42);
+    lab().put_file(SHARE, "resume/f.bin", &content).unwrap();
+    // A partial local file (as an interrupted download of another tool leaves it).
+    let half = content.len() / 2;
+    std::fs::write(local.path("f.bin"), &content[..half]).unwrap();
+    let o = ok(run(cmd(&[
+        "get",
+        "-c",
+        &format!("{dir}/f.bin"),
+        &local.file("f.bin"),
+    ])));
+    assert!(std::fs::read(local.path("f.bin")).unwrap() == content);
+    assert!(
+        stderr(&o).contains(&format!("{} bytes", content.len() - half)),
+        "only the rest is transferred\n{}",
+        show(&o)
+    );
+    // Complete already: nothing to do.
+    let o = ok(run(cmd(&[
+        "get",
+        "-c",
+        &format!("{dir}/f.bin"),
+        &local.file("f.bin"),
+    ])));
+    assert!(stderr(&o).contains("complete already"), "{}", show(&o));
+    // A partial temporary file from an interrupted `get --continue`.
+    std::fs::remove_file(local.path("f.bin")).unwrap();
+    std::fs::write(local.path(".f.bin.smbpart"), &content[..1000]).unwrap();
+    ok(run(cmd(&[
+        "get",
+        "--continue",
+        &format!("{dir}/f.bin"),
+        &local.file("f.bin"),
+    ])));
+    assert!(std::fs::read(local.path("f.bin")).unwrap() == content);
+    assert_eq!(names(&local.0), ["f.bin"]);
+
+    // put --continue from a partial remote temporary file.
+    std::fs::write(local.path("up.bin"), &content).unwrap();
+    lab()
+        .put_file(SHARE, "resume/.up.bin.smbpart", &content[..half])
+        .unwrap();
+    let o = ok(run(cmd(&[
+        "put",
+        "-c",
+        &local.file("up.bin"),
+        &format!("{dir}/"),
+    ])));
+    assert!(std::fs::read(disk.join("up.bin")).unwrap() == content);
+    assert!(
+        stderr(&o).contains(&format!("{} bytes", content.len() - half)),
+        "{}",
+        show(&o)
+    );
+    assert!(!disk.join(".up.bin.smbpart").exists());
+    // A local file larger than the remote one is not "resumed".
+    std::fs::write(local.path("f.bin"), data(content.len() + 10, 1)).unwrap();
+    let o = run(cmd(&[
+        "get",
+        "-c",
+        &format!("{dir}/f.bin"),
+        &local.file("f.bin"),
+    ]));
+    fails(o, 10, "larger");
+}
+
+#[test]
+fn get_to_a_closed_pipe_exits_0() {
+    lab()
+        .put_file(SHARE, "pipe/big.bin", &data(8 << 20, 3))
+        .unwrap();
+    for args in [
+        vec![
+            "get".to_string(),
+            format!("{}/pipe/big.bin", base()),
+            "-".into(),
+        ],
+        vec!["cat".to_string(), format!("{}/pipe/big.bin", base())],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 100];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?} | head\n{}", show(&o));
+        assert!(stderr(&o).is_empty(), "{}", show(&o));
+    }
+}
+
+#[test]
+fn bad_input() {
+    let (dir, disk) = remote_dir("bad");
+    lab().put_file(SHARE, "bad/a.txt", b"a").unwrap();
+    lab().put_file(SHARE, "bad/b.txt", b"b").unwrap();
+    lab().put_file(SHARE, "bad/full/x.txt", b"x").unwrap();
+    fails(
+        run(cmd(&["ls", "http://host/share"])),
+        BAD_URL,
+        "invalid url",
+    );
+    fails(
+        run(cmd(&["ls", "smb://user@host:99999/share"])),
+        BAD_URL,
+        "invalid port",
+    );
+    fails(
+        run(cmd(&["ls", "smb://127.0.0.1"])),
+        BAD_URL,
+        "no share name",
+    );
+    fails(run(cmd(&["ls", &format!("{dir}/../x")])), BAD_URL, "\"..\"");
+    // Existing targets.
+    fails(
+        run(cmd(&["mkdir", &format!("{dir}/full")])),
+        ALREADY_EXISTS,
+        "already exists",
+    );
+    ok(run(cmd(&["mkdir", "-p", &format!("{dir}/full")])));
+    let o = run(cmd(&["mv", &format!("{dir}/a.txt"), "/bad/b.txt"]));
+    fails(o, ALREADY_EXISTS, "use mv -f");
+    assert_eq!(
+        std::fs::read(disk.join("b.txt")).unwrap(),
+        b"b",
+        "mv replaced the target"
+    );
+    ok(run(cmd(&[
+        "mv",
+        "-f",
+        &format!("{dir}/a.txt"),
+        "/bad/b.txt",
+    ])));
+    assert_eq!(std::fs::read(disk.join("b.txt")).unwrap(), b"a");
+    // A directory that is not empty.
+    fails(
+        run(cmd(&["rmdir", &format!("{dir}/full")])),
+        OTHER,
+        "not empty",
+    );
+    fails(
+        run(cmd(&["rm", &format!("{dir}/full")])),
+        USAGE,
+        "use rm -r",
+    );
+    // A pattern that matches nothing.
+    fails(
+        run(cmd(&["rm", &format!("{dir}/*.zip")])),
+        NOT_FOUND,
+        "no match",
+    );
+    ok(run(cmd(&[
+        "rm",
+        "-f",
+        &format!("{dir}/*.zip"),
+        "/bad/nothing",
+    ])));
+    // rm goes on after a failure and reports each: the existing file still goes.
+    let o = run(cmd(&[
+        "rm",
+        &format!("{dir}/missing"),
+        "/bad/full",
+        "/bad/b.txt",
+    ]));
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(USAGE),
+        "worst of not found and usage\n{}",
+        show(&o)
+    );
+    assert!(
+        err.contains("/share/bad/missing") && err.contains("use rm -r"),
+        "{err}"
+    );
+    assert!(err.contains("2 of 3 removals failed"), "{err}");
+    assert!(
+        !disk.join("b.txt").exists(),
+        "rm stopped at the first failure"
+    );
+    // Local side: a missing source, a directory without -r.
+    let local = Scratch::new("bad");
+    fails(
+        run(cmd(&["put", &local.file("nope"), &format!("{dir}/")])),
+        10,
+        "local file",
+    );
+    fails(
+        run(cmd(&[
+            "put",
+            &local.0.to_string_lossy(),
+            &format!("{dir}/"),
+        ])),
+        USAGE,
+        "use put -r",
+    );
+    fails(
+        run(cmd(&["get", &format!("{dir}/full"), &local.file("x")])),
+        USAGE,
+        "use get -r",
+    );
+    let o = run(cmd(&["frobnicate"]));
+    assert_eq!(o.status.code(), Some(USAGE), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("unrecognized subcommand"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn progress_bars_only_on_a_terminal() {
+    lab()
+        .put_file(SHARE, "bars/f.bin", &data(16 << 20, 5))
+        .unwrap();
+    let local = Scratch::new("bars");
+    let proxy = FaultProxy::start(lab().addr()).unwrap();
+    proxy.set_response_delay(Duration::from_millis(5));
+    let url = format!("smb://{}@{}/{SHARE}/bars/f.bin", lab().user(), proxy.addr());
+    let line = format!("'{SMB}' get '{url}' '{}'", local.file("a.bin"));
+    let o = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("SMB_PASSWORD", lab().password())
+        .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(BAD_URL), "{}", show(&o));
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("hunter2"));
-    // The password in the environment is never shown by --help.
-    let o = Command::new(SMB)
-        .arg("--help")
-        .env("SMB_PASSWORD", "hunter2")
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("hunter2"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("eta") && text.contains("a.bin ["),
+        "no progress bar:\n{text}"
+    );
+    // Not a terminal: no bar, only the summary.
+    let o = ok(run(cmd(&["get", &url, &local.file("b.bin")])));
+    assert!(!stderr(&o).contains("eta"), "{}", show(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", show(&o));
+}
+
+#[test]
+fn password_never_printed() {
+    let pw = lab().password();
+    let o = ok(run(cmd(&["-vvv", "ls", &base()])));
+    assert!(stderr(&o).contains("smb_tokio"), "no trace\n{}", show(&o));
+    assert!(!stderr(&o).contains(pw) && !stdout(&o).contains(pw));
+    let url = format!("smb://{}:{pw}@{}/no-such-share", lab().user(), lab().addr());
+    let o = run(cmd(&["-vv", "ls", &url]).env_remove("SMB_PASSWORD"));
+    assert_eq!(o.status.code(), Some(SHARE_NOT_FOUND), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("smb_tokio") && !stderr(&o).contains(pw),
+        "{}",
+        show(&o)
+    );
+    let o = run(cmd(&["ls", &format!("smb://u:{pw}@host:0/s")]));
+    assert!(!stderr(&o).contains(pw), "{}", show(&o));
+    let o = run(cmd(&["--help"]).env("SMB_PASSWORD", "hunter2"));
+    assert!(!stdout(&o).contains("hunter2"));
+}
+
+#[test]
+fn help_reads_well() {
+    let o = ok(run(cmd(&["--help"])));
+    let help = stdout(&o);
+    for needle in [
+        "Examples:",
+        "Exit codes",
+        "-U, --user",
+        "--runtime",
+        "SMB_PASSWORD",
+        "130",
+    ] {
+        assert!(help.contains(needle), "smb --help lacks {needle:?}\n{help}");
+    }
+    for c in [
+        "ls", "tree", "get", "put", "cat", "mkdir", "rm", "rmdir", "mv", "cp", "stat", "du", "info",
+    ] {
+        let o = ok(run(cmd(&[c, "--help"])));
+        assert!(
+            stdout(&o).contains("Examples:"),
+            "smb {c} --help has no examples"
+        );
+    }
 }

@@ -46,6 +46,7 @@ pub struct SambaConfig {
     extra_shares: Vec<(String, Vec<String>)>,
     tmpfs: bool,
     debug_level: u8,
+    port: Option<u16>,
 }
 
 impl Default for SambaConfig {
@@ -65,6 +66,7 @@ impl Default for SambaConfig {
             extra_shares: Vec::new(),
             tmpfs: true,
             debug_level: 1,
+            port: None,
         }
     }
 }
@@ -160,6 +162,11 @@ impl SambaConfig {
     /// smbd's debug level (`-d`), default 1. The log is in [`SambaServer::log_path`].
     pub fn debug_level(mut self, level: u8) -> Self {
         self.debug_level = level;
+        self
+    }
+    /// Listen on this TCP port instead of a free one chosen at start.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
     /// Start the server (see [`SambaServer::start`]).
@@ -434,7 +441,10 @@ impl SambaServer {
     /// Write the config, the passdb entry and start smbd; `Err((e, retry))`.
     fn try_launch(&mut self) -> Result<(), (io::Error, bool)> {
         let v4: Vec<Ipv4Addr> = self.config.addresses.clone();
-        let port = free_port(&v4).map_err(|e| (e, false))?;
+        let port = match self.config.port {
+            Some(p) => p,
+            None => free_port(&v4).map_err(|e| (e, false))?,
+        };
         self.port = port;
         fs::write(&self.conf, self.config.render(&self.root, port)).map_err(|e| (e, false))?;
         self.add_passdb_user().map_err(|e| (e, false))?;
@@ -458,7 +468,9 @@ impl SambaServer {
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 let tail = file_tail(&self.log, 3000);
-                let retry = tail.contains("in use") || tail.contains("bind");
+                // Another free port may work; a port asked for by number will not.
+                let retry = self.config.port.is_none()
+                    && (tail.contains("in use") || tail.contains("bind"));
                 return Err((
                     io::Error::other(format!(
                         "smbd exited during startup ({status}); config {}; log tail:\n{tail}",

@@ -1,19 +1,23 @@
 //! [`Remote`] over `smb-blocking`: no async runtime at all.
 
-use super::{Entry, Meta, Remote, RemoteWrite, Target, credentials, entry, meta};
+use super::{
+    ConnectSpec, Entry, Meta, Negotiated, Remote, RemoteWrite, Runtime, ShareInfo, credentials,
+    entry, meta, negotiated, share_info, write_existing,
+};
 use crate::error::Phase;
-use smb_blocking::{Client, ClientConfig, File, OpenOptions, Share};
-use std::io::{self, Read, Write};
+use smb_blocking::{Client, File, OpenOptions, Share};
+use smb_core::client::Request;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 pub(super) struct Blocking {
     share: Share,
     client: Client,
 }
 
-pub(super) fn connect(t: &Target) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
-    let client = Client::connect(&t.addr, credentials(t), ClientConfig::default())
+pub(super) fn connect(spec: &ConnectSpec) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
+    let client = Client::connect(&spec.addr, credentials(&spec.login), spec.config.clone())
         .map_err(|e| (Phase::Connect, e))?;
-    let share = client.share(&t.share).map_err(|e| (Phase::Share, e))?;
+    let share = client.share(&spec.share).map_err(|e| (Phase::Share, e))?;
     Ok(Box::new(Blocking { share, client }))
 }
 
@@ -40,50 +44,86 @@ impl RemoteWrite for BlockingFile {
     }
 }
 
+impl Blocking {
+    fn open_at(&self, path: &str, options: OpenOptions, offset: u64) -> io::Result<BlockingFile> {
+        let mut f = self.share.open(path, options)?;
+        if offset > 0 {
+            f.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(BlockingFile(f))
+    }
+}
+
 impl Remote for Blocking {
-    fn metadata(&mut self, path: &str) -> io::Result<Meta> {
+    fn runtime(&self) -> Runtime {
+        Runtime::Blocking
+    }
+    fn negotiated(&self) -> Negotiated {
+        negotiated(self.client.info())
+    }
+    fn share_info(&self) -> io::Result<ShareInfo> {
+        share_info(self.share.name(), |r| self.client.raw(r))
+    }
+    fn metadata(&self, path: &str) -> io::Result<Meta> {
         self.share.metadata(path).map(meta)
     }
-    fn list(
-        &mut self,
-        path: &str,
-        each: &mut dyn FnMut(Entry) -> io::Result<()>,
-    ) -> io::Result<()> {
+    fn list(&self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
         for e in self.share.read_dir(path) {
             each(entry(e?))?;
         }
         Ok(())
     }
-    fn open_read<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn Read + 'a>> {
-        Ok(Box::new(BlockingFile(
-            self.share.open(path, OpenOptions::read())?,
-        )))
+    fn open_read<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn Read + Send + 'a>> {
+        Ok(Box::new(self.open_at(path, OpenOptions::read(), offset)?))
     }
-    fn create<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
+    fn create<'a>(&'a self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
         Ok(Box::new(BlockingFile(self.share.create(path)?)))
     }
-    fn mkdir(&mut self, path: &str, parents: bool) -> io::Result<()> {
+    fn open_at<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn RemoteWrite + 'a>> {
+        Ok(Box::new(Blocking::open_at(
+            self,
+            path,
+            write_existing(),
+            offset,
+        )?))
+    }
+    fn read_whole(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.share.read(path)
+    }
+    fn write_whole(&self, path: &str, data: Vec<u8>) -> io::Result<()> {
+        self.share.write(path, data)
+    }
+    fn mkdir(&self, path: &str, parents: bool) -> io::Result<()> {
         match parents {
             true => self.share.create_dir_all(path),
             false => self.share.create_dir(path),
         }
     }
-    fn remove_file(&mut self, path: &str) -> io::Result<()> {
+    fn remove_file(&self, path: &str) -> io::Result<()> {
         self.share.remove_file(path)
     }
-    fn remove_dir(&mut self, path: &str, recursive: bool) -> io::Result<()> {
+    fn remove_dir(&self, path: &str, recursive: bool) -> io::Result<()> {
         match recursive {
             true => self.share.remove_dir_all(path),
             false => self.share.remove_dir(path),
         }
     }
-    fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         self.share.rename(from, to)
+    }
+    fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+        self.share.copy(from, to)
     }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Blocking { share, client } = *self;
         drop(share);
-        client.shutdown();
+        // Wait for the server's answer to LOGOFF: the process may end right after this.
+        // The driver is then left to the end of the process instead of shut down: the
+        // engine's shutdown after an explicit LOGOFF trips its illegal-transition check
+        // (Session Exiting -> Exiting), and the adapters' shutdown does not wait for the
+        // LOGOFF it sends.
+        let _ = client.raw(Request::Logoff);
+        std::mem::forget(client);
         Ok(())
     }
 }

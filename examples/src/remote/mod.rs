@@ -1,8 +1,11 @@
-//! The thin seam between the CLI's command logic (written once, blocking) and the three
-//! runtime adapters. Each adapter module implements [`Remote`] in a few lines: the async
-//! ones run each call to completion on their runtime (`block_on`).
+//! The thin seam between the CLI's command logic (written once, blocking, callable from
+//! many threads) and the three runtime adapters. Each adapter module implements [`Remote`]
+//! in a few lines: the async ones run each call to completion on their runtime
+//! (`block_on`), so several worker threads keep many requests in flight on one session.
 
+use crate::credentials::Login;
 use crate::error::Phase;
+use smb_core::client::ClientConfig;
 use std::io::{self, Read, Write};
 
 #[cfg(feature = "blocking")]
@@ -34,52 +37,43 @@ impl Runtime {
     }
 }
 
-/// Where to connect and as whom.
-#[derive(Clone)]
-pub struct Target {
-    /// Host name or address (no brackets).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// `host:port` (`[v6]:port`), for sockets and messages.
+/// Everything needed to connect and open the share.
+#[derive(Clone, Debug)]
+pub struct ConnectSpec {
+    /// `ip:port` (`[v6]:port`): already resolved, the adapters look nothing up.
     pub addr: String,
     /// The share to open.
     pub share: String,
-    /// Domain, if any.
-    pub domain: Option<String>,
-    /// User name; `None` logs in as guest.
-    pub user: Option<String>,
-    /// Password (never printed).
-    pub password: String,
+    /// Who logs in (the password is a [`crate::credentials::Secret`]).
+    pub login: Login,
+    /// Dialects, signing, encryption, timeouts; `server_name` is the host as typed.
+    pub config: ClientConfig,
 }
 
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
-            .field("addr", &self.addr)
-            .field("share", &self.share)
-            .field("domain", &self.domain)
-            .field("user", &self.user)
-            .field("password", &"[redacted]")
-            .finish()
-    }
-}
-
-/// What `stat` and `ls` show about a file or directory.
+/// What `stat`, `ls` and the transfers know about a file or directory. Times are
+/// nanoseconds since the Unix epoch (0 if unknown).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Meta {
-    /// Size in bytes.
+    /// Size in bytes (EndOfFile).
     pub size: u64,
+    /// Bytes allocated on the server's disk.
+    pub allocated: u64,
     /// A directory.
     pub is_dir: bool,
     /// FILE_ATTRIBUTE_* bits ([MS-FSCC] 2.6).
     pub attributes: u32,
-    /// Creation time, nanoseconds since the Unix epoch (0 if unknown).
+    /// Creation time.
     pub created: u64,
-    /// Last write time, nanoseconds since the Unix epoch (0 if unknown).
+    /// Last write time.
     pub modified: u64,
-    /// Last access time, nanoseconds since the Unix epoch (0 if unknown).
+    /// Last access time.
     pub accessed: u64,
+    /// Last change (metadata) time.
+    pub changed: u64,
+    /// The server's file id (0 if unknown).
+    pub file_id: u64,
+    /// Hard links (0 if unknown).
+    pub links: u32,
 }
 
 /// One directory entry.
@@ -91,73 +85,127 @@ pub struct Entry {
     pub meta: Meta,
 }
 
+/// What the session negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// `3.1.1`...
+    pub dialect: smb_core::client::Dialect,
+    /// Requests are signed.
+    pub signing: bool,
+    /// The session encrypts everything.
+    pub encryption: bool,
+    /// Guest session.
+    pub guest: bool,
+    /// Anonymous session.
+    pub anonymous: bool,
+}
+
+/// What TREE_CONNECT said about the share ([MS-SMB2] 2.2.10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShareInfo {
+    /// 1 disk, 2 pipe, 3 print.
+    pub share_type: u8,
+    /// ShareFlags.
+    pub flags: u32,
+    /// Capabilities.
+    pub capabilities: u32,
+    /// MaximalAccess of this user on the share.
+    pub maximal_access: u32,
+    /// Traffic on this share is encrypted.
+    pub encrypted: bool,
+}
+
 /// A remote file opened for writing: `finish` flushes and closes it, reporting errors that
 /// a drop could only swallow.
-pub trait RemoteWrite: Write {
+pub trait RemoteWrite: Write + Send {
     /// Flush and close.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
 /// A connected share. Paths are relative to the share root, SMB form (`a\b`), `""` = root.
-pub trait Remote {
+/// Every method may be called from several threads at once; requests of different calls
+/// are in flight together on the one session.
+pub trait Remote: Send + Sync {
+    /// The adapter that carries the traffic.
+    fn runtime(&self) -> Runtime;
+    /// What the session negotiated.
+    fn negotiated(&self) -> Negotiated;
+    /// What the server says about the share.
+    fn share_info(&self) -> io::Result<ShareInfo>;
     /// Size, type and times of `path`.
-    fn metadata(&mut self, path: &str) -> io::Result<Meta>;
+    fn metadata(&self, path: &str) -> io::Result<Meta>;
     /// Call `each` for every entry of directory `path` (without `.` and `..`), as the
     /// listing streams in.
-    fn list(&mut self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>)
-    -> io::Result<()>;
-    /// Open an existing file for reading.
-    fn open_read<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn Read + 'a>>;
+    fn list(&self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()>;
+    /// Open an existing file for reading from `offset`.
+    fn open_read<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn Read + Send + 'a>>;
     /// Create (or truncate) a file for writing.
-    fn create<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>>;
+    fn create<'a>(&'a self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>>;
+    /// Open an existing file for writing from `offset` (resuming an upload).
+    fn open_at<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn RemoteWrite + 'a>>;
+    /// Read a whole (small) file.
+    fn read_whole(&self, path: &str) -> io::Result<Vec<u8>>;
+    /// Create or truncate a file with `data`.
+    fn write_whole(&self, path: &str, data: Vec<u8>) -> io::Result<()>;
     /// Create a directory (and its missing parents with `parents`).
-    fn mkdir(&mut self, path: &str, parents: bool) -> io::Result<()>;
+    fn mkdir(&self, path: &str, parents: bool) -> io::Result<()>;
     /// Remove a file.
-    fn remove_file(&mut self, path: &str) -> io::Result<()>;
+    fn remove_file(&self, path: &str) -> io::Result<()>;
     /// Remove a directory (with everything inside with `recursive`).
-    fn remove_dir(&mut self, path: &str, recursive: bool) -> io::Result<()>;
-    /// Rename `from` to `to` (both in this share), replacing nothing.
-    fn rename(&mut self, from: &str, to: &str) -> io::Result<()>;
-    /// Disconnect cleanly.
+    fn remove_dir(&self, path: &str, recursive: bool) -> io::Result<()>;
+    /// Rename `from` to `to` (both in this share); an existing file `to` is replaced.
+    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+    /// Copy `from` to `to` on the server (server-side copy); returns the bytes copied.
+    fn copy(&self, from: &str, to: &str) -> io::Result<u64>;
+    /// Log off and disconnect.
     fn close(self: Box<Self>) -> io::Result<()>;
 }
 
-/// Connect to `target` with the chosen runtime and open its share. The error says at which
-/// step it failed; `Err(None)` means the runtime is not compiled into this binary.
+/// Connect with the chosen runtime and open the share. The error says at which step it
+/// failed; `Err(None)` means the runtime is not compiled into this binary.
 pub fn connect(
     runtime: Runtime,
-    target: &Target,
+    spec: &ConnectSpec,
 ) -> Result<Box<dyn Remote>, Option<(Phase, io::Error)>> {
     match runtime {
         #[cfg(feature = "tokio")]
-        Runtime::Tokio => tokio::connect(target).map_err(Some),
+        Runtime::Tokio => tokio::connect(spec).map_err(Some),
         #[cfg(feature = "smol")]
-        Runtime::Smol => smol::connect(target).map_err(Some),
+        Runtime::Smol => smol::connect(spec).map_err(Some),
         #[cfg(feature = "blocking")]
-        Runtime::Blocking => blocking::connect(target).map_err(Some),
+        Runtime::Blocking => blocking::connect(spec).map_err(Some),
         #[allow(unreachable_patterns)]
         _ => {
-            let _ = target;
+            let _ = spec;
             Err(None)
         }
     }
 }
 
-/// Nanoseconds since the Unix epoch of a Windows FILETIME value (100 ns ticks since 1601).
-pub fn filetime_to_unix_nanos(ft: u64) -> u64 {
-    smb_core::time::FileTime(ft).to_unix_nanos()
-}
-
 // Conversions shared by the adapter modules (all three adapters report the engine's types).
 
 #[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
-fn credentials(t: &Target) -> smb_core::driver::Credentials {
+fn credentials(login: &Login) -> smb_core::driver::Credentials {
     use smb_core::driver::Credentials;
-    match &t.user {
-        Some(user) => {
-            Credentials::password(t.domain.as_deref(), user.as_str(), t.password.as_str())
-        }
-        None => Credentials::guest(),
+    match login {
+        Login::User {
+            domain,
+            user,
+            password,
+        } => Credentials::password(domain.as_deref(), user.as_str(), password.expose()),
+        Login::Guest => Credentials::guest(),
+        Login::Anonymous => Credentials::anonymous(),
+    }
+}
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn negotiated(i: &smb_core::driver::SessionInfo) -> Negotiated {
+    Negotiated {
+        dialect: i.dialect,
+        signing: i.signing,
+        encryption: i.encryption,
+        guest: i.guest,
+        anonymous: i.anonymous,
     }
 }
 
@@ -165,26 +213,64 @@ fn credentials(t: &Target) -> smb_core::driver::Credentials {
 fn meta(m: smb_core::driver::Metadata) -> Meta {
     Meta {
         size: m.size,
+        allocated: m.allocation_size,
         is_dir: m.is_dir(),
         attributes: m.attributes,
         created: m.created.to_unix_nanos(),
         modified: m.modified.to_unix_nanos(),
         accessed: m.accessed.to_unix_nanos(),
+        changed: m.changed.to_unix_nanos(),
+        file_id: m.file_id,
+        links: m.links,
     }
 }
 
 #[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
 fn entry(e: smb_core::client::DirEntry) -> Entry {
-    let a = &e.attributes;
+    let m = smb_core::driver::Metadata::from_attributes(&e.attributes, e.file_id);
     Entry {
         name: e.name,
-        meta: Meta {
-            size: a.end_of_file,
-            is_dir: a.is_directory(),
-            attributes: a.attributes,
-            created: filetime_to_unix_nanos(a.creation_time),
-            modified: filetime_to_unix_nanos(a.last_write_time),
-            accessed: filetime_to_unix_nanos(a.last_access_time),
-        },
+        meta: meta(m),
     }
+}
+
+/// The share's TREE_CONNECT details from a second (shared, counted) tree connect, which is
+/// disconnected again at once.
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn share_info(
+    share: &str,
+    mut raw: impl FnMut(smb_core::client::Request) -> io::Result<smb_core::client::Response>,
+) -> io::Result<ShareInfo> {
+    use smb_core::client::{Request, Response};
+    match raw(Request::TreeConnect {
+        share: share.into(),
+    })? {
+        Response::TreeConnected {
+            tree,
+            share_type,
+            share_flags,
+            capabilities,
+            maximal_access,
+            encrypted,
+        } => {
+            let _ = raw(Request::TreeDisconnect { tree });
+            Ok(ShareInfo {
+                share_type,
+                flags: share_flags,
+                capabilities,
+                maximal_access,
+                encrypted,
+            })
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unexpected response to tree connect",
+        )),
+    }
+}
+
+/// Options that open an existing file for writing (and reading, as a seekable file).
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn write_existing() -> smb_core::client::OpenOptions {
+    smb_core::client::OpenOptions::read_write()
 }

@@ -1,25 +1,29 @@
 //! [`Remote`] over `smb-smol`: every call runs to completion with `smol::block_on`.
 
-use super::{Entry, Meta, Remote, RemoteWrite, Target, credentials, entry, meta};
+use super::{
+    ConnectSpec, Entry, Meta, Negotiated, Remote, RemoteWrite, Runtime, ShareInfo, credentials,
+    entry, meta, negotiated, share_info, write_existing,
+};
 use crate::error::Phase;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use smb_smol::{Client, ClientConfig, File, OpenOptions, Share};
+use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use smb_core::client::Request;
+use smb_smol::{Client, File, OpenOptions, Share};
 use smol::block_on;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, SeekFrom, Write};
 
 pub(super) struct Smol {
     share: Share,
     client: Client,
 }
 
-pub(super) fn connect(t: &Target) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
+pub(super) fn connect(spec: &ConnectSpec) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
     let client = block_on(Client::connect(
-        &t.addr,
-        credentials(t),
-        ClientConfig::default(),
+        &spec.addr,
+        credentials(&spec.login),
+        spec.config.clone(),
     ))
     .map_err(|e| (Phase::Connect, e))?;
-    let share = block_on(client.share(&t.share)).map_err(|e| (Phase::Share, e))?;
+    let share = block_on(client.share(&spec.share)).map_err(|e| (Phase::Share, e))?;
     Ok(Box::new(Smol { share, client }))
 }
 
@@ -46,50 +50,89 @@ impl RemoteWrite for SmolFile {
     }
 }
 
+impl Smol {
+    fn open_at(&self, path: &str, options: OpenOptions, offset: u64) -> io::Result<SmolFile> {
+        block_on(async {
+            let mut f = self.share.open(path, options).await?;
+            if offset > 0 {
+                f.seek(SeekFrom::Start(offset)).await?;
+            }
+            Ok(SmolFile(f))
+        })
+    }
+}
+
 impl Remote for Smol {
-    fn metadata(&mut self, path: &str) -> io::Result<Meta> {
+    fn runtime(&self) -> Runtime {
+        Runtime::Smol
+    }
+    fn negotiated(&self) -> Negotiated {
+        negotiated(self.client.info())
+    }
+    fn share_info(&self) -> io::Result<ShareInfo> {
+        share_info(self.share.name(), |r| block_on(self.client.raw(r)))
+    }
+    fn metadata(&self, path: &str) -> io::Result<Meta> {
         block_on(self.share.metadata(path)).map(meta)
     }
-    fn list(
-        &mut self,
-        path: &str,
-        each: &mut dyn FnMut(Entry) -> io::Result<()>,
-    ) -> io::Result<()> {
+    fn list(&self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
         let mut dir = self.share.read_dir(path);
         while let Some(e) = block_on(dir.next_entry())? {
             each(entry(e))?;
         }
         Ok(())
     }
-    fn open_read<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn Read + 'a>> {
-        let f = block_on(self.share.open(path, OpenOptions::read()))?;
-        Ok(Box::new(SmolFile(f)))
+    fn open_read<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn Read + Send + 'a>> {
+        Ok(Box::new(self.open_at(path, OpenOptions::read(), offset)?))
     }
-    fn create<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
+    fn create<'a>(&'a self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
         Ok(Box::new(SmolFile(block_on(self.share.create(path))?)))
     }
-    fn mkdir(&mut self, path: &str, parents: bool) -> io::Result<()> {
+    fn open_at<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn RemoteWrite + 'a>> {
+        Ok(Box::new(Smol::open_at(
+            self,
+            path,
+            write_existing(),
+            offset,
+        )?))
+    }
+    fn read_whole(&self, path: &str) -> io::Result<Vec<u8>> {
+        block_on(self.share.read(path))
+    }
+    fn write_whole(&self, path: &str, data: Vec<u8>) -> io::Result<()> {
+        block_on(self.share.write(path, data))
+    }
+    fn mkdir(&self, path: &str, parents: bool) -> io::Result<()> {
         match parents {
             true => block_on(self.share.create_dir_all(path)),
             false => block_on(self.share.create_dir(path)),
         }
     }
-    fn remove_file(&mut self, path: &str) -> io::Result<()> {
+    fn remove_file(&self, path: &str) -> io::Result<()> {
         block_on(self.share.remove_file(path))
     }
-    fn remove_dir(&mut self, path: &str, recursive: bool) -> io::Result<()> {
+    fn remove_dir(&self, path: &str, recursive: bool) -> io::Result<()> {
         match recursive {
             true => block_on(self.share.remove_dir_all(path)),
             false => block_on(self.share.remove_dir(path)),
         }
     }
-    fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         block_on(self.share.rename(from, to))
+    }
+    fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+        block_on(self.share.copy(from, to))
     }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Smol { share, client } = *self;
         drop(share);
-        block_on(client.shutdown());
+        // Wait for the server's answer to LOGOFF: the process may end right after this.
+        // The driver is then left to the end of the process instead of shut down: the
+        // engine's shutdown after an explicit LOGOFF trips its illegal-transition check
+        // (Session Exiting -> Exiting), and the adapters' shutdown does not wait for the
+        // LOGOFF it sends.
+        let _ = block_on(client.raw(Request::Logoff));
+        std::mem::forget(client);
         Ok(())
     }
 }

@@ -1,20 +1,25 @@
-//! [`Remote`] over `smb-tokio`: every call runs to completion on a private tokio runtime.
+//! [`Remote`] over `smb-tokio`: every call runs to completion on a private multi-threaded
+//! tokio runtime (`Runtime::block_on` may be called from several threads at once).
 
-use super::{Entry, Meta, Remote, RemoteWrite, Target, credentials, entry, meta};
+use super::{
+    ConnectSpec, Entry, Meta, Negotiated, Remote, RemoteWrite, Runtime, ShareInfo, credentials,
+    entry, meta, negotiated, share_info, write_existing,
+};
 use crate::error::Phase;
-use smb_tokio::{Client, ClientConfig, File, OpenOptions, Share};
-use std::io::{self, Read, Write};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::runtime::Runtime;
+use smb_core::client::Request;
+use smb_tokio::{Client, File, OpenOptions, Share};
+use std::io::{self, Read, SeekFrom, Write};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 pub(super) struct Tokio {
     // Dropped in this order: handles first, the runtime (and the driver task) last.
     share: Share,
     client: Client,
-    rt: Runtime,
+    rt: tokio::runtime::Runtime,
 }
 
-pub(super) fn connect(t: &Target) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
+pub(super) fn connect(spec: &ConnectSpec) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -22,19 +27,19 @@ pub(super) fn connect(t: &Target) -> Result<Box<dyn Remote>, (Phase, io::Error)>
         .map_err(|e| (Phase::Connect, e))?;
     let client = rt
         .block_on(Client::connect(
-            &t.addr,
-            credentials(t),
-            ClientConfig::default(),
+            &spec.addr,
+            credentials(&spec.login),
+            spec.config.clone(),
         ))
         .map_err(|e| (Phase::Connect, e))?;
     let share = rt
-        .block_on(client.share(&t.share))
+        .block_on(client.share(&spec.share))
         .map_err(|e| (Phase::Share, e))?;
     Ok(Box::new(Tokio { share, client, rt }))
 }
 
 struct TokioFile<'a> {
-    rt: &'a Runtime,
+    rt: &'a tokio::runtime::Runtime,
     f: File,
 }
 
@@ -59,53 +64,91 @@ impl RemoteWrite for TokioFile<'_> {
     }
 }
 
+impl Tokio {
+    fn open_at(&self, path: &str, options: OpenOptions, offset: u64) -> io::Result<TokioFile<'_>> {
+        self.rt.block_on(async {
+            let mut f = self.share.open(path, options).await?;
+            if offset > 0 {
+                f.seek(SeekFrom::Start(offset)).await?;
+            }
+            Ok(TokioFile { rt: &self.rt, f })
+        })
+    }
+}
+
 impl Remote for Tokio {
-    fn metadata(&mut self, path: &str) -> io::Result<Meta> {
+    fn runtime(&self) -> Runtime {
+        Runtime::Tokio
+    }
+    fn negotiated(&self) -> Negotiated {
+        negotiated(self.client.info())
+    }
+    fn share_info(&self) -> io::Result<ShareInfo> {
+        share_info(self.share.name(), |r| self.rt.block_on(self.client.raw(r)))
+    }
+    fn metadata(&self, path: &str) -> io::Result<Meta> {
         self.rt.block_on(self.share.metadata(path)).map(meta)
     }
-    fn list(
-        &mut self,
-        path: &str,
-        each: &mut dyn FnMut(Entry) -> io::Result<()>,
-    ) -> io::Result<()> {
+    fn list(&self, path: &str, each: &mut dyn FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
         let mut dir = self.share.read_dir(path);
         while let Some(e) = self.rt.block_on(dir.next_entry())? {
             each(entry(e))?;
         }
         Ok(())
     }
-    fn open_read<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn Read + 'a>> {
-        let f = self
-            .rt
-            .block_on(self.share.open(path, OpenOptions::read()))?;
-        Ok(Box::new(TokioFile { rt: &self.rt, f }))
+    fn open_read<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn Read + Send + 'a>> {
+        Ok(Box::new(self.open_at(path, OpenOptions::read(), offset)?))
     }
-    fn create<'a>(&'a mut self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
+    fn create<'a>(&'a self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
         let f = self.rt.block_on(self.share.create(path))?;
         Ok(Box::new(TokioFile { rt: &self.rt, f }))
     }
-    fn mkdir(&mut self, path: &str, parents: bool) -> io::Result<()> {
+    fn open_at<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn RemoteWrite + 'a>> {
+        Ok(Box::new(Tokio::open_at(
+            self,
+            path,
+            write_existing(),
+            offset,
+        )?))
+    }
+    fn read_whole(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.rt.block_on(self.share.read(path))
+    }
+    fn write_whole(&self, path: &str, data: Vec<u8>) -> io::Result<()> {
+        self.rt.block_on(self.share.write(path, data))
+    }
+    fn mkdir(&self, path: &str, parents: bool) -> io::Result<()> {
         match parents {
             true => self.rt.block_on(self.share.create_dir_all(path)),
             false => self.rt.block_on(self.share.create_dir(path)),
         }
     }
-    fn remove_file(&mut self, path: &str) -> io::Result<()> {
+    fn remove_file(&self, path: &str) -> io::Result<()> {
         self.rt.block_on(self.share.remove_file(path))
     }
-    fn remove_dir(&mut self, path: &str, recursive: bool) -> io::Result<()> {
+    fn remove_dir(&self, path: &str, recursive: bool) -> io::Result<()> {
         match recursive {
             true => self.rt.block_on(self.share.remove_dir_all(path)),
             false => self.rt.block_on(self.share.remove_dir(path)),
         }
     }
-    fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         self.rt.block_on(self.share.rename(from, to))
+    }
+    fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
+        self.rt.block_on(self.share.copy(from, to))
     }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Tokio { share, client, rt } = *self;
         drop(share);
-        rt.block_on(client.shutdown());
+        // Wait for the server's answer to LOGOFF: the process may end right after this.
+        // The driver is then left to the end of the process instead of shut down: the
+        // engine's shutdown after an explicit LOGOFF trips its illegal-transition check
+        // (Session Exiting -> Exiting), and the adapters' shutdown does not wait for the
+        // LOGOFF it sends.
+        let _ = rt.block_on(client.raw(Request::Logoff));
+        std::mem::forget(client);
+        rt.shutdown_timeout(Duration::from_millis(100));
         Ok(())
     }
 }

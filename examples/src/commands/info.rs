@@ -1,0 +1,163 @@
+//! `smb info`: what the connection negotiated (smbclient's showconnect and more).
+
+use super::Printer;
+use crate::credentials::Login;
+use crate::error::Failure;
+use crate::format::dialect_name;
+use crate::json::Value;
+use crate::location::Location;
+use crate::run::Ctx;
+use crate::session::{Session, finish};
+
+/// ShareFlags bits ([MS-SMB2] 2.2.10).
+const SHARE_FLAGS: &[(u32, &str)] = &[
+    (0x0000_0010, "auto-caching"),
+    (0x0000_0020, "vdo-caching"),
+    (0x0000_0030, "no-caching"),
+    (0x0000_0001, "dfs"),
+    (0x0000_0002, "dfs-root"),
+    (0x0000_0100, "restrict-exclusive-opens"),
+    (0x0000_0200, "force-shared-delete"),
+    (0x0000_0400, "allow-namespace-caching"),
+    (0x0000_0800, "access-based-directory-enum"),
+    (0x0000_1000, "force-levelii-oplock"),
+    (0x0000_2000, "enable-hash-v1"),
+    (0x0000_4000, "enable-hash-v2"),
+    (0x0000_8000, "encrypt-data"),
+    (0x0004_0000, "identity-remoting"),
+    (0x0010_0000, "compress-data"),
+    (0x0020_0000, "isolated-transport"),
+];
+
+/// Share Capabilities bits ([MS-SMB2] 2.2.10).
+const SHARE_CAPS: &[(u32, &str)] = &[
+    (0x0000_0008, "dfs"),
+    (0x0000_0010, "continuous-availability"),
+    (0x0000_0020, "scaleout"),
+    (0x0000_0040, "cluster"),
+    (0x0000_0080, "asymmetric"),
+    (0x0000_0100, "redirect-to-owner"),
+];
+
+fn names(bits: u32, table: &[(u32, &'static str)]) -> Vec<&'static str> {
+    let caching = bits & 0x30;
+    table
+        .iter()
+        .filter(|(b, _)| {
+            if *b & 0x30 != 0 && *b & !0x30 == 0 {
+                caching == *b
+            } else {
+                bits & b != 0
+            }
+        })
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+fn share_type(t: u8) -> &'static str {
+    match t {
+        1 => "disk",
+        2 => "pipe",
+        3 => "print",
+        _ => "unknown",
+    }
+}
+
+/// `smb info URL`.
+pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
+    let loc = Location::parse(url)?;
+    let s = Session::open(ctx, &loc)?;
+    let r = (|| {
+        let n = s.remote.negotiated();
+        let share = s.remote.share_info().map_err(s.err(""))?;
+        let logon = match &s.login {
+            Login::Guest => "guest".to_string(),
+            Login::Anonymous => "anonymous".to_string(),
+            Login::User { .. } if n.guest => "guest (the server's choice)".to_string(),
+            l @ Login::User { .. } => format!("user {}", l.describe()),
+        };
+        let flags = names(share.flags, SHARE_FLAGS);
+        let caps = names(share.capabilities, SHARE_CAPS);
+        let runtime = s.remote.runtime().name();
+        // ShareFlags SMB2_SHAREFLAG_ENCRYPT_DATA ([MS-SMB2] 2.2.10).
+        let share_requires = share.flags & 0x8000 != 0;
+        let encryption = match (n.encryption, share.encrypted || share_requires) {
+            (true, _) => "yes (the whole session)",
+            (false, true) => "yes (this share requires it)",
+            (false, false) => "no",
+        };
+        let mut p = Printer::new();
+        let text = if ctx.g.json {
+            let strs = |v: &[&str]| Value::Arr(v.iter().map(|s| Value::from(*s)).collect());
+            let doc = Value::Obj(vec![
+                ("server", Value::from(s.server.as_str())),
+                ("host", Value::from(loc.host.as_str())),
+                ("port", Value::Num(u64::from(loc.port))),
+                ("share", Value::from(s.share.as_str())),
+                ("runtime", Value::from(runtime)),
+                ("dialect", Value::from(dialect_name(n.dialect))),
+                ("logon", Value::from(logon.as_str())),
+                (
+                    "user",
+                    Value::opt_str(match &s.login {
+                        l @ Login::User { .. } => Some(l.describe()),
+                        _ => None,
+                    }),
+                ),
+                ("guest", Value::Bool(n.guest || s.login == Login::Guest)),
+                ("anonymous", Value::Bool(n.anonymous)),
+                ("signing", Value::Bool(n.signing)),
+                ("encryption", Value::Bool(n.encryption)),
+                (
+                    "share_encrypted",
+                    Value::Bool(share.encrypted || share_requires),
+                ),
+                ("channels", Value::Num(1)),
+                ("share_type", Value::from(share_type(share.share_type))),
+                ("share_flags", strs(&flags)),
+                ("share_capabilities", strs(&caps)),
+                (
+                    "maximal_access",
+                    Value::Num(u64::from(share.maximal_access)),
+                ),
+            ]);
+            format!("{}\n", doc.to_text())
+        } else {
+            let yn = |b: bool| if b { "yes" } else { "no" };
+            let list = |v: &[&str]| {
+                if v.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            format!(
+                "server:          {} (host {})\n\
+                 share:           {} ({})\n\
+                 runtime:         {runtime}\n\
+                 dialect:         SMB {}\n\
+                 logon:           {logon}\n\
+                 signing:         {}\n\
+                 encryption:      {encryption}\n\
+                 channels:        1 (multichannel is not implemented yet)\n\
+                 share flags:     {}\n\
+                 share caps:      {}\n\
+                 maximal access:  {:#010x}\n",
+                s.server,
+                loc.host,
+                s.share,
+                share_type(share.share_type),
+                dialect_name(n.dialect),
+                yn(n.signing),
+                list(&flags),
+                list(&caps),
+                share.maximal_access,
+            )
+        };
+        match p.write(&text) {
+            Ok(()) => p.flush(),
+            Err(e) => Err(p.explain(super::stdout_io(e), s.err(""))),
+        }
+    })();
+    finish(s, r.or_else(|f| if f.code == 0 { Ok(()) } else { Err(f) }))
+}
