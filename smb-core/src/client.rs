@@ -312,6 +312,9 @@ struct Open {
     lease_state: u32,
     durable: Option<Durable>,
     memo: CreateMemo,
+    /// Reclaims the server refused as "not found" in this recovery, and when to try again.
+    reopen_tries: u8,
+    reopen_retry_at: Option<Instant>,
 }
 
 /// Progress of a split READ or WRITE.

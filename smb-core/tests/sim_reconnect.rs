@@ -298,17 +298,52 @@ fn a_durable_handle_the_server_forgot_is_lost() {
     let (mut s, _t, files) = setup(1, 10);
     s.cut(ChannelId(0));
     s.server.opens.clear();
-    s.run();
-    let e = s
-        .op(Request::Read {
-            file: files[0],
-            offset: 0,
-            len: 10,
-        })
-        .unwrap_err();
+    let op = s.submit(Request::Read {
+        file: files[0],
+        offset: 0,
+        len: 10,
+    });
+    // The client tries a few times (the server might still be closing the old connection).
+    s.run_for(Duration::from_secs(10));
+    let e = s.done.remove(&op).unwrap().unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidHandle, "{e}");
     assert_eq!(e.status, Some(NtStatus::OBJECT_NAME_NOT_FOUND));
     assert!(e.to_string().contains("could not be reclaimed"), "{e}");
+}
+
+/// The server refuses the first reclaims (it has not finished with the old connection):
+/// the client tries again after a short delay and gets the handle back.
+#[test]
+fn a_reclaim_refused_for_a_moment_is_tried_again() {
+    let (mut s, _t, files) = setup(1, 10);
+    s.server.refuse_reclaims = 2;
+    s.cut(ChannelId(0));
+    let op = s.submit(Request::Read {
+        file: files[0],
+        offset: 0,
+        len: 10,
+    });
+    let took = s.run_for(Duration::from_secs(10));
+    assert!(s.done.remove(&op).unwrap().is_ok());
+    assert_eq!(s.server.reclaimed, 1);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Refused for good: Lost after the retries, with the server's status.
+    let (mut s, _t, files) = setup(1, 10);
+    s.server.refuse_reclaims = 100;
+    s.cut(ChannelId(0));
+    let op = s.submit(Request::Read {
+        file: files[0],
+        offset: 0,
+        len: 10,
+    });
+    s.run_for(Duration::from_secs(10));
+    let e = s.done.remove(&op).unwrap().unwrap_err();
+    assert_eq!(e.status, Some(NtStatus::OBJECT_NAME_NOT_FOUND), "{e}");
+    assert_eq!(
+        s.server.refuse_reclaims,
+        100 - 5,
+        "one try and four retries"
+    );
 }
 
 /// A request that changes the server and was in flight when the connection went is not

@@ -27,6 +27,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "scenarios_reconnect.rs"]
+mod reconnect;
+pub use reconnect::{
+    concurrent_io_across_repeated_cuts, stalled_connection_is_replaced, transfer_survives_two_cuts,
+};
+
 /// A boxed future.
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -1370,7 +1376,8 @@ macro_rules! scenario_tests {
             shutdown_sends_logoff, dropped_listing_closes, list_5000_few_round_trips,
             big_read_pipelined,
             metadata_one_compound, copy_is_server_side, server_gone_mid_transfer,
-            stalled_server_times_out, error_kinds);
+            stalled_server_times_out, error_kinds, transfer_survives_two_cuts,
+            concurrent_io_across_repeated_cuts, stalled_connection_is_replaced);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

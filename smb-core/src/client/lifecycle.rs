@@ -299,7 +299,13 @@ impl Client {
             .filter_map(|c| c.machine.deadline())
             .chain(self.session.machine.deadline())
             .chain(self.trees.values().filter_map(|t| t.machine.deadline()))
-            .chain(self.opens.values().filter_map(|o| o.machine.deadline()));
+            .chain(self.opens.values().filter_map(|o| o.machine.deadline()))
+            .chain(
+                self.opens
+                    .values()
+                    .filter(|o| o.machine.state() == OpenState::NeedReopen)
+                    .filter_map(|o| o.reopen_retry_at),
+            );
         let echo = self.config.echo_interval.and_then(|iv| {
             self.channels
                 .values()
@@ -347,6 +353,9 @@ impl Client {
         }
         let was_connected = c.connected;
         let was_good = c.machine.state() == ChannelState::Good;
+        // Decided with this connection's dialect (the channel is gone by the time its
+        // requests are looked at).
+        let smb3 = c.neg.as_ref().is_some_and(|n| n.dialect.is_smb3());
         let had_setup = c.setup.take().is_some()
             || matches!(
                 c.machine.state(),
@@ -388,7 +397,7 @@ impl Client {
             self.session_lost(&error, now);
         }
         for p in pending {
-            self.request_lost(ch, p, &e);
+            self.request_lost(ch, p, &e, smb3);
         }
         let session_good = self.session.machine.state() == SessionState::Good;
         if !self.recovers() && !session_good {

@@ -581,11 +581,10 @@ impl Client {
     /// again once the session, tree and open are back (marked as replays on 3.x,
     /// [MS-SMB2] 3.2.4.1, 3.2.7.1); others fail with a retryable error naming the doubt. An
     /// integrity failure is never papered over by a replay: the operation fails with it.
-    pub(super) fn request_lost(&mut self, ch: ChannelId, p: Pending, e: &OpError) {
+    pub(super) fn request_lost(&mut self, ch: ChannelId, p: Pending, e: &OpError, smb3: bool) {
         let Some(op) = p.op else {
             return;
         };
-        let smb3 = self.neg().is_some_and(|n| n.dialect.is_smb3());
         let Some(o) = self.ops.get_mut(&op) else {
             return;
         };

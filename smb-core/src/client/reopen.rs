@@ -5,9 +5,22 @@
 
 use super::*;
 
+/// Reclaims refused as "not found" that are tried again (the server may still be tearing the
+/// old connection down), and the first delay (doubled each time: 0.2, 0.4, 0.8, 1.6 s).
+const REOPEN_RETRIES: u8 = 4;
+const REOPEN_RETRY_DELAY: Duration = Duration::from_millis(200);
+
 impl Client {
     /// Start the durable reopen of `file` (owner: an internal operation).
     pub(super) fn start_reopen(&mut self, file: FileHandle, now: Instant) {
+        if self
+            .opens
+            .get(&file)
+            .and_then(|o| o.reopen_retry_at)
+            .is_some_and(|t| t > now)
+        {
+            return;
+        }
         let deadline = now + self.config.request_timeout;
         let op = self.alloc_op(OpKind::Reopen { file }, Some(deadline));
         if let Some(o) = self.ops.get_mut(&op) {
@@ -51,7 +64,7 @@ impl Client {
     }
 
     /// The answer to a reopen.
-    pub(super) fn on_reopen(&mut self, op: OpId, hdr: &Header, msg: &Bytes, _now: Instant) {
+    pub(super) fn on_reopen(&mut self, op: OpId, hdr: &Header, msg: &Bytes, now: Instant) {
         let Some(OpKind::Reopen { file }) = self.ops.get(&op).map(|o| &o.kind) else {
             return;
         };
@@ -68,7 +81,10 @@ impl Client {
                 use crate::wire::create_context::find;
                 let lease = find::<Lease>(&r.contexts).and_then(|l| l.ok());
                 if let Some(o) = self.opens.get_mut(&file) {
+                    // The server may give the open a new volatile id ([MS-SMB2] 3.3.5.9.12).
                     o.wire = r.file_id;
+                    o.reopen_tries = 0;
+                    o.reopen_retry_at = None;
                     if let Some(l) = lease {
                         o.lease_state = l.state().0;
                     }
@@ -82,6 +98,26 @@ impl Client {
             }
             Err(e) => {
                 let status = e.status;
+                // The server may not have noticed the old connection's end yet: it still
+                // holds the open for it and answers "not found" (Samba's
+                // smb2srv_open_recreate does). Try again a few times before giving up.
+                let racing = matches!(
+                    status,
+                    Some(NtStatus::OBJECT_NAME_NOT_FOUND | NtStatus::FILE_NOT_AVAILABLE)
+                );
+                if let Some(o) = self.opens.get_mut(&file) {
+                    if racing && o.reopen_tries < REOPEN_RETRIES {
+                        let delay = REOPEN_RETRY_DELAY.as_nanos() << o.reopen_tries;
+                        o.reopen_tries += 1;
+                        o.reopen_retry_at = Some(now + Duration::from_nanos(delay));
+                        if let Ok((t, _)) = o.machine.fail() {
+                            self.emit(t);
+                        }
+                        // The waiters stay queued and start the next try when it is due.
+                        self.complete(op, Err(e));
+                        return;
+                    }
+                }
                 if let Some(o) = self.opens.get_mut(&file) {
                     if let Ok((t, flight)) = o.machine.finish(OpenState::Lost) {
                         self.stats.opens_lost += 1;
@@ -96,7 +132,17 @@ impl Client {
                             )),
                         };
                         for w in flight.waiters {
-                            self.complete(w, Err(lost.clone()));
+                            // A CLOSE whose handle the server no longer has is done: the
+                            // server closed it (maybe that very CLOSE, its answer lost).
+                            let closing = matches!(
+                                self.ops.get(&w).map(|o| &o.kind),
+                                Some(OpKind::Single(Request::Close { .. }))
+                            );
+                            if closing {
+                                self.complete(w, Ok(Response::Closed));
+                            } else {
+                                self.complete(w, Err(lost.clone()));
+                            }
                         }
                     }
                 }

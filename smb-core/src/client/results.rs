@@ -314,6 +314,8 @@ impl Client {
                 lease_state: lease.map_or(0, |l| l.state().0),
                 durable,
                 memo,
+                reopen_tries: 0,
+                reopen_retry_at: None,
             },
         );
         self.entered.insert(ObjectRef::Open(file), self.last_now);

@@ -150,6 +150,8 @@ impl Client {
             let Some(o) = self.opens.get_mut(&f) else {
                 continue;
             };
+            o.reopen_tries = 0;
+            o.reopen_retry_at = None;
             if o.machine.state() != to && o.machine.state() != OpenState::Lost {
                 let r = o.machine.set(to);
                 if to == OpenState::Lost {

@@ -210,6 +210,9 @@ pub struct Server {
     pub break_acks: Vec<(u128, u32)>,
     /// Durable reconnects (DH2C/DHnC) that found their open.
     pub reclaimed: usize,
+    /// Answer this many durable reconnects "not found" first (a server still tearing the
+    /// old connection down, as Samba does for a moment).
+    pub refuse_reclaims: usize,
     /// PreviousSessionId of every new-session SESSION_SETUP.
     pub previous_session_ids: Vec<u64>,
 }
@@ -250,6 +253,7 @@ impl Server {
             validates: Vec::new(),
             break_acks: Vec::new(),
             reclaimed: 0,
+            refuse_reclaims: 0,
             previous_session_ids: Vec::new(),
         }
     }
@@ -959,6 +963,11 @@ impl Server {
             .map(|d| (d.file_id, Some(d.create_guid)))
             .or(dhnc.map(|d| (d.file_id, None)))
         {
+            if self.refuse_reclaims > 0 {
+                self.refuse_reclaims -= 1;
+                let rh = self.resp(h, NtStatus::OBJECT_NAME_NOT_FOUND);
+                return Some(vec![(rh, error_body())]);
+            }
             let sid = self.session_id;
             let found = self.opens.get_mut(&fid.0.volatile).filter(|o| {
                 o.session == 0

@@ -1,0 +1,185 @@
+//! Reconnect scenarios against Samba through the fault proxy, on every runtime: transfers
+//! that survive cut connections, concurrent I/O while connections are cut again and again,
+//! a stalled server noticed by its silence, and what the proxy counted on the way.
+
+use super::*;
+
+/// A Samba that grants durable handles (what a reconnect needs to reclaim open files).
+fn durable_server() -> &'static SambaServer {
+    static S: std::sync::OnceLock<SambaServer> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        SambaConfig::new()
+            .durable_handles(true)
+            .start()
+            .expect("start an smbd with durable handles")
+    })
+}
+
+/// NEGOTIATE and TREE_CONNECT requests per proxy connection: one NEGOTIATE each, at most one
+/// TREE_CONNECT per tree each (invariants 1 and 3).
+fn assert_one_setup_per_connection(proxy: &FaultProxy, trees: usize, what: &str) {
+    for conn in 0..proxy.connections() {
+        let c = proxy.counts(conn, Direction::ToServer);
+        let neg = c.get(&Command::Negotiate).copied().unwrap_or(0);
+        let tcon = c.get(&Command::TreeConnect).copied().unwrap_or(0);
+        assert!(neg <= 1, "{what}: connection {conn}: {neg} NEGOTIATEs");
+        assert!(
+            tcon <= trees,
+            "{what}: connection {conn}: {tcon} TREE_CONNECTs"
+        );
+    }
+}
+
+/// Wait until the proxy has forwarded `n` more requests of `cmd` than `base`.
+async fn wait_for_more(proxy: &FaultProxy, cmd: Command, base: usize, n: usize, what: &str) {
+    let ok = wait_until(proxy, Duration::from_secs(30), |p| {
+        p.request_count(cmd) >= base + n
+    })
+    .await;
+    assert!(
+        ok,
+        "{what}: no progress ({cmd:?} {})",
+        proxy.request_count(cmd)
+    );
+}
+
+/// A large read and a large write, each cut twice in the middle: both complete, the bytes
+/// are the right ones (checked by hash), and every connection carried one NEGOTIATE and at
+/// most one TREE_CONNECT.
+pub async fn transfer_survives_two_cuts<H: Harness>(h: H) {
+    let server = durable_server();
+    let size = 48 << 20;
+    let data = random_bytes(size, 21);
+    put_on_disk(server, "cuts/r.bin", &data);
+    for write in [false, true] {
+        let what = if write { "write" } else { "read" };
+        let proxy = proxy_for(server);
+        proxy.set_response_delay(Duration::from_millis(1));
+        let (c, _) = h
+            .connect(proxied_login(&proxy, server, ClientConfig::default()))
+            .await
+            .expect("login through the proxy");
+        let s = h.share(&c, SHARE).await.expect("tree connect");
+        let (h2, s2, d2) = (h.clone(), s.clone(), data.clone());
+        let task = h.spawn(Box::pin(async move {
+            if write {
+                h2.write_file(&s2, "cuts/w.bin", d2, 1 << 20)
+                    .await
+                    .map(|_| Vec::new())
+            } else {
+                h2.read_file(&s2, "cuts/r.bin").await
+            }
+        }));
+        let cmd = if write { Command::Write } else { Command::Read };
+        for cut in 0..2 {
+            let base = proxy.request_count(cmd);
+            wait_for_more(&proxy, cmd, base, 8, what).await;
+            eprintln!(
+                "{what}: cut {cut} after {} {cmd:?}s",
+                proxy.request_count(cmd)
+            );
+            proxy.cut_all();
+        }
+        proxy.set_response_delay(Duration::ZERO);
+        let _w = Watchdog::new(Duration::from_secs(120), "a transfer across cuts");
+        let got = task
+            .await
+            .unwrap_or_else(|e| panic!("{what} across two cuts: {e}"));
+        if write {
+            let on_disk = std::fs::read(server.share_path(SHARE).join("cuts/w.bin"))
+                .expect("read back on disk");
+            assert_eq!(on_disk.len(), size, "{what}");
+            assert!(on_disk == data, "{what}: the file on the server is intact");
+        } else {
+            assert_eq!(got.len(), size, "{what}");
+            assert!(got == data, "{what}: the bytes read are the file's");
+        }
+        assert!(proxy.connections() >= 3, "{what}: two reconnects");
+        assert_one_setup_per_connection(&proxy, 1, what);
+        h.shutdown(c).await;
+    }
+}
+
+/// Sixteen readers and writers while the connection is cut every few hundred milliseconds:
+/// every one completes with the right bytes.
+pub async fn concurrent_io_across_repeated_cuts<H: Harness>(h: H) {
+    let server = durable_server();
+    let proxy = Arc::new(proxy_for(server));
+    proxy.set_response_delay(Duration::from_millis(1));
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    h.create_dir_all(&s, "cuts16").await.expect("mkdir");
+    let mut tasks = Vec::new();
+    for i in 0..16u64 {
+        let (h2, s2) = (h.clone(), s.clone());
+        tasks.push(h.spawn(Box::pin(async move {
+            let data = random_bytes(3 << 20, 100 + i);
+            let name = format!("cuts16/f{i}.bin");
+            h2.write_file(&s2, &name, data.clone(), 256 << 10).await?;
+            let back = h2.read_file(&s2, &name).await?;
+            Ok::<bool, io::Error>(back == data)
+        })));
+    }
+    let cutter = {
+        let proxy = proxy.clone();
+        h.spawn(Box::pin(async move {
+            for _ in 0..4 {
+                sleep(Duration::from_millis(300)).await;
+                proxy.cut_all();
+            }
+        }))
+    };
+    let _w = Watchdog::new(
+        Duration::from_secs(180),
+        "16 transfers across repeated cuts",
+    );
+    for (i, t) in tasks.into_iter().enumerate() {
+        let same = t.await.unwrap_or_else(|e| panic!("transfer {i}: {e}"));
+        assert!(
+            same,
+            "transfer {i}: the bytes read back are the bytes written"
+        );
+    }
+    cutter.await;
+    assert!(proxy.connections() >= 2, "the connection was cut");
+    assert_one_setup_per_connection(&proxy, 1, "16 transfers");
+    h.shutdown(c).await;
+}
+
+/// A server that stops answering mid-transfer (the proxy stalls the connection): the
+/// silence is noticed after the unresponsive bound, the connection is replaced, and the
+/// transfer completes on the new one.
+pub async fn stalled_connection_is_replaced<H: Harness>(h: H) {
+    let server = durable_server();
+    let data = random_bytes(8 << 20, 31);
+    put_on_disk(server, "stall2/r.bin", &data);
+    let proxy = proxy_for(server);
+    proxy.set_response_delay(Duration::from_millis(2));
+    let cfg = ClientConfig::default()
+        .with_echo_interval(Some(smb_core::time::Duration::from_millis(500)))
+        .with_unresponsive_timeout(Some(smb_core::time::Duration::from_secs(2)));
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, cfg))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (h2, s2) = (h.clone(), s.clone());
+    let task = h.spawn(Box::pin(
+        async move { h2.read_file(&s2, "stall2/r.bin").await },
+    ));
+    wait_for_more(&proxy, Command::Read, 0, 4, "stall").await;
+    proxy.stall(0);
+    let t0 = Instant::now();
+    let _w = Watchdog::new(Duration::from_secs(60), "a read across a stall");
+    let got = task.await.expect("the read completes on a new connection");
+    assert!(got == data, "the bytes are the file's");
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "noticed by silence, not at once"
+    );
+    assert!(proxy.connections() >= 2);
+    h.shutdown(c).await;
+}
