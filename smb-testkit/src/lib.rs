@@ -4,8 +4,9 @@
 //!   on a free loopback port with its own smb.conf, passdb and shares in a temp dir (on
 //!   /dev/shm when available). Configure with [`SambaConfig`]; share one per test binary
 //!   with [`SambaServer::shared`].
-//! - [`FaultProxy`]: a TCP proxy that can cut, stall and delay connections and counts the
-//!   SMB2 commands that pass through it.
+//! - [`FaultProxy`]: a TCP proxy that can cut, stall and delay connections, counts the
+//!   SMB2 commands that pass through it and lets a test rewrite, drop or inject frames
+//!   ([`FaultProxy::rewrite`], helpers in [`frames`]).
 //!
 //! ```no_run
 //! use smb_testkit::{SambaServer, SHARE};
@@ -15,13 +16,14 @@
 //! # let _ = (addr, user, pass, dir_on_disk);
 //! ```
 
+pub mod frames;
 mod install;
 mod proxy;
 mod samba;
 pub mod scenarios;
 
 pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user};
-pub use proxy::{Direction, Event, FaultProxy, Seen};
+pub use proxy::{Direction, Event, FaultProxy, Hook, Intercept, Seen};
 pub use samba::{
     DEFAULT_PASSWORD, ENCRYPTED_SHARE, GUEST_SHARE, READONLY_SHARE, SHARE, SambaConfig,
     SambaServer, smbclient,
