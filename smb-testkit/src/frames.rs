@@ -8,6 +8,7 @@
 //! The helpers never panic on malformed input: they return `None` / `false` instead, so a
 //! hook can apply them to whatever passes.
 
+use smb_core::wire::compound::{ChainPart, build_chain};
 use smb_core::wire::transform::{TRANSFORM_HEADER_LEN, TRANSFORM_PROTOCOL_ID, TransformHeader};
 use smb_core::wire::{Command, Encode, HEADER_LEN, Header, HeaderFlags, NtStatus};
 
@@ -123,6 +124,19 @@ pub fn message_bytes(header: &Header, body: &[u8]) -> Vec<u8> {
     header.encode(&mut msg);
     msg.extend_from_slice(body);
     msg
+}
+
+/// Messages chained into one compound frame (NextCommand set, each but the last padded to
+/// 8 bytes, [MS-SMB2] 3.3.4.1.3), none marked related. `None` if one is not a message.
+pub fn compound(messages: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let parts: Vec<ChainPart<'_>> = messages
+        .iter()
+        .map(|m| ChainPart {
+            message: m,
+            related: false,
+        })
+        .collect();
+    build_chain(&parts).ok().map(|c| c.bytes)
 }
 
 /// The ERROR response body ([MS-SMB2] 2.2.2) with no error data.
@@ -246,6 +260,9 @@ mod tests {
         let r = response_header(&req, NtStatus::END_OF_FILE, 3);
         let m = message_bytes(&r, &ERROR_BODY);
         assert!(is_response_to(&m, Command::Read));
+        let chain = compound(&[m.clone(), m.clone()]).unwrap();
+        assert_eq!(message_offsets(&chain), [0, 80]);
+        assert!(compound(&[b"short".to_vec()]).is_none());
         let back = first_header(&m).unwrap();
         assert_eq!(
             (back.message_id, back.session_id, back.credits, back.status),
