@@ -7,6 +7,9 @@
 //! - [`FaultProxy`]: a TCP proxy that can cut, stall and delay connections, counts the
 //!   SMB2 commands that pass through it and lets a test rewrite, drop or inject frames
 //!   ([`FaultProxy::rewrite`], helpers in [`frames`]).
+//! - [`hostile::HostileServer`]: a scripted SMB2/3 server on loopback that plays a normal
+//!   server (real NTLMv2, signing, encryption) up to the point where it misbehaves, and the
+//!   malicious-server suite run on every runtime ([`hostile_tests!`]).
 //!
 //! ```no_run
 //! use smb_testkit::{SambaServer, SHARE};
@@ -17,6 +20,7 @@
 //! ```
 
 pub mod frames;
+pub mod hostile;
 mod install;
 mod proxy;
 mod samba;

@@ -95,6 +95,8 @@ pub trait Harness: Clone + Send + Sync + 'static {
     ) -> BoxFut<'static, io::Result<()>>;
     /// Open `path` and stream it to the end through the file's read trait.
     fn read_file(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>>;
+    /// The whole-file read (`Share::read`: the file in memory in one call).
+    fn read_whole(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>>;
     /// Open `path`, seek to `offset` (from the end if negative), read exactly `len` bytes.
     fn read_range(
         &self,

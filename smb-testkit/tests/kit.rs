@@ -589,3 +589,44 @@ fn proxy_tampered_signature_is_refused_by_smbclient() {
     );
     assert!(t.contains("Bad SMB2") && t.contains("signature"), "{t}");
 }
+
+// ---- the hostile server, checked against an independent client ----
+
+/// The hostile server's well-behaved part is a real SMB server: smbclient logs in (NTLMv2,
+/// 3.1.1 pre-authentication integrity), lists and fetches the file plain, signed and
+/// encrypted, and gets the right bytes.
+#[test]
+fn hostile_server_behaving_serves_smbclient() {
+    use smb_testkit::hostile::{self, Behave, HostileConfig, HostileServer};
+    let server = HostileServer::start(HostileConfig::default(), Behave).unwrap();
+    let dir = local_dir("hostile");
+    let creds = Some((hostile::USER, hostile::PASSWORD));
+    let want = hostile::file_bytes(0, hostile::FILE_SIZE as usize);
+    for (i, extra) in [
+        &["-m", "SMB3_11"][..],
+        &["--client-protection=sign"][..],
+        &["--client-protection=encrypt"][..],
+        &["-m", "SMB2_10"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let local = format!("f{i}.bin");
+        let cmd = format!("ls dir; get {} {local}", hostile::FILE);
+        let o = smbclient(server.addr(), "share", creds, &cmd, &dir, extra).unwrap();
+        let t = text(&o);
+        assert!(t.contains("entry-000002"), "{extra:?}: {t}");
+        let got = std::fs::read(dir.join(&local)).unwrap_or_default();
+        assert!(
+            got == want,
+            "{extra:?}: {} bytes, wrong content: {t}",
+            got.len()
+        );
+    }
+    let signed = server
+        .requests()
+        .iter()
+        .filter(|h| h.flags.has(HeaderFlags::SIGNED))
+        .count();
+    assert!(signed > 0, "smbclient signed nothing");
+}
