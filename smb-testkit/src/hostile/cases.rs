@@ -1,394 +1,24 @@
 //! The malicious-server suite: one misbehaviour per case, run on every runtime through the
 //! scenarios' [`Harness`] (each adapter's `tests/hostile.rs` instantiates the list with
-//! [`hostile_tests!`](crate::hostile_tests)).
-//!
-//! Every case asserts that the client, using only the adapter's public API:
-//! - fails with a typed one-line `io::Error` whose kind fits the cause and whose message
-//!   names it (or, where the misbehaviour is harmless, gets exactly the right data);
-//! - never reports wrong data as success;
-//! - does not panic (a panic fails the test), does not hang (a short request timeout, a
-//!   bound on the case's duration and a watchdog that aborts the process), and keeps its
-//!   memory bounded: VmHWM of the process under 64 MiB (nextest runs each test in its own
-//!   process; the peak is reset when the case starts).
+//! [`hostile_tests!`](crate::hostile_tests)); what every case checks is in [`super::suite`].
 
-use super::{
-    Conn, DIR, FILE, FILE_SIZE, HostileConfig, HostileServer, PASSWORD, Reply, Request, Script,
-    Step, USER, file_bytes, read_body,
+use super::suite::{
+    Act, Field, Outcome, bounded, client_config, on, patched, plain, refused, right_or_refused,
+    run, when, whole_file,
 };
+use super::{DIR, FILE, FILE_SIZE, HostileConfig, Reply, Script, Step, file_bytes, read_body};
 use crate::frames;
-use crate::scenarios::{Harness, Login, Watchdog, Who};
+use crate::scenarios::Harness;
 use smb_core::client::ClientConfig;
 use smb_core::wire::header::HeaderId;
+use smb_core::wire::ioctl::IoctlRequest;
 use smb_core::wire::query_directory::QueryDirectoryResponse;
 use smb_core::wire::read::ReadRequest;
+use smb_core::wire::write::WriteRequest;
 use smb_core::wire::{Command, Decode, FileId, Header, HeaderFlags, NtStatus};
-use std::io::{self, ErrorKind as K};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-/// The client's request timeout in every case.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
-/// A case must be over within this (from connect to the last result).
-pub const CASE_BOUND: Duration = Duration::from_secs(8);
-/// The watchdog aborts the process after this.
-const WATCHDOG: Duration = Duration::from_secs(15);
-/// The process is aborted as soon as its RSS passes this, KiB (a client that never stops
-/// growing must not take the machine's memory while the watchdog waits).
-const RSS_ABORT_KIB: u64 = 4 * PEAK_KIB;
-/// The memory bound: VmHWM, KiB.
-pub const PEAK_KIB: u64 = 64 * 1024;
-/// What a hostile server serves per connection at most, in READ data (so that a client
-/// that never stops reading cannot eat the machine's memory before the checks see it).
-const SERVE_LIMIT: u64 = 256 << 20;
-
-/// The client configuration of every case: short timeouts, no echo.
-pub fn client_config() -> ClientConfig {
-    ClientConfig::default()
-        .with_request_timeout(smb_core::time::Duration::from_millis(
-            REQUEST_TIMEOUT.as_millis() as u64,
-        ))
-        .with_echo_interval(None)
-        .with_unresponsive_timeout(Some(smb_core::time::Duration::from_secs(3)))
-}
-
-/// What the client does once the server runs.
-#[derive(Clone, Debug)]
-pub enum Act {
-    /// Log in.
-    Connect,
-    /// Log in and connect the share.
-    Share,
-    /// Stream a file to its end (the file's read trait).
-    Read(String),
-    /// The whole-file read (`Share::read`).
-    ReadWhole(String),
-    /// `len` bytes at `offset` (from the end if negative).
-    ReadRange(String, i64, usize),
-    /// List a directory.
-    List(String),
-    /// Stat a path.
-    Stat(String),
-}
-
-/// What the client got when it succeeded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Logged in (and connected the share for [`Act::Share`]).
-    Done,
-    /// Bytes read.
-    Data(Vec<u8>),
-    /// Names listed.
-    Names(Vec<String>),
-    /// (size, is_dir).
-    Meta(u64, bool),
-}
-
-impl Outcome {
-    fn summary(&self) -> String {
-        match self {
-            Outcome::Done => "logged in".into(),
-            Outcome::Data(d) => format!("{} bytes", d.len()),
-            Outcome::Names(n) => format!("{} names", n.len()),
-            Outcome::Meta(s, d) => format!("size {s}, dir {d}"),
-        }
-    }
-}
-
-/// One case's run: its result, how long it took and the memory peak.
-pub struct Ran {
-    /// The case's name.
-    pub name: &'static str,
-    /// What the client got.
-    pub result: io::Result<Outcome>,
-    /// From the start of the login to the result.
-    pub took: Duration,
-    /// VmHWM at the end, KiB.
-    pub peak_kib: u64,
-    /// The server (still running: the checks may look at what it received).
-    pub server: HostileServer,
-}
-
-/// A field of /proc/self/status in KiB (VmHWM: the peak RSS; VmRSS: now).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Aborts the process if its RSS passes [`RSS_ABORT_KIB`] before it is dropped.
-struct MemoryGuard(Arc<std::sync::atomic::AtomicBool>);
-
-impl MemoryGuard {
-    fn new(name: &'static str) -> MemoryGuard {
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let d2 = done.clone();
-        std::thread::spawn(move || {
-            while !d2.load(Ordering::SeqCst) {
-                let rss = status_kib("VmRSS:");
-                if rss > RSS_ABORT_KIB {
-                    eprintln!("{name}: RSS {rss} KiB passed {RSS_ABORT_KIB} KiB; aborting");
-                    std::process::abort();
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        MemoryGuard(done)
-    }
-}
-
-impl Drop for MemoryGuard {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Start `script` on a server with `cfg`, let the client `act` on it, measure.
-pub async fn run<H: Harness>(
-    h: &H,
-    name: &'static str,
-    cfg: HostileConfig,
-    script: impl Script + 'static,
-    client: ClientConfig,
-    act: Act,
-) -> Ran {
-    let server = HostileServer::start(cfg, Limited::new(script)).expect("start the hostile server");
-    // Reset the peak RSS so the bound is about this case ([proc(5)] clear_refs: 5).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let _dog = Watchdog::new(WATCHDOG, name);
-    let _mem = MemoryGuard::new(name);
-    let t0 = Instant::now();
-    let login = Login {
-        target: server.addr().to_string(),
-        who: Who::User(USER.to_string(), PASSWORD.to_string()),
-        config: client,
-    };
-    let result = async {
-        let (c, _) = h.connect(login).await?;
-        if matches!(act, Act::Connect) {
-            return Ok(Outcome::Done);
-        }
-        let s = h.share(&c, "share").await?;
-        let out = match &act {
-            Act::Connect | Act::Share => Outcome::Done,
-            Act::Read(p) => Outcome::Data(h.read_file(&s, p).await?),
-            Act::ReadWhole(p) => Outcome::Data(h.read_whole(&s, p).await?),
-            Act::ReadRange(p, off, len) => Outcome::Data(h.read_range(&s, p, *off, *len).await?),
-            Act::List(p) => Outcome::Names(h.list(&s, p).await?),
-            Act::Stat(p) => {
-                let (size, dir) = h.metadata(&s, p).await?;
-                Outcome::Meta(size, dir)
-            }
-        };
-        drop(s);
-        drop(c);
-        Ok(out)
-    }
-    .await;
-    Ran {
-        name,
-        result,
-        took: t0.elapsed(),
-        peak_kib: status_kib("VmHWM:"),
-        server,
-    }
-}
-
-/// [`run`] with the default server configuration and client configuration.
-pub async fn plain<H: Harness>(
-    h: &H,
-    name: &'static str,
-    script: impl Script + 'static,
-    act: Act,
-) -> Ran {
-    run(
-        h,
-        name,
-        HostileConfig::default(),
-        script,
-        client_config(),
-        act,
-    )
-    .await
-}
-
-/// Wraps a case's script: stops serving READ data past [`SERVE_LIMIT`] per connection.
-struct Limited<S> {
-    inner: S,
-    served: Arc<AtomicU64>,
-}
-
-impl<S> Limited<S> {
-    fn new(inner: S) -> Self {
-        Limited {
-            inner,
-            served: Arc::default(),
-        }
-    }
-}
-
-impl<S: Script> Script for Limited<S> {
-    fn on_connect(&mut self, conn: &mut Conn) -> Vec<Step> {
-        self.served.store(0, Ordering::SeqCst);
-        self.inner.on_connect(conn)
-    }
-    fn on_request(&mut self, conn: &mut Conn, req: &Request) -> Vec<Step> {
-        if req.header.command == Command::Read {
-            let asked = ReadRequest::decode(&req.msg).map_or(0, |r| u64::from(r.length));
-            if self.served.fetch_add(asked, Ordering::SeqCst) > SERVE_LIMIT {
-                return vec![Step::Close];
-            }
-        }
-        self.inner.on_request(conn, req)
-    }
-}
-
-/// The bounds every case keeps, whatever its result.
-fn bounded(ran: &Ran) {
-    assert!(
-        ran.took < CASE_BOUND,
-        "{}: took {:?} (bound {CASE_BOUND:?}, request timeout {REQUEST_TIMEOUT:?})",
-        ran.name,
-        ran.took
-    );
-    assert!(
-        ran.peak_kib < PEAK_KIB,
-        "{}: peak memory {} KiB (bound {PEAK_KIB} KiB; nextest runs each test in its own \
-         process, under cargo test other tests share the peak)",
-        ran.name,
-        ran.peak_kib
-    );
-}
-
-/// The client must fail: an `io::Error` of one of `kinds`, carrying the engine's typed
-/// error, one line, naming the cause (one of `words`, lower case).
-pub fn refused(ran: Ran, kinds: &[K], words: &[&str]) -> io::Error {
-    let name = ran.name;
-    let e = match ran.result {
-        Ok(ref o) => panic!(
-            "{name}: the client reported success ({}) after {:?}",
-            o.summary(),
-            ran.took
-        ),
-        Err(ref e) => e,
-    };
-    let text = e.to_string();
-    eprintln!(
-        "{name}: {:?} after {:?}, peak {} KiB: {text}",
-        e.kind(),
-        ran.took,
-        ran.peak_kib
-    );
-    assert!(
-        kinds.contains(&e.kind()),
-        "{name}: io::ErrorKind {:?}, expected one of {kinds:?}: {text}",
-        e.kind()
-    );
-    assert!(!text.contains('\n'), "{name}: not one line: {text:?}");
-    let lower = text.to_lowercase();
-    assert!(
-        words.iter().any(|w| lower.contains(w)),
-        "{name}: the message {text:?} should name the cause (one of {words:?})"
-    );
-    assert!(
-        smb_core::driver::op_error(e).is_some(),
-        "{name}: not a typed engine error: {text}"
-    );
-    bounded(&ran);
-    io::Error::new(e.kind(), text)
-}
-
-/// The misbehaviour is harmless or refused: success must be exactly `good`; a failure must
-/// be typed, one line, of one of `kinds`, naming one of `words`.
-pub fn right_or_refused(ran: Ran, good: &Outcome, kinds: &[K], words: &[&str]) {
-    match &ran.result {
-        Ok(o) => {
-            eprintln!(
-                "{}: succeeded ({}) after {:?}",
-                ran.name,
-                o.summary(),
-                ran.took
-            );
-            assert!(
-                o == good,
-                "{}: wrong result reported as success: {} (expected {})",
-                ran.name,
-                o.summary(),
-                good.summary()
-            );
-            bounded(&ran);
-        }
-        Err(_) => {
-            refused(ran, kinds, words);
-        }
-    }
-}
-
-/// The whole default file.
-fn whole_file() -> Outcome {
-    Outcome::Data(file_bytes(0, FILE_SIZE as usize))
-}
-
-/// A script from a function of the request alone (the server state as `Conn`).
-fn on(f: impl FnMut(&mut Conn, &Request) -> Vec<Step> + Send + 'static) -> impl Script {
-    f
-}
-
-/// Answer `command` with `steps`, everything else normally.
-fn when(
-    command: Command,
-    steps: impl Fn(&mut Conn, &Request) -> Vec<Step> + Send + 'static,
-) -> impl Script {
-    on(move |c, r| {
-        if r.header.command == command {
-            steps(c, r)
-        } else {
-            vec![Step::Normal]
-        }
-    })
-}
-
-/// The normal replies to `req`, edited by `edit` (header and body), as one step each.
-fn edited(c: &mut Conn, req: &Request, mut edit: impl FnMut(&mut Reply)) -> Vec<Step> {
-    c.normal(req)
-        .into_iter()
-        .map(|mut r| {
-            edit(&mut r);
-            Step::Reply(r)
-        })
-        .collect()
-}
-
-/// A field of a reply's body to overwrite.
-#[derive(Clone, Copy)]
-enum Field {
-    U8(u8),
-    U16(u16),
-    U32(u32),
-}
-
-/// The normal answers to `command`, with the body field at `at` (bytes after the header)
-/// overwritten where the body is long enough.
-fn patched(command: Command, at: usize, value: Field) -> impl Script {
-    when(command, move |c, r| {
-        edited(c, r, |reply| {
-            let bytes = match value {
-                Field::U8(v) => vec![v],
-                Field::U16(v) => v.to_le_bytes().to_vec(),
-                Field::U32(v) => v.to_le_bytes().to_vec(),
-            };
-            if let Some(b) = reply.body.get_mut(at..at + bytes.len()) {
-                b.copy_from_slice(&bytes);
-            }
-        })
-    })
-}
+use std::io::ErrorKind as K;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const MALFORMED: &[&str] = &["malformed", "invalid", "truncated", "offset", "protocol"];
 const NOT_SMB: &[&str] = &["not an smb2", "not an smb"];
@@ -1179,6 +809,164 @@ pub async fn hostile_transform_inner_session_mismatch<H: Harness>(h: H) {
     refused(ran, &[K::InvalidData, K::PermissionDenied], TRANSFORM_WORDS);
 }
 
+// ---- a strict server: what the client's requests must look like ----
+
+/// Every request's command, CreditCharge and payload, as the server received them.
+type Charges = Arc<Mutex<Vec<(Command, u16, u64)>>>;
+
+/// The payload size CreditCharge is computed from ([MS-SMB2] 3.2.4.1.5: the larger of what
+/// the request sends and what it may get back), for the multi-credit commands.
+fn payload(r: &super::Request) -> Option<u64> {
+    let m = &r.msg;
+    match r.header.command {
+        Command::Read => ReadRequest::decode(m).ok().map(|q| q.length.into()),
+        Command::Write => WriteRequest::decode(m).ok().map(|w| w.data.len() as u64),
+        Command::QueryDirectory => super::parse_query_directory(m).map(|q| q.output_len.into()),
+        Command::Ioctl => IoctlRequest::decode(m)
+            .ok()
+            .map(|i| (i.input.len() as u64).max(i.max_output_response.into())),
+        _ => None,
+    }
+}
+
+/// Behave, and note every request's charge and payload in `charges`.
+fn recording(charges: Charges) -> impl Script {
+    on(move |_, r| {
+        let p = payload(r).unwrap_or(0);
+        charges.lock().unwrap_or_else(|e| e.into_inner()).push((
+            r.header.command,
+            r.header.credit_charge,
+            p,
+        ));
+        vec![Step::Normal]
+    })
+}
+
+/// Read, write and list with `cfg`, recording each request; the data must be right.
+async fn traffic<H: Harness>(h: &H, name: &'static str, cfg: HostileConfig) -> Charges {
+    let charges = Charges::default();
+    let acts = [
+        (Act::Read(FILE.into()), whole_file()),
+        (Act::Write("new.bin".into(), 300_000), Outcome::Done),
+        (
+            Act::List(DIR.into()),
+            Outcome::Names((0..3).map(|i| super::dir_entry(i).name).collect()),
+        ),
+    ];
+    for (act, good) in acts {
+        let ran = run(
+            h,
+            name,
+            cfg.clone(),
+            recording(charges.clone()),
+            client_config(),
+            act,
+        )
+        .await;
+        right_or_refused(ran, &good, &[], &[]);
+    }
+    charges
+}
+
+/// With SMB2_GLOBAL_CAP_LARGE_MTU, CreditCharge follows the payload ([MS-SMB2] 3.2.4.1.5):
+/// 1 + (size - 1) / 64 KiB for READ, WRITE, QUERY_DIRECTORY and IOCTL, 1 for the rest.
+pub async fn hostile_credit_charge_follows_payload<H: Harness>(h: H) {
+    let charges = traffic(
+        &h,
+        "CreditCharge against the payload",
+        HostileConfig::default(),
+    )
+    .await;
+    let charges = charges.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let wrong: Vec<String> = charges
+        .iter()
+        .filter(|(c, _, _)| !matches!(c, Command::Negotiate | Command::Cancel))
+        .filter_map(|&(c, charge, size)| {
+            let multi = matches!(
+                c,
+                Command::Read | Command::Write | Command::QueryDirectory | Command::Ioctl
+            );
+            let want = if multi {
+                size.saturating_sub(1) / 65536 + 1
+            } else {
+                1
+            };
+            (u64::from(charge) != want)
+                .then(|| format!("{c} charge {charge} for {size} bytes (want {want})"))
+        })
+        .collect();
+    assert!(
+        charges
+            .iter()
+            .any(|(c, _, size)| *c == Command::Read && *size > 65536),
+        "no READ over 64 KiB: {charges:?}"
+    );
+    assert!(wrong.is_empty(), "wrong CreditCharge: {wrong:?}");
+}
+
+/// Without SMB2_GLOBAL_CAP_LARGE_MTU, no payload is over 64 KiB and no request charges
+/// more than one credit ([MS-SMB2] 3.2.4.1.5); the data is still right.
+pub async fn hostile_no_large_mtu_limits_payloads<H: Harness>(h: H) {
+    let cfg = HostileConfig {
+        large_mtu: false,
+        ..HostileConfig::default()
+    };
+    let charges = traffic(&h, "no LARGE_MTU", cfg).await;
+    let charges = charges.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let wrong: Vec<String> = charges
+        .iter()
+        .filter(|(_, charge, size)| *charge > 1 || *size > 65536)
+        .map(|(c, charge, size)| format!("{c} charge {charge} for {size} bytes"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "a server without LARGE_MTU got multi-credit or over-64-KiB requests: {wrong:?}"
+    );
+}
+
+/// A 3.1.1 server that picks HMAC-SHA256 in SIGNING_CAPABILITIES (the client offers it)
+/// and requires signing: the session signs with it and works ([MS-SMB2] 2.2.3.1.7 allows
+/// it), or the client does not offer it in the first place.
+pub async fn hostile_server_picks_hmac_sha256_signing<H: Harness>(h: H) {
+    use smb_core::wire::negotiate::{NegotiateContext, NegotiateRequest, SigningAlgorithm};
+    let cfg = HostileConfig {
+        require_signing: true,
+        signing_algorithms: vec![SigningAlgorithm::HmacSha256],
+        ..HostileConfig::default()
+    };
+    let offered = Arc::new(Mutex::new(None::<bool>));
+    let o2 = offered.clone();
+    let s = on(move |_, r| {
+        if let Ok(n) = NegotiateRequest::decode(&r.msg) {
+            let hmac = n.contexts.iter().any(|c| {
+                matches!(c, NegotiateContext::Signing { algorithms } if algorithms.contains(&SigningAlgorithm::HmacSha256))
+            });
+            *o2.lock().unwrap_or_else(|e| e.into_inner()) = Some(hmac);
+        }
+        vec![Step::Normal]
+    });
+    let ran = run(
+        &h,
+        "server picks HMAC-SHA256 signing",
+        cfg,
+        s,
+        client_config(),
+        Act::Read(FILE.into()),
+    )
+    .await;
+    let offered = offered
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(false);
+    eprintln!("the client offered HMAC-SHA256 in SIGNING_CAPABILITIES: {offered}");
+    match &ran.result {
+        Ok(_) => right_or_refused(ran, &whole_file(), &[], &[]),
+        Err(e) => panic!(
+            "the client offered HMAC-SHA256 ({offered}) and failed when the server chose it: {e}"
+        ),
+    }
+}
+
 /// The default server behaves: the suite's own control (login, share, read, list, stat
 /// all right), so a refusal in the other cases is the misbehaviour's doing.
 pub async fn hostile_control_well_behaved<H: Harness>(h: H) {
@@ -1268,7 +1056,8 @@ macro_rules! hostile_tests {
             hostile_transform_before_negotiation, hostile_invalid_share_type,
             hostile_break_for_unknown_file_id, hostile_transform_wrong_flags,
             hostile_transform_wrong_original_size, hostile_transform_other_session,
-            hostile_transform_inner_session_mismatch);
+            hostile_transform_inner_session_mismatch, hostile_credit_charge_follows_payload,
+            hostile_no_large_mtu_limits_payloads, hostile_server_picks_hmac_sha256_signing);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

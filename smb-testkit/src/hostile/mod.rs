@@ -21,6 +21,7 @@
 
 mod cases;
 mod server;
+pub mod suite;
 
 pub use cases::*;
 pub use server::{
@@ -56,6 +57,11 @@ pub struct HostileConfig {
     pub max_write: u32,
     /// Credits granted in every response (None: what the client asks for, 1 to 512).
     pub credits: Option<u16>,
+    /// SMB2_GLOBAL_CAP_LARGE_MTU (payloads over 64 KiB, multi-credit requests).
+    pub large_mtu: bool,
+    /// SIGNING_CAPABILITIES (3.1.1): the server's preference order; the first one the client
+    /// offered is chosen (none: no context, AES-CMAC).
+    pub signing_algorithms: Vec<smb_core::wire::negotiate::SigningAlgorithm>,
     /// Files of the share: (lower-case name, size). Their bytes are [`file_bytes`].
     pub files: Vec<(String, u64)>,
     /// Entries in [`DIR`] (and in the share's root).
@@ -82,6 +88,8 @@ impl Default for HostileConfig {
             max_read: 8 << 20,
             max_write: 8 << 20,
             credits: None,
+            large_mtu: true,
+            signing_algorithms: vec![smb_core::wire::negotiate::SigningAlgorithm::AesCmac],
             files: vec![(FILE.to_string(), FILE_SIZE)],
             dir_entries: 3,
             share_type: 1,

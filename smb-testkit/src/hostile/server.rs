@@ -12,8 +12,8 @@ use smb_core::crypto::{
 };
 use smb_core::wire::close::{CloseRequest, CloseResponse};
 use smb_core::wire::create::{
-    CreateAction, CreateOptions, CreateRequest, CreateResponse, CreateResponseFlags,
-    FileAttributes, OplockLevel,
+    CreateAction, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
+    CreateResponseFlags, FileAttributes, OplockLevel,
 };
 use smb_core::wire::fscc::{
     FileAllInformation, FileBasicInformation, FileInfoClass, FileStandardInformation, FsccInfo,
@@ -24,7 +24,7 @@ use smb_core::wire::ioctl::{
 };
 use smb_core::wire::negotiate::{
     Capabilities, Cipher, Dialect, HashAlgorithm, NegotiateContext, NegotiateRequest,
-    NegotiateResponse, SecurityMode, SigningAlgorithm,
+    NegotiateResponse, SecurityMode,
 };
 use smb_core::wire::query_directory::{
     DirectoryEntry, QueryDirectoryFlags, QueryDirectoryResponse, encode_directory_entries,
@@ -79,6 +79,8 @@ pub struct Conn {
     signing_algorithm: Option<smb_core::crypto::SigningAlgorithm>,
     /// Capabilities and SecurityMode sent in NEGOTIATE (for VALIDATE_NEGOTIATE_INFO).
     negotiated: (u32, u16),
+    /// Files the client created.
+    created: std::collections::BTreeSet<String>,
 }
 
 impl Conn {
@@ -104,6 +106,7 @@ impl Conn {
             cipher: None,
             signing_algorithm: None,
             negotiated: (0, 0),
+            created: Default::default(),
         }
     }
 
@@ -218,19 +221,25 @@ impl Conn {
                 });
                 self.cipher = Some(CipherId::Aes128Gcm);
             }
-            let cmac = offered(
-                &|c| matches!(c, NegotiateContext::Signing { algorithms } if algorithms.contains(&SigningAlgorithm::AesCmac)),
-            );
-            if cmac {
+            // The first of the server's preferences that the client offered.
+            let signing = self.cfg.signing_algorithms.iter().copied().find(|a| {
+                offered(&|c| matches!(c, NegotiateContext::Signing { algorithms } if algorithms.contains(a)))
+            });
+            if let Some(a) = signing {
                 contexts.push(NegotiateContext::Signing {
-                    algorithms: vec![SigningAlgorithm::AesCmac],
+                    algorithms: vec![a],
                 });
-                self.signing_algorithm = Some(smb_core::crypto::SigningAlgorithm::AesCmac);
+                self.signing_algorithm =
+                    smb_core::crypto::SigningAlgorithm::from_wire_id(a.to_u16());
             }
         } else if matches!(dialect, Dialect::Smb300 | Dialect::Smb302) {
             self.cipher = Some(CipherId::Aes128Ccm);
         }
-        let mut caps = Capabilities::LARGE_MTU;
+        let mut caps = if self.cfg.large_mtu {
+            Capabilities::LARGE_MTU
+        } else {
+            0
+        };
         if matches!(dialect, Dialect::Smb300 | Dialect::Smb302 | Dialect::Smb311) {
             caps |= Capabilities::ENCRYPTION;
         }
@@ -339,6 +348,10 @@ impl Conn {
             Node::Dir { cursor: 0 }
         } else if let Some(f) = self.cfg.files.iter().find(|f| f.0 == name) {
             Node::File { size: f.1 }
+        } else if self.created.contains(&name) || c.disposition != CreateDisposition::Open {
+            // A new file: its writes are counted, not kept.
+            self.created.insert(name);
+            Node::File { size: 0 }
         } else {
             return self.error(req, NtStatus::OBJECT_NAME_NOT_FOUND);
         };
