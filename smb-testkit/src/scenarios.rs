@@ -1448,7 +1448,7 @@ macro_rules! scenario_tests {
             attack_transform_wrong_flags, attack_transform_wrong_original_size,
             attack_transform_other_session_id, attack_transform_from_another_session,
             attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
-            attack_relay_sets_is_guest);
+            attack_relay_sets_is_guest, guest_fallback_only_when_opted_in);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(
