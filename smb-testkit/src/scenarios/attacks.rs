@@ -43,6 +43,7 @@ fn integrity(k: &ErrorKind) -> bool {
                 | ChannelError::Unsigned(_)
                 | ChannelError::Unencrypted(_)
                 | ChannelError::DecryptFailed
+                | ChannelError::BadTransform(_)
         )
     )
 }
