@@ -7,7 +7,15 @@
 //! entry also carries the index of the frame that held it, so the elements of one compound
 //! share a frame index. Transform (encrypted, 0xFD 'S' 'M' 'B') and compression (0xFC)
 //! frames are recorded as such.
+//!
+//! A test can also rewrite the traffic: [`FaultProxy::rewrite`] installs a closure that sees
+//! every whole frame of one direction before it is forwarded and may edit it, drop it,
+//! replace it or add frames before and after it ([`Intercept`]); [`FaultProxy::inject`]
+//! sends a frame of the test's own at any time. The log records what was forwarded (after
+//! the rewrite), marking rewritten and injected frames. [`crate::frames`] decodes and patches
+//! the headers.
 
+use smb_core::wire::transform::TransformHeader;
 use smb_core::wire::{Command, Header, HeaderFlags, NtStatus};
 use std::collections::BTreeMap;
 use std::io::{self, Read as _, Write as _};
@@ -62,9 +70,55 @@ pub struct Event {
     /// What was seen.
     pub what: Seen,
     /// Index of the direct-TCP frame that held it, counted per connection and direction
-    /// from 0: the elements of one compound chain share it.
+    /// from 0 over the frames forwarded: the elements of one compound chain share it.
     pub frame: u64,
+    /// The whole SMB2 header, for [`Seen::Smb2`] messages (credits, CreditCharge, SessionId,
+    /// TreeId or AsyncId, signature...).
+    pub header: Option<Header>,
+    /// The TRANSFORM_HEADER, for [`Seen::Encrypted`] frames.
+    pub transform: Option<TransformHeader>,
+    /// The frame was changed or added by a rewriting hook or [`FaultProxy::inject`]: it is
+    /// not what the sender sent.
+    pub rewritten: bool,
 }
+
+/// What a rewriting hook ([`FaultProxy::rewrite`]) sees of one frame and decides about it.
+///
+/// The frames forwarded are `before`, then `frame` (unless it was set to `None`), then
+/// `after`, each with a direct-TCP prefix added. Payloads here have no prefix.
+#[derive(Debug)]
+pub struct Intercept {
+    /// Index of the connection.
+    pub conn: usize,
+    /// Direction of the frame.
+    pub dir: Direction,
+    /// Index of the frame as received from the sender (per connection and direction).
+    pub index: u64,
+    /// The frame: edit it in place, replace it, or set it to `None` to drop it.
+    pub frame: Option<Vec<u8>>,
+    /// Frames to send before it.
+    pub before: Vec<Vec<u8>>,
+    /// Frames to send after it.
+    pub after: Vec<Vec<u8>>,
+}
+
+impl Intercept {
+    /// The frame's payload (empty if it was dropped).
+    pub fn payload(&self) -> &[u8] {
+        self.frame.as_deref().unwrap_or(&[])
+    }
+    /// Drop the frame (what was put in `before` / `after` is still sent).
+    pub fn drop_frame(&mut self) {
+        self.frame = None;
+    }
+    /// Send `with` instead of the frame.
+    pub fn replace(&mut self, with: Vec<u8>) {
+        self.frame = Some(with);
+    }
+}
+
+/// A rewriting hook: called for every frame of one direction, on the proxy's pump thread.
+pub type Hook = Box<dyn FnMut(&mut Intercept) + Send>;
 
 #[derive(Default)]
 struct Control {
@@ -76,7 +130,13 @@ struct Conn {
     client: TcpStream,
     server: Option<TcpStream>,
     ctl: Arc<(Mutex<Control>, Condvar)>,
+    /// The writing ends, shared by the pumps and [`FaultProxy::inject`] so frames never
+    /// interleave: `[to_server, to_client]`.
+    writers: Option<[Writer; 2]>,
 }
+
+/// One direction's output: the socket and how many frames went out on it.
+type Writer = Arc<Mutex<(TcpStream, u64)>>;
 
 struct Inner {
     target: SocketAddr,
@@ -87,6 +147,15 @@ struct Inner {
     refuse: AtomicBool,
     stall_new: AtomicBool,
     stop: AtomicBool,
+    /// Rewriting hooks, `[to_server, to_client]`.
+    hooks: [Mutex<Option<Hook>>; 2],
+}
+
+fn slot(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -140,6 +209,7 @@ impl FaultProxy {
             refuse: AtomicBool::new(false),
             stall_new: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            hooks: [Mutex::new(None), Mutex::new(None)],
         });
         let inner2 = inner.clone();
         let acceptor = std::thread::Builder::new()
@@ -258,6 +328,44 @@ impl FaultProxy {
         self.inner.refuse.store(on, Ordering::SeqCst);
     }
 
+    /// Rewrite every frame going `dir` (on every connection, current and future) with
+    /// `hook` from now on, replacing any previous hook of that direction. The hook sees
+    /// whole frames: the proxy reassembles them from the stream first.
+    ///
+    /// ```no_run
+    /// # use smb_testkit::{FaultProxy, SambaServer, Direction, frames};
+    /// # use smb_core::wire::{Command, HeaderFlags};
+    /// # let proxy = FaultProxy::start(SambaServer::shared().addr()).unwrap();
+    /// // Strip the signature flag from every READ response.
+    /// proxy.rewrite(Direction::ToClient, |i| {
+    ///     if let Some(f) = i.frame.as_mut() {
+    ///         if frames::is_response_to(f, Command::Read) {
+    ///             frames::patch_first_header(f, |h| h.flags.set(HeaderFlags::SIGNED, false));
+    ///         }
+    ///     }
+    /// });
+    /// ```
+    pub fn rewrite(&self, dir: Direction, hook: impl FnMut(&mut Intercept) + Send + 'static) {
+        *lock(&self.inner.hooks[slot(dir)]) = Some(Box::new(hook));
+    }
+
+    /// Stop rewriting `dir`.
+    pub fn clear_rewrite(&self, dir: Direction) {
+        *lock(&self.inner.hooks[slot(dir)]) = None;
+    }
+
+    /// Send `payload` (a frame without its length prefix) on connection `conn` towards
+    /// `dir`, between two forwarded frames. Fails if the connection does not exist or is
+    /// closed.
+    pub fn inject(&self, conn: usize, dir: Direction, payload: &[u8]) -> io::Result<()> {
+        let writer = lock(&self.inner.conns)
+            .get(conn)
+            .and_then(|c| c.writers.as_ref())
+            .map(|w| w[slot(dir)].clone())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such connection"))?;
+        send_frames(&writer, conn, dir, &self.inner, [(payload.to_vec(), true)])
+    }
+
     /// The ordered log of every message seen.
     pub fn log(&self) -> Vec<Event> {
         lock(&self.inner.log).clone()
@@ -349,35 +457,47 @@ fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         } else {
             TcpStream::connect(inner.target).ok()
         };
-        let (Some(server), Ok(client2)) = (server, client.try_clone()) else {
+        let clones = server.as_ref().and_then(|server| {
+            Some((
+                client.try_clone().ok()?,
+                client.try_clone().ok()?,
+                server.try_clone().ok()?,
+                server.try_clone().ok()?,
+                server.try_clone().ok()?,
+            ))
+        });
+        let (Some(server), Some((client2, c_read, s_read, s_write, s_ctl))) = (server, clones)
+        else {
             let _ = client.shutdown(Shutdown::Both);
             lock(&ctl.0).cut = true;
             lock(&inner.conns).push(Conn {
                 client,
                 server: None,
                 ctl,
+                writers: None,
             });
             continue;
         };
-        let _ = server.set_nodelay(true);
+        drop(server);
+        let _ = s_write.set_nodelay(true);
+        let writers = [
+            Arc::new(Mutex::new((s_write, 0))),
+            Arc::new(Mutex::new((client, 0))),
+        ];
         let index = {
             let mut conns = lock(&inner.conns);
             conns.push(Conn {
                 client: client2,
-                server: server.try_clone().ok(),
+                server: Some(s_ctl),
                 ctl: ctl.clone(),
+                writers: Some(writers.clone()),
             });
             conns.len() - 1
         };
-        let (Ok(c_read), Ok(s_read)) = (client.try_clone(), server.try_clone()) else {
-            continue;
-        };
-        for (src, dst, dir) in [
-            (c_read, server, Direction::ToServer),
-            (s_read, client, Direction::ToClient),
-        ] {
+        for (src, dir) in [(c_read, Direction::ToServer), (s_read, Direction::ToClient)] {
             let inner = inner.clone();
             let ctl = ctl.clone();
+            let dst = writers[slot(dir)].clone();
             let _ = std::thread::Builder::new()
                 .name(format!("fault-proxy-{index}-{dir:?}"))
                 .spawn(move || pump(src, dst, dir, index, ctl, inner));
@@ -387,7 +507,7 @@ fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
 
 fn pump(
     mut src: TcpStream,
-    mut dst: TcpStream,
+    dst: Writer,
     dir: Direction,
     conn: usize,
     ctl: Arc<(Mutex<Control>, Condvar)>,
@@ -395,6 +515,7 @@ fn pump(
 ) {
     let mut buf = vec![0u8; 256 * 1024];
     let mut framer = Framer::default();
+    let mut received = 0u64;
     loop {
         let n = match src.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -416,16 +537,14 @@ fn pump(
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
-        let events = framer.push(&buf[..n]);
-        if !events.is_empty() {
-            lock(&inner.log).extend(events.into_iter().map(|(frame, what)| Event {
-                conn,
-                dir,
-                what,
-                frame,
-            }));
-        }
-        if dst.write_all(&buf[..n]).is_err() {
+        let chunk = framer.push(&buf[..n]);
+        let framed = chunk.frames.into_iter().all(|frame| {
+            let out = rewrite(&inner, conn, dir, received, frame);
+            received += 1;
+            send_frames(&dst, conn, dir, &inner, out).is_ok()
+        });
+        // Not direct-TCP framing: pass the bytes through untouched and unlogged.
+        if !framed || (!chunk.raw.is_empty() && lock(&dst).0.write_all(&chunk.raw).is_err()) {
             break;
         }
     }
@@ -435,25 +554,112 @@ fn pump(
         lock(&ctl.0).cut = true;
         ctl.1.notify_all();
     }
-    let _ = dst.shutdown(Shutdown::Both);
+    let _ = lock(&dst).0.shutdown(Shutdown::Both);
     let _ = src.shutdown(Shutdown::Both);
 }
 
-/// Incremental direct-TCP deframer that classifies messages ([MS-SMB2] 2.1).
+/// Run `dir`'s hook (if any) on one received frame: the frames to forward, each with
+/// whether it differs from what was received.
+fn rewrite(
+    inner: &Inner,
+    conn: usize,
+    dir: Direction,
+    index: u64,
+    frame: Vec<u8>,
+) -> Vec<(Vec<u8>, bool)> {
+    let mut hook = lock(&inner.hooks[slot(dir)]);
+    let Some(hook) = hook.as_mut() else {
+        return vec![(frame, false)];
+    };
+    let original = frame.clone();
+    let mut i = Intercept {
+        conn,
+        dir,
+        index,
+        frame: Some(frame),
+        before: Vec::new(),
+        after: Vec::new(),
+    };
+    hook(&mut i);
+    let mut out: Vec<(Vec<u8>, bool)> = i.before.into_iter().map(|f| (f, true)).collect();
+    if let Some(f) = i.frame {
+        let changed = f != original;
+        out.push((f, changed));
+    }
+    out.extend(i.after.into_iter().map(|f| (f, true)));
+    out
+}
+
+/// Write frames (prefix added) to one direction of a connection and log what they hold.
+fn send_frames(
+    dst: &Writer,
+    conn: usize,
+    dir: Direction,
+    inner: &Inner,
+    frames: impl IntoIterator<Item = (Vec<u8>, bool)>,
+) -> io::Result<()> {
+    let mut w = lock(dst);
+    for (payload, rewritten) in frames {
+        let prefix = u32::try_from(payload.len())
+            .ok()
+            .filter(|n| *n < 1 << 24)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame too long"))?
+            .to_be_bytes();
+        let index = w.1;
+        w.1 += 1;
+        let mut events = Vec::new();
+        classify(&payload, &mut events);
+        lock(&inner.log).extend(events.into_iter().map(|(what, header, transform)| Event {
+            conn,
+            dir,
+            what,
+            frame: index,
+            header,
+            transform,
+            rewritten,
+        }));
+        let mut whole = Vec::with_capacity(4 + payload.len());
+        whole.extend_from_slice(&prefix);
+        whole.extend_from_slice(&payload);
+        w.0.write_all(&whole)?;
+    }
+    Ok(())
+}
+
+/// What a [`Framer`] made of the bytes pushed into it: whole frames, then raw bytes.
+#[derive(Default)]
+pub(crate) struct Chunk {
+    /// Whole frame payloads (possibly none yet).
+    pub(crate) frames: Vec<Vec<u8>>,
+    /// Bytes that are not direct-TCP framing (everything from the first bad prefix on).
+    pub(crate) raw: Vec<u8>,
+}
+
+/// Incremental direct-TCP deframer ([MS-SMB2] 2.1). A prefix whose first byte is not zero
+/// is not SMB framing (an HTTP server, garbage): from there on the stream is passed through
+/// as raw bytes.
 #[derive(Default)]
 pub(crate) struct Framer {
     buf: Vec<u8>,
-    frames: u64,
+    raw: bool,
 }
 
 impl Framer {
-    /// Feed bytes; returns what complete frames contained, each with its frame index.
-    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<(u64, Seen)> {
+    /// Feed bytes; returns the frames they completed (and any raw bytes after them).
+    pub(crate) fn push(&mut self, data: &[u8]) -> Chunk {
+        let mut out = Chunk::default();
+        if self.raw {
+            out.raw = data.to_vec();
+            return out;
+        }
         self.buf.extend_from_slice(data);
-        let mut out = Vec::new();
-        let mut seen = Vec::new();
         let mut pos = 0;
         while self.buf.len() - pos >= 4 {
+            if self.buf[pos] != 0 {
+                self.raw = true;
+                out.raw = self.buf.split_off(pos);
+                break;
+            }
             let len = u32::from_be_bytes([
                 self.buf[pos],
                 self.buf[pos + 1],
@@ -463,36 +669,47 @@ impl Framer {
             if self.buf.len() - pos - 4 < len {
                 break;
             }
-            classify(&self.buf[pos + 4..pos + 4 + len], &mut seen);
-            out.extend(seen.drain(..).map(|s| (self.frames, s)));
-            self.frames += 1;
+            out.frames.push(self.buf[pos + 4..pos + 4 + len].to_vec());
             pos += 4 + len;
         }
-        self.buf.drain(..pos);
+        if self.raw {
+            self.buf.clear();
+        } else {
+            self.buf.drain(..pos);
+        }
         out
     }
 }
 
+/// One classified message: what it is, its SMB2 header or its TRANSFORM_HEADER.
+type Classified = (Seen, Option<Header>, Option<TransformHeader>);
+
 /// Append what one frame's payload holds to `out`.
-pub(crate) fn classify(frame: &[u8], out: &mut Vec<Seen>) {
+pub(crate) fn classify(frame: &[u8], out: &mut Vec<Classified>) {
     match frame.get(..4) {
-        Some([0xFD, b'S', b'M', b'B']) => out.push(Seen::Encrypted),
-        Some([0xFC, b'S', b'M', b'B']) => out.push(Seen::Compressed),
-        Some([0xFF, b'S', b'M', b'B']) => out.push(Seen::Smb1),
+        Some([0xFD, b'S', b'M', b'B']) => {
+            out.push((Seen::Encrypted, None, TransformHeader::decode(frame).ok()))
+        }
+        Some([0xFC, b'S', b'M', b'B']) => out.push((Seen::Compressed, None, None)),
+        Some([0xFF, b'S', b'M', b'B']) => out.push((Seen::Smb1, None, None)),
         Some([0xFE, b'S', b'M', b'B']) => {
             let mut off = 0usize;
             loop {
                 let Ok(h) = Header::decode(&frame[off..]) else {
-                    out.push(Seen::Unknown);
+                    out.push((Seen::Unknown, None, None));
                     return;
                 };
-                out.push(Seen::Smb2 {
-                    command: h.command,
-                    message_id: h.message_id,
-                    status: h.status,
-                    response: h.is_response(),
-                    signed: h.flags.has(HeaderFlags::SIGNED),
-                });
+                out.push((
+                    Seen::Smb2 {
+                        command: h.command,
+                        message_id: h.message_id,
+                        status: h.status,
+                        response: h.is_response(),
+                        signed: h.flags.has(HeaderFlags::SIGNED),
+                    },
+                    Some(h),
+                    None,
+                ));
                 let next = h.next_command as usize;
                 if next == 0 || off + next >= frame.len() {
                     return;
@@ -500,23 +717,14 @@ pub(crate) fn classify(frame: &[u8], out: &mut Vec<Seen>) {
                 off += next;
             }
         }
-        _ => out.push(Seen::Unknown),
+        _ => out.push((Seen::Unknown, None, None)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn msg(cmd: Command, id: u64, next: u32, body: usize) -> Vec<u8> {
-        let mut h = Header::request(cmd);
-        h.message_id = id;
-        h.next_command = next;
-        let mut v = Vec::new();
-        h.encode(&mut v);
-        v.resize(64 + body, 0);
-        v
-    }
+    use crate::frames::test_message as msg;
 
     #[test]
     fn framer_splits_frames_and_walks_compounds() {
@@ -533,8 +741,16 @@ mod tests {
         // Byte-at-a-time delivery must give the same result as one push.
         let mut f = Framer::default();
         let mut seen = Vec::new();
+        let mut frames = 0u64;
         for b in &stream {
-            seen.extend(f.push(std::slice::from_ref(b)));
+            let chunk = f.push(std::slice::from_ref(b));
+            assert!(chunk.raw.is_empty());
+            for frame in chunk.frames {
+                let mut c = Vec::new();
+                classify(&frame, &mut c);
+                seen.extend(c.into_iter().map(|(s, _, _)| (frames, s)));
+                frames += 1;
+            }
         }
         let cmds: Vec<_> = seen
             .iter()
@@ -561,6 +777,22 @@ mod tests {
     }
 
     #[test]
+    fn framer_passes_non_smb_bytes_through() {
+        let mut f = Framer::default();
+        let one = msg(Command::Echo, 1, 0, 4);
+        let mut stream = (one.len() as u32).to_be_bytes().to_vec();
+        stream.extend(&one);
+        stream.extend(b"HTTP/1.1 400 Bad Request\r\n");
+        let chunk = f.push(&stream);
+        assert_eq!(chunk.frames, [one]);
+        assert_eq!(chunk.raw, b"HTTP/1.1 400 Bad Request\r\n");
+        // Once raw, always raw: even bytes that look like a frame prefix.
+        let chunk = f.push(&[0, 0, 0, 1, 7]);
+        assert!(chunk.frames.is_empty());
+        assert_eq!(chunk.raw, [0, 0, 0, 1, 7]);
+    }
+
+    #[test]
     fn signed_flag_is_recorded() {
         let mut out = Vec::new();
         for signed in [true, false] {
@@ -573,7 +805,8 @@ mod tests {
         }
         let flags: Vec<bool> = out
             .iter()
-            .map(|s| match s {
+            .map(|(s, h, _)| match s {
+                Seen::Smb2 { signed, .. } if h.is_none() => panic!("no header kept: {signed}"),
                 Seen::Smb2 {
                     signed,
                     command: Command::Read,
@@ -590,6 +823,9 @@ mod tests {
         let mut out = Vec::new();
         classify(&[0xFE, b'S', b'M', b'B', 1, 2], &mut out);
         classify(&[], &mut out);
-        assert_eq!(out, [Seen::Unknown, Seen::Unknown]);
+        assert_eq!(
+            out,
+            [(Seen::Unknown, None, None), (Seen::Unknown, None, None)]
+        );
     }
 }

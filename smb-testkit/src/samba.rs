@@ -39,6 +39,7 @@ pub struct SambaConfig {
     multichannel: bool,
     addresses: Vec<Ipv4Addr>,
     guest: bool,
+    map_to_guest: String,
     durable_handles: bool,
     password: String,
     global_lines: Vec<String>,
@@ -59,6 +60,7 @@ impl Default for SambaConfig {
             multichannel: false,
             addresses: vec![Ipv4Addr::LOCALHOST],
             guest: false,
+            map_to_guest: "Bad User".to_string(),
             durable_handles: false,
             password: DEFAULT_PASSWORD.to_string(),
             global_lines: Vec::new(),
@@ -122,6 +124,13 @@ impl SambaConfig {
     /// Allow guest logons (`map to guest = Bad User`) and add the [`GUEST_SHARE`] share.
     pub fn guest(mut self, on: bool) -> Self {
         self.guest = on;
+        self
+    }
+    /// Allow guest logons with this `map to guest` rule (e.g. `"Bad Password"`: a known user
+    /// with a wrong password becomes guest) and add the [`GUEST_SHARE`] share.
+    pub fn map_to_guest(mut self, rule: &str) -> Self {
+        self.guest = true;
+        self.map_to_guest = rule.to_string();
         self
     }
     /// Settings that let Samba grant durable/persistent-style handles and leases:
@@ -235,7 +244,7 @@ impl SambaConfig {
             g.push("server smb encrypt = required".into());
         }
         if self.guest {
-            g.push("map to guest = Bad User".into());
+            g.push(format!("map to guest = {}", self.map_to_guest));
         }
         if self.durable_handles {
             for l in [

@@ -15,6 +15,9 @@
 
 #![allow(clippy::err_expect)] // handles are not Debug
 
+mod attacks;
+pub use attacks::*;
+
 use crate::{
     Direction, ENCRYPTED_SHARE, Event, FaultProxy, GUEST_SHARE, READONLY_SHARE, SHARE, SambaConfig,
     SambaServer, Seen,
@@ -27,7 +30,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "scenarios_reconnect.rs"]
 mod reconnect;
 pub use reconnect::{
     concurrent_io_across_repeated_cuts, stalled_connection_is_replaced, transfer_survives_two_cuts,
@@ -98,6 +100,8 @@ pub trait Harness: Clone + Send + Sync + 'static {
     ) -> BoxFut<'static, io::Result<()>>;
     /// Open `path` and stream it to the end through the file's read trait.
     fn read_file(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>>;
+    /// The whole-file read (`Share::read`: the file in memory in one call).
+    fn read_whole(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>>;
     /// Open `path`, seek to `offset` (from the end if negative), read exactly `len` bytes.
     fn read_range(
         &self,
@@ -221,21 +225,78 @@ pub async fn login_each_dialect<H: Harness>(h: H) {
     }
 }
 
-/// Signing required by the client: every dialect signs and works.
+/// Signing required by the client: every dialect signs and works, and the wire shows it:
+/// every request after the logon and every final response is signed (at the proxy).
 pub async fn signing_required<H: Harness>(h: H) {
     let server = SambaServer::shared();
     for d in [Dialect::Smb202, Dialect::Smb300, Dialect::Smb311] {
+        let proxy = proxy_for(server);
         let cfg = ClientConfig::default()
             .with_dialects(d, d)
             .with_require_signing(true);
         let (c, n) = h
-            .connect(user_login(server, cfg))
+            .connect(proxied_login(&proxy, server, cfg))
             .await
             .unwrap_or_else(|e| panic!("signed login {d:?}: {e}"));
         assert!(n.signing, "{d:?} session must sign");
         let s = h.share(&c, SHARE).await.expect("signed tree connect");
         h.list(&s, "").await.expect("signed listing");
+        assert_signed_on_wire(&proxy, &format!("{d:?}, client requires signing"));
     }
+}
+
+/// Every request after the last SESSION_SETUP request and every final response to one of
+/// them carries SMB2_FLAGS_SIGNED and a non-zero signature; returns how many requests that
+/// was. (That the signatures verify is what the attack scenarios test: a tampered one is
+/// refused.)
+fn assert_signed_on_wire(proxy: &FaultProxy, what: &str) -> usize {
+    let log = proxy.log();
+    let all = messages(&log);
+    let reqs = requests(&log);
+    let last_setup = reqs
+        .iter()
+        .rposition(|m| m.command == Command::SessionSetup)
+        .unwrap_or_else(|| panic!("{what}: no SESSION_SETUP on the wire"));
+    let setup_id = reqs[last_setup].message_id;
+    let after = &reqs[last_setup + 1..];
+    assert!(!after.is_empty(), "{what}: no request after the logon");
+    let signature = |m: &Msg| {
+        log.iter()
+            .find(|e| {
+                e.dir == m.dir
+                    && e.frame == m.frame
+                    && e.conn == m.conn
+                    && e.header.is_some_and(|h| h.message_id == m.message_id)
+            })
+            .and_then(|e| e.header)
+            .map(|h| h.signature)
+            .unwrap_or([0; 16])
+    };
+    for m in after {
+        assert!(
+            m.signed && signature(m) != [0; 16],
+            "{what}: unsigned request after SESSION_SETUP: {m:?}"
+        );
+    }
+    let finals: Vec<&Msg> = all
+        .iter()
+        .filter(|m| m.response && m.message_id > setup_id)
+        .filter(|m| m.status != smb_core::wire::NtStatus::PENDING)
+        .filter(|m| m.command != Command::Cancel)
+        .collect();
+    assert!(
+        finals.len() >= after.len(),
+        "{what}: {} final responses for {} requests",
+        finals.len(),
+        after.len()
+    );
+    for m in finals {
+        assert!(
+            m.signed && signature(m) != [0; 16],
+            "{what}: unsigned final response from the server: {m:?}"
+        );
+    }
+    after.len()
 }
 
 /// Encryption required, once per cipher: a session that encrypts reaches the encrypted share.
@@ -427,19 +488,29 @@ pub async fn namespace_ops<H: Harness>(h: H) {
     h.remove_dir_all(&s, "ns").await.expect("cleanup");
 }
 
-/// Many concurrent readers and writers on one client.
+/// Many concurrent readers and writers on one client; at the proxy, their requests overlap
+/// (many outstanding at once), so the concurrency is real and not serialized somewhere.
 pub async fn concurrent_readers_writers<H: Harness>(h: H) {
     concurrent_readers_writers_in(h, "conc").await
 }
 
 /// [`concurrent_readers_writers`] in directory `dir` (to run it twice in one binary).
 pub async fn concurrent_readers_writers_in<H: Harness>(h: H, dir: &str) {
-    let (_c, s) = setup(&h, dir).await;
+    let server = SambaServer::shared();
+    let (proxy, _c, s) = via_proxy(&h, server).await;
+    let _ = h.remove_dir_all(&s, dir).await;
+    h.create_dir_all(&s, dir)
+        .await
+        .expect("create the scenario directory");
     let shared = random_bytes(2 << 20, 9);
     let shared_name = format!("{dir}/shared.bin");
     h.write_file(&s, &shared_name, shared.clone(), 1 << 20)
         .await
         .expect("write");
+    // A slow server (5 ms a response) so that requests the client issues together are seen
+    // outstanding together, whatever the scheduling.
+    proxy.clear_log();
+    proxy.set_response_delay(Duration::from_millis(5));
     let mut tasks = Vec::new();
     for i in 0..16u64 {
         let (h2, s2, shared) = (h.clone(), s.clone(), shared.clone());
@@ -462,7 +533,29 @@ pub async fn concurrent_readers_writers_in<H: Harness>(h: H, dir: &str) {
             "task {i}: data differ"
         );
     }
+    proxy.set_response_delay(Duration::ZERO);
+    let most = most_outstanding(&proxy.log(), |_| true);
+    assert!(
+        most >= 4,
+        "16 concurrent tasks, but at most {most} requests were outstanding at once"
+    );
     h.remove_dir_all(&s, dir).await.expect("cleanup");
+}
+
+/// The most requests (of those `which` selects) outstanding at any point of the ordered
+/// log: from the request to its final response (a STATUS_PENDING interim ends nothing).
+fn most_outstanding(log: &[Event], which: impl Fn(&Msg) -> bool) -> usize {
+    let mut outstanding = std::collections::BTreeSet::new();
+    let mut most = 0;
+    for m in messages(log).iter().filter(|m| which(m)) {
+        if !m.response {
+            outstanding.insert((m.conn, m.message_id));
+        } else if m.status != smb_core::wire::NtStatus::PENDING {
+            outstanding.remove(&(m.conn, m.message_id));
+        }
+        most = most.max(outstanding.len());
+    }
+    most
 }
 
 /// Concurrent opens of the same file with share modes: a deny-all open blocks a second one
@@ -639,6 +732,8 @@ struct Msg {
     status: smb_core::wire::NtStatus,
     response: bool,
     signed: bool,
+    /// TreeId (0 in the async form).
+    tree_id: u32,
 }
 
 fn messages(log: &[Event]) -> Vec<Msg> {
@@ -659,6 +754,7 @@ fn messages(log: &[Event]) -> Vec<Msg> {
                 status,
                 response,
                 signed,
+                tree_id: e.header.map_or(0, |h| h.tree_id()),
             }),
             _ => None,
         })
@@ -774,8 +870,8 @@ pub async fn guest_and_anonymous<H: Harness>(h: H) {
 }
 
 /// A server that requires signing, a client that does not ask for it: the session signs
-/// anyway, a file round trip works, and every request after the last SESSION_SETUP request
-/// carries SMB2_FLAGS_SIGNED on the wire.
+/// anyway, a file round trip works, every request after the last SESSION_SETUP request and
+/// every final response is signed on the wire; an anonymous session (no key) is refused.
 pub async fn server_requires_signing<H: Harness>(h: H) {
     let server = SambaConfig::new()
         .signing_required(true)
@@ -799,29 +895,14 @@ pub async fn server_requires_signing<H: Harness>(h: H) {
         assert_eq!(h.read_file(&s, &name).await.expect("signed read"), data);
         h.remove_file(&s, &name).await.expect("remove");
         let reqs = requests(&proxy.log());
-        let last_setup = reqs
-            .iter()
-            .rposition(|m| m.command == Command::SessionSetup)
-            .expect("a SESSION_SETUP on the wire");
-        let after = &reqs[last_setup + 1..];
         assert!(
-            after.iter().any(|m| m.command == Command::Write)
-                && after.iter().any(|m| m.command == Command::Read),
-            "{d:?}: {after:?}"
+            reqs.iter().any(|m| m.command == Command::Write)
+                && reqs.iter().any(|m| m.command == Command::Read),
+            "{d:?}: {reqs:?}"
         );
-        for m in after {
-            assert!(
-                m.signed,
-                "{d:?}: unsigned request after SESSION_SETUP: {m:?}"
-            );
-        }
-        // The server signs its answers too (and the client verified them, or it would
-        // have failed): every response to those requests is signed, interim ones aside.
-        let responses = messages(&proxy.log())
-            .into_iter()
-            .filter(|m| m.response && m.message_id > reqs[last_setup].message_id)
-            .count();
-        assert!(responses >= after.len(), "{d:?}");
+        // Both directions, at the proxy: signed requests, signed final responses (the client
+        // verified them, or it would have failed).
+        assert_signed_on_wire(&proxy, &format!("{d:?}, server requires signing"));
     }
     // An anonymous session has no key, so it cannot sign: Samba would let it log in
     // unsigned even here, and the client refuses such a session ([MS-SMB2] 3.2.5.3.1).
@@ -1008,19 +1089,7 @@ pub async fn big_read_pipelined<H: Harness>(h: H) {
     // A READ is outstanding from its request to its final response: a slow server sends a
     // STATUS_PENDING interim response first, which ends nothing.
     let log = proxy.log();
-    let mut outstanding = std::collections::BTreeSet::new();
-    let mut most = 0;
-    for m in messages(&log) {
-        if m.command != Command::Read {
-            continue;
-        }
-        if !m.response {
-            outstanding.insert(m.message_id);
-        } else if m.status != smb_core::wire::NtStatus::PENDING {
-            outstanding.remove(&m.message_id);
-        }
-        most = most.max(outstanding.len());
-    }
+    let most = most_outstanding(&log, |m| m.command == Command::Read);
     let trace: Vec<String> = messages(&log)
         .iter()
         .filter(|m| m.command == Command::Read)
@@ -1377,7 +1446,15 @@ macro_rules! scenario_tests {
             big_read_pipelined,
             metadata_one_compound, copy_is_server_side, server_gone_mid_transfer,
             stalled_server_times_out, error_kinds, transfer_survives_two_cuts,
-            concurrent_io_across_repeated_cuts, stalled_connection_is_replaced);
+            concurrent_io_across_repeated_cuts, stalled_connection_is_replaced,
+            attack_unsigned_read_session_id_zero, attack_flipped_read_signature,
+            attack_forged_interim_then_tampered_final,
+            attack_plaintext_interim_on_encrypted_session,
+            attack_plaintext_read_on_encrypted_share, attack_cancel_on_encrypted_share,
+            attack_transform_wrong_flags, attack_transform_wrong_original_size,
+            attack_transform_other_session_id, attack_transform_from_another_session,
+            attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
+            attack_relay_sets_is_guest, guest_fallback_only_when_opted_in);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -1,0 +1,213 @@
+//! The [`Harness`] of the blocking adapter, shared by this crate's test binaries (`samba.rs`: the
+//! scenarios against Samba; `hostile.rs`: the malicious-server suite).
+
+// Each test binary uses part of it.
+#![allow(dead_code)]
+
+use smb_blocking::{Client, Credentials, OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
+use std::io::{self, SeekFrom};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+#[derive(Clone)]
+pub struct Blocking;
+
+/// Poll a future whose steps are synchronous (it never really waits on a waker).
+pub fn run<T>(f: BoxFut<'static, T>) -> T {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = f;
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+impl Harness for Blocking {
+    type Client = Client;
+    type Share = Share;
+    fn block_on<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> T {
+        run(f)
+    }
+    fn spawn<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> BoxFut<'static, T> {
+        // A real OS thread per task: the blocking adapter's concurrency.
+        let j = std::thread::spawn(move || run(f));
+        Box::pin(async move { j.join().expect("thread panicked") })
+    }
+    fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
+        Box::pin(async move {
+            let creds = match login.who {
+                Who::User(u, p) => Credentials::password(None, u, p),
+                Who::Guest => Credentials::guest(),
+                Who::Anonymous => Credentials::anonymous(),
+            };
+            let c = Client::connect(&login.target, creds, login.config)?;
+            let i = c.info().clone();
+            Ok((
+                c,
+                Negotiated {
+                    dialect: i.dialect,
+                    signing: i.signing,
+                    encryption: i.encryption,
+                    guest: i.guest,
+                    anonymous: i.anonymous,
+                },
+            ))
+        })
+    }
+    fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
+        let (c, name) = (c.clone(), name.to_string());
+        Box::pin(async move { c.share(&name) })
+    }
+    fn write_file(
+        &self,
+        s: &Share,
+        path: &str,
+        data: Vec<u8>,
+        piece: usize,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.create(&path)?;
+            for c in data.chunks(piece) {
+                io::Write::write_all(&mut f, c)?;
+            }
+            f.close()
+        })
+    }
+    fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.open(&path, OpenOptions::read())?;
+            let mut v = Vec::new();
+            io::Read::read_to_end(&mut f, &mut v)?;
+            f.close()?;
+            Ok(v)
+        })
+    }
+    fn read_whole(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.read(&path) })
+    }
+    fn read_range(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: i64,
+        len: usize,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.open(&path, OpenOptions::read())?;
+            let pos = if offset < 0 {
+                SeekFrom::End(offset)
+            } else {
+                SeekFrom::Start(offset as u64)
+            };
+            io::Seek::seek(&mut f, pos)?;
+            let mut v = vec![0u8; len];
+            io::Read::read_exact(&mut f, &mut v)?;
+            Ok(v)
+        })
+    }
+    fn write_at(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::read_write())?;
+            f.write_at(offset, &data)?;
+            f.close()
+        })
+    }
+    fn list(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<String>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.read_dir(&path).map(|e| e.map(|e| e.name)).collect() })
+    }
+    fn metadata(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<(u64, bool)>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.metadata(&path).map(|m| (m.len(), m.is_dir())) })
+    }
+    fn exists(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<bool>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.exists(&path) })
+    }
+    fn write(&self, s: &Share, path: &str, data: Vec<u8>) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.write(&path, data) })
+    }
+    fn create_dir(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.create_dir(&path) })
+    }
+    fn create_dir_all(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.create_dir_all(&path) })
+    }
+    fn remove_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.remove_file(&path) })
+    }
+    fn remove_dir(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.remove_dir(&path) })
+    }
+    fn remove_dir_all(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.remove_dir_all(&path) })
+    }
+    fn rename(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
+        Box::pin(async move { s.rename(&from, &to) })
+    }
+    fn set_len(&self, s: &Share, path: &str, len: u64) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.set_len(&path, len) })
+    }
+    fn copy(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>> {
+        let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
+        Box::pin(async move { s.copy(&from, &to) })
+    }
+    fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::create_new())?;
+            f.close()
+        })
+    }
+    fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
+        Box::pin(async move { c.shutdown() })
+    }
+    fn drop_listing(&self, s: &Share, path: &str) {
+        drop(s.read_dir(path));
+    }
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::read()
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts)?;
+            Ok(Box::new(f) as Box<dyn Send>)
+        })
+    }
+}

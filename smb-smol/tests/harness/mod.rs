@@ -1,0 +1,221 @@
+//! The [`Harness`] of smol, shared by this crate's test binaries (`samba.rs`: the
+//! scenarios against Samba; `hostile.rs`: the malicious-server suite).
+
+// Each test binary uses part of it.
+#![allow(dead_code)]
+
+use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use smb_smol::{Client, Credentials, OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
+use std::io::{self, SeekFrom};
+use std::sync::OnceLock;
+
+#[derive(Clone)]
+pub enum Smol {
+    Smol,
+    AsyncStd,
+}
+
+/// A multi-threaded smol executor shared by the tests of this binary.
+pub fn executor() -> &'static async_executor::Executor<'static> {
+    static EX: OnceLock<&'static async_executor::Executor<'static>> = OnceLock::new();
+    EX.get_or_init(|| {
+        let ex: &'static async_executor::Executor<'static> =
+            Box::leak(Box::new(async_executor::Executor::new()));
+        for _ in 0..4 {
+            std::thread::spawn(move || smol::block_on(ex.run(std::future::pending::<()>())));
+        }
+        ex
+    })
+}
+
+impl Harness for Smol {
+    type Client = Client;
+    type Share = Share;
+    fn block_on<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> T {
+        match self {
+            Smol::Smol => smol::block_on(executor().spawn(f)),
+            Smol::AsyncStd => async_std::task::block_on(async_std::task::spawn(f)),
+        }
+    }
+    fn spawn<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> BoxFut<'static, T> {
+        match self {
+            Smol::Smol => Box::pin(executor().spawn(f)),
+            Smol::AsyncStd => Box::pin(async_std::task::spawn(f)),
+        }
+    }
+    fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
+        Box::pin(async move {
+            let creds = match login.who {
+                Who::User(u, p) => Credentials::password(None, u, p),
+                Who::Guest => Credentials::guest(),
+                Who::Anonymous => Credentials::anonymous(),
+            };
+            let c = Client::connect(&login.target, creds, login.config).await?;
+            let i = c.info().clone();
+            Ok((
+                c,
+                Negotiated {
+                    dialect: i.dialect,
+                    signing: i.signing,
+                    encryption: i.encryption,
+                    guest: i.guest,
+                    anonymous: i.anonymous,
+                },
+            ))
+        })
+    }
+    fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
+        let (c, name) = (c.clone(), name.to_string());
+        Box::pin(async move { c.share(&name).await })
+    }
+    fn write_file(
+        &self,
+        s: &Share,
+        path: &str,
+        data: Vec<u8>,
+        piece: usize,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.create(&path).await?;
+            for c in data.chunks(piece) {
+                f.write_all(c).await?;
+            }
+            f.close().await
+        })
+    }
+    fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).await?;
+            f.close().await?;
+            Ok(v)
+        })
+    }
+    fn read_whole(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.read(&path).await })
+    }
+    fn read_range(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: i64,
+        len: usize,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let pos = if offset < 0 {
+                SeekFrom::End(offset)
+            } else {
+                SeekFrom::Start(offset as u64)
+            };
+            f.seek(pos).await?;
+            let mut v = vec![0u8; len];
+            f.read_exact(&mut v).await?;
+            Ok(v)
+        })
+    }
+    fn write_at(
+        &self,
+        s: &Share,
+        path: &str,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::read_write()).await?;
+            f.write_at(offset, &data).await?;
+            f.close().await
+        })
+    }
+    fn list(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<String>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut d = s.read_dir(&path);
+            let mut v = Vec::new();
+            while let Some(e) = d.next_entry().await? {
+                v.push(e.name);
+            }
+            Ok(v)
+        })
+    }
+    fn metadata(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<(u64, bool)>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.metadata(&path).await.map(|m| (m.len(), m.is_dir())) })
+    }
+    fn exists(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<bool>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.exists(&path).await })
+    }
+    fn write(&self, s: &Share, path: &str, data: Vec<u8>) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.write(&path, data).await })
+    }
+    fn create_dir(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.create_dir(&path).await })
+    }
+    fn create_dir_all(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.create_dir_all(&path).await })
+    }
+    fn remove_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.remove_file(&path).await })
+    }
+    fn remove_dir(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.remove_dir(&path).await })
+    }
+    fn remove_dir_all(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.remove_dir_all(&path).await })
+    }
+    fn rename(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
+        Box::pin(async move { s.rename(&from, &to).await })
+    }
+    fn set_len(&self, s: &Share, path: &str, len: u64) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.set_len(&path, len).await })
+    }
+    fn copy(&self, s: &Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>> {
+        let (s, from, to) = (s.clone(), from.to_string(), to.to_string());
+        Box::pin(async move { s.copy(&from, &to).await })
+    }
+    fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let f = s.open(&path, OpenOptions::create_new()).await?;
+            f.close().await
+        })
+    }
+    fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
+        Box::pin(async move { c.shutdown().await })
+    }
+    fn drop_listing(&self, s: &Share, path: &str) {
+        drop(s.read_dir(path));
+    }
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::read()
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts).await?;
+            Ok(Box::new(f) as Box<dyn Send>)
+        })
+    }
+}
