@@ -448,7 +448,11 @@ fn run_driver(
                         let _ = c.frames.send(frame);
                     }
                 }
-                Action::Connect { channel, addr } => {
+                Action::Connect {
+                    channel,
+                    addr,
+                    reader,
+                } => {
                     let (ftx, frx) = mpsc::channel();
                     let closing = Arc::new(AtomicBool::new(false));
                     let sock = SockSlot::default();
@@ -468,7 +472,7 @@ fn run_driver(
                             .name("smb-conn".into())
                             .spawn(move || {
                                 let _g = span.enter();
-                                connect_channel(channel, target, frx, sock, closing, tx)
+                                connect_channel(reader, target, frx, sock, closing, tx)
                             });
                     if let Err(e) = spawned {
                         let reason = CloseReason::ConnectFailed(e.to_string());
@@ -513,13 +517,14 @@ fn run_driver(
 }
 
 fn connect_channel(
-    channel: ChannelId,
+    reader: ChannelReader,
     target: String,
     frames: mpsc::Receiver<Frame>,
     sock: SockSlot,
     closing: Arc<AtomicBool>,
     tx: Tx,
 ) {
+    let channel = reader.channel();
     let stream = match TcpStream::connect(&target) {
         Ok(s) => s,
         Err(e) => {
@@ -560,11 +565,11 @@ fn connect_channel(
             let _g = span.enter();
             write_frames(channel, wr, frames, wclosing, wtx)
         });
-    read_frames(channel, stream, closing, tx);
+    read_frames(reader, stream, closing, tx);
 }
 
-fn read_frames(channel: ChannelId, mut rd: TcpStream, closing: Arc<AtomicBool>, tx: Tx) {
-    let mut reader = ChannelReader::new(channel);
+fn read_frames(mut reader: ChannelReader, mut rd: TcpStream, closing: Arc<AtomicBool>, tx: Tx) {
+    let channel = reader.channel();
     loop {
         let reason = match rd.read(reader.space()) {
             Ok(0) => CloseReason::Eof,

@@ -443,7 +443,11 @@ async fn run_driver(
                         let _ = c.frames.try_send(frame);
                     }
                 }
-                Action::Connect { channel, addr } => {
+                Action::Connect {
+                    channel,
+                    addr,
+                    reader,
+                } => {
                     let (ftx, frx) = mpsc::unbounded();
                     let (ctx, crx) = mpsc::bounded(1);
                     chans.insert(
@@ -457,7 +461,7 @@ async fn run_driver(
                     let tx = tx.clone();
                     ex.spawn(
                         async move {
-                            let (w, r) = connect_channel(channel, target, frx, crx, tx).await;
+                            let (w, r) = connect_channel(reader, target, frx, crx, tx).await;
                             futures_lite::future::zip(w, r).await;
                         }
                         .in_current_span(),
@@ -506,12 +510,13 @@ async fn run_driver(
 type Io = Pin<Box<dyn Future<Output = ()>>>;
 
 async fn connect_channel(
-    channel: ChannelId,
+    reader: ChannelReader,
     target: String,
     frames: mpsc::Receiver<smb_core::client::Frame>,
     close: mpsc::Receiver<()>,
     tx: Tx,
 ) -> (Io, Io) {
+    let channel = reader.channel();
     let none = || -> (Io, Io) { (Box::pin(async {}), Box::pin(async {})) };
     let stream = match TcpStream::connect(&target).await {
         Ok(s) => s,
@@ -527,12 +532,17 @@ async fn connect_channel(
     tracing::debug!(?channel, %target, "connected");
     let _ = tx.try_send(Command::Connected { channel });
     let w = write_frames(channel, stream.clone(), frames, tx.clone());
-    let r = read_frames(channel, stream, close, tx);
+    let r = read_frames(reader, stream, close, tx);
     (Box::pin(w), Box::pin(r))
 }
 
-async fn read_frames(channel: ChannelId, mut rd: TcpStream, close: mpsc::Receiver<()>, tx: Tx) {
-    let mut reader = ChannelReader::new(channel);
+async fn read_frames(
+    mut reader: ChannelReader,
+    mut rd: TcpStream,
+    close: mpsc::Receiver<()>,
+    tx: Tx,
+) {
+    let channel = reader.channel();
     loop {
         let read = async { Some(rd.read(reader.space()).await) };
         let closed = async {

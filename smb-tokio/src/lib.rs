@@ -449,7 +449,11 @@ async fn run_driver(
                         let _ = c.frames.send(frame);
                     }
                 }
-                Action::Connect { channel, addr } => {
+                Action::Connect {
+                    channel,
+                    addr,
+                    reader,
+                } => {
                     let (ftx, frx) = mpsc::unbounded_channel();
                     let (ctx, crx) = oneshot::channel();
                     chans.insert(
@@ -461,7 +465,7 @@ async fn run_driver(
                     );
                     let target = driver::socket_target(&addr);
                     tokio::spawn(
-                        connect_channel(channel, target, frx, crx, tx.clone()).in_current_span(),
+                        connect_channel(reader, target, frx, crx, tx.clone()).in_current_span(),
                     );
                 }
                 Action::Close { channel } => {
@@ -494,12 +498,13 @@ async fn run_driver(
 }
 
 async fn connect_channel(
-    channel: ChannelId,
+    reader: ChannelReader,
     target: String,
     frames: mpsc::UnboundedReceiver<smb_core::client::Frame>,
     close: oneshot::Receiver<()>,
     tx: Tx,
 ) {
+    let channel = reader.channel();
     let stream = match TcpStream::connect(&target).await {
         Ok(s) => s,
         Err(e) => {
@@ -515,16 +520,16 @@ async fn connect_channel(
     let (rd, wr) = stream.into_split();
     let _ = tx.send(Command::Connected { channel });
     tokio::spawn(write_frames(channel, wr, frames, tx.clone()).in_current_span());
-    read_frames(channel, rd, close, tx).await;
+    read_frames(reader, rd, close, tx).await;
 }
 
 async fn read_frames(
-    channel: ChannelId,
+    mut reader: ChannelReader,
     mut rd: tokio::net::tcp::OwnedReadHalf,
     mut close: oneshot::Receiver<()>,
     tx: Tx,
 ) {
-    let mut reader = ChannelReader::new(channel);
+    let channel = reader.channel();
     loop {
         let r = tokio::select! {
             r = rd.read(reader.space()) => r,

@@ -100,6 +100,21 @@ pub enum ChannelError {
     Shutdown,
 }
 
+impl ChannelError {
+    /// Whether the server broke the protocol (sent something malformed, not allowed, or is
+    /// not an SMB2/3 server): reconnecting and asking again would get the same answer.
+    pub fn is_misbehaviour(&self) -> bool {
+        matches!(
+            self,
+            ChannelError::Malformed(_)
+                | ChannelError::Protocol(_)
+                | ChannelError::NotSmb2(_)
+                | ChannelError::BadDialect(_)
+                | ChannelError::BadNegotiate(_)
+        )
+    }
+}
+
 impl fmt::Display for ChannelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -228,6 +243,9 @@ pub enum ErrorKind {
     Downgrade,
     /// The server's response was malformed or not allowed.
     Protocol(&'static str),
+    /// The operation would need more memory than the library allows for it (a whole-file
+    /// read of a file whose size, as the server reports it, is over the limit).
+    TooLarge,
     /// Any other NTSTATUS (see [`OpError::status`]).
     Status,
 }
@@ -408,6 +426,9 @@ impl fmt::Display for OpError {
                 "the protocol negotiation was tampered with (possible downgrade attack)",
             )?,
             ErrorKind::Protocol(why) => write!(f, "protocol error: {why}")?,
+            ErrorKind::TooLarge => {
+                f.write_str("too large to hold in memory (over the size limit)")?
+            }
             ErrorKind::Status => f.write_str("the server reported an error")?,
         }
         match (&self.kind, ctx) {

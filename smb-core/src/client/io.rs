@@ -65,6 +65,12 @@ impl Client {
                 .max(1),
             );
             // Pieces to send again first (lost with a connection, or a short answer's tail).
+            // Without multi-credit (no LARGE_MTU) one request carries at most 64 KiB
+            // ([MS-SMB2] 3.2.4.1.5, 3.3.5.2.5), whatever MaxRead/WriteSize says.
+            let max_piece = match self.channels.get(&ch) {
+                Some(c) if !c.credits.multi_credit() => max_piece.min(65536),
+                _ => max_piece,
+            };
             let (rel, want, again) = match io.again.last() {
                 Some(&(rel, len)) => (rel, u64::from(len).min(max_piece), true),
                 None => (io.issued, (io.len - io.issued).min(max_piece), false),

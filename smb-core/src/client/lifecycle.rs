@@ -262,13 +262,18 @@ impl Client {
         }
         self.shut_down = true;
         self.recovery = Recovery::default();
-        let r = self.session.machine.set(SessionState::Exiting);
-        self.emit_opt(r);
+        // After an explicit LOGOFF (or TREE_DISCONNECT) the object is already on its way out.
+        if self.session.machine.state() != SessionState::Exiting {
+            let r = self.session.machine.set(SessionState::Exiting);
+            self.emit_opt(r);
+        }
         let trees: Vec<TreeId> = self.trees.keys().copied().collect();
         for t in trees {
             if let Some(tr) = self.trees.get_mut(&t) {
-                let r = tr.machine.set(TreeState::Exiting);
-                self.emit_opt(r);
+                if tr.machine.state() != TreeState::Exiting {
+                    let r = tr.machine.set(TreeState::Exiting);
+                    self.emit_opt(r);
+                }
             }
         }
         let ids: Vec<ChannelId> = self.channels.keys().copied().collect();

@@ -589,7 +589,11 @@ impl Client {
             return;
         };
         o.in_flight.retain(|x| *x != (ch, p.res.message_id));
-        if matches!(e.kind, ErrorKind::Integrity(_) | ErrorKind::Downgrade) {
+        // Neither is a server that sent something malformed or not allowed: asking again
+        // would only loop through reconnects until the deadline hides the cause.
+        if matches!(e.kind, ErrorKind::Integrity(_) | ErrorKind::Downgrade)
+            || matches!(&e.kind, ErrorKind::Channel(c) if c.is_misbehaviour())
+        {
             self.complete(op, Err(e.clone()));
             return;
         }

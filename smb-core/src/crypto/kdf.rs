@@ -132,7 +132,9 @@ impl SessionKeys {
                 let valid_alg = match alg {
                     SigningAlgorithm::AesCmac => true,
                     SigningAlgorithm::AesGmac => is_311,
-                    SigningAlgorithm::HmacSha256 => false,
+                    // SIGNING_CAPABILITIES may select HMAC-SHA256 on 3.1.1 ([MS-SMB2]
+                    // 2.2.3.1.7); it then signs with the derived key (3.1.4.1).
+                    SigningAlgorithm::HmacSha256 => is_311,
                 };
                 if !valid_alg {
                     return Err(CryptoError::UnsupportedSigningAlgorithm(alg));

@@ -8,7 +8,7 @@ use crate::client::{
     DirEntry, ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, TreeId,
 };
 use crate::wire::NtStatus;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::string::String;
 use core::future::Future;
 use core::pin::Pin;
@@ -21,6 +21,10 @@ const CLASS_ID_BOTH: u8 = 0x25;
 /// SMB 2.0.2, [MS-SMB2] 3.3.5.4), so it is safe on every dialect; a page is decoded and
 /// handed out entry by entry, never more than one page held.
 pub const DIR_PAGE_LEN: u32 = 1024 * 1024;
+
+/// The most entries one listing returns before it is refused as endless (a server that
+/// never says STATUS_NO_MORE_FILES). Ten million names: far past any real directory.
+pub const MAX_LISTING_ENTRIES: u64 = 10_000_000;
 
 enum State<R> {
     /// Invalid path: report once.
@@ -45,6 +49,28 @@ pub struct DirStream<S: Submitter> {
     entries: VecDeque<DirEntry>,
     page_len: u32,
     pattern: String,
+    /// A digest of every page seen: a server sending the same page again (a listing that
+    /// would never end) is refused at the first repeat.
+    pages_seen: BTreeSet<u64>,
+    listed: u64,
+    max_entries: u64,
+}
+
+/// FNV-1a over a page's names and file ids: identical pages give identical digests.
+fn page_digest(entries: &[DirEntry]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for e in entries {
+        eat(e.name.as_bytes());
+        eat(&[0]);
+        eat(&e.file_id.to_le_bytes());
+    }
+    h
 }
 
 impl<S: Submitter> DirStream<S> {
@@ -64,7 +90,16 @@ impl<S: Submitter> DirStream<S> {
             entries: VecDeque::new(),
             page_len: DIR_PAGE_LEN,
             pattern: String::from(pattern),
+            pages_seen: BTreeSet::new(),
+            listed: 0,
+            max_entries: MAX_LISTING_ENTRIES,
         }
+    }
+
+    /// Refuse the listing once it passes `n` entries (default [`MAX_LISTING_ENTRIES`]).
+    pub fn with_max_entries(mut self, n: u64) -> Self {
+        self.max_entries = n;
+        self
     }
 
     /// Use pages of `len` bytes (at least 4 KiB).
@@ -137,6 +172,22 @@ impl<S: Submitter> DirStream<S> {
                                     if entries.is_empty() {
                                         self.finish();
                                         return Poll::Ready(None);
+                                    }
+                                    self.listed += entries.len() as u64;
+                                    let why = if !self.pages_seen.insert(page_digest(&entries)) {
+                                        Some(
+                                            "the server sent the same directory page twice (a listing that never ends)",
+                                        )
+                                    } else if self.listed > self.max_entries {
+                                        Some("the directory listing passed the entry limit")
+                                    } else {
+                                        None
+                                    };
+                                    if let Some(why) = why {
+                                        self.finish();
+                                        return Poll::Ready(Some(Err(OpError::new(
+                                            ErrorKind::Protocol(why),
+                                        ))));
                                     }
                                     self.entries.extend(
                                         entries

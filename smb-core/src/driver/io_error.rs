@@ -63,6 +63,7 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         // Tampered or forged data: nothing of it is usable.
         ErrorKind::Integrity(_) | ErrorKind::Downgrade => K::InvalidData,
         ErrorKind::Protocol(_) => K::InvalidData,
+        ErrorKind::TooLarge => K::FileTooLarge,
         _ => K::Other,
     }
 }

@@ -209,12 +209,23 @@ pub struct ChannelReader {
 }
 
 impl ChannelReader {
-    /// The reader of `channel`.
+    /// The reader of `channel`, accepting frames up to the protocol's largest (16 MiB).
     pub fn new(channel: ChannelId) -> Self {
+        Self::with_limit(channel, MAX_FRAME_LEN)
+    }
+
+    /// The reader of `channel`, refusing a frame longer than `max_len` bytes as soon as its
+    /// length prefix arrives (never buffering it).
+    pub fn with_limit(channel: ChannelId, max_len: usize) -> Self {
         ChannelReader {
             channel,
-            frames: FrameReader::new(MAX_FRAME_LEN),
+            frames: FrameReader::new(max_len),
         }
+    }
+
+    /// The channel this reader belongs to.
+    pub fn channel(&self) -> ChannelId {
+        self.channel
     }
 
     /// Where the next socket read should write (at least [`READ_CHUNK`] bytes, more when a
@@ -264,6 +275,9 @@ pub enum Action {
         channel: ChannelId,
         /// Where.
         addr: ServerAddr,
+        /// The channel's read side, sized by the configuration's largest frame: the
+        /// adapter's reader feeds it what the socket delivers.
+        reader: ChannelReader,
     },
     /// Close the channel's socket.
     Close {
@@ -416,7 +430,13 @@ impl<C: Completion> Driver<C> {
                     return Some(Action::Transmit { channel, frame });
                 }
                 Output::Connect { channel, addr } => {
-                    return Some(Action::Connect { channel, addr });
+                    let reader =
+                        ChannelReader::with_limit(channel, self.client.config().max_frame_len);
+                    return Some(Action::Connect {
+                        channel,
+                        addr,
+                        reader,
+                    });
                 }
                 Output::Close { channel } => return Some(Action::Close { channel }),
                 Output::Event(e) => return Some(Action::Event(e)),

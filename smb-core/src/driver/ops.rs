@@ -14,6 +14,7 @@ use crate::wire::fscc::{
     FileRenameInformation, FileTime as WireTime, FsccInfo,
 };
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
@@ -118,6 +119,9 @@ fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, OpError> {
         ))),
     }
 }
+
+/// The largest file [`ShareOps::read`] reads into memory (4 GiB); bigger files are streamed.
+pub const MAX_WHOLE_FILE_READ: u64 = 4 << 30;
 
 fn unexpected() -> OpError {
     OpError::new(ErrorKind::Protocol("unexpected response type"))
@@ -461,7 +465,17 @@ impl<S: Submitter> ShareOps<S> {
     }
 
     async fn read_all(&self, file: FileHandle, size: u64) -> Result<Vec<u8>, OpError> {
-        let mut out = Vec::with_capacity(size.min(1 << 30) as usize);
+        // The size is the server's word: refuse what could not be held rather than trying,
+        // and reserve little up front so a lying size costs nothing.
+        if size > MAX_WHOLE_FILE_READ {
+            let mut e = OpError::new(ErrorKind::TooLarge);
+            e.context = Some(format!(
+                "the server reports {size} bytes; read() holds at most {MAX_WHOLE_FILE_READ}, \
+                 stream bigger files through a File"
+            ));
+            return Err(e);
+        }
+        let mut out = Vec::with_capacity(size.min(8 << 20) as usize);
         let mut offset = 0u64;
         loop {
             // Ask for what the file holds plus a little, so a growing file is read to its end.
@@ -477,6 +491,13 @@ impl<S: Submitter> ShareOps<S> {
             {
                 Ok(Response::Read { data, eof }) => {
                     let got: usize = data.iter().map(|b| b.len()).sum();
+                    if (out.len() + got) as u64 > MAX_WHOLE_FILE_READ {
+                        let mut e = OpError::new(ErrorKind::TooLarge);
+                        e.context = Some(format!(
+                            "the file grew past {MAX_WHOLE_FILE_READ} bytes while being read"
+                        ));
+                        return Err(e);
+                    }
                     for b in &data {
                         out.extend_from_slice(b);
                     }
