@@ -346,6 +346,35 @@ fn a_reclaim_refused_for_a_moment_is_tried_again() {
     );
 }
 
+/// The connection is cut again while a refused reclaim waits for its retry: the retry's
+/// time passes while the tree is down, which must neither spin the run loop (a deadline
+/// left in the past) nor lose the retry; the handle comes back once the tree does.
+#[test]
+fn a_cut_while_a_reclaim_waits_for_its_retry() {
+    let (mut s, _t, files) = setup(1, 10);
+    s.server.refuse_reclaims = 1;
+    s.cut(ChannelId(0));
+    let op = s.submit(Request::Read {
+        file: files[0],
+        offset: 0,
+        len: 10,
+    });
+    // The first reclaim is refused; the retry is 200 ms away. Cut before it is due, and hold
+    // the recovery back past it.
+    s.run();
+    assert_eq!(s.server.refuse_reclaims, 0, "the first reclaim was refused");
+    s.cut_all();
+    s.server.hold = true;
+    s.run_for(Duration::from_millis(600));
+    s.release(|_| {});
+    s.run_for(Duration::from_secs(10));
+    assert!(
+        s.done.remove(&op).unwrap().is_ok(),
+        "read after the reclaim"
+    );
+    assert_eq!(s.server.reclaimed, 1);
+}
+
 /// A request that changes the server and was in flight when the connection went is not
 /// sent again blindly: a retryable error that says so.
 #[test]

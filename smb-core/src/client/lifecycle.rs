@@ -309,7 +309,10 @@ impl Client {
                 self.opens
                     .values()
                     .filter(|o| o.machine.state() == OpenState::NeedReopen)
-                    .filter_map(|o| o.reopen_retry_at),
+                    .filter_map(|o| o.reopen_retry_at)
+                    // Once due, the retry waits for its tree like any reopen; a past
+                    // deadline here would make the caller's loop spin.
+                    .filter(|t| *t > self.last_now),
             );
         let echo = self.config.echo_interval.and_then(|iv| {
             self.channels

@@ -216,12 +216,23 @@ impl Sim {
     pub fn run_for(&mut self, limit: Duration) -> Duration {
         let start = self.now;
         let end = self.now + limit;
+        // A deadline that handle_timeout leaves in the past makes every adapter's loop spin
+        // (and starves a single-threaded executor): caught here.
+        let mut stuck = 0;
         loop {
             let next = self.run();
             match next {
                 Some(t) if t <= end => {
                     if t > self.now {
                         self.now = t;
+                        stuck = 0;
+                    } else {
+                        stuck += 1;
+                        assert!(
+                            stuck < 1000,
+                            "busy loop: the client asks again and again for a deadline that has passed ({t:?} at {:?})",
+                            self.now
+                        );
                     }
                     self.client.handle_timeout(self.now);
                 }
