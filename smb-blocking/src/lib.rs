@@ -33,6 +33,7 @@
 use bytes::Bytes;
 use futures_channel::oneshot;
 use smb_core::client::{ChannelId, CloseReason, ErrorKind, Frame, OpError, Request, Response};
+use smb_core::driver::EventSink;
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
     ShareOps, Submitter,
@@ -48,7 +49,7 @@ use std::sync::mpsc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
+pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, Event, OpenOptions};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
 
 type Reply = Result<Response, OpError>;
@@ -140,6 +141,26 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in.
     pub fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
+        Self::start(target, creds, config, None)
+    }
+
+    /// [`Client::connect`], with the client's [`Event`]s from the very first: the login's
+    /// transitions included.
+    pub fn connect_with_events(
+        target: &str,
+        creds: Credentials,
+        config: ClientConfig,
+    ) -> io::Result<(Client, Events)> {
+        let (events, sink) = Events::channel();
+        Ok((Self::start(target, creds, config, Some(sink))?, events))
+    }
+
+    fn start(
+        target: &str,
+        creds: Credentials,
+        config: ClientConfig,
+        sink: Option<Box<dyn EventSink>>,
+    ) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
         let auth = creds.into_auth_factory()?;
         let epoch = std::time::Instant::now();
@@ -163,6 +184,9 @@ impl Client {
                 let _g = span.enter();
                 run_driver(Driver::new(client), rx, dtx, epoch)
             })?;
+        if let Some(sink) = sink {
+            let _ = tx.send(Command::Subscribe(sink));
+        }
         let (t, r) = oneshot::channel();
         let _ = tx.send(Command::Connect {
             addr,
@@ -176,6 +200,25 @@ impl Client {
     /// What the session negotiated.
     pub fn info(&self) -> &SessionInfo {
         &self.info
+    }
+
+    /// The client's [`Event`]s from now on (state transitions with their timings, the
+    /// recovery's progress, lost connections), as an iterator that blocks for the next one.
+    ///
+    /// ```no_run
+    /// # fn f(client: &smb_blocking::Client) {
+    /// let events = client.events();
+    /// std::thread::spawn(move || {
+    ///     for e in events {
+    ///         eprintln!("{e}"); // "channel#1 InNegotiate -> NeedSessSetup after 4.0 ms"
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn events(&self) -> Events {
+        let (events, sink) = Events::channel();
+        let _ = self.sub.0.tx.send(Command::Subscribe(sink));
+        events
     }
 
     /// Connect to a share (`"public"`).
@@ -203,6 +246,36 @@ impl Client {
     /// Log off and close the connection (also done when the last handle is dropped).
     pub fn shutdown(self) {
         let _ = self.sub.0.tx.send(Command::Shutdown);
+    }
+}
+
+/// A client's [`Event`]s (see [`Client::events`]); the iterator ends when the client is
+/// shut down.
+#[derive(Debug)]
+pub struct Events(mpsc::Receiver<Event>);
+
+impl Events {
+    fn channel() -> (Events, Box<dyn EventSink>) {
+        let (tx, rx) = mpsc::channel();
+        let sink = move |e: &Event| tx.send(e.clone()).is_ok();
+        (Events(rx), Box::new(sink))
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.0.try_recv().ok()
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Event> {
+        self.0.recv_timeout(timeout).ok()
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        self.0.recv().ok()
     }
 }
 
@@ -485,7 +558,8 @@ fn run_driver(
                         c.shutdown();
                     }
                 }
-                Action::Event(e) => tracing::debug!(event = ?e),
+                Action::Event(e) if e.is_notable() => tracing::info!("{e}"),
+                Action::Event(e) => tracing::debug!("{e}"),
             }
         }
         if d.is_finished() {

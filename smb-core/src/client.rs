@@ -30,6 +30,7 @@
 mod api;
 mod breaks;
 mod error;
+mod events;
 mod io;
 mod lifecycle;
 mod negotiate;

@@ -38,6 +38,7 @@ use futures_channel::oneshot;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
+use smb_core::driver::EventSink;
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
     ShareOps, Submitter,
@@ -51,7 +52,7 @@ use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
-pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, OpenOptions};
+pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, Event, OpenOptions};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
 
 type Reply = Result<Response, OpError>;
@@ -127,6 +128,29 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
     ) -> io::Result<Client> {
+        Self::start(target, creds, config, None).await
+    }
+
+    /// [`Client::connect`], with the client's [`Event`]s from the very first: the login's
+    /// transitions included.
+    pub async fn connect_with_events(
+        target: &str,
+        creds: Credentials,
+        config: ClientConfig,
+    ) -> io::Result<(Client, Events)> {
+        let (events, sink) = Events::channel();
+        Ok((
+            Self::start(target, creds, config, Some(sink)).await?,
+            events,
+        ))
+    }
+
+    async fn start(
+        target: &str,
+        creds: Credentials,
+        config: ClientConfig,
+        sink: Option<Box<dyn EventSink>>,
+    ) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
         let auth = creds.into_auth_factory()?;
         let epoch = std::time::Instant::now();
@@ -151,6 +175,9 @@ impl Client {
                 let run = run_driver(Driver::new(client), rx, dtx, epoch, &ex).instrument(span);
                 async_io::block_on(ex.run(run));
             })?;
+        if let Some(sink) = sink {
+            let _ = tx.try_send(Command::Subscribe(sink));
+        }
         let (t, r) = oneshot::channel();
         let _ = tx.try_send(Command::Connect {
             addr,
@@ -164,6 +191,23 @@ impl Client {
     /// What the session negotiated.
     pub fn info(&self) -> &SessionInfo {
         &self.info
+    }
+
+    /// The client's [`Event`]s from now on (state transitions with their timings, the
+    /// recovery's progress, lost connections), as a [`Stream`](futures_core::Stream).
+    ///
+    /// ```no_run
+    /// # async fn f(client: smb_smol::Client) {
+    /// let mut events = client.events();
+    /// while let Some(e) = events.next().await {
+    ///     eprintln!("{e}"); // "channel#1 InNegotiate -> NeedSessSetup after 4.0 ms"
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> Events {
+        let (events, sink) = Events::channel();
+        let _ = self.sub.0.tx.try_send(Command::Subscribe(sink));
+        events
     }
 
     /// Connect to a share (`"public"`).
@@ -194,6 +238,35 @@ impl Client {
     /// Log off and close the connection (also done when the last handle is dropped).
     pub async fn shutdown(self) {
         let _ = self.sub.0.tx.try_send(Command::Shutdown);
+    }
+}
+
+/// A client's [`Event`]s (see [`Client::events`]); ends when the client is shut down.
+#[derive(Debug)]
+pub struct Events(Pin<Box<mpsc::Receiver<Event>>>);
+
+impl Events {
+    fn channel() -> (Events, Box<dyn EventSink>) {
+        let (tx, rx) = mpsc::unbounded();
+        let sink = move |e: &Event| tx.try_send(e.clone()).is_ok();
+        (Events(Box::pin(rx)), Box::new(sink))
+    }
+
+    /// The next event; `None` once the client is gone.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.0.recv().await.ok()
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.0.try_recv().ok()
+    }
+}
+
+impl futures_core::Stream for Events {
+    type Item = Event;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.0.as_mut().poll_next(cx)
     }
 }
 
@@ -472,7 +545,8 @@ async fn run_driver(
                     tracing::debug!(?channel, "closing channel");
                     chans.remove(&channel);
                 }
-                Action::Event(e) => tracing::debug!(event = ?e),
+                Action::Event(e) if e.is_notable() => tracing::info!("{e}"),
+                Action::Event(e) => tracing::debug!("{e}"),
             }
         }
         if d.is_finished() {

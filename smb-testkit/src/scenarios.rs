@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 mod reconnect;
 pub use reconnect::{
-    concurrent_io_across_repeated_cuts, stalled_connection_is_replaced, transfer_survives_two_cuts,
+    RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, stalled_connection_is_replaced,
+    transfer_survives_two_cuts, transitions_are_the_same_on_every_runtime,
 };
 
 /// A boxed future.
@@ -58,6 +59,43 @@ pub struct Login {
     pub who: Who,
     /// Client configuration.
     pub config: ClientConfig,
+}
+
+impl Who {
+    /// The engine's credentials for this identity (the same type in every adapter).
+    pub fn credentials(self) -> smb_core::driver::Credentials {
+        use smb_core::driver::Credentials;
+        match self {
+            Who::User(u, p) => Credentials::password(None, u, p),
+            Who::Guest => Credentials::guest(),
+            Who::Anonymous => Credentials::anonymous(),
+        }
+    }
+}
+
+/// The client events a harness recorded from an adapter's event stream.
+#[derive(Clone, Default, Debug)]
+pub struct EventLog(Arc<Mutex<Vec<smb_core::client::Event>>>);
+
+impl EventLog {
+    /// Record `e`.
+    pub fn push(&self, e: smb_core::client::Event) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+    }
+
+    /// What was recorded so far.
+    pub fn events(&self) -> Vec<smb_core::client::Event> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The transitions so far, as `"channel#1 InNegotiate -> NeedSessSetup"` (no timing).
+    pub fn transitions(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter_map(|e| e.transition())
+            .map(|(o, f, t)| format!("{o} {f} -> {t}"))
+            .collect()
+    }
 }
 
 /// What the session negotiated, as the harness reports it.
@@ -87,6 +125,13 @@ pub trait Harness: Clone + Send + Sync + 'static {
     fn spawn<T: Send + 'static>(&self, f: BoxFut<'static, T>) -> BoxFut<'static, T>;
     /// Connect and log in.
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Self::Client, Negotiated)>>;
+    /// Connect and log in with the adapter's event stream (`connect_with_events`), every
+    /// client event from the login on recorded in `log`.
+    fn connect_recorded(
+        &self,
+        login: Login,
+        log: EventLog,
+    ) -> BoxFut<'static, io::Result<Self::Client>>;
     /// Tree connect.
     fn share(&self, c: &Self::Client, name: &str) -> BoxFut<'static, io::Result<Self::Share>>;
     /// Create/truncate `path` and stream `data` into it through the file's write trait
@@ -241,7 +286,7 @@ pub async fn signing_required<H: Harness>(h: H) {
         assert!(n.signing, "{d:?} session must sign");
         let s = h.share(&c, SHARE).await.expect("signed tree connect");
         h.list(&s, "").await.expect("signed listing");
-        assert_signed_on_wire(&proxy, &format!("{d:?}, client requires signing"));
+        assert_signed_on_wire(&proxy, &format!("{d:?}, client requires signing")).await;
     }
 }
 
@@ -249,7 +294,18 @@ pub async fn signing_required<H: Harness>(h: H) {
 /// them carries SMB2_FLAGS_SIGNED and a non-zero signature; returns how many requests that
 /// was. (That the signatures verify is what the attack scenarios test: a tampered one is
 /// refused.)
-fn assert_signed_on_wire(proxy: &FaultProxy, what: &str) -> usize {
+async fn assert_signed_on_wire(proxy: &FaultProxy, what: &str) -> usize {
+    // Background requests (the listing's CLOSE) may still have their answer on the way.
+    let answered = |p: &FaultProxy| {
+        let log = p.log();
+        let reqs = requests(&log).len();
+        let resps = messages(&log)
+            .iter()
+            .filter(|m| m.response && m.status != smb_core::wire::NtStatus::PENDING)
+            .count();
+        resps >= reqs
+    };
+    wait_until(proxy, Duration::from_secs(5), answered).await;
     let log = proxy.log();
     let all = messages(&log);
     let reqs = requests(&log);
@@ -902,7 +958,7 @@ pub async fn server_requires_signing<H: Harness>(h: H) {
         );
         // Both directions, at the proxy: signed requests, signed final responses (the client
         // verified them, or it would have failed).
-        assert_signed_on_wire(&proxy, &format!("{d:?}, server requires signing"));
+        assert_signed_on_wire(&proxy, &format!("{d:?}, server requires signing")).await;
     }
     // An anonymous session has no key, so it cannot sign: Samba would let it log in
     // unsigned even here, and the client refuses such a session ([MS-SMB2] 3.2.5.3.1).
@@ -1447,6 +1503,7 @@ macro_rules! scenario_tests {
             metadata_one_compound, copy_is_server_side, server_gone_mid_transfer,
             stalled_server_times_out, error_kinds, transfer_survives_two_cuts,
             concurrent_io_across_repeated_cuts, stalled_connection_is_replaced,
+            transitions_are_the_same_on_every_runtime,
             attack_unsigned_read_session_id_zero, attack_flipped_read_signature,
             attack_forged_interim_then_tampered_final,
             attack_plaintext_interim_on_encrypted_session,

@@ -4,8 +4,8 @@
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
-use smb_blocking::{Client, Credentials, OpenOptions, Share};
-use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
+use smb_blocking::{Client, OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated};
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -45,11 +45,7 @@ impl Harness for Blocking {
     }
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
         Box::pin(async move {
-            let creds = match login.who {
-                Who::User(u, p) => Credentials::password(None, u, p),
-                Who::Guest => Credentials::guest(),
-                Who::Anonymous => Credentials::anonymous(),
-            };
+            let creds = login.who.credentials();
             let c = Client::connect(&login.target, creds, login.config)?;
             let i = c.info().clone();
             Ok((
@@ -62,6 +58,18 @@ impl Harness for Blocking {
                     anonymous: i.anonymous,
                 },
             ))
+        })
+    }
+    fn connect_recorded(&self, login: Login, log: EventLog) -> BoxFut<'static, io::Result<Client>> {
+        Box::pin(async move {
+            let (c, events) =
+                Client::connect_with_events(&login.target, login.who.credentials(), login.config)?;
+            std::thread::spawn(move || {
+                for e in events {
+                    log.push(e);
+                }
+            });
+            Ok(c)
         })
     }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {

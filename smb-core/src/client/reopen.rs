@@ -5,10 +5,13 @@
 
 use super::*;
 
-/// Reclaims refused as "not found" that are tried again (the server may still be tearing the
-/// old connection down), and the first delay (doubled each time: 0.2, 0.4, 0.8, 1.6 s).
-const REOPEN_RETRIES: u8 = 4;
+/// Reclaims refused as "not found" that are tried again, and the first delay (doubled each
+/// time up to 2 s: 0.2, 0.4, 0.8, 1.6, 2, 2, 2 s, about 9 s in all). Samba refuses a
+/// reclaim while the process of the old connection is alive (smb2srv_open_recreate finds
+/// the open still connected), and under load that process can take seconds to exit.
+const REOPEN_RETRIES: u8 = 7;
 const REOPEN_RETRY_DELAY: Duration = Duration::from_millis(200);
+const REOPEN_RETRY_DELAY_MAX: Duration = Duration::from_secs(2);
 
 impl Client {
     /// Start the durable reopen of `file` (owner: an internal operation).
@@ -107,7 +110,8 @@ impl Client {
                 );
                 if let Some(o) = self.opens.get_mut(&file) {
                     if racing && o.reopen_tries < REOPEN_RETRIES {
-                        let delay = REOPEN_RETRY_DELAY.as_nanos() << o.reopen_tries;
+                        let delay = (REOPEN_RETRY_DELAY.as_nanos() << o.reopen_tries)
+                            .min(REOPEN_RETRY_DELAY_MAX.as_nanos());
                         o.reopen_tries += 1;
                         o.reopen_retry_at = Some(now + Duration::from_nanos(delay));
                         if let Ok((t, _)) = o.machine.fail() {

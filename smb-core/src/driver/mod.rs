@@ -42,6 +42,7 @@ use crate::wire::framing::{FrameReader, MAX_FRAME_LEN};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::vec::Vec;
 use bytes::BytesMut;
 use core::fmt;
 use core::future::Future;
@@ -110,8 +111,24 @@ pub enum Command<C> {
         /// Why.
         reason: CloseReason,
     },
+    /// Deliver every [`Event`] from now on to `sink` (as well as through
+    /// [`Action::Event`]), until it reports that its receiver is gone.
+    Subscribe(Box<dyn EventSink>),
     /// Log off and stop: every pending operation fails with [`ErrorKind::ShutDown`].
     Shutdown,
+}
+
+/// Where a subscriber's events go: each adapter wraps its runtime's channel in one and hands
+/// it to the driver with [`Command::Subscribe`], so the fan-out is written once, here.
+pub trait EventSink: Send {
+    /// Hand over `event`; false when the subscriber is gone (the sink is then dropped).
+    fn deliver(&mut self, event: &Event) -> bool;
+}
+
+impl<F: FnMut(&Event) -> bool + Send> EventSink for F {
+    fn deliver(&mut self, event: &Event) -> bool {
+        self(event)
+    }
 }
 
 impl<C> fmt::Debug for Command<C> {
@@ -125,6 +142,7 @@ impl<C> fmt::Debug for Command<C> {
                 write!(f, "FramingError({channel:?}, {error})")
             }
             Command::Closed { channel, reason } => write!(f, "Closed({channel:?}, {reason})"),
+            Command::Subscribe(_) => f.write_str("Subscribe"),
             Command::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -300,6 +318,7 @@ pub struct Driver<C> {
     backlog: VecDeque<(Request, C)>,
     deadline: Option<Instant>,
     shut_down: bool,
+    sinks: Vec<Box<dyn EventSink>>,
 }
 
 impl<C: Completion> Driver<C> {
@@ -311,6 +330,7 @@ impl<C: Completion> Driver<C> {
             backlog: VecDeque::new(),
             deadline: None,
             shut_down: false,
+            sinks: Vec::new(),
         }
     }
 
@@ -358,6 +378,7 @@ impl<C: Completion> Driver<C> {
                 self.client.handle_framing_error(channel, error, now)
             }
             Command::Closed { channel, reason } => self.client.handle_closed(channel, reason, now),
+            Command::Subscribe(sink) => self.sinks.push(sink),
             Command::Shutdown => {
                 self.shut_down = true;
                 for (_, w) in self.backlog.drain(..) {
@@ -439,7 +460,10 @@ impl<C: Completion> Driver<C> {
                     });
                 }
                 Output::Close { channel } => return Some(Action::Close { channel }),
-                Output::Event(e) => return Some(Action::Event(e)),
+                Output::Event(e) => {
+                    self.sinks.retain_mut(|s| s.deliver(&e));
+                    return Some(Action::Event(e));
+                }
                 Output::Timeout(t) => {
                     self.deadline = t;
                     return None;

@@ -69,6 +69,29 @@ impl fmt::Display for FileHandle {
     }
 }
 
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectRef::Channel(c) => write!(f, "{c}"),
+            ObjectRef::Session => f.write_str("session"),
+            ObjectRef::Tree(t) => write!(f, "{t}"),
+            ObjectRef::Open(h) => write!(f, "{h}"),
+        }
+    }
+}
+
+impl fmt::Display for AnyState {
+    /// The status's name alone (`InNegotiate`): the object says which machine it is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyState::Channel(s) => write!(f, "{s:?}"),
+            AnyState::Session(s) => write!(f, "{s:?}"),
+            AnyState::Tree(s) => write!(f, "{s:?}"),
+            AnyState::Open(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
 /// The object a transition happened to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObjectRef {

@@ -5,8 +5,8 @@
 #![allow(dead_code)]
 
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use smb_smol::{Client, Credentials, OpenOptions, Share};
-use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
+use smb_smol::{Client, OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated};
 use std::io::{self, SeekFrom};
 use std::sync::OnceLock;
 
@@ -46,11 +46,7 @@ impl Harness for Smol {
     }
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
         Box::pin(async move {
-            let creds = match login.who {
-                Who::User(u, p) => Credentials::password(None, u, p),
-                Who::Guest => Credentials::guest(),
-                Who::Anonymous => Credentials::anonymous(),
-            };
+            let creds = login.who.credentials();
             let c = Client::connect(&login.target, creds, login.config).await?;
             let i = c.info().clone();
             Ok((
@@ -63,6 +59,25 @@ impl Harness for Smol {
                     anonymous: i.anonymous,
                 },
             ))
+        })
+    }
+    fn connect_recorded(&self, login: Login, log: EventLog) -> BoxFut<'static, io::Result<Client>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let (c, mut events) =
+                Client::connect_with_events(&login.target, login.who.credentials(), login.config)
+                    .await?;
+            let drain = async move {
+                while let Some(e) = events.next().await {
+                    log.push(e);
+                }
+            };
+            // Detached: a dropped smol Task would be cancelled.
+            match this {
+                Smol::Smol => executor().spawn(drain).detach(),
+                Smol::AsyncStd => drop(async_std::task::spawn(drain)),
+            }
+            Ok(c)
         })
     }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {

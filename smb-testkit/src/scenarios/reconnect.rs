@@ -183,3 +183,91 @@ pub async fn stalled_connection_is_replaced<H: Harness>(h: H) {
     assert!(proxy.connections() >= 2);
     h.shutdown(c).await;
 }
+
+/// The transitions of a login, a cut connection and its recovery, as the adapter's event
+/// stream delivers them: the same sequence on every runtime (this list is the one truth all
+/// three adapters are held to), and the one the README's diagram shows.
+pub const RECOVERY_TRANSITIONS: &[&str] = &[
+    // The login: the session's step runs on the first channel.
+    "session New -> InSetup",
+    "channel#0 New -> NeedNegotiate",
+    "channel#0 NeedNegotiate -> InNegotiate",
+    "channel#0 InNegotiate -> NeedSessSetup",
+    "channel#0 NeedSessSetup -> InSessSetup",
+    "channel#0 InSessSetup -> Good",
+    "session InSetup -> Good",
+    // The tree connect.
+    "tree#1 New -> InTcon",
+    "tree#1 InTcon -> Good",
+    // The cut: the channel is gone for good (a recovery opens a new one); the session and
+    // the tree wait for it.
+    "channel#0 Good -> NeedReconnect",
+    "channel#0 NeedReconnect -> Exiting",
+    "session Good -> NeedReconnect",
+    "tree#1 Good -> NeedReconnect",
+    // The recovery: a new channel, then the session set up again (PreviousSessionId).
+    "channel#1 New -> NeedNegotiate",
+    "channel#1 NeedNegotiate -> InNegotiate",
+    "channel#1 InNegotiate -> NeedSessSetup",
+    "channel#1 NeedSessSetup -> InSessSetup",
+    "session NeedReconnect -> InSetup",
+    "channel#1 InSessSetup -> Good",
+    "session InSetup -> Good",
+    // The first use of the idle tree brings it back (its opens invalidated first).
+    "tree#1 NeedReconnect -> InFilesInvalidate",
+    "tree#1 InFilesInvalidate -> NeedTcon",
+    "tree#1 NeedTcon -> InTcon",
+    "tree#1 InTcon -> Good",
+];
+
+/// Login, tree connect, a cut connection with nothing in flight, the recovery, then a stat
+/// (which brings the idle tree back): the transitions the adapter's event stream delivers are
+/// exactly [`RECOVERY_TRANSITIONS`], in order, on every runtime.
+pub async fn transitions_are_the_same_on_every_runtime<H: Harness>(h: H) {
+    let server = durable_server();
+    put_on_disk(server, "parity/f.txt", b"parity");
+    let proxy = proxy_for(server);
+    let log = EventLog::default();
+    let c = h
+        .connect_recorded(
+            proxied_login(&proxy, server, ClientConfig::default()),
+            log.clone(),
+        )
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let restored = |log: &EventLog| {
+        log.events().iter().any(|e| {
+            matches!(
+                e,
+                smb_core::client::Event::Recovery(smb_core::client::RecoveryEvent::Restored { .. })
+            )
+        })
+    };
+    proxy.cut_all();
+    let t0 = Instant::now();
+    while !restored(&log) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no recovery: {:#?}",
+            log.transitions()
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
+    let (size, _) = h
+        .metadata(&s, "parity/f.txt")
+        .await
+        .expect("stat after the recovery");
+    assert_eq!(size, 6);
+    // The stream is asynchronous: give the last transitions a moment to arrive.
+    let t0 = Instant::now();
+    while log.transitions().len() < RECOVERY_TRANSITIONS.len()
+        && t0.elapsed() < Duration::from_secs(5)
+    {
+        sleep(Duration::from_millis(10)).await;
+    }
+    let got = log.transitions();
+    eprintln!("transitions:\n{}", got.join("\n"));
+    assert_eq!(got, RECOVERY_TRANSITIONS, "the transitions of a recovery");
+    h.shutdown(c).await;
+}

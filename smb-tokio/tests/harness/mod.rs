@@ -4,8 +4,8 @@
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
-use smb_testkit::scenarios::{BoxFut, Harness, Login, Negotiated, Who};
-use smb_tokio::{Client, Credentials, OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated};
+use smb_tokio::{Client, OpenOptions, Share};
 use std::io::{self, SeekFrom};
 use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -44,11 +44,7 @@ impl Harness for Tokio {
     }
     fn connect(&self, login: Login) -> BoxFut<'static, io::Result<(Client, Negotiated)>> {
         Box::pin(async move {
-            let creds = match login.who {
-                Who::User(u, p) => Credentials::password(None, u, p),
-                Who::Guest => Credentials::guest(),
-                Who::Anonymous => Credentials::anonymous(),
-            };
+            let creds = login.who.credentials();
             let c = Client::connect(&login.target, creds, login.config).await?;
             let i = c.info().clone();
             Ok((
@@ -61,6 +57,19 @@ impl Harness for Tokio {
                     anonymous: i.anonymous,
                 },
             ))
+        })
+    }
+    fn connect_recorded(&self, login: Login, log: EventLog) -> BoxFut<'static, io::Result<Client>> {
+        Box::pin(async move {
+            let (c, mut events) =
+                Client::connect_with_events(&login.target, login.who.credentials(), login.config)
+                    .await?;
+            tokio::spawn(async move {
+                while let Some(e) = events.next().await {
+                    log.push(e);
+                }
+            });
+            Ok(c)
         })
     }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
