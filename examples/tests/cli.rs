@@ -534,6 +534,106 @@ fn interrupted(rt: &str) {
     let _ = std::fs::remove_dir_all(&disk);
 }
 
+/// A second lab with durable handles: what a transfer needs to survive a cut connection.
+fn durable_lab() -> &'static SambaServer {
+    static LAB: OnceLock<SambaServer> = OnceLock::new();
+    LAB.get_or_init(|| match SambaConfig::new().durable_handles(true).start() {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start the durable-handles Samba server: {e}"),
+    })
+}
+
+/// Kill, from outside the process (`ss -K`, as an administrator or a flaky network would),
+/// every TCP connection whose peer is `port` on loopback. Returns how many it killed.
+fn kill_connections_to(port: u16) -> usize {
+    let o = Command::new("ss")
+        .args(["-K", "-t", "-n", "dst", "127.0.0.1", "dport", "=", &format!(":{port}")])
+        .output()
+        .expect("ss (iproute2) is installed by scripts/test");
+    // ss prints a header, then one line per socket it destroyed.
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains("ESTAB"))
+        .count()
+}
+
+/// `smb get` and `smb put` of a large file, each connection killed twice from outside
+/// (`ss -K`) in the middle: the command succeeds, the file is intact, and `-v` shows the
+/// reconnects. The proxy only slows the transfer so the kills land mid-way (and counts the
+/// connections); it cuts nothing itself.
+fn survives_killed_connections(rt: &str) {
+    let lab = durable_lab();
+    let tag = format!("kill-{rt}");
+    let disk = lab.share_path(SHARE).join(&tag);
+    let _ = std::fs::remove_dir_all(&disk);
+    let size = 96 << 20;
+    let src = data(size, 11);
+    lab.put_file(SHARE, &format!("{tag}/big.bin"), &src).unwrap();
+    let proxy = FaultProxy::start(lab.addr()).unwrap();
+    proxy.set_response_delay(Duration::from_millis(2));
+    let port = proxy.addr().port();
+    let url = format!("smb://{}@{}/{SHARE}/{tag}", lab.user(), proxy.addr());
+    let local = Scratch::new(&tag);
+    let run_killed = |args: &[&str], progress: &dyn Fn() -> u64| -> Output {
+        let mut child = Command::new(SMB)
+            .args(args)
+            .args(["--runtime", rt, "-v"])
+            .env("SMB_PASSWORD", lab.password())
+            .env_remove("SMB_RUNTIME")
+            .env_remove("SMB_RESOLVE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        for (kill, at) in [(1, size as u64 / 4), (2, size as u64 / 2)] {
+            wait_until("the transfer to progress", Duration::from_secs(60), || {
+                progress() >= at
+            });
+            let killed = kill_connections_to(port);
+            assert!(killed >= 1, "kill {kill}: no connection to kill");
+        }
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+        Output {
+            status: child.wait().unwrap(),
+            stdout: out,
+            stderr: err,
+        }
+    };
+
+    let dst = local.path("big.bin");
+    let temp = local.path(".big.bin.smbpart");
+    let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let o = run_killed(
+        &["get", &format!("{url}/big.bin"), &dst.to_string_lossy()],
+        &|| len(&temp),
+    );
+    assert_eq!(o.status.code(), Some(0), "get: {}", show(&o));
+    assert!(std::fs::read(&dst).unwrap() == src, "get: the file is intact");
+    assert!(stderr(&o).contains("reconnected"), "get: -v shows the reconnects\n{}", show(&o));
+    assert!(proxy.connections() >= 3, "get: two reconnects");
+
+    let before = proxy.connections();
+    let up = local.path("up.bin");
+    std::fs::write(&up, &src).unwrap();
+    let remote_temp = disk.join(".up.bin.smbpart");
+    let o = run_killed(
+        &["put", &up.to_string_lossy(), &format!("{url}/up.bin")],
+        &|| len(&remote_temp),
+    );
+    assert_eq!(o.status.code(), Some(0), "put: {}", show(&o));
+    assert!(
+        std::fs::read(disk.join("up.bin")).unwrap() == src,
+        "put: the file on the server is intact"
+    );
+    assert!(stderr(&o).contains("reconnected"), "put: -v shows the reconnects\n{}", show(&o));
+    assert!(proxy.connections() >= before + 3, "put: two reconnects");
+    let _ = std::fs::remove_dir_all(&disk);
+}
+
 macro_rules! per_runtime {
     ($($rt:ident),*) => {
         $(
@@ -553,6 +653,10 @@ macro_rules! per_runtime {
                 #[test]
                 fn interrupted() {
                     super::interrupted(stringify!($rt));
+                }
+                #[test]
+                fn survives_killed_connections() {
+                    super::survives_killed_connections(stringify!($rt));
                 }
             }
         )*
