@@ -547,7 +547,16 @@ fn durable_lab() -> &'static SambaServer {
 /// every TCP connection whose peer is `port` on loopback. Returns how many it killed.
 fn kill_connections_to(port: u16) -> usize {
     let o = Command::new("ss")
-        .args(["-K", "-t", "-n", "dst", "127.0.0.1", "dport", "=", &format!(":{port}")])
+        .args([
+            "-K",
+            "-t",
+            "-n",
+            "dst",
+            "127.0.0.1",
+            "dport",
+            "=",
+            &format!(":{port}"),
+        ])
         .output()
         .expect("ss (iproute2) is installed by scripts/test");
     // ss prints a header, then one line per socket it destroyed.
@@ -568,7 +577,8 @@ fn survives_killed_connections(rt: &str) {
     let _ = std::fs::remove_dir_all(&disk);
     let size = 96 << 20;
     let src = data(size, 11);
-    lab.put_file(SHARE, &format!("{tag}/big.bin"), &src).unwrap();
+    lab.put_file(SHARE, &format!("{tag}/big.bin"), &src)
+        .unwrap();
     let proxy = FaultProxy::start(lab.addr()).unwrap();
     proxy.set_response_delay(Duration::from_millis(2));
     let port = proxy.addr().port();
@@ -612,8 +622,15 @@ fn survives_killed_connections(rt: &str) {
         &|| len(&temp),
     );
     assert_eq!(o.status.code(), Some(0), "get: {}", show(&o));
-    assert!(std::fs::read(&dst).unwrap() == src, "get: the file is intact");
-    assert!(stderr(&o).contains("reconnected"), "get: -v shows the reconnects\n{}", show(&o));
+    assert!(
+        std::fs::read(&dst).unwrap() == src,
+        "get: the file is intact"
+    );
+    assert!(
+        stderr(&o).contains("reconnected"),
+        "get: -v shows the reconnects\n{}",
+        show(&o)
+    );
     assert!(proxy.connections() >= 3, "get: two reconnects");
 
     let before = proxy.connections();
@@ -629,7 +646,11 @@ fn survives_killed_connections(rt: &str) {
         std::fs::read(disk.join("up.bin")).unwrap() == src,
         "put: the file on the server is intact"
     );
-    assert!(stderr(&o).contains("reconnected"), "put: -v shows the reconnects\n{}", show(&o));
+    assert!(
+        stderr(&o).contains("reconnected"),
+        "put: -v shows the reconnects\n{}",
+        show(&o)
+    );
     assert!(proxy.connections() >= before + 3, "put: two reconnects");
     let _ = std::fs::remove_dir_all(&disk);
 }

@@ -646,6 +646,31 @@ impl SambaServer {
         )
     }
 
+    /// Stop smbd and start it again on the same port with the same configuration and files
+    /// (what a server reboot or a service restart does: every connection, session and open,
+    /// durable ones included, is gone).
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.stop();
+        let port = self.port;
+        let saved = self.config.port.replace(port);
+        let mut r = Err(io::Error::other("smbd did not start again"));
+        for _attempt in 0..20 {
+            match self.try_launch() {
+                Ok(()) => {
+                    r = Ok(());
+                    break;
+                }
+                // The port may linger a moment after the old smbd's exit.
+                Err((e, _)) => {
+                    r = Err(e);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        self.config.port = saved;
+        r
+    }
+
     /// Stop smbd now (also done by Drop). The directory stays until Drop.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

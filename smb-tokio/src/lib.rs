@@ -131,6 +131,25 @@ impl Client {
 
     /// [`Client::connect`], with the client's [`Event`]s from the very first: the login's
     /// transitions included.
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// use smb_tokio::{Client, ClientConfig, Credentials};
+    /// let (client, mut events) = Client::connect_with_events(
+    ///     "smb://files/projects",
+    ///     Credentials::password(None, "alice", "secret"),
+    ///     ClientConfig::default(),
+    /// )
+    /// .await?;
+    /// tokio::spawn(async move {
+    ///     while let Some(e) = events.next().await {
+    ///         eprintln!("{e}"); // "reconnected after 20 ms (1 attempt)"
+    ///     }
+    /// });
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect_with_events(
         target: &str,
         creds: Credentials,

@@ -271,3 +271,62 @@ pub async fn transitions_are_the_same_on_every_runtime<H: Harness>(h: H) {
     assert_eq!(got, RECOVERY_TRANSITIONS, "the transitions of a recovery");
     h.shutdown(c).await;
 }
+
+/// smbd restarts in the middle of a read (a reboot, a service restart): the client reconnects
+/// to the new server, finds the durable handle gone, and the read fails with a clear error
+/// within bounded time (no hang, no wrong or partial data passed off as the file); the same
+/// client then reads the file afresh.
+pub async fn server_restart_loses_durable_handles<H: Harness>(h: H) {
+    let mut server = SambaConfig::new()
+        .durable_handles(true)
+        .start()
+        .expect("start an smbd with durable handles");
+    let data = random_bytes(32 << 20, 41);
+    put_on_disk(&server, "restart/r.bin", &data);
+    let proxy = proxy_for(&server);
+    proxy.set_response_delay(Duration::from_millis(2));
+    let (c, _) = h
+        .connect(proxied_login(&proxy, &server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (h2, s2) = (h.clone(), s.clone());
+    let task = h.spawn(Box::pin(
+        async move { h2.read_file(&s2, "restart/r.bin").await },
+    ));
+    wait_for_more(&proxy, Command::Read, 0, 4, "restart").await;
+    server.restart().expect("smbd starts again");
+    let t0 = Instant::now();
+    let _w = Watchdog::new(Duration::from_secs(60), "a read across a server restart");
+    let r = task.await;
+    let took = t0.elapsed();
+    let e = match r {
+        Ok(got) => {
+            // Only acceptable if every byte is right (the read finished before the restart).
+            assert!(got == data, "a read across a restart returned wrong bytes");
+            panic!(
+                "the read finished before smbd went down ({} bytes)",
+                got.len()
+            );
+        }
+        Err(e) => e,
+    };
+    eprintln!(
+        "read across a restart failed after {took:?}: {:?}: {e}",
+        e.kind()
+    );
+    assert!(
+        e.to_string().contains("reclaimed"),
+        "the error says the handle could not be reclaimed: {e}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?} to fail");
+    assert!(proxy.connections() >= 2, "the client reconnected");
+    // The session and tree are back: a fresh open reads the file.
+    proxy.set_response_delay(Duration::ZERO);
+    let again = h
+        .read_file(&s, "restart/r.bin")
+        .await
+        .expect("a new read after the restart");
+    assert!(again == data, "the file read afresh is the file");
+    h.shutdown(c).await;
+}
