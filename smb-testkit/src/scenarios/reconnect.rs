@@ -43,12 +43,12 @@ async fn wait_for_more(proxy: &FaultProxy, cmd: Command, base: usize, n: usize, 
     );
 }
 
-/// A large read and a large write, each cut twice in the middle: both complete, the bytes
+/// A 256 MiB read and a 256 MiB write, each cut twice in the middle: both complete, the bytes
 /// are the right ones (checked by hash), and every connection carried one NEGOTIATE and at
 /// most one TREE_CONNECT.
 pub async fn transfer_survives_two_cuts<H: Harness>(h: H) {
     let server = durable_server();
-    let size = 48 << 20;
+    let size = 256 << 20;
     let data = random_bytes(size, 21);
     put_on_disk(server, "cuts/r.bin", &data);
     for write in [false, true] {
