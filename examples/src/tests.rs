@@ -116,6 +116,11 @@ impl Remote for Mem {
             encryption: false,
             guest: fs.guest,
             anonymous: false,
+            signing_algorithm: fs
+                .signing
+                .then_some(smb_core::client::SigningAlgorithm::AesGmac),
+            cipher: None,
+            capabilities: 0,
         }
     }
     fn share_info(&self) -> io::Result<ShareInfo> {

@@ -820,11 +820,36 @@ fn guest_and_anonymous() {
 #[test]
 fn security_options() {
     let o = ok(run(cmd(&["--sign", "info", &base()])));
-    assert!(stdout(&o).contains("signing:         yes"), "{}", show(&o));
+    // Samba 4.17 on 3.1.1 picks AES-128-GMAC from SIGNING_CAPABILITIES.
+    assert!(
+        stdout(&o).contains("signing:         yes (AES-128-GMAC)"),
+        "{}",
+        show(&o)
+    );
+    assert!(stdout(&o).contains("large-mtu"), "{}", show(&o));
     let o = ok(run(cmd(&["--encrypt", "--json", "info", &base()])));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["encryption"], true, "{doc}");
     assert_eq!(doc["dialect"], "3.1.1", "{doc}");
+    assert_eq!(doc["cipher"], "AES-128-GCM", "{doc}");
+    assert!(
+        doc["server_capabilities"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|c| c == "large-mtu")),
+        "{doc}"
+    );
+    let o = ok(run(cmd(&[
+        "--sign",
+        "--max-dialect",
+        "3.0",
+        "info",
+        &base(),
+    ])));
+    assert!(
+        stdout(&o).contains("signing:         yes (AES-128-CMAC)"),
+        "{}",
+        show(&o)
+    );
     let guest = format!("smb://{}/{GUEST_SHARE}", lab().addr());
     fails(
         run(cmd(&["--guest", "--sign", "ls", &guest])),

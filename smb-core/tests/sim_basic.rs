@@ -150,17 +150,27 @@ fn signing_required_with_each_algorithm() {
             cfg,
             ServerConfig {
                 dialect: d,
-                signing: alg.filter(|a| *a != SigningAlgorithm::HmacSha256),
+                // On 3.1.1 the server picks the one algorithm offered, HMAC-SHA256 included
+                // (SIGNING_CAPABILITIES, [MS-SMB2] 2.2.3.1.7).
+                signing: alg,
                 require_signing: true,
                 ..ServerConfig::default()
             },
         );
-        if alg == Some(SigningAlgorithm::HmacSha256) {
-            // The server picked nothing from SIGNING_CAPABILITIES: AES-CMAC by default.
-            s.server.cfg.signing = None;
-        }
+        let expected = alg.unwrap_or(if d == Dialect::Smb210 {
+            SigningAlgorithm::HmacSha256
+        } else {
+            SigningAlgorithm::AesCmac
+        });
         match s.login() {
-            Response::Connected { signing, .. } => assert!(signing),
+            Response::Connected {
+                signing,
+                signing_algorithm,
+                ..
+            } => {
+                assert!(signing);
+                assert_eq!(signing_algorithm, Some(expected), "{d:?}");
+            }
             r => panic!("{r:?}"),
         }
         let tree = s.tree();
@@ -186,6 +196,12 @@ fn signing_required_with_each_algorithm() {
         assert!(s.server.signed_requests >= 4, "{d:?} {alg:?}");
         assert_eq!(s.server.bad_client_signatures, 0, "{d:?} {alg:?}");
         assert!(s.client.stats().signed_sent >= 4);
+        // And the other direction: the client checked the server's signatures.
+        assert!(
+            s.client.stats().verified_responses >= 4,
+            "{d:?} {alg:?}: {:?}",
+            s.client.stats()
+        );
     }
 }
 

@@ -86,6 +86,9 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
             (false, true) => "yes (this share requires it)",
             (false, false) => "no",
         };
+        let signing_alg = n.signing_algorithm.map(signing_name);
+        let cipher = n.cipher.map(cipher_name);
+        let server_caps = server_capabilities(n.capabilities);
         let mut p = Printer::new();
         let text = if ctx.g.json {
             let strs = |v: &[&str]| Value::Arr(v.iter().map(|s| Value::from(*s)).collect());
@@ -107,7 +110,13 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 ("guest", Value::Bool(n.guest || s.login == Login::Guest)),
                 ("anonymous", Value::Bool(n.anonymous)),
                 ("signing", Value::Bool(n.signing)),
+                (
+                    "signing_algorithm",
+                    Value::opt_str(signing_alg.map(String::from)),
+                ),
                 ("encryption", Value::Bool(n.encryption)),
+                ("cipher", Value::opt_str(cipher.map(String::from))),
+                ("server_capabilities", strs(&server_caps)),
                 (
                     "share_encrypted",
                     Value::Bool(share.encrypted || share_requires),
@@ -138,7 +147,8 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                  dialect:         SMB {}\n\
                  logon:           {logon}\n\
                  signing:         {}\n\
-                 encryption:      {encryption}\n\
+                 encryption:      {encryption}{}\n\
+                 server caps:     {}\n\
                  channels:        1 (multichannel is not implemented yet)\n\
                  share flags:     {}\n\
                  share caps:      {}\n\
@@ -148,7 +158,12 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 s.share,
                 share_type(share.share_type),
                 dialect_name(n.dialect),
-                yn(n.signing),
+                match signing_alg {
+                    Some(a) => format!("yes ({a})"),
+                    None => yn(n.signing).to_string(),
+                },
+                cipher.map_or(String::new(), |c| format!(", cipher {c}")),
+                list(&server_caps),
                 list(&flags),
                 list(&caps),
                 share.maximal_access,
@@ -160,4 +175,43 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
         }
     })();
     finish(s, r.or_else(|f| if f.code == 0 { Ok(()) } else { Err(f) }))
+}
+
+fn signing_name(a: smb_core::client::SigningAlgorithm) -> &'static str {
+    use smb_core::client::SigningAlgorithm as A;
+    match a {
+        A::HmacSha256 => "HMAC-SHA256",
+        A::AesCmac => "AES-128-CMAC",
+        A::AesGmac => "AES-128-GMAC",
+        A::Other(_) => "unknown",
+    }
+}
+
+fn cipher_name(c: smb_core::client::Cipher) -> &'static str {
+    use smb_core::client::Cipher as C;
+    match c {
+        C::Aes128Ccm => "AES-128-CCM",
+        C::Aes128Gcm => "AES-128-GCM",
+        C::Aes256Ccm => "AES-256-CCM",
+        C::Aes256Gcm => "AES-256-GCM",
+        _ => "unknown",
+    }
+}
+
+/// SMB2_GLOBAL_CAP_* names ([MS-SMB2] 2.2.4).
+fn server_capabilities(bits: u32) -> Vec<&'static str> {
+    [
+        (0x01, "dfs"),
+        (0x02, "leasing"),
+        (0x04, "large-mtu"),
+        (0x08, "multi-channel"),
+        (0x10, "persistent-handles"),
+        (0x20, "directory-leasing"),
+        (0x40, "encryption"),
+        (0x80, "notifications"),
+    ]
+    .into_iter()
+    .filter(|(b, _)| bits & b != 0)
+    .map(|(_, n)| n)
+    .collect()
 }

@@ -98,6 +98,12 @@ pub struct Negotiated {
     pub guest: bool,
     /// Anonymous session.
     pub anonymous: bool,
+    /// The signing algorithm in use, when signing.
+    pub signing_algorithm: Option<smb_core::client::SigningAlgorithm>,
+    /// The cipher negotiated, if any.
+    pub cipher: Option<smb_core::client::Cipher>,
+    /// The server's SMB2_GLOBAL_CAP_* bits.
+    pub capabilities: u32,
 }
 
 /// What TREE_CONNECT said about the share ([MS-SMB2] 2.2.10).
@@ -206,6 +212,9 @@ fn negotiated(i: &smb_core::driver::SessionInfo) -> Negotiated {
         encryption: i.encryption,
         guest: i.guest,
         anonymous: i.anonymous,
+        signing_algorithm: i.signing_algorithm,
+        cipher: i.cipher,
+        capabilities: i.capabilities,
     }
 }
 

@@ -810,6 +810,12 @@ pub enum Response {
         anonymous: bool,
         /// The server's GUID.
         server_guid: Guid,
+        /// The signing algorithm in use (`None` when nothing is signed).
+        signing_algorithm: Option<SigningAlgorithm>,
+        /// The cipher negotiated (3.x; `None` when none was).
+        cipher: Option<Cipher>,
+        /// The server's capabilities from NEGOTIATE (SMB2_GLOBAL_CAP_*).
+        capabilities: u32,
     },
     /// A tree was connected.
     TreeConnected {
@@ -1067,4 +1073,6 @@ pub struct Stats {
     pub tree_connects: u64,
     /// Transitions the state tables refused (engine bugs; 0 in a correct run).
     pub illegal_transitions: u64,
+    /// Signed responses whose signature was checked and found right.
+    pub verified_responses: u64,
 }

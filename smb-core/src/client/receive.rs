@@ -209,10 +209,13 @@ impl Client {
     }
 
     /// Verify the signature of a plaintext message with `ch`'s key.
-    fn verify(&self, ch: ChannelId, msg: &Bytes, command: Command) -> Result<(), ChannelError> {
-        match self.signer_for(ch) {
-            Some(s) if s.verify(msg).is_ok() => Ok(()),
-            Some(_) => Err(ChannelError::BadSignature(command)),
+    fn verify(&mut self, ch: ChannelId, msg: &Bytes, command: Command) -> Result<(), ChannelError> {
+        match self.signer_for(ch).map(|s| s.verify(msg).is_ok()) {
+            Some(true) => {
+                self.stats.verified_responses += 1;
+                Ok(())
+            }
+            Some(false) => Err(ChannelError::BadSignature(command)),
             // A signature we have no key for (before the session exists): not trusted,
             // not used either.
             None => Ok(()),

@@ -394,6 +394,22 @@ impl Client {
             guest: flags.has(SessionFlags::IS_GUEST) || self.auth.kind() == AuthKind::Guest,
             anonymous: flags.has(SessionFlags::IS_NULL) || self.auth.kind() == AuthKind::Anonymous,
             server_guid: self.neg().map_or(Guid::ZERO, |n| n.server_guid),
+            signing_algorithm: sec
+                .filter(|s| s.signing_required)
+                .and_then(|_| self.neg())
+                .map(|n| {
+                    let alg = n.signing_algorithm.unwrap_or(if n.dialect.is_smb3() {
+                        crate::crypto::SigningAlgorithm::AesCmac
+                    } else {
+                        crate::crypto::SigningAlgorithm::HmacSha256
+                    });
+                    SigningAlgorithm::from_u16(alg.wire_id())
+                }),
+            cipher: self
+                .neg()
+                .and_then(|n| n.cipher)
+                .map(|c| Cipher::from_u16(c.wire_id())),
+            capabilities: self.neg().map_or(0, |n| n.capabilities),
         }
     }
 

@@ -33,8 +33,8 @@ pub use io_error::{
 pub use ops::{Metadata, ShareOps};
 
 use crate::client::{
-    AuthFactory, Authenticator, ChannelId, Client, CloseReason, Dialect, ErrorKind, Event, Frame,
-    OpError, OpId, Output, Request, Response, ServerAddr, SubmitError,
+    AuthFactory, Authenticator, ChannelId, Cipher, Client, CloseReason, Dialect, ErrorKind, Event,
+    Frame, OpError, OpId, Output, Request, Response, ServerAddr, SigningAlgorithm, SubmitError,
 };
 use crate::time::Instant;
 use crate::wire::DecodeError;
@@ -167,6 +167,12 @@ pub struct SessionInfo {
     pub guest: bool,
     /// Anonymous session.
     pub anonymous: bool,
+    /// The signing algorithm in use (`None` when nothing is signed).
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// The cipher negotiated (`None` when none was).
+    pub cipher: Option<Cipher>,
+    /// The server's capabilities (SMB2_GLOBAL_CAP_*).
+    pub capabilities: u32,
 }
 
 impl SessionInfo {
@@ -179,6 +185,9 @@ impl SessionInfo {
                 encryption,
                 guest,
                 anonymous,
+                signing_algorithm,
+                cipher,
+                capabilities,
                 ..
             } => Ok(SessionInfo {
                 dialect,
@@ -186,6 +195,9 @@ impl SessionInfo {
                 encryption,
                 guest,
                 anonymous,
+                signing_algorithm,
+                cipher,
+                capabilities,
             }),
             _ => Err(OpError::new(ErrorKind::Protocol(
                 "unexpected response to connect",
