@@ -304,7 +304,7 @@ fn a_durable_handle_the_server_forgot_is_lost() {
         len: 10,
     });
     // The client tries a few times (the server might still be closing the old connection).
-    s.run_for(Duration::from_secs(15));
+    s.run_for(Duration::from_secs(30));
     let e = s.done.remove(&op).unwrap().unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidHandle, "{e}");
     assert_eq!(e.status, Some(NtStatus::OBJECT_NAME_NOT_FOUND));
@@ -336,13 +336,13 @@ fn a_reclaim_refused_for_a_moment_is_tried_again() {
         offset: 0,
         len: 10,
     });
-    s.run_for(Duration::from_secs(15));
+    s.run_for(Duration::from_secs(30));
     let e = s.done.remove(&op).unwrap().unwrap_err();
     assert_eq!(e.status, Some(NtStatus::OBJECT_NAME_NOT_FOUND), "{e}");
     assert_eq!(
         s.server.refuse_reclaims,
-        100 - 8,
-        "one try and seven retries"
+        100 - 14,
+        "one try and thirteen retries"
     );
 }
 

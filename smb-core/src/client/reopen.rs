@@ -6,10 +6,11 @@
 use super::*;
 
 /// Reclaims refused as "not found" that are tried again, and the first delay (doubled each
-/// time up to 2 s: 0.2, 0.4, 0.8, 1.6, 2, 2, 2 s, about 9 s in all). Samba refuses a
-/// reclaim while the process of the old connection is alive (smb2srv_open_recreate finds
-/// the open still connected), and under load that process can take seconds to exit.
-const REOPEN_RETRIES: u8 = 7;
+/// time up to 2 s: 0.2, 0.4, 0.8, 1.6, then 2 s nine times, about 21 s in all). Samba
+/// refuses a reclaim until the process of the old connection has marked the open
+/// disconnected on its way out (smb2srv_open_recreate), and with connections cut every few
+/// hundred milliseconds under load that was measured to take up to 10 s.
+const REOPEN_RETRIES: u8 = 13;
 const REOPEN_RETRY_DELAY: Duration = Duration::from_millis(200);
 const REOPEN_RETRY_DELAY_MAX: Duration = Duration::from_secs(2);
 

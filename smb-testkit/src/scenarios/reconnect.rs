@@ -319,7 +319,9 @@ pub async fn server_restart_loses_durable_handles<H: Harness>(h: H) {
         e.to_string().contains("reclaimed"),
         "the error says the handle could not be reclaimed: {e}"
     );
-    assert!(took < Duration::from_secs(30), "took {took:?} to fail");
+    // Bounded by the client's reclaim retries (about 21 s: Samba answers "not found" both
+    // while an old connection is being torn down and when the open is gone for good).
+    assert!(took < Duration::from_secs(40), "took {took:?} to fail");
     assert!(proxy.connections() >= 2, "the client reconnected");
     // The session and tree are back: a fresh open reads the file.
     proxy.set_response_delay(Duration::ZERO);
