@@ -39,7 +39,8 @@ Examples:
   smb info --encrypt smb://alice@files/projects
 
 Environment: SMB_PASSWORD (password), SMB_RUNTIME (default runtime),
-SMB_RESOLVE=name=addr,... (resolve only these names, no DNS).";
+SMB_RESOLVE=name=addr,... (resolve only these names, no DNS),
+SMB_CRYPTO=rustcrypto (sign and encrypt with RustCrypto instead of aws-lc).";
 
 /// Command-line SMB2/3 client.
 #[derive(Debug, Parser)]

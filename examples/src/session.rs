@@ -12,6 +12,19 @@ use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// `SMB_CRYPTO`: `rustcrypto` signs and encrypts with the portable RustCrypto provider
+/// instead of the default (aws-lc-rs when the runtimes are built with `fast-crypto`), to
+/// compare the two; unset or `default` keeps the default.
+fn crypto_provider() -> Result<std::sync::Arc<dyn smb_core::crypto::CryptoProvider>, Failure> {
+    match std::env::var("SMB_CRYPTO").as_deref() {
+        Err(_) | Ok("" | "default") => Ok(smb_core::crypto::preferred_provider()),
+        Ok("rustcrypto") => Ok(std::sync::Arc::new(smb_core::crypto::RustCryptoProvider)),
+        Ok(other) => Err(Failure::usage(format!(
+            "SMB_CRYPTO={other:?}: expected rustcrypto or default"
+        ))),
+    }
+}
+
 /// How long connecting may take without `--timeout`.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -62,6 +75,7 @@ impl Session {
         if config.min_dialect > config.max_dialect {
             return Err(Failure::usage("--min-dialect is above --max-dialect"));
         }
+        config.crypto_provider = crypto_provider()?;
         config.require_signing = g.sign;
         config.require_encryption = g.encrypt;
         config.request_encryption = g.encrypt;

@@ -69,7 +69,7 @@ use bytes::Bytes;
 // Shared by the engine's files (each starts with `use super::*`).
 use crate::auth::{AuthContext, AuthKind, AuthStep};
 use crate::credits::Plan;
-use crate::crypto::{CipherId, SessionKeys, default_provider};
+use crate::crypto::{CipherId, SessionKeys};
 use crate::state::{Acquire, Owner, Status, Transition};
 use crate::time::Duration;
 use crate::wire::close::{CloseFlags, CloseRequest, CloseResponse};

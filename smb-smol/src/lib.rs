@@ -10,6 +10,11 @@
 //! positional [`File::read_at`] / [`File::write_at`]. Errors are `std::io::Error`s of the
 //! right kind that keep the engine's error (and its NTSTATUS, see [`op_error`]).
 //!
+//! Signing and encryption: with the default `fast-crypto` feature every signer and cipher
+//! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
+//! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
+//! [`RustCryptoProvider`] (the only one without the feature).
+//!
 //! ```no_run
 //! use smb_smol::{Client, ClientConfig, Credentials, OpenOptions};
 //! use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -53,6 +58,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
 pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, Event, OpenOptions};
+#[cfg(feature = "fast-crypto")]
+pub use smb_core::crypto::AwsLcProvider;
+pub use smb_core::crypto::{CryptoProvider, RustCryptoProvider};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
 
 type Reply = Result<Response, OpError>;

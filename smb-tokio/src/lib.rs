@@ -8,6 +8,11 @@
 //! positional [`File::read_at`] / [`File::write_at`]. Errors are `std::io::Error`s of the
 //! right kind that keep the engine's error (and its NTSTATUS, see [`op_error`]).
 //!
+//! Signing and encryption: with the default `fast-crypto` feature every signer and cipher
+//! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
+//! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
+//! [`RustCryptoProvider`] (the only one without the feature).
+//!
 //! ```no_run
 //! use smb_tokio::{Client, ClientConfig, Credentials, OpenOptions};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,6 +56,9 @@ use tracing::Instrument;
 pub use smb_core::client::{
     Cipher, ClientConfig, Dialect, DirEntry, Event, OpenOptions, Response as RawResponse,
 };
+#[cfg(feature = "fast-crypto")]
+pub use smb_core::crypto::AwsLcProvider;
+pub use smb_core::crypto::{CryptoProvider, RustCryptoProvider};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
 
 type Reply = Result<Response, OpError>;

@@ -3,6 +3,7 @@
 
 use super::error::{ChannelError, OpError, SessionError};
 use super::{Cipher, Dialect, SigningAlgorithm};
+use crate::crypto::CryptoProvider;
 use crate::state::{ChannelId, FileHandle, OpId, TreeId};
 use crate::time::Duration;
 use crate::wire::{Guid, NtStatus};
@@ -156,6 +157,12 @@ pub struct ClientConfig {
     pub reconnect_backoff: Duration,
     /// Largest delay between reconnect attempts. Default 5 s.
     pub reconnect_backoff_max: Duration,
+    /// Where every signer and cipher of the session comes from. Default
+    /// [`preferred_provider`](crate::crypto::preferred_provider): the fast `AwsLcProvider`
+    /// with the `aws-lc` feature (on by default in the runtime adapters), else
+    /// [`RustCryptoProvider`](crate::crypto::RustCryptoProvider). The provider only changes
+    /// speed: every provider must give byte-identical signatures and ciphertexts.
+    pub crypto_provider: Arc<dyn CryptoProvider + Send + Sync>,
 }
 
 /// Decides how the client answers lease and oplock break notifications. The client still
@@ -241,6 +248,7 @@ impl Default for ClientConfig {
             reconnect_give_up: Some(Duration::from_secs(60)),
             reconnect_backoff: Duration::from_millis(100),
             reconnect_backoff_max: Duration::from_secs(5),
+            crypto_provider: crate::crypto::preferred_provider(),
         }
     }
 }
@@ -325,6 +333,11 @@ impl ClientConfig {
     /// FSCTL_VALIDATE_NEGOTIATE_INFO after TREE_CONNECT on 3.0/3.0.2.
     pub fn with_validate_negotiate(mut self, on: bool) -> Self {
         self.validate_negotiate = on;
+        self
+    }
+    /// The crypto provider building the session's signers and ciphers.
+    pub fn with_crypto_provider(mut self, p: Arc<dyn CryptoProvider + Send + Sync>) -> Self {
+        self.crypto_provider = p;
         self
     }
     /// Silence bound while requests are outstanding (`None` disables).

@@ -323,7 +323,7 @@ impl Client {
             OpError::new(ErrorKind::Protocol("key derivation failed"))
                 .with_context(alloc::format!("{e}"))
         })?;
-        let provider = default_provider();
+        let provider = &*self.config.crypto_provider;
         let signer = keys
             .signer(provider)
             .map_err(|_| OpError::new(ErrorKind::Protocol("signer")))?;

@@ -11,11 +11,15 @@
 //! - [`PreauthHash`]: [MS-SMB2] 3.2.5.2 SHA-512 pre-authentication integrity chaining.
 //! - [`CryptoProvider`]: how signers and ciphers are built; [`RustCryptoProvider`] is the
 //!   default and a faster backend plugs in by implementing the trait (see [`provider`]).
+//!   With the `aws-lc` feature, `AwsLcProvider` (AES-GCM, GMAC and HMAC-SHA256 from
+//!   `aws-lc-rs`) is built in and becomes the [`preferred_provider`].
 //!
 //! Nonces: the engine owns nonce generation. An AEAD nonce must never repeat under one key
 //! (for GCM a repeat reveals the authentication key). [`NonceSequence`] is a small helper
 //! that hands out counter-based unique nonces for one key.
 
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
 mod encryption;
 mod kdf;
 mod preauth;
@@ -26,10 +30,12 @@ mod signing;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "aws-lc")]
+pub use aws_lc::AwsLcProvider;
 pub use encryption::{AeadBackend, Cipher, CipherId, NonceSequence, TRANSFORM_AAD_RANGE};
 pub use kdf::{SessionKeys, kdf};
 pub use preauth::{PREAUTH_HASH_LEN, PREAUTH_SHA512, PreauthHash};
-pub use provider::{CryptoProvider, RustCryptoProvider, default_provider};
+pub use provider::{CryptoProvider, RustCryptoProvider, default_provider, preferred_provider};
 pub use secret::SecretKey;
 pub use signing::{MacBackend, SIGNATURE_LEN, Signer, SigningAlgorithm};
 
@@ -85,6 +91,8 @@ pub enum CryptoError {
     MissingPreauthHash,
     /// A [`NonceSequence`] ran out of nonces: the key must be replaced.
     NonceExhausted,
+    /// A [`MacBackend`] could not compute a signature.
+    MacFailed,
 }
 
 impl fmt::Display for CryptoError {
@@ -113,6 +121,7 @@ impl fmt::Display for CryptoError {
                 f.write_str("dialect 3.1.1 key derivation needs the pre-auth integrity hash")
             }
             CryptoError::NonceExhausted => f.write_str("nonce sequence exhausted"),
+            CryptoError::MacFailed => f.write_str("the signing backend failed"),
         }
     }
 }

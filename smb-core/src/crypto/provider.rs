@@ -53,10 +53,15 @@
 //! transform header AAD) stays in [`Signer`] and [`Cipher`]; a backend only does the
 //! primitive. Pre-auth integrity (SHA-512) and the KDF always use RustCrypto: they run a
 //! handful of times per session.
+//!
+//! The engine takes every signer and cipher from `ClientConfig::crypto_provider`
+//! (see [`preferred_provider`] for its default). The `aws-lc` feature adds a built-in fast
+//! provider, `AwsLcProvider`.
 
 pub use super::encryption::AeadBackend;
 pub use super::signing::MacBackend;
 use super::{Cipher, CipherId, CryptoError, Signer, SigningAlgorithm};
+use alloc::sync::Arc;
 use core::fmt::Debug;
 
 /// Builds signers and ciphers by algorithm id and key.
@@ -87,4 +92,18 @@ static DEFAULT: RustCryptoProvider = RustCryptoProvider;
 /// The default provider ([`RustCryptoProvider`]).
 pub fn default_provider() -> &'static dyn CryptoProvider {
     &DEFAULT
+}
+
+/// The provider `ClientConfig` uses unless told otherwise: `AwsLcProvider` when the
+/// `aws-lc` feature is on (the runtime adapters turn it on by default), else
+/// [`RustCryptoProvider`]. Both give byte-identical results; only the speed differs.
+pub fn preferred_provider() -> Arc<dyn CryptoProvider> {
+    #[cfg(feature = "aws-lc")]
+    {
+        Arc::new(super::AwsLcProvider)
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        Arc::new(RustCryptoProvider)
+    }
 }

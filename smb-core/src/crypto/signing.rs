@@ -62,7 +62,14 @@ pub trait MacBackend: Send + Sync {
     /// - HMAC-SHA256: the first 16 bytes of the HMAC (`nonce` is ignored).
     /// - AES-CMAC: the CMAC (`nonce` is ignored).
     /// - AES-GMAC: the GCM tag with `parts` as AAD and empty plaintext, under `nonce`.
-    fn mac(&self, nonce: &[u8; 12], parts: &mut dyn Iterator<Item = &[u8]>) -> [u8; 16];
+    ///
+    /// A backend that cannot compute the tag fails with [`CryptoError::MacFailed`]: signing
+    /// then fails and verification refuses the message.
+    fn mac(
+        &self,
+        nonce: &[u8; 12],
+        parts: &mut dyn Iterator<Item = &[u8]>,
+    ) -> Result<[u8; 16], CryptoError>;
 }
 
 /// Signs and verifies SMB2 messages with one key.
@@ -130,7 +137,7 @@ impl Signer {
         let flags = u32::from_le_bytes(flags) | HeaderFlags::SIGNED;
         header[FLAGS_RANGE].copy_from_slice(&flags.to_le_bytes());
         header[SIGNATURE_RANGE].fill(0);
-        let tag = self.tag(header, rest);
+        let tag = self.tag(header, rest)?;
         header[SIGNATURE_RANGE].copy_from_slice(&tag);
         Ok(())
     }
@@ -146,7 +153,9 @@ impl Signer {
         if header.len() < HEADER_LEN {
             return Err(CryptoError::MessageTooShort { len: header.len() });
         }
-        let tag = self.tag(header, rest);
+        let tag = self
+            .tag(header, rest)
+            .map_err(|_| CryptoError::BadSignature)?;
         if ct_eq(&tag, &header[SIGNATURE_RANGE]) {
             Ok(())
         } else {
@@ -156,7 +165,7 @@ impl Signer {
 
     /// Computes the signature of a message whose Signature field is taken as zero.
     /// `header.len() >= 64` is checked by the callers.
-    fn tag(&self, header: &[u8], rest: &[&[u8]]) -> [u8; 16] {
+    fn tag(&self, header: &[u8], rest: &[&[u8]]) -> Result<[u8; 16], CryptoError> {
         let nonce = gmac_nonce(header);
         let mut parts = [
             &header[..SIGNATURE_RANGE.start],
@@ -171,16 +180,16 @@ impl Signer {
                 for p in parts {
                     mac.update(p);
                 }
-                truncate16(&mac.finalize().into_bytes())
+                Ok(truncate16(&mac.finalize().into_bytes()))
             }
             Imp::Cmac(c) => {
                 let mut mac = (**c).clone();
                 for p in parts {
                     mac.update(p);
                 }
-                truncate16(&mac.finalize().into_bytes())
+                Ok(truncate16(&mac.finalize().into_bytes()))
             }
-            Imp::Gmac(g) => g.mac(&nonce, &mut parts),
+            Imp::Gmac(g) => Ok(g.mac(&nonce, &mut parts)),
             Imp::Backend(b) => b.mac(&nonce, &mut parts),
         }
     }

@@ -11,6 +11,10 @@
 use super::*;
 use alloc::vec::Vec;
 
+#[cfg(feature = "aws-lc")]
+#[path = "tests_fast.rs"]
+mod fast;
+
 fn hex(s: &str) -> Vec<u8> {
     let s: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
     assert!(s.len() % 2 == 0, "odd hex length");
@@ -25,6 +29,22 @@ fn hex64(s: &str) -> [u8; 64] {
 
 fn hex16(s: &str) -> [u8; 16] {
     hex(s).try_into().unwrap()
+}
+
+/// Every built-in provider: the known-answer tests run through each of them.
+fn providers() -> Vec<(&'static str, alloc::sync::Arc<dyn CryptoProvider>)> {
+    #[allow(unused_mut)]
+    let mut v: Vec<(&'static str, alloc::sync::Arc<dyn CryptoProvider>)> =
+        alloc::vec![("rustcrypto", alloc::sync::Arc::new(RustCryptoProvider))];
+    #[cfg(feature = "aws-lc")]
+    v.push(("aws-lc", alloc::sync::Arc::new(AwsLcProvider)));
+    v
+}
+
+fn for_each_provider(f: impl Fn(&dyn CryptoProvider)) {
+    for (_name, p) in providers() {
+        f(&*p);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -236,13 +256,18 @@ fn kdf_function_matches_session_keys() {
 
 #[test]
 fn signing_verify_anatomy_final_session_setup_response() {
+    for_each_provider(signing_verify_anatomy_final_session_setup_response_with);
+}
+
+fn signing_verify_anatomy_final_session_setup_response_with(p: &dyn CryptoProvider) {
     // [ANATOMY]: the final SESSION_SETUP response of the master session is signed by the
     // server (AES-128-CMAC, 3.1.1 without SIGNING_CAPABILITIES) with the derived SigningKey.
-    let signer = Signer::new(
-        SigningAlgorithm::AesCmac,
-        &hex("73FE7A9A77BEF0BDE49C650D8CCB5F76"),
-    )
-    .unwrap();
+    let signer = p
+        .signer(
+            SigningAlgorithm::AesCmac,
+            &hex("73FE7A9A77BEF0BDE49C650D8CCB5F76"),
+        )
+        .unwrap();
     let msg = hex(A_SS_RESP2);
     assert_eq!(&msg[48..64], &hex("EBE146DA120BA25FC3376A49DFE31BC1")[..]);
     signer.verify(&msg).unwrap();
@@ -262,28 +287,35 @@ fn signing_verify_anatomy_final_session_setup_response() {
         );
     }
     // A different key fails.
-    let other = Signer::new(
-        SigningAlgorithm::AesCmac,
-        &hex("C962BCA1A9DD1697B030644199705431"),
-    )
-    .unwrap();
+    let other = p
+        .signer(
+            SigningAlgorithm::AesCmac,
+            &hex("C962BCA1A9DD1697B030644199705431"),
+        )
+        .unwrap();
     assert_eq!(other.verify(&msg), Err(CryptoError::BadSignature));
 }
 
 #[test]
 fn signing_verify_anatomy_session_binding() {
+    for_each_provider(signing_verify_anatomy_session_binding_with);
+}
+
+fn signing_verify_anatomy_session_binding_with(p: &dyn CryptoProvider) {
     // [ANATOMY] second channel: the binding SESSION_SETUP request is signed with the
     // session's SigningKey, the final binding response with the new Channel.SigningKey.
-    let session = Signer::new(
-        SigningAlgorithm::AesCmac,
-        &hex("73FE7A9A77BEF0BDE49C650D8CCB5F76"),
-    )
-    .unwrap();
-    let channel = Signer::new(
-        SigningAlgorithm::AesCmac,
-        &hex("C962BCA1A9DD1697B030644199705431"),
-    )
-    .unwrap();
+    let session = p
+        .signer(
+            SigningAlgorithm::AesCmac,
+            &hex("73FE7A9A77BEF0BDE49C650D8CCB5F76"),
+        )
+        .unwrap();
+    let channel = p
+        .signer(
+            SigningAlgorithm::AesCmac,
+            &hex("C962BCA1A9DD1697B030644199705431"),
+        )
+        .unwrap();
     let req = hex(B_SS_REQ1);
     let resp = hex(B_SS_RESP2);
     session.verify(&req).unwrap();
@@ -303,6 +335,10 @@ fn signing_verify_anatomy_session_binding() {
 
 #[test]
 fn encryption_smb30_ccm_encrypt() {
+    for_each_provider(encryption_smb30_ccm_encrypt_with);
+}
+
+fn encryption_smb30_ccm_encrypt_with(p: &dyn CryptoProvider) {
     // [ENC30]: SessionKey, EncryptionKey, a WRITE request and its TRANSFORM_HEADER.
     let keys = SessionKeys::derive(
         0x0300,
@@ -333,7 +369,7 @@ fn encryption_smb30_ccm_encrypt() {
          AA1DB43050B33B49182637759AC15D84BFCDF5B6B238993C0F4CF4D6012023F6
          C627297075D84B7803912D0A9639634453595EF3E33FFE4E7AC2AB",
     );
-    let cipher = keys.encryptor(default_provider()).unwrap().unwrap();
+    let cipher = keys.encryptor(p).unwrap().unwrap();
     // Transform header as the sender fills it, Signature still zero.
     let mut th = expected[..52].to_vec();
     th[4..20].fill(0);
@@ -355,6 +391,10 @@ fn encryption_smb30_ccm_encrypt() {
 
 #[test]
 fn encryption_smb30_ccm_decrypt() {
+    for_each_provider(encryption_smb30_ccm_decrypt_with);
+}
+
+fn encryption_smb30_ccm_decrypt_with(p: &dyn CryptoProvider) {
     // [ENC30]: a server response to decrypt with the DecryptionKey.
     let keys = SessionKeys::derive(
         0x0300,
@@ -376,7 +416,7 @@ fn encryption_smb30_ccm_decrypt() {
          FFFE0000010000001100001400E4080000000000000000000000000000000000
          11000000170000000000000000000000",
     );
-    let cipher = keys.decryptor(default_provider()).unwrap().unwrap();
+    let cipher = keys.decryptor(p).unwrap().unwrap();
     let (th, body) = msg.split_at(52);
     let mut buf = body.to_vec();
     cipher.open(th, &mut buf).unwrap();
@@ -400,7 +440,7 @@ fn encryption_smb30_ccm_decrypt() {
     let mut buf = body.to_vec();
     buf[3] ^= 0x80;
     assert_eq!(cipher.open(th, &mut buf), Err(CryptoError::DecryptFailed));
-    let wrong = keys.encryptor(default_provider()).unwrap().unwrap();
+    let wrong = keys.encryptor(p).unwrap().unwrap();
     let mut buf = body.to_vec();
     assert_eq!(wrong.open(th, &mut buf), Err(CryptoError::DecryptFailed));
 }
@@ -411,6 +451,10 @@ A7DB256BA2EA30E977F11F9B113247578E0E915C6D2A513B8F2FCA5707DC8770";
 
 #[test]
 fn encryption_smb311_gcm_encrypt() {
+    for_each_provider(encryption_smb311_gcm_encrypt_with);
+}
+
+fn encryption_smb311_gcm_encrypt_with(p: &dyn CryptoProvider) {
     // [ENC311]: AES-128-GCM, a WRITE request.
     let keys = SessionKeys::derive(
         0x0311,
@@ -437,11 +481,12 @@ fn encryption_smb311_gcm_encrypt() {
          4576545567C24D4C014D47C9FBDFDAFD2C4F9B72F8D256452620A299F48E29E53D6B61D1C13A19E9
          1AF013F00D17E3ABC2FC3D36C8C1B6B93973253852DBD442E46EE8",
     );
-    let cipher = Cipher::new(
-        CipherId::Aes128Gcm,
-        keys.encryption.as_ref().unwrap().as_bytes(),
-    )
-    .unwrap();
+    let cipher = p
+        .cipher(
+            CipherId::Aes128Gcm,
+            keys.encryption.as_ref().unwrap().as_bytes(),
+        )
+        .unwrap();
     let mut th = expected[..52].to_vec();
     th[4..20].fill(0);
     let mut buf = plain.clone();
@@ -455,6 +500,10 @@ fn encryption_smb311_gcm_encrypt() {
 
 #[test]
 fn encryption_smb311_gcm_decrypt() {
+    for_each_provider(encryption_smb311_gcm_decrypt_with);
+}
+
+fn encryption_smb311_gcm_decrypt_with(p: &dyn CryptoProvider) {
     // [ENC311]: the server's response.
     let keys = SessionKeys::derive(
         0x0311,
@@ -478,7 +527,7 @@ fn encryption_smb311_gcm_decrypt() {
         "FE534D4240000100000000000900010001000000000000000500000000000000FFFE000001000000
          25000000001000000000000000000000000000000000000011000000170000000000000000000000",
     );
-    let cipher = keys.decryptor(default_provider()).unwrap().unwrap();
+    let cipher = keys.decryptor(p).unwrap().unwrap();
     let (th, body) = msg.split_at(52);
     let mut buf = body.to_vec();
     cipher.open(th, &mut buf).unwrap();
@@ -532,9 +581,13 @@ const AES256_PLAIN: &str = "FE534D4240000100000000000900010001000000000000000500
 FFFE00000100000025000000001000000000000000000000000000000000000011000000170000000000000000000000";
 
 fn aes256_case(id: CipherId, aad: &str, ct: &str, tag: &str) {
+    for_each_provider(|p| aes256_case_with(p, id, aad, ct, tag));
+}
+
+fn aes256_case_with(p: &dyn CryptoProvider, id: CipherId, aad: &str, ct: &str, tag: &str) {
     let keys =
         SessionKeys::derive(0x0311, &FULL_KEY_32, Some(&hex64(A_H5)), Some(id), None).unwrap();
-    let cipher = keys.encryptor(default_provider()).unwrap().unwrap();
+    let cipher = keys.encryptor(p).unwrap().unwrap();
     let field = hex("0102030405060708090A0B0C00000000");
     let nonce = &field[..id.nonce_len()];
     let aad = hex(aad);
@@ -572,10 +625,14 @@ fn encryption_aes256_gcm_reference() {
 
 #[test]
 fn gmac_signing_reference() {
+    for_each_provider(gmac_signing_reference_with);
+}
+
+fn gmac_signing_reference_with(p: &dyn CryptoProvider) {
     // AES-128-GMAC references computed with pyca/cryptography AESGCM(key).encrypt(nonce,
     // b"", aad=message with zeroed signature), the nonce built per [MS-SMB2] 3.1.4.1.
     let key = hex("73FE7A9A77BEF0BDE49C650D8CCB5F76");
-    let signer = Signer::new(SigningAlgorithm::AesGmac, &key).unwrap();
+    let signer = p.signer(SigningAlgorithm::AesGmac, &key).unwrap();
     // A server response: MessageId 3, SERVER_TO_REDIR set -> nonce role bit 0 = 1.
     let mut resp = hex(A_SS_RESP2);
     resp[48..64].fill(0);
@@ -656,6 +713,10 @@ fn gmac_matches_aes_gcm_with_empty_plaintext() {
 
 #[test]
 fn hmac_sha256_signing_reference_and_rfc4231() {
+    for_each_provider(hmac_sha256_signing_reference_and_rfc4231_with);
+}
+
+fn hmac_sha256_signing_reference_and_rfc4231_with(p: &dyn CryptoProvider) {
     // RFC 4231 test cases 1 and 2 through the incremental helper, split across parts.
     assert_eq!(
         &signing::hmac_sha256_parts(&[0x0b; 20], &[b"Hi ", b"There"])[..],
@@ -670,7 +731,7 @@ fn hmac_sha256_signing_reference_and_rfc4231() {
     let keys = SessionKeys::derive(0x0210, &hex(A_SESSION_KEY), None, None, None).unwrap();
     assert_eq!(keys.signing.as_bytes(), hex(A_SESSION_KEY));
     assert!(keys.encryption.is_none() && keys.cipher.is_none());
-    let signer = keys.signer(default_provider()).unwrap();
+    let signer = keys.signer(p).unwrap();
     assert_eq!(signer.algorithm(), SigningAlgorithm::HmacSha256);
     let mut msg = hex(A_SS_RESP2);
     signer.sign(&mut msg).unwrap();
@@ -980,10 +1041,14 @@ struct CountingMac {
 }
 
 impl MacBackend for CountingMac {
-    fn mac(&self, nonce: &[u8; 12], parts: &mut dyn Iterator<Item = &[u8]>) -> [u8; 16] {
+    fn mac(
+        &self,
+        nonce: &[u8; 12],
+        parts: &mut dyn Iterator<Item = &[u8]>,
+    ) -> Result<[u8; 16], CryptoError> {
         self.calls
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        self.inner.mac(nonce, parts)
+        Ok(self.inner.mac(nonce, parts))
     }
 }
 
