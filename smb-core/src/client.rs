@@ -221,6 +221,8 @@ struct Channel {
     bytes_sent: u64,
     bytes_received: u64,
     requests_sent: u64,
+    /// `Stats::requests_sent` when this channel last sent (least recently used first).
+    last_used: u64,
 }
 
 /// Multichannel: discovery of the server's interfaces and the extra channels.

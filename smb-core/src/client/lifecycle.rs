@@ -90,6 +90,7 @@ impl Client {
                 bytes_sent: 0,
                 bytes_received: 0,
                 requests_sent: 0,
+                last_used: 0,
             },
         );
         self.entered.insert(ObjectRef::Channel(ch), now);

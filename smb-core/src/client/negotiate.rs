@@ -53,6 +53,10 @@ impl Client {
         if smb3 {
             // peer-lessons #8: say that we can encrypt.
             caps |= Capabilities::ENCRYPTION;
+            // Samba offers multichannel only to a client that says it can do it.
+            if self.config.max_channels > 1 {
+                caps |= Capabilities::MULTI_CHANNEL;
+            }
         }
         let mut sm = SecurityMode::SIGNING_ENABLED;
         if self.config.require_signing {

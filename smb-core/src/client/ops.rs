@@ -243,7 +243,10 @@ impl Client {
         self.wall_clock(now)
     }
 
-    /// The channel for the next request: the usable one with the most free credits.
+    /// The channel for the next request: among the usable channels, the one with the fewest
+    /// requests awaiting an answer, then one with credits for a full piece, then the one
+    /// used least recently (so sequential requests alternate over equal channels). With one
+    /// channel, that channel.
     pub(super) fn pick_channel(&self) -> Option<ChannelId> {
         self.pick_channel_except(&[])
     }
@@ -254,7 +257,15 @@ impl Client {
         self.channels
             .iter()
             .filter(|(id, c)| c.usable() && !skip.contains(id))
-            .max_by_key(|(id, c)| (c.credits.available(), core::cmp::Reverse(**id)))
+            .min_by_key(|(id, c)| {
+                (
+                    c.pending.len(),
+                    // Short of credits for a full 1 MiB piece: only when the others are too.
+                    c.credits.available() < 16,
+                    c.last_used,
+                    **id,
+                )
+            })
             .map(|(id, _)| *id)
     }
 

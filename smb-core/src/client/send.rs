@@ -213,6 +213,7 @@ impl Client {
             }
         }
         c.requests_sent += msgs.len() as u64;
+        c.last_used = self.stats.requests_sent;
         if replay {
             self.stats.replayed += msgs.len() as u64;
         }

@@ -599,7 +599,11 @@ impl Server {
                     }
                 }
                 let mut caps = Capabilities::LARGE_MTU | Capabilities::LEASING;
-                if self.cfg.multichannel && self.cfg.dialect.is_smb3() {
+                // Like Samba: only to a client that offers it.
+                if self.cfg.multichannel
+                    && self.cfg.dialect.is_smb3()
+                    && req.capabilities.has(Capabilities::MULTI_CHANNEL)
+                {
                     caps |= Capabilities::MULTI_CHANNEL;
                 }
                 if self.cfg.dialect.is_smb3() && self.cfg.cipher.is_some() {

@@ -65,8 +65,10 @@ pub async fn multichannel_binds_and_survives_a_cut<H: Harness>(h: H) {
     let bound = wait_until(&proxy, Duration::from_secs(20), |p| setup_answered(p, 1)).await;
     assert!(
         bound,
-        "a second connection was bound: {:?}",
-        proxy.counts(1, Direction::ToClient)
+        "a second connection was bound: {} connections; connection 0 sent {:?}, got {:?}",
+        proxy.connections(),
+        proxy.counts(0, Direction::ToServer),
+        proxy.counts(0, Direction::ToClient)
     );
     assert!(on_conn(&proxy, 0, Command::Ioctl) >= 1, "interface query");
     sleep(Duration::from_millis(200)).await;
