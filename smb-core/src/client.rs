@@ -28,6 +28,7 @@
 //!   SESSION_SETUP have their own deadlines. Nothing waits forever.
 
 mod api;
+mod bind;
 mod breaks;
 mod error;
 mod events;
@@ -44,9 +45,9 @@ mod session_setup;
 mod tree_connect;
 
 pub use api::{
-    AckBreaks, BreakAction, BreakPolicy, ClientConfig, DirEntry, Event, FileAttributes, Frame,
-    LeaseBreak, LockRange, OpenOptions, Output, RecoveryEvent, Request, Response, ServerAddr,
-    Stats, access, create_options, disposition, share_access,
+    AckBreaks, BreakAction, BreakPolicy, ChannelStats, ClientConfig, DirEntry, Event,
+    FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions, Output, RecoveryEvent, Request,
+    Response, ServerAddr, Stats, access, create_options, disposition, multichannel, share_access,
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 
@@ -137,6 +138,8 @@ enum Part {
     Validate,
     /// The CREATE that reclaims a durable handle after a reconnect.
     Reopen,
+    /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (multichannel discovery).
+    Interfaces,
     /// Internal: ECHO, lease break ack, LOGOFF at shutdown...
     Internal,
 }
@@ -186,6 +189,9 @@ enum SetupKind {
     /// Re-authentication of the live session after STATUS_NETWORK_SESSION_EXPIRED: same
     /// SessionId, opens kept ([MS-SMB2] 3.2.4.2.3, 3.2.5.3.1).
     Reauth,
+    /// Binding of the live session to an extra channel (SMB2_SESSION_FLAG_BINDING, signed
+    /// with the session's key; the channel gets its own signing key, [MS-SMB2] 3.2.5.3.1).
+    Bind,
 }
 
 /// One TCP connection to the server. A connection that is lost is replaced by a new channel
@@ -210,6 +216,35 @@ struct Channel {
     setup: Option<Setup>,
     /// The first bytes from the server were SMB2 (or a TRANSFORM of our session).
     heard_smb2: bool,
+    /// An extra channel of the session: set up by binding, not by a new session.
+    binding: bool,
+    /// Bytes sent and received, requests sent (see [`ChannelStats`]).
+    bytes_sent: u64,
+    bytes_received: u64,
+    requests_sent: u64,
+    /// `Stats::requests_sent` when this channel last sent (least recently used first).
+    last_used: u64,
+}
+
+/// Multichannel: discovery of the server's interfaces and the extra channels.
+#[derive(Debug, Default)]
+struct Multi {
+    /// FSCTL_QUERY_NETWORK_INTERFACE_INFO was sent (once per client).
+    asked: bool,
+    /// Its answer arrived (or failed): `addrs` is decided.
+    answered: bool,
+    /// The interfaces the server reported.
+    interfaces: Vec<crate::wire::ioctl::NetworkInterfaceInfo>,
+    /// Where extra channels connect (from `ClientConfig::channel_addrs`), in turn.
+    addrs: Vec<ServerAddr>,
+    /// The next address of `addrs` to use.
+    next_addr: usize,
+    /// The server refused binding for good (or the channels do not match): no more.
+    disabled: bool,
+    /// Binding failures in a row (backoff of the next attempt).
+    failures: u32,
+    /// When the next extra channel may be opened (after a failure).
+    next_at: Option<Instant>,
 }
 
 /// The keys and policy of the established session.
@@ -413,6 +448,7 @@ pub struct Client {
     stats: Stats,
     /// The time given with the latest input.
     last_now: Instant,
+    multi: Multi,
 }
 
 impl Client {
@@ -465,6 +501,7 @@ impl Client {
             shut_down: false,
             stats: Stats::default(),
             last_now: now,
+            multi: Multi::default(),
         }
     }
 

@@ -30,6 +30,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod multichannel;
+pub use multichannel::multichannel_binds_and_survives_a_cut;
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
@@ -1512,7 +1514,8 @@ macro_rules! scenario_tests {
             attack_transform_wrong_flags, attack_transform_wrong_original_size,
             attack_transform_other_session_id, attack_transform_from_another_session,
             attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
-            attack_relay_sets_is_guest, guest_fallback_only_when_opted_in);
+            attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
+            multichannel_binds_and_survives_a_cut);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

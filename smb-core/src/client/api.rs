@@ -163,6 +163,102 @@ pub struct ClientConfig {
     /// [`RustCryptoProvider`](crate::crypto::RustCryptoProvider). The provider only changes
     /// speed: every provider must give byte-identical signatures and ciphertexts.
     pub crypto_provider: Arc<dyn CryptoProvider + Send + Sync>,
+    /// Channels (TCP connections) one session may use ([MS-SMB2] 3.2.4.2.3 binding). With
+    /// more than 1, and a 3.x server that offers SMB2_GLOBAL_CAP_MULTI_CHANNEL, the client
+    /// asks the server for its interfaces (FSCTL_QUERY_NETWORK_INTERFACE_INFO, after the
+    /// first TREE_CONNECT) and binds extra channels to the addresses `channel_addrs`
+    /// chooses. Default 1 (no multichannel).
+    pub max_channels: usize,
+    /// Which addresses extra channels connect to, given the first connection's address and
+    /// the interfaces the server reported (empty when it did not answer). Default
+    /// [`multichannel::same_address`]: only the first connection's address, so nothing is
+    /// ever connected that the caller did not name. See [`multichannel`] for others.
+    pub channel_addrs: multichannel::AddrPolicy,
+}
+
+/// Address policies for extra channels ([`ClientConfig::channel_addrs`]).
+pub mod multichannel {
+    use super::ServerAddr;
+    use crate::wire::ioctl::{NetworkInterfaceInfo, SockAddr};
+    use alloc::format;
+    use alloc::vec::Vec;
+
+    /// Chooses the addresses for extra channels: the first connection's address and the
+    /// interfaces the server reported. Channels go to the returned addresses in turn; an
+    /// empty list means no extra channel.
+    pub type AddrPolicy = fn(&ServerAddr, &[NetworkInterfaceInfo]) -> Vec<ServerAddr>;
+
+    /// Every extra channel to the address of the first connection (multichannel to one
+    /// IP, which servers accept; the reported interfaces are not used).
+    pub fn same_address(first: &ServerAddr, _reported: &[NetworkInterfaceInfo]) -> Vec<ServerAddr> {
+        Vec::from([first.clone()])
+    }
+
+    /// The reported interfaces that are loopback addresses (127.0.0.0/8, ::1), on the
+    /// first connection's port; the first address when none is.
+    pub fn loopback_only(first: &ServerAddr, reported: &[NetworkInterfaceInfo]) -> Vec<ServerAddr> {
+        let v = reported_where(first, reported, |a| match a {
+            SockAddr::V4 { addr, .. } => addr.is_loopback(),
+            SockAddr::V6 { addr, .. } => addr.is_loopback(),
+            _ => false,
+        });
+        if v.is_empty() {
+            same_address(first, reported)
+        } else {
+            v
+        }
+    }
+
+    /// The reported interfaces of the first connection's address family (IPv4 or IPv6,
+    /// judged by the first address's host part), on its port; the first address when none
+    /// is. This may connect to addresses the caller never named.
+    pub fn same_family(first: &ServerAddr, reported: &[NetworkInterfaceInfo]) -> Vec<ServerAddr> {
+        let v6 = first.host().contains(':');
+        let v = reported_where(first, reported, |a| match a {
+            SockAddr::V4 { .. } => !v6,
+            SockAddr::V6 { .. } => v6,
+            _ => false,
+        });
+        if v.is_empty() {
+            same_address(first, reported)
+        } else {
+            v
+        }
+    }
+
+    /// The reported addresses that pass `keep`, as `ip:port` with the first address's port
+    /// (445 when it names none), without duplicates, in the server's order.
+    pub fn reported_where(
+        first: &ServerAddr,
+        reported: &[NetworkInterfaceInfo],
+        keep: impl Fn(&SockAddr) -> bool,
+    ) -> Vec<ServerAddr> {
+        let port = port_of(first);
+        let mut out: Vec<ServerAddr> = Vec::new();
+        for i in reported.iter().filter(|i| keep(&i.address)) {
+            let a = match i.address {
+                SockAddr::V4 { addr, .. } => ServerAddr(format!("{addr}:{port}")),
+                SockAddr::V6 { addr, .. } => ServerAddr(format!("[{addr}]:{port}")),
+                SockAddr::Other { .. } => continue,
+            };
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    fn port_of(a: &ServerAddr) -> u16 {
+        let s = a.0.as_str();
+        let tail = match s.rsplit_once(']') {
+            Some((_, t)) => t.strip_prefix(':'),
+            None => s
+                .rsplit_once(':')
+                .filter(|(h, _)| !h.contains(':'))
+                .map(|(_, p)| p),
+        };
+        tail.and_then(|p| p.parse().ok()).unwrap_or(445)
+    }
 }
 
 /// Decides how the client answers lease and oplock break notifications. The client still
@@ -249,6 +345,8 @@ impl Default for ClientConfig {
             reconnect_backoff: Duration::from_millis(100),
             reconnect_backoff_max: Duration::from_secs(5),
             crypto_provider: crate::crypto::preferred_provider(),
+            max_channels: 1,
+            channel_addrs: multichannel::same_address,
         }
     }
 }
@@ -358,6 +456,16 @@ impl ClientConfig {
     /// How long to keep reconnecting (`None`: never reconnect).
     pub fn with_reconnect_give_up(mut self, d: Option<Duration>) -> Self {
         self.reconnect_give_up = d;
+        self
+    }
+    /// Channels one session may use (see `max_channels`; at least 1).
+    pub fn with_max_channels(mut self, n: usize) -> Self {
+        self.max_channels = n.max(1);
+        self
+    }
+    /// Where extra channels connect (see `channel_addrs`).
+    pub fn with_channel_addrs(mut self, p: multichannel::AddrPolicy) -> Self {
+        self.channel_addrs = p;
         self
     }
     /// Backoff between reconnect attempts: the first delay and the largest.
@@ -970,6 +1078,12 @@ pub enum Event {
         /// Why.
         error: ChannelError,
     },
+    /// An extra channel was bound to the session (SESSION_SETUP with
+    /// SMB2_SESSION_FLAG_BINDING succeeded) and carries requests from now on.
+    ChannelBound {
+        /// The channel.
+        channel: ChannelId,
+    },
     /// The session failed.
     SessionFailed(SessionError),
     /// A message from the server was dropped (unknown MessageId, duplicate...).
@@ -1049,6 +1163,28 @@ pub enum Output {
     Timeout(Option<crate::time::Instant>),
 }
 
+/// Counters of one channel ([`Client::channel_stats`](super::Client::channel_stats)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelStats {
+    /// The channel.
+    pub channel: ChannelId,
+    /// Its status.
+    pub state: crate::state::ChannelState,
+    /// An extra channel bound to the session (not the one the session was set up on).
+    pub bound: bool,
+    /// Bytes handed to the adapter for this channel (prefixes included).
+    pub bytes_sent: u64,
+    /// Bytes received on it.
+    pub bytes_received: u64,
+    /// Requests sent on it (compound members counted).
+    pub requests_sent: u64,
+    /// Credits free now.
+    pub credits: u32,
+    /// Requests waiting for an answer on it.
+    pub in_flight: usize,
+}
+
 /// Counters for diagnostics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1088,4 +1224,8 @@ pub struct Stats {
     pub illegal_transitions: u64,
     /// Signed responses whose signature was checked and found right.
     pub verified_responses: u64,
+    /// Extra channels bound to the session (binding SESSION_SETUP succeeded).
+    pub channels_bound: u64,
+    /// Binding attempts that failed (the channel was dropped; the session stayed).
+    pub bind_failures: u64,
 }

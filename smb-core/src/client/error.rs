@@ -98,6 +98,9 @@ pub enum ChannelError {
     NotSmb2(&'static str),
     /// The client shut the channel down.
     Shutdown,
+    /// The server refused to bind the session to this extra channel (SESSION_SETUP with
+    /// SMB2_SESSION_FLAG_BINDING failed with this status); the session is not affected.
+    BindRefused(NtStatus),
 }
 
 impl ChannelError {
@@ -156,6 +159,12 @@ impl fmt::Display for ChannelError {
             ChannelError::Protocol(why) => write!(f, "protocol violation: {why}"),
             ChannelError::NotSmb2(why) => write!(f, "not an SMB2/3 server: {why}"),
             ChannelError::Shutdown => f.write_str("connection closed by the client"),
+            ChannelError::BindRefused(s) => {
+                write!(
+                    f,
+                    "the server refused to bind the session to a new channel: {s}"
+                )
+            }
         }
     }
 }

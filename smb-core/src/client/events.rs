@@ -14,6 +14,7 @@ impl Event {
             self,
             Event::Recovery(_)
                 | Event::ChannelFailed { .. }
+                | Event::ChannelBound { .. }
                 | Event::SessionFailed(_)
                 | Event::IllegalTransition(_)
         )
@@ -76,6 +77,7 @@ impl fmt::Display for Event {
                 write!(f, "oplock break on {file} to level {level}")
             }
             Event::ChannelFailed { channel, error } => write!(f, "{channel} lost: {error}"),
+            Event::ChannelBound { channel } => write!(f, "{channel} bound to the session"),
             Event::SessionFailed(e) => write!(f, "session failed: {e}"),
             Event::Dropped {
                 channel,

@@ -39,12 +39,19 @@ impl Io {
 }
 
 impl Client {
-    pub(super) fn advance_io(&mut self, op: OpId, ch: ChannelId) -> Result<bool, SendBlock> {
+    pub(super) fn advance_io(&mut self, op: OpId, first: ChannelId) -> Result<bool, SendBlock> {
         let (max_read, max_write) = self
             .neg()
             .map_or((65536, 65536), |n| (n.max_read, n.max_write));
         let cap = self.config.max_io_size;
+        let mut ch = first;
+        let mut sent_one = false;
         loop {
+            // Every piece picks its channel (multichannel: pieces spread over the channels
+            // with the most free credits; reassembly goes by offset, not by arrival).
+            if sent_one {
+                ch = self.pick_channel().unwrap_or(ch);
+            }
             let Some(o) = self.ops.get(&op) else {
                 return Ok(true);
             };
@@ -138,6 +145,7 @@ impl Client {
                 self.out_msg(msg, Some(data), Command::Write, 0, part, tree_wire)
             };
             self.transmit(ch, Some(op), Vec::from([m]))?;
+            sent_one = true;
             if let Some(Op {
                 kind: OpKind::Io(io, _),
                 ..

@@ -86,6 +86,11 @@ impl Client {
                 signer: None,
                 setup: None,
                 heard_smb2: false,
+                binding: false,
+                bytes_sent: 0,
+                bytes_received: 0,
+                requests_sent: 0,
+                last_used: 0,
             },
         );
         self.entered.insert(ObjectRef::Channel(ch), now);
@@ -328,7 +333,11 @@ impl Client {
                 .filter_map(|c| c.waiting_since.map(|t| t + b))
                 .min()
         });
-        let recovery = self.recovery.next_at.into_iter().chain(
+        let rebind = self
+            .multi
+            .next_at
+            .filter(|t| *t > self.last_now && self.session.machine.state() == SessionState::Good);
+        let recovery = self.recovery.next_at.into_iter().chain(rebind).chain(
             self.recovery
                 .since
                 .filter(|_| !self.recovery.gave_up)
@@ -361,6 +370,7 @@ impl Client {
         }
         let was_connected = c.connected;
         let was_good = c.machine.state() == ChannelState::Good;
+        let binding = c.binding;
         // Decided with this connection's dialect (the channel is gone by the time its
         // requests are looked at).
         let smb3 = c.neg.as_ref().is_some_and(|n| n.dialect.is_smb3());
@@ -403,6 +413,14 @@ impl Client {
             }
         } else if was_good && !others_good && self.session.machine.state() == SessionState::Good {
             self.session_lost(&error, now);
+        } else if self.session.machine.state() == SessionState::Good && (binding || was_good) {
+            // One channel of several: the session stays; what was in flight on it is
+            // replayed on the others (with a new ChannelSequence, [MS-SMB2] 3.2.4.1), and
+            // the channel is replaced after a while.
+            if was_good && smb3 && !pending.is_empty() {
+                self.session.channel_sequence = self.session.channel_sequence.wrapping_add(1);
+            }
+            self.channel_dropped(was_good, now);
         }
         for p in pending {
             self.request_lost(ch, p, &e, smb3);
@@ -425,6 +443,7 @@ impl Client {
         if let Ok((t, _)) = self.session.machine.set(SessionState::NeedReconnect) {
             self.emit(t);
         }
+        self.drop_bindings(now);
         self.session.previous_id = self.session.id;
         // [MS-SMB2] 3.2.7.1: requests replayed after the loss carry a new ChannelSequence.
         self.session.channel_sequence = self.session.channel_sequence.wrapping_add(1);

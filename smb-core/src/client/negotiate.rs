@@ -53,6 +53,10 @@ impl Client {
         if smb3 {
             // peer-lessons #8: say that we can encrypt.
             caps |= Capabilities::ENCRYPTION;
+            // Samba offers multichannel only to a client that says it can do it.
+            if self.config.max_channels > 1 {
+                caps |= Capabilities::MULTI_CHANNEL;
+            }
         }
         let mut sm = SecurityMode::SIGNING_ENABLED;
         if self.config.require_signing {
@@ -165,10 +169,15 @@ impl Client {
         let neg = match result {
             Ok(n) => n,
             Err(e) => {
+                let binding = self.channels.get(&ch).is_some_and(|c| c.binding);
                 if let Some(c) = self.channels.get_mut(&ch) {
                     if let Ok((t, _)) = c.machine.fail() {
                         self.emit(t);
                     }
+                }
+                if binding {
+                    let final_ = e.is_misbehaviour();
+                    return self.bind_failed(ch, e, final_, now);
                 }
                 self.fail_connect(OpError::from(e), now);
                 return;
@@ -185,8 +194,12 @@ impl Client {
         );
         let enc_ok = neg.cipher.is_some();
         c.neg = Some(neg);
+        let binding = c.binding;
         if let Ok((t, _)) = c.machine.finish(ChannelState::NeedSessSetup) {
             self.emit(t);
+        }
+        if binding {
+            return self.start_binding(ch, now);
         }
         if self.config.require_encryption && !enc_ok {
             self.fail_connect(OpError::new(ErrorKind::EncryptionRequired), now);

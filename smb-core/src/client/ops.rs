@@ -243,12 +243,29 @@ impl Client {
         self.wall_clock(now)
     }
 
-    /// The channel for the next request: the usable one with the most free credits.
+    /// The channel for the next request: among the usable channels, the one with the fewest
+    /// requests awaiting an answer, then one with credits for a full piece, then the one
+    /// used least recently (so sequential requests alternate over equal channels). With one
+    /// channel, that channel.
     pub(super) fn pick_channel(&self) -> Option<ChannelId> {
+        self.pick_channel_except(&[])
+    }
+
+    /// [`Client::pick_channel`] among the channels not in `skip` (those that just ran out of
+    /// credits or failed while sending).
+    pub(super) fn pick_channel_except(&self, skip: &[ChannelId]) -> Option<ChannelId> {
         self.channels
             .iter()
-            .filter(|(_, c)| c.usable())
-            .max_by_key(|(id, c)| (c.credits.available(), core::cmp::Reverse(**id)))
+            .filter(|(id, c)| c.usable() && !skip.contains(id))
+            .min_by_key(|(id, c)| {
+                (
+                    c.pending.len(),
+                    // Short of credits for a full 1 MiB piece: only when the others are too.
+                    c.credits.available() < 16,
+                    c.last_used,
+                    **id,
+                )
+            })
             .map(|(id, _)| *id)
     }
 
@@ -395,6 +412,10 @@ impl Client {
         if self.shut_down || self.session.machine.state() != SessionState::Good {
             return;
         }
+        self.multichannel_tick(now);
+        // Channels that could not take the last op (credits, failure): the op tries the
+        // next one; when none is left, the pump waits for credits.
+        let mut blocked: SmallVec<[ChannelId; 4]> = SmallVec::new();
         let mut i = 0;
         while i < self.queue.len() {
             let op = self.queue[i];
@@ -411,7 +432,7 @@ impl Client {
                     continue;
                 }
             }
-            let Some(ch) = self.pick_channel() else {
+            let Some(ch) = self.pick_channel_except(&blocked) else {
                 break;
             };
             match self.advance(op, ch, now) {
@@ -429,7 +450,7 @@ impl Client {
                         i += 1;
                     }
                 }
-                Err(SendBlock::Credits) | Err(SendBlock::Channel) => break,
+                Err(SendBlock::Credits) | Err(SendBlock::Channel) => blocked.push(ch),
             }
         }
     }

@@ -17,6 +17,7 @@ impl Client {
             return;
         }
         if let Some(c) = self.channels.get_mut(&ch) {
+            c.bytes_received += data.len() as u64;
             c.reader.push(data);
         }
         loop {
@@ -43,6 +44,9 @@ impl Client {
     pub fn handle_frame(&mut self, ch: ChannelId, frame: BytesMut, now: Instant) {
         if !self.note_traffic(ch, now) {
             return;
+        }
+        if let Some(c) = self.channels.get_mut(&ch) {
+            c.bytes_received += (PREFIX_LEN + frame.len()) as u64;
         }
         self.process_frame(ch, frame, now);
         self.after_traffic(ch, now);
@@ -268,6 +272,9 @@ impl Client {
         let interim = hdr.status == NtStatus::PENDING && hdr.is_async();
         // [MS-SMB2] 3.2.5.1.3: the protection is the one the request asked for.
         match p.expect {
+            // SESSION_SETUP answers are verified with the keys of their exchange once they
+            // exist (establish, verify_reauth, bind_keys / verify_bind_leg).
+            _ if p.part == Part::SessionSetup => {}
             Expect::Encrypted if !encrypted => return Err(ChannelError::Unencrypted(hdr.command)),
             Expect::Encrypted => {}
             Expect::Signed if encrypted => {}
@@ -317,6 +324,7 @@ impl Client {
                     self.on_reopen(op, &hdr, &msg, now);
                 }
             }
+            Part::Interfaces => self.on_interfaces(&hdr, &msg, now),
             part => match p.op {
                 Some(op) => {
                     if let Err(e) = self.on_op_response(ch, op, part, &hdr, &msg, now) {

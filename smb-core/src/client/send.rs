@@ -212,23 +212,8 @@ impl Client {
                 }
             }
         }
-        // Pre-auth integrity (3.1.1): hash NEGOTIATE and SESSION_SETUP requests as sent.
-        if preauth_311 {
-            for m in &msgs {
-                match m.command {
-                    Command::Negotiate => {
-                        c.preauth = PreauthHash::new();
-                        c.preauth.update(&m.msg);
-                    }
-                    Command::SessionSetup => {
-                        if let Some(s) = c.setup.as_mut() {
-                            s.preauth.update(&m.msg);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+        c.requests_sent += msgs.len() as u64;
+        c.last_used = self.stats.requests_sent;
         if replay {
             self.stats.replayed += msgs.len() as u64;
         }
@@ -320,10 +305,29 @@ impl Client {
         if encrypt {
             self.stats.encrypted_sent += 1;
         }
-        self.out.push_back(Output::Transmit {
-            channel: ch,
-            frame: Frame::from_chunks(chunks),
-        });
+        let frame = Frame::from_chunks(chunks);
+        if let Some(c) = self.channels.get_mut(&ch) {
+            c.bytes_sent += frame.len() as u64;
+            // Pre-auth integrity (3.1.1): hash NEGOTIATE and SESSION_SETUP requests as sent
+            // (signed, for a binding; these are never compounded).
+            if preauth_311 {
+                for m in &msgs {
+                    match m.command {
+                        Command::Negotiate => {
+                            c.preauth = PreauthHash::new();
+                            c.preauth.update(&m.msg);
+                        }
+                        Command::SessionSetup => {
+                            if let Some(s) = c.setup.as_mut() {
+                                s.preauth.update(&m.msg);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.out.push_back(Output::Transmit { channel: ch, frame });
         Ok(())
     }
 
@@ -415,13 +419,17 @@ impl Client {
         msg: Vec<u8>,
         now: Instant,
     ) {
+        // A binding SESSION_SETUP is signed with the session's key ([MS-SMB2] 3.2.4.2.3).
+        let sign = command == Command::SessionSetup
+            && self.channels.get(&ch).is_some_and(|c| c.binding)
+            && self.session.security.is_some();
         let m = OutMsg {
             msg,
             data: None,
             command,
             recv_len: 0,
             part,
-            sign: false,
+            sign,
             encrypt: false,
             related: false,
             tree_wire: 0,

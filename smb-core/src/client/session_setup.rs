@@ -27,7 +27,7 @@ impl Client {
             Ok(t) => self.emit(t),
             Err(_) => return,
         }
-        if self.session.machine.state() != SessionState::InSetup {
+        if kind != SetupKind::Bind && self.session.machine.state() != SessionState::InSetup {
             match self
                 .session
                 .machine
@@ -36,7 +36,7 @@ impl Client {
                 Ok(t) => self.emit(t),
                 Err(_) => {
                     let e = OpError::new(ErrorKind::Protocol("the session cannot be set up now"));
-                    return self.fail_connect(e, now);
+                    return self.setup_failed(ch, e, now);
                 }
             }
         }
@@ -48,7 +48,7 @@ impl Client {
             } else {
                 ErrorKind::SigningRequired
             };
-            self.fail_connect(OpError::new(kind), now);
+            self.setup_failed(ch, OpError::new(kind), now);
             return;
         }
         // A fresh authenticator for every exchange (the factory keeps the credentials).
@@ -56,7 +56,7 @@ impl Client {
             Ok(a) => a,
             Err(e) => {
                 let e = SessionError::Auth(alloc::format!("{e}"));
-                return self.fail_connect(e.into(), now);
+                return self.setup_failed(ch, e.into(), now);
             }
         };
         if kind == SetupKind::New {
@@ -95,13 +95,13 @@ impl Client {
                 let e = OpError::new(ErrorKind::Session(SessionError::Auth(
                     "authenticator finished before the server".into(),
                 )));
-                self.fail_connect(e, now);
+                self.setup_failed(ch, e, now);
             }
             Err(e) => {
                 let e = OpError::new(ErrorKind::Session(SessionError::Auth(alloc::format!(
                     "{e}"
                 ))));
-                self.fail_connect(e, now);
+                self.setup_failed(ch, e, now);
             }
         }
     }
@@ -117,7 +117,11 @@ impl Client {
             sm |= SecurityMode::SIGNING_REQUIRED;
         }
         let req = SessionSetupRequest {
-            flags: SessionSetupFlags(0),
+            flags: SessionSetupFlags(if kind == SetupKind::Bind {
+                SessionSetupFlags::BINDING
+            } else {
+                0
+            }),
             security_mode: SecurityMode(sm),
             capabilities: Capabilities(0),
             channel: 0,
@@ -159,14 +163,18 @@ impl Client {
             NtStatus::MORE_PROCESSING_REQUIRED => {
                 let r = match SessionSetupResponse::decode(msg) {
                     Ok(r) => r,
-                    Err(e) => return self.fail_connect(ChannelError::Malformed(e).into(), now),
+                    Err(e) => return self.setup_failed(ch, ChannelError::Malformed(e).into(), now),
                 };
-                if kind == SetupKind::New {
+                if kind == SetupKind::Bind {
+                    if let Err(e) = self.verify_bind_leg(hdr, msg) {
+                        return self.setup_failed(ch, e, now);
+                    }
+                } else if kind == SetupKind::New {
                     self.session.id = hdr.session_id;
                 } else if hdr.session_id != self.session.id {
                     let e =
                         ChannelError::Protocol("re-authentication answered for another session");
-                    return self.fail_connect(e.into(), now);
+                    return self.setup_failed(ch, e.into(), now);
                 }
                 if is_311 {
                     if let Some(s) = self.channels.get_mut(&ch).and_then(|c| c.setup.as_mut()) {
@@ -179,7 +187,7 @@ impl Client {
             NtStatus::SUCCESS => {
                 let r = match SessionSetupResponse::decode(msg) {
                     Ok(r) => r,
-                    Err(e) => return self.fail_connect(ChannelError::Malformed(e).into(), now),
+                    Err(e) => return self.setup_failed(ch, ChannelError::Malformed(e).into(), now),
                 };
                 if kind == SetupKind::New {
                     self.session.id = hdr.session_id;
@@ -187,7 +195,7 @@ impl Client {
                 } else if hdr.session_id != self.session.id {
                     let e =
                         ChannelError::Protocol("re-authentication answered for another session");
-                    return self.fail_connect(e.into(), now);
+                    return self.setup_failed(ch, e.into(), now);
                 }
                 let token = r.security_buffer.to_vec();
                 let wall = self.auth_context_now(now);
@@ -207,23 +215,29 @@ impl Client {
                     Ok(AuthStep::Send(_)) => {
                         let e =
                             SessionError::Auth("server finished before the authenticator".into());
-                        return self.fail_connect(e.into(), now);
+                        return self.setup_failed(ch, e.into(), now);
                     }
                     Err(e) => {
                         let e = SessionError::Auth(alloc::format!("{e}"));
-                        return self.fail_connect(e.into(), now);
+                        return self.setup_failed(ch, e.into(), now);
                     }
+                }
+                if kind == SetupKind::Bind {
+                    return match self.bind_keys(ch, hdr, msg) {
+                        Ok(signer) => self.channel_bound(ch, signer, now),
+                        Err(e) => self.setup_failed(ch, e, now),
+                    };
                 }
                 let established = match kind {
                     SetupKind::New => self.establish(ch, hdr, msg),
-                    SetupKind::Reauth => self.verify_reauth(ch, hdr, msg),
+                    SetupKind::Reauth | SetupKind::Bind => self.verify_reauth(ch, hdr, msg),
                 };
                 // The keys are derived: the exchange (and its copy of the key) goes.
                 if let Some(c) = self.channels.get_mut(&ch) {
                     c.setup = None;
                 }
                 if let Err(e) = established {
-                    return self.fail_connect(e, now);
+                    return self.setup_failed(ch, e, now);
                 }
                 self.session_good(ch, kind, now);
             }
@@ -249,7 +263,7 @@ impl Client {
                         self.emit(t);
                     }
                 }
-                self.fail_connect(e, now);
+                self.setup_failed(ch, e, now);
             }
         }
     }
@@ -296,33 +310,8 @@ impl Client {
             self.session.security = None;
             return Ok(());
         }
-        let key = self
-            .channels
-            .get(&ch)
-            .and_then(|c| c.setup.as_ref())
-            .and_then(|s| s.exchange.session_key())
-            .map(|k| zeroize::Zeroizing::new(k.to_vec()))
-            .ok_or(OpError::new(ErrorKind::Session(SessionError::Auth(
-                "the authenticator produced no session key".into(),
-            ))))?;
+        let keys = self.exchange_keys(ch)?;
         let dialect = wire_dialect(neg.dialect);
-        let preauth = self
-            .channels
-            .get(&ch)
-            .and_then(|c| c.setup.as_ref())
-            .map(|s| *s.preauth.value())
-            .unwrap_or([0; 64]);
-        let keys = SessionKeys::derive(
-            dialect,
-            &key,
-            (dialect == 0x0311).then_some(&preauth),
-            neg.cipher,
-            neg.signing_algorithm,
-        )
-        .map_err(|e| {
-            OpError::new(ErrorKind::Protocol("key derivation failed"))
-                .with_context(alloc::format!("{e}"))
-        })?;
         let provider = &*self.config.crypto_provider;
         let signer = keys
             .signer(provider)
@@ -380,6 +369,44 @@ impl Client {
             return Err(self.channel_op_error(&ChannelError::Unsigned(Command::SessionSetup)));
         }
         Ok(())
+    }
+
+    /// The keys of the SESSION_SETUP exchange that just finished on `ch`: from the
+    /// authenticator's session key and, on 3.1.1, the exchange's pre-auth hash ([MS-SMB2]
+    /// 3.2.5.3.1; for a binding that is the new channel's own hash).
+    pub(super) fn exchange_keys(&self, ch: ChannelId) -> Result<SessionKeys, OpError> {
+        let c = self
+            .channels
+            .get(&ch)
+            .ok_or(OpError::new(ErrorKind::Protocol("no channel")))?;
+        let neg = c
+            .neg
+            .as_ref()
+            .ok_or(OpError::new(ErrorKind::Protocol("no negotiate")))?;
+        let setup = c
+            .setup
+            .as_ref()
+            .ok_or(OpError::new(ErrorKind::Protocol("no exchange")))?;
+        let key = setup
+            .exchange
+            .session_key()
+            .map(|k| zeroize::Zeroizing::new(k.to_vec()))
+            .ok_or(OpError::new(ErrorKind::Session(SessionError::Auth(
+                "the authenticator produced no session key".into(),
+            ))))?;
+        let dialect = wire_dialect(neg.dialect);
+        let preauth = *setup.preauth.value();
+        SessionKeys::derive(
+            dialect,
+            &key,
+            (dialect == 0x0311).then_some(&preauth),
+            neg.cipher,
+            neg.signing_algorithm,
+        )
+        .map_err(|e| {
+            OpError::new(ErrorKind::Protocol("key derivation failed"))
+                .with_context(alloc::format!("{e}"))
+        })
     }
 
     pub(super) fn connected_response(&self) -> Response {

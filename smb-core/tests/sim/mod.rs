@@ -51,6 +51,8 @@ pub struct Sim {
     pub closed_channels: BTreeSet<ChannelId>,
     /// Every channel the client asked to connect, in order.
     pub connects: Vec<ChannelId>,
+    /// The address of every connection asked for, in order.
+    pub connect_addrs: Vec<ServerAddr>,
     /// Refuse this many connection attempts (ConnectFailed) before accepting again.
     pub refuse_connects: u32,
     /// Edit, drop or cut at each server-to-client frame.
@@ -109,6 +111,7 @@ impl Sim {
             closed: false,
             closed_channels: BTreeSet::new(),
             connects: Vec::new(),
+            connect_addrs: Vec::new(),
             refuse_connects: 0,
             on_frame: None,
             cut_when: None,
@@ -149,8 +152,9 @@ impl Sim {
                     );
                     self.server.input(channel, &frame.to_vec())
                 }
-                Output::Connect { channel, .. } => {
+                Output::Connect { channel, addr } => {
                     self.connects.push(channel);
+                    self.connect_addrs.push(addr);
                     if self.refuse_connects > 0 {
                         self.refuse_connects -= 1;
                         let why = CloseReason::ConnectFailed("refused (simulated)".into());

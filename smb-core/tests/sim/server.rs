@@ -72,6 +72,10 @@ pub struct ServerConfig {
     pub shares: Vec<String>,
     /// Grant durable handles (DH2Q / DHnQ) and keep them across a lost connection.
     pub durable: bool,
+    /// Offer SMB2_GLOBAL_CAP_MULTI_CHANNEL and accept binding SESSION_SETUPs.
+    pub multichannel: bool,
+    /// Refuse binding SESSION_SETUPs with this status.
+    pub refuse_binding: Option<NtStatus>,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +97,8 @@ impl Default for ServerConfig {
             validate_unsigned: false,
             shares: vec!["share".into(), "a".into(), "b".into()],
             durable: true,
+            multichannel: false,
+            refuse_binding: None,
         }
     }
 }
@@ -117,6 +123,10 @@ struct Conn {
     /// Highest MessageId + charge seen vs. credits granted (window check).
     granted: u64,
     dialect_done: bool,
+    /// The exchange in progress binds the session to this connection.
+    binding: bool,
+    /// Channel.SigningKey of a bound connection (else the session's key signs).
+    signer: Option<Signer>,
 }
 
 pub type Script = Box<dyn FnMut(&Header, &[u8]) -> Option<Vec<(Header, Vec<u8>)>>>;
@@ -215,6 +225,12 @@ pub struct Server {
     pub refuse_reclaims: usize,
     /// PreviousSessionId of every new-session SESSION_SETUP.
     pub previous_session_ids: Vec<u64>,
+    /// Binding SESSION_SETUP requests: (connection, signed with the session's key).
+    pub bind_requests: Vec<(ChannelId, bool)>,
+    /// Connections bound to the session.
+    pub bound: Vec<ChannelId>,
+    /// FSCTL_QUERY_NETWORK_INTERFACE_INFO requests.
+    pub interface_queries: usize,
 }
 
 impl Server {
@@ -255,7 +271,18 @@ impl Server {
             reclaimed: 0,
             refuse_reclaims: 0,
             previous_session_ids: Vec::new(),
+            bind_requests: Vec::new(),
+            bound: Vec::new(),
+            interface_queries: 0,
         }
+    }
+
+    /// The key that signs on connection `ch`: its own once bound, else the session's.
+    fn signer_on(&self, ch: ChannelId) -> Option<&Signer> {
+        self.conns
+            .get(&ch)
+            .and_then(|c| c.signer.as_ref())
+            .or(self.signer.as_ref())
     }
 
     fn acceptor(&self) -> NtlmAcceptor {
@@ -280,6 +307,8 @@ impl Server {
                 reauth: false,
                 granted: 1,
                 dialect_done: false,
+                binding: false,
+                signer: None,
             },
         );
         self.current = ch;
@@ -379,7 +408,7 @@ impl Server {
             }
             if hdr.flags.has(HeaderFlags::SIGNED) {
                 self.signed_requests += 1;
-                if let Some(s) = &self.signer {
+                if let Some(s) = self.signer_on(ch) {
                     if s.verify(&msg).is_err() {
                         self.bad_client_signatures += 1;
                     }
@@ -467,10 +496,12 @@ impl Server {
         let sign = !encrypt
             && h.session_id != 0
             && h.command != Command::Negotiate
+            // SESSION_SETUP legs have no key yet (a binding's are signed where they are built).
+            && h.command != Command::SessionSetup
             && (req_signed || self.cfg.require_signing)
             && h.status != NtStatus::PENDING;
         if sign {
-            if let Some(s) = &self.signer {
+            if let Some(s) = self.signer_on(self.current) {
                 s.sign(&mut msg).unwrap();
             }
         }
@@ -568,6 +599,13 @@ impl Server {
                     }
                 }
                 let mut caps = Capabilities::LARGE_MTU | Capabilities::LEASING;
+                // Like Samba: only to a client that offers it.
+                if self.cfg.multichannel
+                    && self.cfg.dialect.is_smb3()
+                    && req.capabilities.has(Capabilities::MULTI_CHANNEL)
+                {
+                    caps |= Capabilities::MULTI_CHANNEL;
+                }
                 if self.cfg.dialect.is_smb3() && self.cfg.cipher.is_some() {
                     caps |= Capabilities::ENCRYPTION;
                 }
@@ -731,6 +769,39 @@ impl Server {
                 Some(vec![(rh, vec![4, 0, 0, 0])])
             }
             Command::Cancel => None,
+            Command::Ioctl
+                if IoctlRequest::decode(msg).unwrap().ctl_code
+                    == fsctl::QUERY_NETWORK_INTERFACE_INFO =>
+            {
+                use smb_core::wire::ioctl::{
+                    NetworkInterfaceInfo, NetworkInterfaceInfoList, SockAddr,
+                };
+                let req = IoctlRequest::decode(msg).unwrap();
+                self.interface_queries += 1;
+                // A loopback interface and one that must never be connected to.
+                let out = NetworkInterfaceInfoList(vec![
+                    NetworkInterfaceInfo {
+                        if_index: 1,
+                        capability: 0,
+                        link_speed: 10_000_000_000,
+                        address: SockAddr::V4 {
+                            addr: std::net::Ipv4Addr::new(192, 0, 2, 7),
+                            port: 0,
+                        },
+                    },
+                    NetworkInterfaceInfo {
+                        if_index: 2,
+                        capability: 0,
+                        link_speed: 1_000_000_000,
+                        address: SockAddr::V4 {
+                            addr: std::net::Ipv4Addr::LOCALHOST,
+                            port: 0,
+                        },
+                    },
+                ])
+                .to_bytes();
+                Some(vec![self.ioctl_reply(h, &req, &out)])
+            }
             Command::Ioctl => {
                 let req = IoctlRequest::decode(msg).unwrap();
                 assert_eq!(
@@ -755,14 +826,7 @@ impl Server {
                     },
                 }
                 .to_bytes();
-                let rh = self.resp(h, NtStatus::SUCCESS);
-                let body = body(&IoctlResponse {
-                    ctl_code: req.ctl_code,
-                    file_id: req.file_id,
-                    input: &[],
-                    output: &out,
-                    flags: 0,
-                });
+                let (rh, body) = self.ioctl_reply(h, &req, &out);
                 if self.cfg.validate_unsigned {
                     let mut full = Vec::new();
                     rh.encode(&mut full);
@@ -793,6 +857,19 @@ impl Server {
         }
     }
 
+    /// A successful IOCTL response carrying `out`.
+    fn ioctl_reply(&mut self, h: &Header, req: &IoctlRequest, out: &[u8]) -> (Header, Vec<u8>) {
+        let rh = self.resp(h, NtStatus::SUCCESS);
+        let body = body(&IoctlResponse {
+            ctl_code: req.ctl_code,
+            file_id: req.file_id,
+            input: &[],
+            output: out,
+            flags: 0,
+        });
+        (rh, body)
+    }
+
     /// The name of the open `fid` if it belongs to the live session.
     fn live_open(&self, fid: FileId) -> Option<String> {
         self.opens
@@ -809,16 +886,34 @@ impl Server {
     ) -> Option<Vec<(Header, Vec<u8>)>> {
         let req = SessionSetupRequest::decode(msg).unwrap();
         let is311 = self.cfg.dialect == Dialect::Smb311;
+        let binding = req.flags.has(SessionSetupFlags::BINDING);
+        if binding {
+            let signed = h.flags.has(HeaderFlags::SIGNED)
+                && self.signer.as_ref().is_some_and(|s| s.verify(msg).is_ok());
+            self.bind_requests.push((ch, signed));
+            let refuse = if !self.cfg.multichannel || h.session_id != self.session_id {
+                Some(NtStatus::REQUEST_NOT_ACCEPTED)
+            } else if !signed {
+                Some(NtStatus::INVALID_PARAMETER)
+            } else {
+                self.cfg.refuse_binding
+            };
+            if let Some(st) = refuse {
+                let rh = self.resp(h, st);
+                return Some(vec![(rh, error_body())]);
+            }
+        }
         let fresh = self.conns.get(&ch).is_some_and(|c| c.acceptor.is_none());
         if fresh {
-            let reauth = h.session_id != 0 && h.session_id == self.session_id;
+            let reauth = !binding && h.session_id != 0 && h.session_id == self.session_id;
             let acceptor = self.acceptor();
             if let Some(c) = self.conns.get_mut(&ch) {
                 c.acceptor = Some(acceptor);
                 c.session_preauth = c.preauth.clone();
                 c.reauth = reauth;
+                c.binding = binding;
             }
-            if !reauth {
+            if !reauth && !binding {
                 // A new session: the old one (PreviousSessionId) ends here.
                 self.previous_session_ids.push(req.previous_session_id);
                 self.session_id = self.next_session;
@@ -845,10 +940,25 @@ impl Server {
                     session_flags: SessionFlags(0),
                     security_buffer: &tok,
                 });
+                let mut full = Vec::new();
+                rh.encode(&mut full);
+                full.extend_from_slice(&body);
+                if binding {
+                    // Samba signs the legs of a binding with the session's key, then hashes
+                    // them as sent.
+                    let mut signed = full.clone();
+                    if let Some(s) = &self.signer {
+                        s.sign(&mut signed).unwrap();
+                    }
+                    if let Some(c) = self.conns.get_mut(&ch) {
+                        if is311 {
+                            c.session_preauth.update(&signed);
+                        }
+                    }
+                    self.push(framing::frame(&signed).unwrap());
+                    return None;
+                }
                 if is311 {
-                    let mut full = Vec::new();
-                    rh.encode(&mut full);
-                    full.extend_from_slice(&body);
                     if let Some(c) = self.conns.get_mut(&ch) {
                         c.session_preauth.update(&full);
                     }
@@ -872,7 +982,38 @@ impl Server {
                 if anonymous {
                     flags |= SessionFlags::IS_NULL;
                 }
-                if reauth {
+                let binding = self.conns.get(&ch).is_some_and(|c| c.binding);
+                if binding {
+                    // The channel's key from this exchange's session key and the
+                    // connection's own pre-auth hash ([MS-SMB2] 3.3.5.5.3).
+                    let key = session_key.expect("binding needs a session key");
+                    let preauth = self
+                        .conns
+                        .get(&ch)
+                        .map(|c| *c.session_preauth.value())
+                        .unwrap();
+                    let signing = if is311 {
+                        self.cfg.signing.and_then(|s| {
+                            smb_core::crypto::SigningAlgorithm::from_wire_id(s.to_u16())
+                        })
+                    } else {
+                        None
+                    };
+                    let keys = SessionKeys::derive(
+                        self.cfg.dialect.to_u16(),
+                        &key,
+                        is311.then_some(&preauth),
+                        None,
+                        signing,
+                    )
+                    .unwrap();
+                    let signer = keys.signer(default_provider()).unwrap();
+                    if let Some(c) = self.conns.get_mut(&ch) {
+                        c.signer = Some(signer);
+                        c.binding = false;
+                    }
+                    self.bound.push(ch);
+                } else if reauth {
                     // Re-authentication keeps the session's keys.
                 } else if let Some(key) = session_key.filter(|_| !guest && !anonymous) {
                     let cipher = match self.cfg.dialect {
@@ -930,7 +1071,7 @@ impl Server {
                 if self.forged(&rh, &mut full) {
                     return None;
                 }
-                if let Some(s) = &self.signer {
+                if let Some(s) = self.signer_on(ch) {
                     s.sign(&mut full).unwrap();
                 }
                 // Bypass `send`'s signing: push directly.
