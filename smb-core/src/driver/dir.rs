@@ -225,8 +225,17 @@ impl<S: Submitter> Drop for DirStream<S> {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Listing { file, .. } => drop(self.sub.submit(Request::Close { file })),
             // A CREATE still in flight: dropping its reply tells the driver nobody waits,
-            // and the driver closes the handle when the CREATE succeeds.
-            State::Opening(reply) => drop(reply),
+            // and the driver closes the handle when the CREATE succeeds. Its answer may
+            // already sit in the reply, though (delivered, not yet polled): then the handle
+            // is ours to close.
+            State::Opening(mut reply) => {
+                let mut cx = Context::from_waker(core::task::Waker::noop());
+                if let Poll::Ready(Ok(Response::Created { file, .. })) =
+                    Pin::new(&mut reply).poll(&mut cx)
+                {
+                    drop(self.sub.submit(Request::Close { file }));
+                }
+            }
             _ => {}
         }
     }

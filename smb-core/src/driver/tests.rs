@@ -301,3 +301,12 @@ fn driver_routes_connect_and_shutdown_to_waiters() {
     assert_eq!(r.len(), 1);
     assert!(matches!(&r[0], Err(e) if e.kind == ErrorKind::ShutDown));
 }
+
+/// A listing dropped before its first poll, whose CREATE was already answered (the answer
+/// sits in the reply): the directory handle is closed, not leaked on the server.
+#[test]
+fn a_listing_dropped_with_its_create_answered_closes_the_handle() {
+    let fake = Fake::default();
+    drop(DirStream::open(fake.clone(), TreeId(1), "dir", "*"));
+    assert_eq!(fake.0.lock().unwrap().log, ["Create", "Close"]);
+}
