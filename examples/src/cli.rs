@@ -87,8 +87,8 @@ pub struct Global {
     /// Highest dialect to offer.
     #[arg(long, global = true, value_name = "DIALECT", value_parser = parse_dialect, help_heading = "Connection")]
     pub max_dialect: Option<Dialect>,
-    /// Connections to use; more than 1 needs multichannel, which is not implemented yet
-    /// (accepted, and one channel is used).
+    /// Connections (channels) one session may use: more than 1 binds extra connections to
+    /// the session when the server offers multichannel (SMB 3.x), all to the address given.
     #[arg(long, global = true, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=32), help_heading = "Connection")]
     pub channels: u16,

@@ -58,14 +58,10 @@ impl Session {
             &server,
         )?;
         crate::interrupt::check()?;
-        if g.channels > 1 {
-            ctx.ui.notice(&format!(
-                "--channels {}: more than one channel needs multichannel, which is not \
-                 implemented yet; using one channel",
-                g.channels
-            ));
-        }
         let mut config = ClientConfig::default();
+        // Extra channels bind to the same session when the server offers multichannel
+        // (SMB 3.x); they connect to the address given, never to others the server reports.
+        config.max_channels = usize::from(g.channels);
         if let Some(d) = g.min_dialect {
             config.min_dialect = d;
         }

@@ -882,12 +882,13 @@ fn security_options() {
         USAGE,
         "--min-dialect is above --max-dialect",
     );
-    let o = ok(run(cmd(&["--channels", "4", "ls", &base()])));
+    let o = ok(run(cmd(&["--channels", "4", "info", &base()])));
     assert!(
-        stderr(&o).contains("multichannel, which is not implemented yet"),
+        stdout(&o).contains("channels:        up to 4"),
         "{}",
         show(&o)
     );
+    ok(run(cmd(&["--channels", "4", "ls", &base()])));
     // The encrypted share: reported as such.
     let enc = format!("smb://{}@{}/encrypted", lab().user(), lab().addr());
     let o = ok(run(cmd(&["info", &enc])));

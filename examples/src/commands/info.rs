@@ -121,7 +121,7 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                     "share_encrypted",
                     Value::Bool(share.encrypted || share_requires),
                 ),
-                ("channels", Value::Num(1)),
+                ("channels", Value::Num(u64::from(ctx.g.channels))),
                 ("share_type", Value::from(share_type(share.share_type))),
                 ("share_flags", strs(&flags)),
                 ("share_capabilities", strs(&caps)),
@@ -149,7 +149,7 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                  signing:         {}\n\
                  encryption:      {encryption}{}\n\
                  server caps:     {}\n\
-                 channels:        1 (multichannel is not implemented yet)\n\
+                 channels:        {}\n\
                  share flags:     {}\n\
                  share caps:      {}\n\
                  maximal access:  {:#010x}\n",
@@ -164,6 +164,19 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 },
                 cipher.map_or(String::new(), |c| format!(", cipher {c}")),
                 list(&server_caps),
+                if ctx.g.channels > 1 {
+                    format!(
+                        "up to {} ({})",
+                        ctx.g.channels,
+                        if n.capabilities & 0x08 != 0 {
+                            "the server offers multichannel"
+                        } else {
+                            "the server does not offer multichannel: one is used"
+                        }
+                    )
+                } else {
+                    "1".to_string()
+                },
                 list(&flags),
                 list(&caps),
                 share.maximal_access,
