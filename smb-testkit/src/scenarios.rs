@@ -192,6 +192,11 @@ pub trait Harness: Clone + Send + Sync + 'static {
     fn copy(&self, s: &Self::Share, from: &str, to: &str) -> BoxFut<'static, io::Result<u64>>;
     /// Create `path` exclusively (`create_new`: fails if it exists), then close it.
     fn create_new(&self, s: &Self::Share, path: &str) -> BoxFut<'static, io::Result<()>>;
+    /// The adapter's `Client::stats`: the engine's counters and every channel now.
+    fn stats(
+        &self,
+        c: &Self::Client,
+    ) -> BoxFut<'static, io::Result<smb_core::driver::StatsSnapshot>>;
     /// Log off and close the connection (the adapter's `Client::shutdown`).
     fn shutdown(&self, c: Self::Client) -> BoxFut<'static, ()>;
     /// Open `path` (existing) for reading with the given ShareAccess and keep it open: the

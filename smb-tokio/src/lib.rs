@@ -59,7 +59,7 @@ pub use smb_core::client::{
 #[cfg(feature = "fast-crypto")]
 pub use smb_core::crypto::AwsLcProvider;
 pub use smb_core::crypto::{CryptoProvider, RustCryptoProvider};
-pub use smb_core::driver::{Credentials, Metadata, SessionInfo, op_error};
+pub use smb_core::driver::{Credentials, Metadata, SessionInfo, StatsSnapshot, op_error};
 
 type Reply = Result<Response, OpError>;
 
@@ -209,6 +209,16 @@ impl Client {
     /// What the session negotiated.
     pub fn info(&self) -> &SessionInfo {
         &self.info
+    }
+
+    /// The engine's counters and every channel's state, bytes and credits now (multichannel
+    /// shows one entry per connection).
+    pub async fn stats(&self) -> io::Result<StatsSnapshot> {
+        let (t, r) = oneshot::channel();
+        let look = move |c: &smb_core::client::Client| drop(t.send(StatsSnapshot::of(c)));
+        let _ = self.sub.0.tx.send(Command::Inspect(Box::new(look)));
+        r.await
+            .map_err(|_| io::Error::new(io::ErrorKind::NotConnected, "the client is shut down"))
     }
 
     /// The client's [`Event`]s from now on (state transitions with their timings, the

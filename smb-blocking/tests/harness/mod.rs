@@ -72,6 +72,10 @@ impl Harness for Blocking {
             Ok(c)
         })
     }
+    fn stats(&self, c: &Client) -> BoxFut<'static, io::Result<smb_core::driver::StatsSnapshot>> {
+        let c = c.clone();
+        Box::pin(async move { c.stats() })
+    }
     fn share(&self, c: &Client, name: &str) -> BoxFut<'static, io::Result<Share>> {
         let (c, name) = (c.clone(), name.to_string());
         Box::pin(async move { c.share(&name) })

@@ -111,11 +111,43 @@ pub enum Command<C> {
         /// Why.
         reason: CloseReason,
     },
+    /// Run `look` against the engine now (to read its counters and states from another
+    /// thread or task: see [`StatsSnapshot`]).
+    Inspect(Box<dyn FnOnce(&Client) + Send>),
     /// Deliver every [`Event`] from now on to `sink` (as well as through
     /// [`Action::Event`]), until it reports that its receiver is gone.
     Subscribe(Box<dyn EventSink>),
     /// Log off and stop: every pending operation fails with [`ErrorKind::ShutDown`].
     Shutdown,
+}
+
+/// The engine's counters and each channel's state at one moment, as every adapter's
+/// `Client::stats` returns them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// The client's counters.
+    pub stats: crate::client::Stats,
+    /// Every channel now (state, bytes, credits, requests in flight).
+    pub channels: Vec<crate::client::ChannelStats>,
+}
+
+impl StatsSnapshot {
+    /// The snapshot of `client`.
+    pub fn of(client: &Client) -> Self {
+        StatsSnapshot {
+            stats: client.stats(),
+            channels: client.channel_stats(),
+        }
+    }
+
+    /// Channels that are usable now (Good).
+    pub fn good_channels(&self) -> usize {
+        self.channels
+            .iter()
+            .filter(|c| c.state == crate::state::ChannelState::Good)
+            .count()
+    }
 }
 
 /// Where a subscriber's events go: each adapter wraps its runtime's channel in one and hands
@@ -143,6 +175,7 @@ impl<C> fmt::Debug for Command<C> {
             }
             Command::Closed { channel, reason } => write!(f, "Closed({channel:?}, {reason})"),
             Command::Subscribe(_) => f.write_str("Subscribe"),
+            Command::Inspect(_) => f.write_str("Inspect"),
             Command::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -391,6 +424,7 @@ impl<C: Completion> Driver<C> {
             }
             Command::Closed { channel, reason } => self.client.handle_closed(channel, reason, now),
             Command::Subscribe(sink) => self.sinks.push(sink),
+            Command::Inspect(look) => look(&self.client),
             Command::Shutdown => {
                 self.shut_down = true;
                 for (_, w) in self.backlog.drain(..) {

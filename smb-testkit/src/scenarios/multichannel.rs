@@ -72,6 +72,11 @@ pub async fn multichannel_binds_and_survives_a_cut<H: Harness>(h: H) {
     );
     assert!(on_conn(&proxy, 0, Command::Ioctl) >= 1, "interface query");
     sleep(Duration::from_millis(200)).await;
+    // The adapter's view agrees: two usable channels, one of them bound.
+    let snap = h.stats(&c).await.expect("stats");
+    assert_eq!(snap.good_channels(), 2, "{snap:?}");
+    assert!(snap.channels.iter().any(|ch| ch.bound), "{snap:?}");
+    assert_eq!(snap.stats.channels_bound, 1, "{snap:?}");
     let size = 32 << 20;
     let data = random_bytes(size, 77);
     h.create_dir_all(&s, "mc").await.expect("mkdir");
@@ -95,6 +100,13 @@ pub async fn multichannel_binds_and_survives_a_cut<H: Harness>(h: H) {
         );
     }
     assert_eq!(new_session_setups(&proxy), 1, "one session");
+    let snap = h.stats(&c).await.expect("stats");
+    for ch in &snap.channels {
+        assert!(
+            ch.bytes_sent > 0 && ch.bytes_received > 0 && ch.requests_sent > 0,
+            "every channel carried traffic: {snap:?}"
+        );
+    }
 
     // Cut connection 1 in the middle of a read.
     put_on_disk(server, "mc/b.bin", &data);
