@@ -35,8 +35,8 @@ pub use multichannel::multichannel_binds_and_survives_a_cut;
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
-    stalled_connection_is_replaced, transfer_survives_two_cuts,
-    transitions_are_the_same_on_every_runtime,
+    session_expiry_reauthenticates_in_place, stalled_connection_is_replaced,
+    transfer_survives_two_cuts, transitions_are_the_same_on_every_runtime,
 };
 
 /// A boxed future.
@@ -1512,6 +1512,7 @@ macro_rules! scenario_tests {
             stalled_server_times_out, error_kinds, transfer_survives_two_cuts,
             concurrent_io_across_repeated_cuts, stalled_connection_is_replaced,
             transitions_are_the_same_on_every_runtime, server_restart_loses_durable_handles,
+            session_expiry_reauthenticates_in_place,
             attack_unsigned_read_session_id_zero, attack_flipped_read_signature,
             attack_forged_interim_then_tampered_final,
             attack_plaintext_interim_on_encrypted_session,

@@ -332,3 +332,82 @@ pub async fn server_restart_loses_durable_handles<H: Harness>(h: H) {
     assert!(again == data, "the file read afresh is the file");
     h.shutdown(c).await;
 }
+
+/// The session expires in the middle of a read: STATUS_NETWORK_SESSION_EXPIRED, put in place
+/// of one READ answer by the proxy (an unsigned session, so the answer is taken as the
+/// server's; Samba itself only expires Kerberos sessions). The client re-authenticates in
+/// place (one more SESSION_SETUP on the same connection, no NEGOTIATE, no TREE_CONNECT, the
+/// open kept) and the read completes with the file's bytes. (A faked
+/// STATUS_NETWORK_NAME_DELETED cannot be tested this way: Samba still holds the open on the
+/// tree it never dropped, so the reclaim is refused; the simulations cover it.)
+pub async fn session_expiry_reauthenticates_in_place<H: Harness>(h: H) {
+    use smb_core::wire::NtStatus;
+    let server = durable_server();
+    let data = random_bytes(4 << 20, 51);
+    put_on_disk(server, "expiry/r.bin", &data);
+    {
+        let (status, what) = (NtStatus::NETWORK_SESSION_EXPIRED, "session expired");
+        let proxy = proxy_for(server);
+        let (c, _) = h
+            .connect(proxied_login(&proxy, server, ClientConfig::default()))
+            .await
+            .expect("login through the proxy");
+        let s = h.share(&c, SHARE).await.expect("tree connect");
+        let done = Arc::new(Mutex::new(false));
+        let d2 = done.clone();
+        proxy.rewrite(Direction::ToClient, move |i| {
+            let mut once = d2.lock().unwrap_or_else(|e| e.into_inner());
+            if *once || !crate::frames::is_response_to(i.payload(), Command::Read) {
+                return;
+            }
+            let Some(real) = crate::frames::first_header(i.payload()) else {
+                return;
+            };
+            *once = true;
+            let hdr = crate::frames::response_header(&real, status, real.credits.max(1));
+            i.replace(crate::frames::message_bytes(
+                &hdr,
+                &crate::frames::ERROR_BODY,
+            ));
+        });
+        let (setups, tcons, negs) = (
+            proxy.request_count(Command::SessionSetup),
+            proxy.request_count(Command::TreeConnect),
+            proxy.request_count(Command::Negotiate),
+        );
+        let _w = Watchdog::new(Duration::from_secs(60), "a read after a rewritten status");
+        let got = h
+            .read_file(&s, "expiry/r.bin")
+            .await
+            .unwrap_or_else(|e| panic!("{what}: the read recovers: {e}"));
+        assert!(
+            *done.lock().unwrap_or_else(|e| e.into_inner()),
+            "{what}: rewritten"
+        );
+        assert!(got == data, "{what}: the bytes are the file's");
+        assert_eq!(proxy.connections(), 1, "{what}: the connection was kept");
+        assert_eq!(
+            proxy.request_count(Command::Negotiate),
+            negs,
+            "{what}: no NEGOTIATE"
+        );
+        if status == NtStatus::NETWORK_SESSION_EXPIRED {
+            assert!(
+                proxy.request_count(Command::SessionSetup) > setups,
+                "{what}: re-authenticated"
+            );
+            assert_eq!(
+                proxy.request_count(Command::TreeConnect),
+                tcons,
+                "{what}: tree kept"
+            );
+        } else {
+            assert_eq!(
+                proxy.request_count(Command::TreeConnect),
+                tcons + 1,
+                "{what}: one TREE_CONNECT"
+            );
+        }
+        h.shutdown(c).await;
+    }
+}
