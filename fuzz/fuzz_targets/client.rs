@@ -4,7 +4,7 @@
 //! the clock moving between pieces; then a timeout, a submission, a close and a shutdown. The
 //! client must never panic and must keep draining to `Output::Timeout`.
 use libfuzzer_sys::fuzz_target;
-use smb_core::auth::{NtlmAuthenticator, NtlmCredentials};
+use smb_core::auth::NtlmCredentials;
 use smb_core::client::{
     ChannelId, Client, ClientConfig, CloseReason, Output, Request, ServerAddr,
 };
