@@ -786,3 +786,56 @@ impl Sim {
         self.server.count(c) == 0
     }
 }
+
+/// A stream that cannot be cut into frames: before the first login it ends the connect with
+/// that error (no reconnect is tried: the server is not one to log in to); after it, the
+/// channel is replaced and the session recovers. Both are counted as malformed, and a
+/// framing error reported for a channel that is already gone is only counted as stale.
+#[test]
+fn framing_errors_end_the_login_or_replace_the_channel() {
+    use smb_core::wire::DecodeError;
+    let bad = || DecodeError::BadField {
+        field: "ProtocolId",
+        value: 0x48,
+    };
+    // Before the first login.
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    let op = s.client.connect(ServerAddr::from("127.0.0.1:445"), s.now);
+    s.client.handle_framing_error(ChannelId(0), bad(), s.now);
+    s.run_for(smb_core::time::Duration::from_secs(5));
+    let e = s
+        .done
+        .remove(&op)
+        .expect("the connect completed")
+        .unwrap_err();
+    // Nothing SMB2 was heard on the channel yet: "not an SMB2/3 server".
+    assert!(
+        matches!(e.kind, ErrorKind::Channel(ChannelError::NotSmb2(_))),
+        "{e:?}"
+    );
+    assert_eq!(s.client.stats().malformed, 1);
+    assert!(
+        !s.events
+            .iter()
+            .any(|e| matches!(e, Event::Recovery(RecoveryEvent::Started { .. }))),
+        "no reconnect before the first login: {:?}",
+        s.events
+    );
+    // After it.
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.client.handle_framing_error(ChannelId(0), bad(), s.now);
+    s.run_for(smb_core::time::Duration::from_secs(5));
+    assert_eq!(s.client.stats().malformed, 1);
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, Event::Recovery(RecoveryEvent::Restored { .. }))),
+        "the session came back on a new channel: {:?}",
+        s.events
+    );
+    let stale = s.client.stats().stale_inputs;
+    s.client.handle_framing_error(ChannelId(0), bad(), s.now);
+    assert_eq!(s.client.stats().stale_inputs, stale + 1, "counted as stale");
+    assert_eq!(s.client.stats().malformed, 1, "not as malformed");
+}
