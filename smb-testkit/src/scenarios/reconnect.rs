@@ -32,7 +32,7 @@ fn assert_one_setup_per_connection(proxy: &FaultProxy, trees: usize, what: &str)
 
 /// Wait until the proxy has forwarded `n` more requests of `cmd` than `base`.
 async fn wait_for_more(proxy: &FaultProxy, cmd: Command, base: usize, n: usize, what: &str) {
-    let ok = wait_until(proxy, Duration::from_secs(30), |p| {
+    let ok = wait_until(proxy, Duration::from_secs(60), |p| {
         p.request_count(cmd) >= base + n
     })
     .await;
@@ -43,12 +43,14 @@ async fn wait_for_more(proxy: &FaultProxy, cmd: Command, base: usize, n: usize, 
     );
 }
 
-/// A 256 MiB read and a 256 MiB write, each cut twice in the middle: both complete, the bytes
+/// A 48 MiB read and a 48 MiB write, each cut twice in the middle: both complete, the bytes
 /// are the right ones (checked by hash), and every connection carried one NEGOTIATE and at
 /// most one TREE_CONNECT.
 pub async fn transfer_survives_two_cuts<H: Harness>(h: H) {
     let server = durable_server();
-    let size = 256 << 20;
+    // 48 MiB: with 256 MiB, Samba sometimes took over 30 s to give the write handle back
+    // after a cut (seen in a cold CI run); the size is not what this checks.
+    let size = 48 << 20;
     let data = random_bytes(size, 21);
     put_on_disk(server, "cuts/r.bin", &data);
     for write in [false, true] {
