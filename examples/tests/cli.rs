@@ -466,6 +466,11 @@ fn interrupt(child: &mut Child) -> Output {
     let pid = child.id().to_string();
     let st = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(st.success());
+    finish(child)
+}
+
+/// Wait for `child` to end and collect its piped output.
+fn finish(child: &mut Child) -> Output {
     let mut out = Vec::new();
     let mut err = Vec::new();
     child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
@@ -608,15 +613,7 @@ fn survives_killed_connections(rt: &str) {
             let killed = kill_connections_to(port);
             assert!(killed >= 1, "kill {kill}: no connection to kill");
         }
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
-        Output {
-            status: child.wait().unwrap(),
-            stdout: out,
-            stderr: err,
-        }
+        finish(&mut child)
     };
 
     let dst = local.path("big.bin");

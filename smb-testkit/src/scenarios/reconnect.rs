@@ -404,12 +404,7 @@ pub async fn session_expiry_reauthenticates_in_place<H: Harness>(h: H) {
     put_on_disk(server, "expiry/r.bin", &data);
     {
         let (status, what) = (NtStatus::NETWORK_SESSION_EXPIRED, "session expired");
-        let proxy = proxy_for(server);
-        let (c, _) = h
-            .connect(proxied_login(&proxy, server, ClientConfig::default()))
-            .await
-            .expect("login through the proxy");
-        let s = h.share(&c, SHARE).await.expect("tree connect");
+        let (proxy, c, s) = via_proxy(&h, server).await;
         let done = Arc::new(Mutex::new(false));
         let d2 = done.clone();
         proxy.rewrite(Direction::ToClient, move |i| {
