@@ -310,3 +310,38 @@ fn a_listing_dropped_with_its_create_answered_closes_the_handle() {
     drop(DirStream::open(fake.clone(), TreeId(1), "dir", "*"));
     assert_eq!(fake.0.lock().unwrap().log, ["Create", "Close"]);
 }
+
+/// A listing past its entry cap is refused with a protocol error (and the handle closed),
+/// whatever the server keeps sending; under the cap the same pages list completely.
+#[test]
+fn a_listing_past_its_entry_cap_is_refused() {
+    let pages = || {
+        vec![
+            vec![entry("a"), entry("b")],
+            vec![entry("c"), entry("d")],
+            vec![entry("e")],
+        ]
+    };
+    let list = |cap: u64| {
+        let fake = Fake::default();
+        fake.0.lock().unwrap().dir_pages = pages();
+        let mut d = DirStream::open(fake.clone(), TreeId(1), "dir", "*").with_max_entries(cap);
+        let mut out = Vec::new();
+        while let Some(e) = ready(d.poll_next_entry(&mut cx())) {
+            out.push(e.map(|e| e.name));
+        }
+        (out, fake.0.lock().unwrap().log.clone())
+    };
+    let (ok, _) = list(5);
+    assert_eq!(
+        ok.into_iter().collect::<Result<Vec<_>, _>>().unwrap(),
+        ["a", "b", "c", "d", "e"]
+    );
+    let (capped, log) = list(3);
+    let e = capped.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Protocol("the directory listing passed the entry limit")
+    );
+    assert_eq!(log.last(), Some(&"Close"));
+}
