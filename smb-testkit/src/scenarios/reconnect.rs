@@ -107,11 +107,20 @@ pub async fn transfer_survives_two_cuts<H: Harness>(h: H) {
             // client says so rather than reopening a file that may have changed, and the
             // caller writes it again.
             Err(e) if write && e.to_string().contains("could not be reclaimed") => {
+                // Another name: Samba may keep the lost open alive (blocking new opens of
+                // that file) until its old connection's process is gone.
                 eprintln!("{what}: the server could not give the handle back: {e}");
-                h.write_file(&s, "cuts/w.bin", data.clone(), 1 << 20)
+                h.write_file(&s, "cuts/w2.bin", data.clone(), 1 << 20)
                     .await
                     .unwrap_or_else(|e| panic!("{what} again: {e}"));
-                Vec::new()
+                let again = std::fs::read(server.share_path(SHARE).join("cuts/w2.bin"))
+                    .expect("read back on disk");
+                assert!(
+                    again == data,
+                    "{what} again: the file on the server is intact"
+                );
+                h.shutdown(c).await;
+                continue;
             }
             Err(e) => panic!("{what} across two cuts: {e}"),
         };
@@ -187,7 +196,8 @@ pub async fn concurrent_io_across_repeated_cuts<H: Harness>(h: H) {
     // What a caller does with a lost handle: open the file again.
     for i in &lost {
         let data = random_bytes(3 << 20, 100 + i);
-        let name = format!("cuts16/f{i}.bin");
+        // Another name: Samba may keep the lost open alive until its old process is gone.
+        let name = format!("cuts16/f{i}-again.bin");
         h.write_file(&s, &name, data.clone(), 256 << 10)
             .await
             .unwrap_or_else(|e| panic!("transfer {i} again: {e}"));
