@@ -81,6 +81,9 @@ pub struct Failure {
     /// The message was already printed (a summary of several failures reported one by
     /// one).
     pub reported: bool,
+    /// A handle was lost with a cut connection (the server did not give it back): writing
+    /// the file again under a new name can still succeed.
+    pub handle_lost: bool,
 }
 
 impl Failure {
@@ -90,6 +93,7 @@ impl Failure {
             code,
             message: message.into(),
             reported: false,
+            handle_lost: false,
         }
     }
 
@@ -200,6 +204,14 @@ pub fn classify(e: &io::Error, phase: Phase, server: &str, share: &str, path: &s
         Some(E::LogonFailure | E::Session(SessionError::LogonFailure(_)))
     );
     if let Some(f) = security_failure(op_kind, server, share, &detail) {
+        return f;
+    }
+    if matches!(op_kind, Some(E::HandleLost)) {
+        let mut f = Failure::new(
+            exit::OTHER,
+            format!("handle lost: {shown_path} on {server} ({detail})"),
+        );
+        f.handle_lost = true;
         return f;
     }
     if matches!(op_kind, Some(E::BadShare)) {
@@ -404,6 +416,7 @@ impl Failures {
                     code: w.code,
                     message: msg,
                     reported: true,
+                    handle_lost: false,
                 })
             }
         }

@@ -439,6 +439,7 @@ fn put_stdin(ctx: &Ctx, s: &Session, loc: &Location) -> Result<(), Failure> {
         &loc.path,
         None,
         None,
+        0,
         &t,
     );
     let shown = s.shown(&loc.path);
@@ -705,20 +706,55 @@ fn put_one(s: &Session, job: &PutJob, resume: bool, t: &Transfer) -> Result<(), 
             .map_err(|e| Failure::local(&job.local, &e))?;
     }
     let keep = resume.then_some(offset);
-    upload(
-        s,
-        &mut file,
-        &job.local,
-        &job.remote,
-        Some(job.size),
-        keep,
-        t,
-    )
+    let mut attempt = 0;
+    loop {
+        match upload(
+            s,
+            &mut file,
+            &job.local,
+            &job.remote,
+            Some(job.size),
+            keep,
+            attempt,
+            t,
+        ) {
+            // The server did not give the handle back after a cut (Samba can refuse when
+            // writes it had accepted landed after the connection died). The temporary file
+            // is ours, so the safe way on is to upload the whole file again under a new
+            // temporary name: the old one stays held by the server's lost open for a while.
+            Err(f) if f.handle_lost && keep.is_none() && attempt < LOST_HANDLE_RETRIES => {
+                attempt += 1;
+                tracing::info!("{}", f.message);
+                t.println(&format!(
+                    "{}: the server did not give the upload's handle back after the connection \
+                     was lost; uploading it again from the start (as {})",
+                    job.local.display(),
+                    s.shown(&join_path(parent, &temp_name_try(name, attempt)))
+                ));
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| Failure::local(&job.local, &e))?;
+            }
+            r => return r,
+        }
+    }
 }
 
-/// Write `src` to the temporary name of `dest`, then rename it to `dest`. With
-/// `resume = Some(offset)` the temporary file already holds `offset` bytes and is kept on
-/// failure (for the next `--continue`); without, it is created and removed on failure.
+/// Times an upload starts again after the server lost its handle.
+const LOST_HANDLE_RETRIES: u32 = 3;
+
+/// The temporary name of upload attempt `attempt` (0: the one `--continue` looks for).
+fn temp_name_try(name: &str, attempt: u32) -> String {
+    match attempt {
+        0 => temp_name(name),
+        n => format!("{}.{n}", temp_name(name)),
+    }
+}
+
+/// Write `src` to the temporary name of `dest` for `attempt` (see [`temp_name_try`]), then
+/// rename it to `dest`. With `resume = Some(offset)` the temporary file already holds
+/// `offset` bytes and is kept on failure (for the next `--continue`); without, it is created
+/// and removed on failure (unless the server lost its handle: then it still holds the file).
+#[allow(clippy::too_many_arguments)]
 fn upload(
     s: &Session,
     src: &mut dyn Read,
@@ -726,12 +762,13 @@ fn upload(
     dest: &str,
     size: Option<u64>,
     resume: Option<u64>,
+    attempt: u32,
     t: &Transfer,
 ) -> Result<(), Failure> {
     let offset = resume.unwrap_or(0);
     let remote = &*s.remote;
     let (parent, name) = split_parent(dest);
-    let temp = join_path(parent, &temp_name(name));
+    let temp = join_path(parent, &temp_name_try(name, attempt));
     let err = s.err(dest);
     let progress = t.file(name, size);
     progress.skip(offset);
@@ -765,7 +802,13 @@ fn upload(
             Ok(())
         }
         Err(f) => {
-            if resume.is_none() {
+            if f.handle_lost {
+                // Removing it now would wait for the server's lost open to expire.
+                t.println(&format!(
+                    "left {} behind (the server still holds its lost handle; remove it later)",
+                    s.shown(&temp)
+                ));
+            } else if resume.is_none() {
                 let _ = remote.remove_file(&temp);
             }
             Err(f)

@@ -512,6 +512,7 @@ fn every_error_kind_reads_well() {
         ErrorKind::TimedOut,
         ErrorKind::Cancelled,
         ErrorKind::InvalidHandle,
+        ErrorKind::HandleLost,
         ErrorKind::InUse,
         ErrorKind::WrongType,
         ErrorKind::Unsupported,

@@ -279,7 +279,7 @@ fn a_non_durable_open_is_lost_not_silently_reopened() {
             len: 10,
         })
         .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::InvalidHandle, "{e}");
+    assert_eq!(e.kind, ErrorKind::HandleLost, "{e}");
     assert!(e.to_string().contains("open it again"), "{e}");
     assert_eq!(
         s.server.count(Command::Create),
@@ -306,7 +306,7 @@ fn a_durable_handle_the_server_forgot_is_lost() {
     // The client tries a few times (the server might still be closing the old connection).
     s.run_for(Duration::from_secs(30));
     let e = s.done.remove(&op).unwrap().unwrap_err();
-    assert_eq!(e.kind, ErrorKind::InvalidHandle, "{e}");
+    assert_eq!(e.kind, ErrorKind::HandleLost, "{e}");
     assert_eq!(e.status, Some(NtStatus::OBJECT_NAME_NOT_FOUND));
     assert!(e.to_string().contains("could not be reclaimed"), "{e}");
 }

@@ -257,6 +257,9 @@ impl SambaConfig {
                 g.push(l.into());
             }
         }
+        if let Some(level) = debug_log_level() {
+            g.push(format!("log level = {level}"));
+        }
         g.extend(self.global_lines.iter().cloned());
         let mut out = String::from("[global]\n");
         for l in &g {
@@ -316,6 +319,12 @@ pub struct SambaServer {
     password: String,
     shares: Vec<String>,
     config: SambaConfig,
+}
+
+/// `SMB_TESTKIT_SMBD_LOG=N`: run smbd with `log level = N` and keep its directory (logs
+/// under `log/`) after the test, to see why the server answered as it did.
+fn debug_log_level() -> Option<u8> {
+    std::env::var("SMB_TESTKIT_SMBD_LOG").ok()?.parse().ok()
 }
 
 fn free_port(addrs: &[Ipv4Addr]) -> io::Result<u16> {
@@ -431,6 +440,10 @@ impl SambaServer {
     }
 
     fn spawn_janitor(&mut self) {
+        if debug_log_level().is_some() {
+            eprintln!("smbd logs kept in {}", self.root.join("log").display());
+            return;
+        }
         // Reads until this process's end of the pipe closes, then removes the directory.
         let j = Command::new("sh")
             .args([
@@ -708,7 +721,9 @@ fn kill_group(child: &mut Child) {
 impl Drop for SambaServer {
     fn drop(&mut self) {
         self.stop();
-        let _ = fs::remove_dir_all(&self.root);
+        if debug_log_level().is_none() {
+            let _ = fs::remove_dir_all(&self.root);
+        }
         if let Some(mut j) = self.janitor.take() {
             let _ = j.kill();
             let _ = j.wait();

@@ -37,6 +37,7 @@ pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
     session_expiry_reauthenticates_in_place, stalled_connection_is_replaced,
     transfer_survives_two_cuts, transitions_are_the_same_on_every_runtime,
+    write_handle_lost_on_default_samba,
 };
 
 /// A boxed future.
@@ -1510,7 +1511,8 @@ macro_rules! scenario_tests {
             big_read_pipelined,
             metadata_one_compound, copy_is_server_side, server_gone_mid_transfer,
             stalled_server_times_out, error_kinds, transfer_survives_two_cuts,
-            concurrent_io_across_repeated_cuts, stalled_connection_is_replaced,
+            concurrent_io_across_repeated_cuts, write_handle_lost_on_default_samba,
+            stalled_connection_is_replaced,
             transitions_are_the_same_on_every_runtime, server_restart_loses_durable_handles,
             session_expiry_reauthenticates_in_place,
             attack_unsigned_read_session_id_zero, attack_flipped_read_signature,

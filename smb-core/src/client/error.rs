@@ -229,8 +229,13 @@ pub enum ErrorKind {
     TimedOut,
     /// Cancelled by the caller.
     Cancelled,
-    /// The file handle is no longer valid (closed, or lost after a reconnect).
+    /// The file handle is no longer valid (closed, or never opened).
     InvalidHandle,
+    /// The file was open when the connection was lost and the server did not give its
+    /// durable handle back (not durable, timed out, or the file changed meanwhile): the
+    /// library does not silently open it again, since the file may differ from what the
+    /// caller saw. Open it again (and, for a write, write what was not confirmed).
+    HandleLost,
     /// The file is in use (sharing violation, lock conflict).
     InUse,
     /// Not a directory / is a directory / directory not empty.
@@ -417,6 +422,7 @@ impl fmt::Display for OpError {
             },
             ErrorKind::Cancelled => f.write_str("cancelled")?,
             ErrorKind::InvalidHandle => f.write_str("the file handle is no longer valid")?,
+            ErrorKind::HandleLost => f.write_str("the file handle was lost with the connection")?,
             ErrorKind::InUse => {
                 f.write_str("the file is in use (sharing violation or lock conflict)")?
             }

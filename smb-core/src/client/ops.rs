@@ -505,7 +505,7 @@ impl Client {
                     return Readiness::Gone;
                 }
                 OpenState::Lost => {
-                    let e = OpError::new(ErrorKind::InvalidHandle).with_context(
+                    let e = OpError::new(ErrorKind::HandleLost).with_context(
                         "the file was open when the connection was lost and its handle could \
                          not be reclaimed; open it again",
                     );

@@ -128,7 +128,7 @@ impl Client {
                         self.stats.opens_lost += 1;
                         self.emit(t);
                         let lost = OpError {
-                            kind: ErrorKind::InvalidHandle,
+                            kind: ErrorKind::HandleLost,
                             status,
                             command: Some(Command::Create),
                             context: Some(String::from(

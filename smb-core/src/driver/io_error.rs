@@ -35,6 +35,8 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         ErrorKind::TimedOut => K::TimedOut,
         ErrorKind::Cancelled => K::Interrupted,
         ErrorKind::InvalidHandle => K::InvalidInput,
+        // Retrying the same handle cannot work; opening the file again can.
+        ErrorKind::HandleLost => K::ConnectionAborted,
         ErrorKind::InUse => K::ResourceBusy,
         ErrorKind::WrongType => K::InvalidInput,
         ErrorKind::Unsupported => K::Unsupported,
