@@ -88,8 +88,9 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIALECT", value_parser = parse_dialect, help_heading = "Connection")]
     pub max_dialect: Option<Dialect>,
     /// Connections (channels) one session may use: more than 1 binds extra connections to
-    /// the session when the server offers multichannel (SMB 3.x), all to the address given.
-    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+    /// the session when the server offers multichannel (SMB 3.x), all to the address given;
+    /// 1 turns multichannel off.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=32), help_heading = "Connection")]
     pub channels: u16,
     /// Time limit of each request and of connecting (e.g. 30, 30s, 500ms, 2m).

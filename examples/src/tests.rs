@@ -108,6 +108,9 @@ impl Remote for Mem {
     fn runtime(&self) -> Runtime {
         Runtime::Blocking
     }
+    fn stats(&self) -> io::Result<smb_core::driver::StatsSnapshot> {
+        Err(io::Error::other("no engine behind the in-memory share"))
+    }
     fn negotiated(&self) -> Negotiated {
         let fs = self.fs();
         Negotiated {

@@ -4,7 +4,7 @@
 //! adapter asked for carried the traffic. Every failure case asserts the exit code and the
 //! one-line message.
 
-use smb_testkit::{FaultProxy, GUEST_SHARE, SHARE, SambaConfig, SambaServer};
+use smb_testkit::{Direction, FaultProxy, GUEST_SHARE, SHARE, SambaConfig, SambaServer};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -548,6 +548,63 @@ fn durable_lab() -> &'static SambaServer {
     })
 }
 
+/// `smb --channels 4 get` against a Samba that offers multichannel: `info` shows four
+/// channels in use, and a 64 MiB download is spread over several connections and intact.
+#[test]
+fn multichannel_get() {
+    static LAB: OnceLock<SambaServer> = OnceLock::new();
+    let lab = LAB.get_or_init(|| {
+        SambaConfig::new()
+            .multichannel(0)
+            .durable_handles(true)
+            .start()
+            .expect("start the multichannel Samba server")
+    });
+    let src = data(64 << 20, 12);
+    lab.put_file(SHARE, "mc/big.bin", &src).unwrap();
+    let proxy = FaultProxy::start(lab.addr()).unwrap();
+    let url = format!("smb://{}@{}/{SHARE}", lab.user(), proxy.addr());
+    let smb = |args: &[&str]| {
+        let mut c = Command::new(SMB);
+        c.args(args)
+            .env("SMB_PASSWORD", lab.password())
+            .env_remove("SMB_RUNTIME")
+            .env_remove("SMB_RESOLVE")
+            .stdin(Stdio::null());
+        ok(run(c))
+    };
+    let o = smb(&["--channels", "4", "info", &url]);
+    assert!(
+        stdout(&o).contains("channels:        4 of up to 4 (the server offers multichannel)"),
+        "{}",
+        show(&o)
+    );
+    let o = smb(&["--json", "info", &url]);
+    assert!(stdout(&o).contains("\"channels\":4,"), "{}", show(&o));
+    let local = Scratch::new("mc-get");
+    let before = proxy.connections();
+    smb(&[
+        "--channels",
+        "4",
+        "get",
+        &format!("{url}/mc/big.bin"),
+        &local.file("big.bin"),
+    ]);
+    assert!(
+        std::fs::read(local.path("big.bin")).unwrap() == src,
+        "the download is intact"
+    );
+    let carried = (before..proxy.connections())
+        .filter(|&c| {
+            proxy
+                .counts(c, Direction::ToServer)
+                .get(&smb_core::wire::Command::Read)
+                .is_some_and(|n| *n > 0)
+        })
+        .count();
+    assert!(carried >= 2, "the READs went over {carried} connections");
+}
+
 /// Kill, from outside the process (`ss -K`, as an administrator or a flaky network would),
 /// every TCP connection whose peer is `port` on loopback. Returns how many it killed.
 fn kill_connections_to(port: u16) -> usize {
@@ -899,9 +956,16 @@ fn security_options() {
         USAGE,
         "--min-dialect is above --max-dialect",
     );
+    // This lab does not offer multichannel: one channel, and info says why.
     let o = ok(run(cmd(&["--channels", "4", "info", &base()])));
     assert!(
-        stdout(&o).contains("channels:        up to 4"),
+        stdout(&o).contains("channels:        1 (the server does not offer multichannel)"),
+        "{}",
+        show(&o)
+    );
+    let o = ok(run(cmd(&["--channels", "1", "info", &base()])));
+    assert!(
+        stdout(&o).contains("channels:        1 (--channels 1)"),
         "{}",
         show(&o)
     );

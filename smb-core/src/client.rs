@@ -374,6 +374,10 @@ struct Io {
     data: Bytes,
     /// WRITE: bytes acknowledged.
     written: u64,
+    /// WRITE pieces the server answered with STATUS_FILE_NOT_AVAILABLE and that are replayed
+    /// ([MS-SMB2] 3.2.5.12), and when the next try may go.
+    not_available: u32,
+    retry_at: Option<Instant>,
     error: Option<OpError>,
 }
 

@@ -199,8 +199,26 @@ fn no_multichannel_without_the_server_capability() {
 }
 
 #[test]
-fn no_multichannel_by_default() {
+fn four_channels_by_default_when_offered() {
     let mut s = Sim::new(client_config(), mc_server(Dialect::Smb311));
+    s.login();
+    let _t = s.tree();
+    s.run_for(Duration::from_secs(5));
+    assert_eq!(s.client.channels().len(), 4);
+    assert_eq!(s.server.interface_queries, 1);
+    assert_eq!(
+        s.server.bind_requests.len(),
+        6,
+        "three bindings of two legs each"
+    );
+}
+
+#[test]
+fn one_channel_when_asked_for_one() {
+    let mut s = Sim::new(
+        client_config().with_max_channels(1),
+        mc_server(Dialect::Smb311),
+    );
     s.login();
     let _t = s.tree();
     s.run_for(Duration::from_secs(5));
@@ -482,5 +500,64 @@ fn address_policies() {
     assert_eq!(
         multichannel::loopback_only(&ServerAddr::from("localhost"), &ifs[1..2]),
         vec![ServerAddr::from("127.0.0.2:445")]
+    );
+}
+
+/// [MS-SMB2] 3.2.5.12: a WRITE answered STATUS_FILE_NOT_AVAILABLE (the server still counts
+/// requests of an older ChannelSequence) is replayed, marked REPLAY_OPERATION, after a
+/// pause; pieces sent for the first time are never marked as replays.
+#[test]
+fn writes_answered_file_not_available_are_replayed() {
+    let (mut s, _t, f) = setup(Dialect::Smb311, 2, 0);
+    s.server.cfg.not_available_writes = 3;
+    s.server.writes.clear();
+    let data = pattern(4 << 20);
+    let op = s.submit(Request::Write {
+        file: f,
+        offset: 0,
+        data: Bytes::from(data.clone()),
+    });
+    s.run_for(Duration::from_secs(5));
+    let r = s.done.remove(&op).expect("completed").unwrap();
+    assert_eq!(r, Response::Written { count: 4 << 20 });
+    assert_eq!(s.server.files["f.bin"], data, "every byte landed once");
+    let replays = s.server.writes.iter().filter(|(_, r)| *r).count();
+    assert_eq!(
+        replays, 3,
+        "each refused piece replayed once: {:?}",
+        s.server.writes
+    );
+    // Four 1 MiB pieces plus three replays; the first tries were plain.
+    assert_eq!(s.server.writes.len(), 7, "{:?}", s.server.writes);
+    let mut firsts = std::collections::BTreeSet::new();
+    for (off, replay) in &s.server.writes {
+        if firsts.insert(*off) {
+            assert!(!replay, "the first WRITE at {off} is not a replay");
+        }
+    }
+}
+
+/// A server that keeps answering STATUS_FILE_NOT_AVAILABLE: the write ends with that status
+/// after a bounded number of replays, it does not loop. (Without multichannel or persistent
+/// handles negotiated the status is the answer at once.)
+#[test]
+fn file_not_available_forever_ends_the_write() {
+    let (mut s, _t, f) = setup(Dialect::Smb311, 2, 0);
+    s.server.cfg.not_available_writes = u32::MAX;
+    s.server.writes.clear();
+    let op = s.submit(Request::Write {
+        file: f,
+        offset: 0,
+        data: Bytes::from(pattern(1 << 20)),
+    });
+    s.run_for(Duration::from_secs(60));
+    let e = s.done.remove(&op).expect("completed").unwrap_err();
+    assert_eq!(e.status, Some(NtStatus::FILE_NOT_AVAILABLE), "{e}");
+    // The first try and 64 replays.
+    assert_eq!(
+        s.server.writes.len(),
+        65,
+        "{} WRITEs",
+        s.server.writes.len()
     );
 }

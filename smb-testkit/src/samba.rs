@@ -111,6 +111,11 @@ impl SambaConfig {
             .collect();
         self
     }
+    /// `server multi channel support = no` (the default), keeping the addresses.
+    pub fn multichannel_off(mut self) -> Self {
+        self.multichannel = false;
+        self
+    }
     /// Listen on exactly these loopback addresses (the first one is [`SambaServer::addr`]).
     pub fn addresses(mut self, addrs: &[Ipv4Addr]) -> Self {
         assert!(!addrs.is_empty(), "need at least one address");
@@ -682,6 +687,13 @@ impl SambaServer {
         }
         self.config.port = saved;
         r
+    }
+
+    /// Change the configuration with `f` and restart smbd with it (same port and files; as
+    /// with [`restart`](Self::restart), every session and open is gone).
+    pub fn reconfigure(&mut self, f: impl FnOnce(SambaConfig) -> SambaConfig) -> io::Result<()> {
+        self.config = f(self.config.clone());
+        self.restart()
     }
 
     /// Stop smbd now (also done by Drop). The directory stays until Drop.

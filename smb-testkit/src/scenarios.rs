@@ -31,7 +31,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 mod multichannel;
-pub use multichannel::multichannel_binds_and_survives_a_cut;
+pub use multichannel::{
+    encrypted_session_binds_channels, four_channels_dedup_when_all_are_cut,
+    multichannel_binds_and_survives_a_cut, multichannel_falls_back_to_one_channel,
+};
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
@@ -1523,7 +1526,8 @@ macro_rules! scenario_tests {
             attack_transform_other_session_id, attack_transform_from_another_session,
             attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
             attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
-            multichannel_binds_and_survives_a_cut);
+            multichannel_binds_and_survives_a_cut, four_channels_dedup_when_all_are_cut,
+            multichannel_falls_back_to_one_channel, encrypted_session_binds_channels);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -54,6 +54,19 @@ fn names(bits: u32, table: &[(u32, &'static str)]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Channels in use once the extra ones the session asks for are bound (they bind in the
+/// background after the first TREE_CONNECT): waits up to 2 s for `wanted`.
+fn live_channels(s: &Session, wanted: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let good = s.remote.stats().map_or(1, |snap| snap.good_channels());
+        if good >= wanted || std::time::Instant::now() >= deadline {
+            return good.max(1);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn share_type(t: u8) -> &'static str {
     match t {
         1 => "disk",
@@ -89,6 +102,13 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
         let signing_alg = n.signing_algorithm.map(signing_name);
         let cipher = n.cipher.map(cipher_name);
         let server_caps = server_capabilities(n.capabilities);
+        let offered = n.capabilities & 0x08 != 0; // SMB2_GLOBAL_CAP_MULTI_CHANNEL
+        let wanted = if offered {
+            usize::from(ctx.g.channels)
+        } else {
+            1
+        };
+        let live = live_channels(&s, wanted);
         let mut p = Printer::new();
         let text = if ctx.g.json {
             let strs = |v: &[&str]| Value::Arr(v.iter().map(|s| Value::from(*s)).collect());
@@ -121,7 +141,9 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                     "share_encrypted",
                     Value::Bool(share.encrypted || share_requires),
                 ),
-                ("channels", Value::Num(u64::from(ctx.g.channels))),
+                ("channels", Value::Num(live as u64)),
+                ("max_channels", Value::Num(u64::from(ctx.g.channels))),
+                ("multichannel_offered", Value::Bool(offered)),
                 ("share_type", Value::from(share_type(share.share_type))),
                 ("share_flags", strs(&flags)),
                 ("share_capabilities", strs(&caps)),
@@ -164,18 +186,11 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 },
                 cipher.map_or(String::new(), |c| format!(", cipher {c}")),
                 list(&server_caps),
-                if ctx.g.channels > 1 {
-                    format!(
-                        "up to {} ({})",
-                        ctx.g.channels,
-                        if n.capabilities & 0x08 != 0 {
-                            "the server offers multichannel"
-                        } else {
-                            "the server does not offer multichannel: one is used"
-                        }
-                    )
-                } else {
-                    "1".to_string()
+                match (offered, ctx.g.channels) {
+                    (_, 1) => "1 (--channels 1)".to_string(),
+                    (true, max) =>
+                        format!("{live} of up to {max} (the server offers multichannel)"),
+                    (false, _) => "1 (the server does not offer multichannel)".to_string(),
                 },
                 list(&flags),
                 list(&caps),

@@ -61,6 +61,9 @@ impl Remote for Blocking {
     fn negotiated(&self) -> Negotiated {
         negotiated(self.client.info())
     }
+    fn stats(&self) -> io::Result<smb_core::driver::StatsSnapshot> {
+        self.client.stats()
+    }
     fn share_info(&self) -> io::Result<ShareInfo> {
         share_info(self.share.name(), |r| self.client.raw(r))
     }

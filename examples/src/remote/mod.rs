@@ -138,6 +138,8 @@ pub trait Remote: Send + Sync {
     fn negotiated(&self) -> Negotiated;
     /// What the server says about the share.
     fn share_info(&self) -> io::Result<ShareInfo>;
+    /// The client's counters and every channel now.
+    fn stats(&self) -> io::Result<smb_core::driver::StatsSnapshot>;
     /// Size, type and times of `path`.
     fn metadata(&self, path: &str) -> io::Result<Meta>;
     /// Call `each` for every entry of directory `path` (without `.` and `..`), as the

@@ -69,6 +69,9 @@ impl Remote for Smol {
     fn negotiated(&self) -> Negotiated {
         negotiated(self.client.info())
     }
+    fn stats(&self) -> io::Result<smb_core::driver::StatsSnapshot> {
+        smol::block_on(self.client.stats())
+    }
     fn share_info(&self) -> io::Result<ShareInfo> {
         share_info(self.share.name(), |r| block_on(self.client.raw(r)))
     }

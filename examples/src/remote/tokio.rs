@@ -83,6 +83,9 @@ impl Remote for Tokio {
     fn negotiated(&self) -> Negotiated {
         negotiated(self.client.info())
     }
+    fn stats(&self) -> io::Result<smb_core::driver::StatsSnapshot> {
+        self.rt.block_on(self.client.stats())
+    }
     fn share_info(&self) -> io::Result<ShareInfo> {
         share_info(self.share.name(), |r| self.rt.block_on(self.client.raw(r)))
     }

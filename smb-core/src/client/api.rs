@@ -167,7 +167,8 @@ pub struct ClientConfig {
     /// more than 1, and a 3.x server that offers SMB2_GLOBAL_CAP_MULTI_CHANNEL, the client
     /// asks the server for its interfaces (FSCTL_QUERY_NETWORK_INTERFACE_INFO, after the
     /// first TREE_CONNECT) and binds extra channels to the addresses `channel_addrs`
-    /// chooses. Default 1 (no multichannel).
+    /// chooses; with 1, or a server that does not offer it, one connection is used. Default
+    /// 4.
     pub max_channels: usize,
     /// Which addresses extra channels connect to, given the first connection's address and
     /// the interfaces the server reported (empty when it did not answer). Default
@@ -345,7 +346,7 @@ impl Default for ClientConfig {
             reconnect_backoff: Duration::from_millis(100),
             reconnect_backoff_max: Duration::from_secs(5),
             crypto_provider: crate::crypto::preferred_provider(),
-            max_channels: 1,
+            max_channels: 4,
             channel_addrs: multichannel::same_address,
         }
     }

@@ -13,6 +13,14 @@ use super::*;
 /// for broken.
 const MAX_EMPTY_READS: u32 = 2;
 
+/// WRITE pieces of one operation replayed after STATUS_FILE_NOT_AVAILABLE before the status
+/// is the answer, and the pause before each replay (growing to the cap). The server says it
+/// while requests of an older ChannelSequence are still outstanding there ([MS-SMB2]
+/// 3.3.5.2.10), e.g. those of a channel that was just lost.
+const MAX_NOT_AVAILABLE: u32 = 64;
+const NOT_AVAILABLE_DELAY: Duration = Duration::from_millis(10);
+const NOT_AVAILABLE_DELAY_MAX: Duration = Duration::from_millis(250);
+
 impl Io {
     pub(super) fn new(file: FileHandle, offset: u64, len: u64, data: Bytes) -> Io {
         Io {
@@ -27,6 +35,8 @@ impl Io {
             empty_reads: 0,
             data,
             written: 0,
+            not_available: 0,
+            retry_at: None,
             error: None,
         }
     }
@@ -144,6 +154,12 @@ impl Client {
                 body.encode_head(piece as u32, &mut msg);
                 self.out_msg(msg, Some(data), Command::Write, 0, part, tree_wire)
             };
+            // Only a piece sent before is a replay ([MS-SMB2] 3.2.4.1: REPLAY_OPERATION marks
+            // a request sent again); new pieces go out plain, or a server still counting the
+            // lost channel's requests refuses them (3.3.5.2.10).
+            if let Some(o) = self.ops.get_mut(&op) {
+                o.replay = again;
+            }
             self.transmit(ch, Some(op), Vec::from([m]))?;
             sent_one = true;
             if let Some(Op {
@@ -195,6 +211,35 @@ impl Client {
         io.outstanding = io.outstanding.saturating_sub(1);
         let cmd = *cmd;
         let asked = u64::from(len);
+        // [MS-SMB2] 3.2.5.12: on 3.x with multichannel or persistent handles, a WRITE
+        // answered STATUS_FILE_NOT_AVAILABLE is replayed (REPLAY_OPERATION set).
+        let replayable = self.neg().is_some_and(|n| {
+            n.dialect.is_smb3()
+                && n.capabilities & (Capabilities::MULTI_CHANNEL | Capabilities::PERSISTENT_HANDLES)
+                    != 0
+        });
+        let now = self.last_now;
+        let Some(Op {
+            kind: OpKind::Io(io, _),
+            replay,
+            ..
+        }) = self.ops.get_mut(&op)
+        else {
+            return Ok(());
+        };
+        if cmd == Command::Write
+            && hdr.status == NtStatus::FILE_NOT_AVAILABLE
+            && replayable
+            && io.not_available < MAX_NOT_AVAILABLE
+        {
+            io.not_available += 1;
+            let pause = (NOT_AVAILABLE_DELAY.as_nanos() * u64::from(io.not_available))
+                .min(NOT_AVAILABLE_DELAY_MAX.as_nanos());
+            io.retry_at = Some(now + Duration::from_nanos(pause));
+            io.again.push((rel, len));
+            *replay = true;
+            return Ok(());
+        }
         match (cmd, hdr.status) {
             (Command::Read, NtStatus::SUCCESS) => {
                 let r = crate::wire::read::ReadResponse::decode(msg)

@@ -318,6 +318,15 @@ impl Client {
                     // Once due, the retry waits for its tree like any reopen; a past
                     // deadline here would make the caller's loop spin.
                     .filter(|t| *t > self.last_now),
+            )
+            .chain(
+                self.ops
+                    .values()
+                    .filter_map(|o| match &o.kind {
+                        OpKind::Io(io, _) => io.retry_at,
+                        _ => None,
+                    })
+                    .filter(|t| *t > self.last_now),
             );
         let echo = self.config.echo_interval.and_then(|iv| {
             self.channels

@@ -478,6 +478,9 @@ impl Client {
                 return Readiness::Go;
             }
             OpKind::Reopen { .. } => return Readiness::Go,
+            OpKind::Io(io, _) if io.retry_at.is_some_and(|t| t > now) => {
+                return Readiness::Wait;
+            }
             OpKind::Io(io, _) => (None, Some(io.file), false),
             OpKind::Single(r) => (
                 request_tree(r),

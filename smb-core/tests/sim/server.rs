@@ -76,6 +76,9 @@ pub struct ServerConfig {
     pub multichannel: bool,
     /// Refuse binding SESSION_SETUPs with this status.
     pub refuse_binding: Option<NtStatus>,
+    /// Answer this many WRITEs with STATUS_FILE_NOT_AVAILABLE first (what a server says
+    /// while requests of an older ChannelSequence are outstanding, [MS-SMB2] 3.3.5.2.10).
+    pub not_available_writes: u32,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +102,7 @@ impl Default for ServerConfig {
             durable: true,
             multichannel: false,
             refuse_binding: None,
+            not_available_writes: 0,
         }
     }
 }
@@ -169,6 +173,8 @@ pub fn error_body() -> Vec<u8> {
 
 pub struct Server {
     pub cfg: ServerConfig,
+    /// Every WRITE received: (offset, REPLAY_OPERATION set).
+    pub writes: Vec<(u64, bool)>,
     conns: BTreeMap<ChannelId, Conn>,
     /// The connection whose request is being answered (or the newest one).
     pub current: ChannelId,
@@ -260,6 +266,7 @@ impl Server {
             script: None,
             forge: None,
             charge_violations: Vec::new(),
+            writes: Vec::new(),
             tree_ids: BTreeMap::new(),
             creates: Vec::new(),
             headers: Vec::new(),
@@ -744,6 +751,13 @@ impl Server {
             }
             Command::Write => {
                 let req = WriteRequest::decode(msg).unwrap();
+                let replay = h.flags.0 & HeaderFlags::REPLAY_OPERATION != 0;
+                self.writes.push((req.offset, replay));
+                if self.cfg.not_available_writes > 0 {
+                    self.cfg.not_available_writes -= 1;
+                    let rh = self.resp(h, NtStatus::FILE_NOT_AVAILABLE);
+                    return Some(vec![(rh, error_body())]);
+                }
                 let Some(name) = self.live_open(req.file_id) else {
                     let rh = self.resp(h, NtStatus::FILE_CLOSED);
                     return Some(vec![(rh, error_body())]);

@@ -48,6 +48,17 @@ fn new_session_setups(proxy: &FaultProxy) -> usize {
         .count()
 }
 
+/// Cut connection `conn` once it has carried `n` more `cmd` requests.
+async fn cut_once_busy(proxy: &FaultProxy, conn: usize, cmd: Command, n: usize) {
+    let base = on_conn(proxy, conn, cmd);
+    let progressed = wait_until(proxy, Duration::from_secs(60), |p| {
+        on_conn(p, conn, cmd) >= base + n
+    })
+    .await;
+    assert!(progressed, "connection {conn} carries {cmd:?}s");
+    proxy.cut(conn);
+}
+
 /// Two channels of one session: both carry READs and WRITEs of a 32 MiB round trip; then
 /// the second is cut in the middle of a read, which completes with the right bytes, with no
 /// new session and no TREE_CONNECT; the channel is bound again.
@@ -113,13 +124,7 @@ pub async fn multichannel_binds_and_survives_a_cut<H: Harness>(h: H) {
     proxy.set_response_delay(Duration::from_millis(1));
     let (h2, s2) = (h.clone(), s.clone());
     let task = h.spawn(Box::pin(async move { h2.read_file(&s2, "mc/b.bin").await }));
-    let base = on_conn(&proxy, 1, Command::Read);
-    let progressed = wait_until(&proxy, Duration::from_secs(30), |p| {
-        on_conn(p, 1, Command::Read) >= base + 4
-    })
-    .await;
-    assert!(progressed, "connection 1 carries the read");
-    proxy.cut(1);
+    cut_once_busy(&proxy, 1, Command::Read, 4).await;
     proxy.set_response_delay(Duration::ZERO);
     let _w = Watchdog::new(Duration::from_secs(120), "a read across a cut channel");
     let got = task.await.expect("the read completes across the cut");
@@ -133,5 +138,220 @@ pub async fn multichannel_binds_and_survives_a_cut<H: Harness>(h: H) {
     // The cut channel is bound again in the background.
     let rebound = wait_until(&proxy, Duration::from_secs(20), |p| setup_answered(p, 2)).await;
     assert!(rebound, "the lost channel was bound again");
+    h.shutdown(c).await;
+}
+
+/// Wait until connections `1..n` of `proxy` are bound (both binding legs answered).
+async fn wait_bound(proxy: &FaultProxy, first: usize, n: usize, what: &str) {
+    let bound = wait_until(proxy, Duration::from_secs(30), |p| {
+        (first..first + n).all(|c| setup_answered(p, c))
+    })
+    .await;
+    assert!(
+        bound,
+        "{what}: {n} connections bound from connection {first} ({} connections; {:?})",
+        proxy.connections(),
+        (0..proxy.connections())
+            .map(|c| (
+                proxy.counts(c, Direction::ToServer),
+                proxy.counts(c, Direction::ToClient)
+            ))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Requests of `cmd` the proxy forwarded, on every connection.
+fn total(proxy: &FaultProxy, cmd: Command) -> usize {
+    (0..proxy.connections())
+        .map(|conn| on_conn(proxy, conn, cmd))
+        .sum()
+}
+
+/// Four channels by default (the server offers multichannel): a 512 MiB write and read are
+/// striped over all four. One channel cut mid-write: nothing is set up again (no new
+/// session, no TREE_CONNECT). Then all four cut at once mid-read: exactly one channel sets
+/// the session up again (one non-binding SESSION_SETUP), the tree is connected once, the
+/// open reclaimed once, the other channels bind to the new session; the bytes are right.
+pub async fn four_channels_dedup_when_all_are_cut<H: Harness>(h: H) {
+    let server = multichannel_server();
+    let (proxy, c, s) = via_proxy(&h, server).await;
+    wait_bound(&proxy, 1, 3, "by default").await;
+    sleep(Duration::from_millis(200)).await;
+    let snap = h.stats(&c).await.expect("stats");
+    assert_eq!(
+        snap.good_channels(),
+        4,
+        "four channels by default: {snap:?}"
+    );
+
+    let size = 512 << 20;
+    let data = random_bytes(size, 78);
+    h.create_dir_all(&s, "mc4").await.expect("mkdir");
+    proxy.set_response_delay(Duration::from_millis(1));
+    let (h2, s2, d2) = (h.clone(), s.clone(), data.clone());
+    let write = h.spawn(Box::pin(async move {
+        h2.write_file(&s2, "mc4/w.bin", d2, 1 << 20).await
+    }));
+    cut_once_busy(&proxy, 2, Command::Write, 8).await;
+    let _w = Watchdog::new(Duration::from_secs(180), "512 MiB over four channels");
+    write
+        .await
+        .expect("the write completes across a cut channel");
+    let on_disk = std::fs::read(server.share_path(SHARE).join("mc4/w.bin")).expect("on disk");
+    assert!(
+        on_disk == data,
+        "the file written over four channels is intact"
+    );
+    for conn in [0, 1, 3] {
+        assert!(
+            on_conn(&proxy, conn, Command::Write) > 0,
+            "connection {conn} carried WRITEs"
+        );
+    }
+    assert_eq!(
+        new_session_setups(&proxy),
+        1,
+        "one channel cut: no new session"
+    );
+    assert_eq!(
+        total(&proxy, Command::TreeConnect),
+        1,
+        "no TREE_CONNECT again"
+    );
+
+    // All channels cut at once in the middle of a read of the same file.
+    let before = proxy.connections();
+    let creates = total(&proxy, Command::Create);
+    let (h2, s2) = (h.clone(), s.clone());
+    let read = h.spawn(Box::pin(
+        async move { h2.read_file(&s2, "mc4/w.bin").await },
+    ));
+    let base = total(&proxy, Command::Read);
+    let progressed = wait_until(&proxy, Duration::from_secs(60), |p| {
+        total(p, Command::Read) >= base + 32
+    })
+    .await;
+    assert!(progressed, "the read progresses");
+    proxy.cut_all();
+    proxy.set_response_delay(Duration::ZERO);
+    let got = read
+        .await
+        .expect("the read completes across cutting every channel");
+    assert!(
+        got == data,
+        "the bytes read over four channels are the file's"
+    );
+    assert_eq!(
+        new_session_setups(&proxy),
+        2,
+        "all cut: exactly one channel set the session up again"
+    );
+    assert_eq!(
+        total(&proxy, Command::TreeConnect),
+        2,
+        "all cut: the tree was connected once more"
+    );
+    let snap = h.stats(&c).await.expect("stats");
+    assert_eq!(snap.stats.reconnects, 1, "one recovery: {snap:?}");
+    assert_eq!(
+        snap.stats.reopened, 1,
+        "the open was reclaimed once: {snap:?}"
+    );
+    // The read's own CREATE, its one reclaim, and nothing else.
+    assert_eq!(
+        total(&proxy, Command::Create),
+        creates + 2,
+        "one CREATE for the read and one reclaim"
+    );
+    // The other channels bind to the new session.
+    let reconnected = proxy.connections() - before;
+    assert!(reconnected >= 1, "a new connection carried the session");
+    wait_bound(&proxy, before + 1, 3, "after the cut").await;
+    sleep(Duration::from_millis(200)).await;
+    let snap = h.stats(&c).await.expect("stats");
+    assert_eq!(snap.good_channels(), 4, "four channels again: {snap:?}");
+    h.shutdown(c).await;
+}
+
+/// A server that stops offering multichannel across a restart: the client, with four
+/// channels before, comes back on one (a new session, since the restart forgot the old
+/// one) and works on it, binding nothing.
+pub async fn multichannel_falls_back_to_one_channel<H: Harness>(h: H) {
+    let mut server = SambaConfig::new()
+        .multichannel(0)
+        .durable_handles(true)
+        .start()
+        .expect("start an smbd with multichannel");
+    let proxy = proxy_for(&server);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, &server, ClientConfig::default()))
+        .await
+        .expect("login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    wait_bound(&proxy, 1, 3, "before").await;
+    let before = proxy.connections();
+    server
+        .reconfigure(|cfg| cfg.multichannel_off())
+        .expect("restart smbd without multichannel");
+    proxy.cut_all();
+    let data = random_bytes(4 << 20, 79);
+    let _w = Watchdog::new(Duration::from_secs(120), "I/O after the fallback");
+    h.write_file(&s, "fallback.bin", data.clone(), 1 << 20)
+        .await
+        .expect("a write after the server stopped offering multichannel");
+    let back = h.read_file(&s, "fallback.bin").await.expect("read back");
+    assert!(back == data, "the bytes are right on one channel");
+    sleep(Duration::from_millis(500)).await;
+    let snap = h.stats(&c).await.expect("stats");
+    assert_eq!(snap.good_channels(), 1, "one channel: {snap:?}");
+    // Reconnect attempts while smbd restarts may add connections; only one carries a
+    // session (the new one), none a binding.
+    let with_setup = (before..proxy.connections())
+        .filter(|&conn| on_conn(&proxy, conn, Command::SessionSetup) > 0)
+        .count();
+    assert_eq!(with_setup, 1, "one new session, nothing bound");
+    assert_eq!(
+        new_session_setups(&proxy),
+        2,
+        "the first session and the new one"
+    );
+    h.shutdown(c).await;
+}
+
+/// Encryption required by the client with four channels: every binding is made (not
+/// encrypted, signed with the session's key, its own channel signing key on 3.1.1,
+/// [MS-SMB2] 3.2.4.1.8) and the encrypted traffic of one session flows over all of them.
+/// (Samba 4.17 refuses unencrypted requests, bindings included, on sessions it requires
+/// encryption for itself (`smb encrypt = required`), so that server setting and
+/// multichannel do not go together there.)
+pub async fn encrypted_session_binds_channels<H: Harness>(h: H) {
+    let server = multichannel_server();
+    let proxy = proxy_for(server);
+    let config = ClientConfig::default().with_require_encryption(true);
+    let (c, _) = h
+        .connect(proxied_login(&proxy, server, config))
+        .await
+        .expect("encrypted login through the proxy");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    wait_bound(&proxy, 1, 3, "encrypted").await;
+    let data = random_bytes(32 << 20, 80);
+    h.create_dir_all(&s, "mc-enc").await.expect("mkdir");
+    h.write_file(&s, "mc-enc/a.bin", data.clone(), 1 << 20)
+        .await
+        .expect("an encrypted write over four channels");
+    let back = h.read_file(&s, "mc-enc/a.bin").await.expect("read back");
+    assert!(back == data, "the bytes are right");
+    let snap = h.stats(&c).await.expect("stats");
+    assert_eq!(snap.good_channels(), 4, "{snap:?}");
+    for (i, ch) in snap.channels.iter().enumerate() {
+        assert!(
+            ch.requests_sent > 0,
+            "channel {i} carried requests: {snap:?}"
+        );
+    }
+    assert!(
+        snap.stats.encrypted_sent >= snap.stats.requests_sent / 2,
+        "the traffic is encrypted: {snap:?}"
+    );
     h.shutdown(c).await;
 }
