@@ -561,3 +561,124 @@ fn file_not_available_forever_ends_the_write() {
         s.server.writes.len()
     );
 }
+
+/// Four channels, N reads in flight, every channel cut at once: one re-establishment (one
+/// new session), one TREE_CONNECT, one reclaim of the open, every read right, the extra
+/// channels bound again, nothing stuck.
+fn all_four_cut_with_reads_in_flight(n: usize) {
+    let piece = 256 << 10;
+    let (mut s, _t, f) = setup(Dialect::Smb311, 4, n * piece);
+    assert_eq!(s.client.channels().len(), 4);
+    let tcons = s.server.count(Command::TreeConnect);
+    let creates = s.server.count(Command::Create);
+    let ops: Vec<_> = (0..n)
+        .map(|i| {
+            s.submit(Request::Read {
+                file: f,
+                offset: (i * piece) as u64,
+                len: piece as u32,
+            })
+        })
+        .collect();
+    s.cut_all();
+    s.run_for(Duration::from_secs(10));
+    let all = pattern(n * piece);
+    for (i, op) in ops.iter().enumerate() {
+        let Response::Read { data, .. } = s.done.remove(op).expect("completed").unwrap() else {
+            panic!("read {i}")
+        };
+        assert!(
+            concat(&data) == all[i * piece..(i + 1) * piece],
+            "read {i}: the right bytes"
+        );
+    }
+    assert_eq!(new_sessions(&s), 2, "one re-establishment");
+    assert_eq!(s.client.stats().reconnects, 1);
+    assert_eq!(
+        s.server.count(Command::TreeConnect),
+        tcons + 1,
+        "one TREE_CONNECT"
+    );
+    assert_eq!(s.server.count(Command::Create), creates + 1, "one reclaim");
+    assert_eq!(s.client.stats().reopened, 1);
+    assert_eq!(s.client.channels().len(), 4, "bound again");
+    for (_, st) in s.client.channels() {
+        assert_eq!(st, ChannelState::Good, "nothing stuck");
+    }
+    assert_eq!(s.server.bad_client_signatures, 0);
+}
+
+#[test]
+fn all_four_cut_with_16_reads_in_flight() {
+    all_four_cut_with_reads_in_flight(16);
+}
+
+#[test]
+fn all_four_cut_with_64_reads_in_flight() {
+    all_four_cut_with_reads_in_flight(64);
+}
+
+/// Every channel cut while the third binding is in flight: the session is set up again
+/// once, the bindings start over on the new session, four channels in the end.
+#[test]
+fn all_cut_while_a_binding_is_in_flight() {
+    let mut s = Sim::new(mc_client(4), mc_server(Dialect::Smb311));
+    let mut setups = 0;
+    let mut fired = false;
+    s.on_frame = Some(Box::new(move |ch, fr| {
+        if ch.0 >= 1 && fr.get(4 + 12) == Some(&(Command::SessionSetup as u8)) && !fired {
+            setups += 1;
+            // Two legs per binding: the fifth SESSION_SETUP frame is the third binding's.
+            if setups == 5 {
+                fired = true;
+                return Fate::CutAll;
+            }
+        }
+        Fate::Deliver
+    }));
+    s.login();
+    let _t = s.tree();
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(
+        s.client.stats().channels_bound,
+        5,
+        "two bindings, then three again"
+    );
+    assert_eq!(new_sessions(&s), 2, "one re-establishment");
+    assert_eq!(s.client.stats().reconnects, 1);
+    assert_eq!(s.client.channels().len(), 4);
+    for (_, st) in s.client.channels() {
+        assert_eq!(st, ChannelState::Good, "nothing stuck");
+    }
+}
+
+/// Cut during the first session's setup: the connect fails or succeeds on a new connection,
+/// but never leaves extra channels or a half-set-up session behind.
+#[test]
+fn a_cut_during_the_first_session_setup() {
+    let mut s = Sim::new(mc_client(4), mc_server(Dialect::Smb311));
+    let mut cut = false;
+    s.on_frame = Some(Box::new(move |_ch, fr| {
+        if fr.get(4 + 12) == Some(&(Command::SessionSetup as u8)) && !cut {
+            cut = true;
+            return Fate::Cut;
+        }
+        Fate::Deliver
+    }));
+    let op = s.client.connect(ServerAddr::from("127.0.0.1:445"), s.now);
+    s.run_for(Duration::from_secs(30));
+    match s.done.remove(&op).expect("the connect completed") {
+        Ok(_) => {
+            let _t = s.tree();
+            s.run_for(Duration::from_secs(5));
+            assert_eq!(s.client.channels().len(), 4);
+            for (_, st) in s.client.channels() {
+                assert_eq!(st, ChannelState::Good);
+            }
+        }
+        Err(e) => {
+            assert!(e.is_retryable(), "{e}");
+            assert!(s.client.channels().len() <= 1, "no extra channels");
+        }
+    }
+}

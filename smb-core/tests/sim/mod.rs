@@ -27,6 +27,8 @@ pub enum Fate {
     Drop,
     /// Lose it and cut its connection.
     Cut,
+    /// Lose it and cut every connection.
+    CutAll,
 }
 
 /// A frame hook: the connection, the frame (length prefix included; may be edited).
@@ -137,6 +139,7 @@ impl Sim {
                 Fate::Deliver => self.client.handle_input(ch, &f, self.now),
                 Fate::Drop => {}
                 Fate::Cut => self.cut(ch),
+                Fate::CutAll => self.cut_all(),
             }
         }
     }
