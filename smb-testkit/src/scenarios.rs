@@ -32,8 +32,9 @@ use std::time::{Duration, Instant};
 
 mod multichannel;
 pub use multichannel::{
-    encrypted_session_binds_channels, four_channels_dedup_when_all_are_cut,
-    multichannel_binds_and_survives_a_cut, multichannel_falls_back_to_one_channel,
+    MULTICHANNEL_TRANSITIONS, encrypted_session_binds_channels,
+    four_channels_dedup_when_all_are_cut, multichannel_binds_and_survives_a_cut,
+    multichannel_falls_back_to_one_channel, multichannel_transitions_are_the_same_on_every_runtime,
 };
 mod reconnect;
 pub use reconnect::{
@@ -1527,7 +1528,8 @@ macro_rules! scenario_tests {
             attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
             attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
             multichannel_binds_and_survives_a_cut, four_channels_dedup_when_all_are_cut,
-            multichannel_falls_back_to_one_channel, encrypted_session_binds_channels);
+            multichannel_falls_back_to_one_channel, encrypted_session_binds_channels,
+            multichannel_transitions_are_the_same_on_every_runtime);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -355,3 +355,60 @@ pub async fn encrypted_session_binds_channels<H: Harness>(h: H) {
     );
     h.shutdown(c).await;
 }
+
+/// The transitions of a two-channel session whose extra channel is cut and bound again,
+/// after the login and tree connect (the first 9 of [`RECOVERY_TRANSITIONS`]): the same on
+/// every runtime, and the session and tree never leave Good.
+pub const MULTICHANNEL_TRANSITIONS: &[&str] = &[
+    // The binding of the second channel (its own NEGOTIATE, a binding SESSION_SETUP).
+    "channel#1 New -> NeedNegotiate",
+    "channel#1 NeedNegotiate -> InNegotiate",
+    "channel#1 InNegotiate -> NeedSessSetup",
+    "channel#1 NeedSessSetup -> InSessSetup",
+    "channel#1 InSessSetup -> Good",
+    // The cut: that channel is gone; the session and the tree do not move.
+    "channel#1 Good -> NeedReconnect",
+    "channel#1 NeedReconnect -> Exiting",
+    // Bound again, as a new channel.
+    "channel#2 New -> NeedNegotiate",
+    "channel#2 NeedNegotiate -> InNegotiate",
+    "channel#2 InNegotiate -> NeedSessSetup",
+    "channel#2 NeedSessSetup -> InSessSetup",
+    "channel#2 InSessSetup -> Good",
+];
+
+/// The login's and tree connect's transitions at the start of [`RECOVERY_TRANSITIONS`].
+const LOGIN_TRANSITIONS: usize = 9;
+
+/// Two channels, the extra one cut once (nothing in flight) and bound again: the
+/// transitions the adapter's event stream delivers are exactly
+/// [`MULTICHANNEL_TRANSITIONS`], in order, on every runtime.
+pub async fn multichannel_transitions_are_the_same_on_every_runtime<H: Harness>(h: H) {
+    let server = multichannel_server();
+    let proxy = proxy_for(server);
+    let log = EventLog::default();
+    let config = ClientConfig::default().with_max_channels(2);
+    let c = h
+        .connect_recorded(proxied_login(&proxy, server, config), log.clone())
+        .await
+        .expect("login through the proxy");
+    let _s = h.share(&c, SHARE).await.expect("tree connect");
+    wait_bound(&proxy, 1, 1, "parity").await;
+    sleep(Duration::from_millis(100)).await;
+    proxy.cut(1);
+    wait_bound(&proxy, 2, 1, "parity, bound again").await;
+    let t0 = Instant::now();
+    let expected: Vec<&str> = super::RECOVERY_TRANSITIONS[..LOGIN_TRANSITIONS]
+        .iter()
+        .chain(MULTICHANNEL_TRANSITIONS)
+        .copied()
+        .collect();
+    while log.transitions().len() < expected.len() && t0.elapsed() < Duration::from_secs(5) {
+        sleep(Duration::from_millis(10)).await;
+    }
+    sleep(Duration::from_millis(200)).await;
+    let got = log.transitions();
+    eprintln!("transitions:\n{}", got.join("\n"));
+    assert_eq!(got, expected, "the transitions of a rebinding");
+    h.shutdown(c).await;
+}
