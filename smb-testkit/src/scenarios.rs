@@ -30,6 +30,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod fs_watch;
+pub use fs_watch::*;
 mod multichannel;
 pub use multichannel::multichannel_binds_and_survives_a_cut;
 mod reconnect;
@@ -209,6 +211,18 @@ pub trait Harness: Clone + Send + Sync + 'static {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>>;
     /// Start listing `path` and drop the listing at once, while its CREATE is in flight.
     fn drop_listing(&self, s: &Self::Share, path: &str);
+    /// `Share::fs_info`.
+    fn fs_info(&self, s: &Self::Share) -> BoxFut<'static, io::Result<smb_core::driver::FsInfo>>;
+    /// `Share::space`.
+    fn space(&self, s: &Self::Share) -> BoxFut<'static, io::Result<smb_core::driver::FsSpace>>;
+    /// `Share::watch`: resolves once the watch is armed.
+    fn watch(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        recursive: bool,
+        filter: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Watching>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -1521,7 +1535,9 @@ macro_rules! scenario_tests {
             attack_transform_other_session_id, attack_transform_from_another_session,
             attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
             attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
-            multichannel_binds_and_survives_a_cut);
+            multichannel_binds_and_survives_a_cut,
+            fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
+            dropped_watch_is_cancelled);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

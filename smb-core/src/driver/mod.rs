@@ -37,7 +37,7 @@ pub use io_error::{
 };
 pub use ops::{Metadata, ShareOps};
 pub use watch::{
-    DEFAULT_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
+    DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
 };
 
 use crate::client::{

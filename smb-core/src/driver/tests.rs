@@ -401,7 +401,7 @@ fn watch_rearms_reports_overflow_and_refuses_a_malformed_buffer() {
             status: crate::wire::NtStatus::SUCCESS,
         }),
     ];
-    let mut w = Watch::open(fake.clone(), TreeId(1), "dir", true, DEFAULT_FILTER);
+    let mut w = Watch::open(fake.clone(), TreeId(1), "dir", true, DEFAULT_WATCH_FILTER);
     let mut got = Vec::new();
     let err = loop {
         match ready(w.poll_next_event(&mut cx())) {
@@ -445,7 +445,7 @@ fn watch_rearms_reports_overflow_and_refuses_a_malformed_buffer() {
 fn dropping_a_watch_closes_its_directory() {
     let fake = Fake::default();
     fake.0.lock().unwrap().notifies = vec![changes(&[(1, "a")])];
-    let mut w = Watch::open(fake.clone(), TreeId(1), "", false, DEFAULT_FILTER);
+    let mut w = Watch::open(fake.clone(), TreeId(1), "", false, DEFAULT_WATCH_FILTER);
     assert!(matches!(
         ready(w.poll_next_event(&mut cx())),
         Some(Ok(WatchEvent::Changed(_)))
@@ -459,7 +459,13 @@ fn dropping_a_watch_closes_its_directory() {
     );
     // A path refused before anything is sent: one error, nothing to close.
     let fake = Fake::default();
-    let mut w = Watch::open(fake.clone(), TreeId(1), "a/../..", false, DEFAULT_FILTER);
+    let mut w = Watch::open(
+        fake.clone(),
+        TreeId(1),
+        "a/../..",
+        false,
+        DEFAULT_WATCH_FILTER,
+    );
     assert!(ready(w.poll_next_event(&mut cx())).unwrap().is_err());
     assert!(ready(w.poll_next_event(&mut cx())).is_none());
     drop(w);

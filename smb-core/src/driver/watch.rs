@@ -25,7 +25,7 @@ pub const WATCH_BUFFER_LEN: u32 = 64 * 1024;
 
 /// The default CompletionFilter of a watch: names (files and directories), attributes, size,
 /// last write and creation time ([MS-SMB2] 2.2.35).
-pub const DEFAULT_FILTER: u32 = CompletionFilter::FILE_NAME
+pub const DEFAULT_WATCH_FILTER: u32 = CompletionFilter::FILE_NAME
     | CompletionFilter::DIR_NAME
     | CompletionFilter::ATTRIBUTES
     | CompletionFilter::SIZE
@@ -73,7 +73,7 @@ fn malformed() -> OpError {
 
 impl<S: Submitter> Watch<S> {
     /// Watch `path` (user form, `/` or `\` separated; `""` for the share root) for the
-    /// changes of `filter` (CompletionFilter bits, e.g. [`DEFAULT_FILTER`]), in its whole
+    /// changes of `filter` (CompletionFilter bits, e.g. [`DEFAULT_WATCH_FILTER`]), in its whole
     /// subtree if `recursive`.
     pub fn open(sub: S, tree: TreeId, path: &str, recursive: bool, filter: u32) -> Self {
         Watch {
@@ -84,6 +84,38 @@ impl<S: Submitter> Watch<S> {
             filter,
             buffer_len: WATCH_BUFFER_LEN,
         }
+    }
+
+    /// [`Watch::open`], then wait until the directory is open and the first CHANGE_NOTIFY
+    /// is on its way: changes this client makes afterwards are reported (the server
+    /// registers the watch when it reads the request, before any later request of this
+    /// connection). Dropping the future before it resolves closes what it opened.
+    pub async fn start(
+        sub: S,
+        tree: TreeId,
+        path: &str,
+        recursive: bool,
+        filter: u32,
+    ) -> Result<Self, OpError> {
+        let mut w = Self::open(sub, tree, path, recursive, filter);
+        core::future::poll_fn(|cx| w.poll_armed(cx)).await?;
+        Ok(w)
+    }
+
+    /// Drive the opening until the first CHANGE_NOTIFY is submitted.
+    fn poll_armed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), OpError>> {
+        let State::Open(open) = &mut self.state else {
+            return Poll::Ready(Ok(()));
+        };
+        let file = match open.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        self.state = State::Done;
+        let file = file?;
+        let reply = self.arm(file);
+        self.state = State::Armed { file, reply };
+        Poll::Ready(Ok(()))
     }
 
     /// Ask for answers of at most `len` bytes (at least 512).
@@ -136,16 +168,10 @@ impl<S: Submitter> Watch<S> {
             }
             match &mut self.state {
                 State::Done => return Poll::Ready(None),
-                State::Open(open) => match open.poll(cx) {
+                State::Open(_) => match self.poll_armed(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(file)) => {
-                        let reply = self.arm(file);
-                        self.state = State::Armed { file, reply };
-                    }
-                    Poll::Ready(Err(e)) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(e)));
-                    }
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
                 },
                 State::Armed { file, reply } => {
                     let file = *file;
