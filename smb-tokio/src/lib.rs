@@ -449,7 +449,8 @@ impl Share {
     /// `recursive`. Returns once the directory is open and the first CHANGE_NOTIFY sent, so
     /// later changes are seen. The watch waits as long as it takes; dropping it cancels it
     /// and closes the directory. [`WatchEvent::Overflow`] means the server lost count: list
-    /// the directory again.
+    /// the directory again. A watch does not survive a reconnect: it ends with an error
+    /// (the directory handle is not durable); watch again and list.
     ///
     /// ```no_run
     /// # use smb_tokio::{Client, ClientConfig, Credentials, DEFAULT_WATCH_FILTER, WatchEvent};

@@ -6,6 +6,10 @@
 //! STATUS_PENDING and completes it only when something changes), so a watch waits as long
 //! as it has to. Dropping the watch closes the directory; the engine cancels the pending
 //! CHANGE_NOTIFY first (SMB2 CANCEL).
+//!
+//! Directory opens are not durable, so a watch cannot outlive a lost connection: after a
+//! reconnect it ends with an `InvalidHandle` error (never a silent hang); start a new one
+//! and list the directory, since changes in between were not seen.
 
 use super::Submitter;
 use super::dir::{DirOpen, open_dir};
