@@ -199,3 +199,28 @@ pub async fn dropped_watch_is_cancelled<H: Harness>(h: H) {
         .expect("the connection still works");
     assert_eq!(h.list(&s, dir).await.unwrap(), ["after.txt"]);
 }
+
+/// A watch waiting when the connection is cut: the client reconnects, but the directory
+/// handle is not durable, so the watch ends with a clear error (not a hang); a new watch on
+/// the recovered session works.
+pub async fn watch_across_a_cut_ends_clearly<H: Harness>(h: H) {
+    let (proxy, _c, s) = via_proxy(&h, SambaServer::shared()).await;
+    let dir = "watch-cut";
+    let _ = h.remove_dir_all(&s, dir).await;
+    h.create_dir(&s, dir).await.unwrap();
+    let names = CompletionFilter::FILE_NAME | CompletionFilter::DIR_NAME;
+    let mut w = h.watch(&s, dir, false, names).await.expect("watch");
+    sync(&h, &s, dir).await;
+    proxy.cut_all();
+    match w.next(Duration::from_secs(60)).await {
+        Some(Err(e)) if e.kind() != io::ErrorKind::TimedOut => {
+            assert!(e.to_string().contains("open it again"), "{e}");
+        }
+        other => panic!("a watch across a cut: {other:?}"),
+    }
+    assert!(w.next(Duration::from_millis(10)).await.is_none(), "ended");
+    let mut again = h.watch(&s, dir, false, names).await.expect("watch again");
+    sync(&h, &s, dir).await;
+    h.create_dir(&s, "watch-cut/after").await.unwrap();
+    expect_change(&mut *again, NotifyAction::Added, "after").await;
+}
