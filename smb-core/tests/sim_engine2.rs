@@ -846,6 +846,26 @@ fn change_notify_pending_then_completes() {
     }
 }
 
+/// STATUS_NOTIFY_ENUM_DIR as Samba sends it (an ERROR body, [MS-SMB2] 2.2.2, after the
+/// interim): the notify completes with an empty buffer and that status, not an error, so a
+/// watch can tell the user to list again.
+#[test]
+fn notify_enum_dir_in_an_error_body_is_an_empty_answer() {
+    let (mut s, _, op, held) = pending_notify(0x77);
+    let req = held.lock().unwrap().take().unwrap();
+    let mut fin = reply(&req, NtStatus::NOTIFY_ENUM_DIR);
+    fin.id = HeaderId::Async { async_id: 0x77 };
+    s.server.send(fin, error_body(), false, false);
+    s.run();
+    match s.done.remove(&op).unwrap() {
+        Ok(Response::Notify { data, status }) => {
+            assert_eq!(status, NtStatus::NOTIFY_ENUM_DIR);
+            assert!(data.is_empty());
+        }
+        r => panic!("{r:?}"),
+    }
+}
+
 /// Closing a directory with a CHANGE_NOTIFY pending cancels the notify first (SMB2 CANCEL
 /// naming its AsyncId, [MS-SMB2] 3.2.4.24), then closes; the late STATUS_CANCELLED answer
 /// is absorbed and the connection stays usable.

@@ -1537,7 +1537,8 @@ macro_rules! scenario_tests {
             attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
             multichannel_binds_and_survives_a_cut,
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
-            dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly);
+            dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
+            watch_overflow_says_rescan);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -224,3 +224,44 @@ pub async fn watch_across_a_cut_ends_clearly<H: Harness>(h: H) {
     h.create_dir(&s, "watch-cut/after").await.unwrap();
     expect_change(&mut *again, NotifyAction::Added, "after").await;
 }
+
+/// More changes than the server keeps while no CHANGE_NOTIFY is outstanding (Samba drops
+/// its list past 1000 and answers the next request STATUS_NOTIFY_ENUM_DIR): the watch
+/// reports [`WatchEvent::Overflow`] and goes on.
+pub async fn watch_overflow_says_rescan<H: Harness>(h: H) {
+    let dir = "watch-flood";
+    let (_c, s) = setup(&h, dir).await;
+    let (_c2, s2) = other_session(&h).await;
+    let mut w = h
+        .watch(
+            &s,
+            dir,
+            false,
+            CompletionFilter::FILE_NAME | CompletionFilter::DIR_NAME,
+        )
+        .await
+        .expect("watch");
+    sync(&h, &s, dir).await;
+    h.create_dir(&s2, "watch-flood/first").await.unwrap();
+    // Not polled meanwhile: the answer about "first" waits in the client and nothing is
+    // outstanding, so the server queues what follows.
+    sleep(Duration::from_millis(300)).await;
+    for i in 0..1100 {
+        h.create_dir(&s2, &format!("watch-flood/d{i}"))
+            .await
+            .unwrap();
+    }
+    expect_change(&mut *w, NotifyAction::Added, "first").await;
+    let deadline = Instant::now() + NOTICE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match w.next(left).await {
+            Some(Ok(WatchEvent::Overflow)) => break,
+            Some(Ok(WatchEvent::Changed(_))) => {}
+            other => panic!("waiting for the overflow: {other:?}"),
+        }
+    }
+    // Still watching after the overflow.
+    h.create_dir(&s2, "watch-flood/last").await.unwrap();
+    expect_change(&mut *w, NotifyAction::Added, "last").await;
+}
