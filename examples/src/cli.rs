@@ -134,7 +134,8 @@ pub struct Global {
     #[arg(long, global = true, help_heading = "Credentials")]
     pub anonymous: bool,
 
-    /// Print one JSON document (ls, stat, du, info); field names are listed in the README.
+    /// Print one JSON document (ls, stat, du, info, df); field names are listed in the
+    /// README.
     #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
     /// No progress bars, summaries or notices (errors are still printed).
@@ -394,6 +395,49 @@ Examples:
         #[arg(value_name = "URL")]
         url: String,
     },
+    /// Show the share's size, used and available space (like df).
+    #[command(
+        disable_help_flag = true,
+        after_help = "\
+Examples:
+  smb df smb://alice@files/projects
+  smb df -h smb://alice@files/projects
+  smb --json df smb://alice@files/projects | jq .available
+
+Size, Used and Avail are in bytes (-h: K, M, G... in powers of 1024); Avail is what this
+user may still write (after quotas), Use% is Used / (Used + Avail) like df. The volume is
+the one behind the share's root; --json adds its label, serial, file system and flags."
+    )]
+    Df {
+        /// Human-readable sizes (1.5K, 23M, 4.0G).
+        #[arg(short = 'h', long)]
+        human_readable: bool,
+        /// Print help.
+        #[arg(long, action = ArgAction::Help)]
+        help: Option<bool>,
+        /// smb://[user@]host[:port]/share
+        #[arg(value_name = "URL")]
+        url: String,
+    },
+    /// Print changes in a directory as they happen, until interrupted.
+    #[command(after_help = "\
+Examples:
+  smb watch smb://alice@files/projects/inbox
+  smb watch -r smb://alice@files/projects | grep -v '^modified'
+
+One line per change: the action (added, removed, modified, renamed-from, renamed-to,
+stream-added, ...) and the path from the share root. A line `rescan DIR/` means the server
+lost track of what changed (too many changes at once): list the directory again. Ctrl-C
+stops the watch (exit code 130). A watch does not survive a lost connection: it ends with
+an error.")]
+    Watch {
+        /// Also watch every subdirectory.
+        #[arg(short, long)]
+        recursive: bool,
+        /// smb://[user@]host[:port]/share[/dir]
+        #[arg(value_name = "URL")]
+        url: String,
+    },
 }
 
 impl Command {
@@ -413,6 +457,8 @@ impl Command {
             Command::Stat { .. } => "stat",
             Command::Du { .. } => "du",
             Command::Info { .. } => "info",
+            Command::Df { .. } => "df",
+            Command::Watch { .. } => "watch",
         }
     }
 }

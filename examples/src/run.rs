@@ -2,7 +2,7 @@
 //! output settings, and the injectable pieces: connector, resolver, password prompt).
 
 use crate::cli::{Cli, Command, Global};
-use crate::commands::{files, info, listing};
+use crate::commands::{files, info, listing, volume};
 use crate::credentials::{CredentialArgs, Prompt, Secret, TerminalPrompt};
 use crate::error::{Failure, Phase, exit};
 use crate::progress::Ui;
@@ -141,10 +141,11 @@ pub fn run_with(cli: &Cli, sys: &System) -> Result<(), Failure> {
                 | Command::Du { .. }
                 | Command::Info { .. }
                 | Command::Tree { .. }
+                | Command::Df { .. }
         )
     {
         return Err(Failure::usage(format!(
-            "--json is for ls, stat, du and info, not {}",
+            "--json is for ls, stat, du, info and df, not {}",
             cli.command.name()
         )));
     }
@@ -164,6 +165,12 @@ pub fn run_with(cli: &Cli, sys: &System) -> Result<(), Failure> {
         } => listing::du(&ctx, urls, *summarize, *human_readable),
         Command::Stat { urls } => listing::stat(&ctx, urls),
         Command::Info { url } => info::info(&ctx, url),
+        Command::Df {
+            human_readable,
+            url,
+            ..
+        } => volume::df(&ctx, url, *human_readable),
+        Command::Watch { recursive, url } => volume::watch(&ctx, url, *recursive),
         Command::Get {
             recursive,
             resume,

@@ -220,6 +220,16 @@ impl Remote for Mem {
         fs.files.insert(to.to_string(), data.clone());
         Ok(data.len() as u64)
     }
+    fn fs_info(&self) -> io::Result<smb_core::driver::FsInfo> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    fn watch<'a>(
+        &'a self,
+        _path: &str,
+        _recursive: bool,
+    ) -> io::Result<Box<dyn crate::remote::RemoteWatch + 'a>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         self.fs().closed += 1;
         Ok(())

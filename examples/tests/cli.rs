@@ -1349,3 +1349,153 @@ fn help_reads_well() {
         );
     }
 }
+
+#[test]
+fn df_table_human_and_json() {
+    let url = base();
+    let o = ok(run(cmd(&["df", &url])));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("Share") && lines[0].contains("Use%"),
+        "{text}"
+    );
+    let cols: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cols[0], format!("//127.0.0.1/{SHARE}"), "{text}");
+    let num = |i: usize| cols[i].parse::<u64>().unwrap_or_else(|_| panic!("{text}"));
+    let (size, used, avail) = (num(1), num(2), num(3));
+    assert!(size >= used && size >= avail && avail > 0, "{text}");
+    assert!(cols[4].ends_with('%'), "{text}");
+    assert_eq!(&cols[5..], ["NTFS", &format!("{SHARE:?}")], "{text}");
+
+    let h = stdout(&ok(run(cmd(&["df", "-h", &url]))));
+    let hcols: Vec<String> = h
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    for c in &hcols[1..4] {
+        assert!(
+            c.ends_with(['K', 'M', 'G', 'T', 'P', 'E']) || c.parse::<u64>().is_ok(),
+            "{h}"
+        );
+    }
+    assert!(
+        hcols[1].ends_with(['G', 'T', 'P']),
+        "a test disk of gigabytes at least: {h}"
+    );
+
+    let o = ok(run(cmd(&["--json", "df", &url])));
+    let j: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&o)));
+    let n = |f: &str| j[f].as_u64().unwrap_or_else(|| panic!("no {f}: {j}"));
+    assert!(
+        n("size") >= n("free") && n("free") >= n("available") && n("available") > 0,
+        "{j}"
+    );
+    assert_eq!(n("used"), n("size") - n("free"), "{j}");
+    assert!(n("use_percent") <= 100 && n("allocation_unit") > 0, "{j}");
+    assert_eq!(j["label"], SHARE);
+    assert_eq!(j["filesystem"], "NTFS");
+    assert_eq!(j["share"], SHARE);
+    assert!(
+        j["attributes"]
+            .as_array()
+            .unwrap()
+            .contains(&"case-preserved-names".into()),
+        "{j}"
+    );
+    for c in ["df", "watch"] {
+        let o = ok(run(cmd(&[c, "--help"])));
+        assert!(
+            stdout(&o).contains("Examples:"),
+            "smb {c} --help has no examples"
+        );
+    }
+    fails(run(cmd(&["--json", "watch", &url])), USAGE, "--json is for");
+}
+
+/// `smb watch` prints one line per change made by another `smb`, and Ctrl-C ends it with
+/// 130 after cancelling the watch, closing the directory and logging off.
+#[test]
+fn watch_prints_changes_until_interrupted() {
+    use smb_core::wire::Command as C;
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    for rt in ["tokio", "smol", "blocking"] {
+        let tag = format!("watch-cli-{rt}");
+        let (dir, _) = remote_dir(&tag);
+        let proxy = FaultProxy::start(lab().addr()).unwrap();
+        let url = format!("smb://{}@{}/{SHARE}/{tag}", lab().user(), proxy.addr());
+        let mut child = spawn(rt, &["watch", "-r", &url]);
+        let lines = |r: Box<dyn Read + Send>| {
+            let (tx, rx) = mpsc::channel();
+            let t = std::thread::spawn(move || {
+                let mut all = String::new();
+                for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                    all.push_str(&l);
+                    all.push('\n');
+                    let _ = tx.send(l);
+                }
+                all
+            });
+            (rx, t)
+        };
+        let (out, out_t) = lines(Box::new(child.stdout.take().unwrap()));
+        let (err, err_t) = lines(Box::new(child.stderr.take().unwrap()));
+        let first = err
+            .recv_timeout(Duration::from_secs(30))
+            .expect("smb watch started");
+        assert!(
+            first.starts_with("watching /share/watch-cli-"),
+            "{rt}: {first}"
+        );
+        ok(run(cmd(&["mkdir", &format!("{dir}/new")])));
+        let l = out
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a change line");
+        assert_eq!(l, format!("added          {tag}/new"), "{rt}");
+        ok(run(cmd(&["mkdir", &format!("{dir}/new/sub")])));
+        let want = format!("{tag}/new/sub");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let l = out.recv_timeout(left).expect("the recursive change");
+            if l.starts_with("added") && l.ends_with(&want) {
+                break;
+            }
+        }
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = child.wait().unwrap();
+        let (_, errs) = (out_t.join().unwrap(), err_t.join().unwrap());
+        assert_eq!(status.code(), Some(INTERRUPTED), "{rt}: {errs}");
+        assert!(
+            errs.contains("interrupted") && !errs.contains("panicked"),
+            "{rt}: {errs}"
+        );
+        assert_eq!(
+            proxy.request_count(C::Cancel),
+            1,
+            "{rt}: the watch was not cancelled"
+        );
+        assert!(
+            proxy.request_count(C::Close) >= 1,
+            "{rt}: the directory was not closed"
+        );
+        assert_eq!(
+            proxy.request_count(C::Logoff),
+            1,
+            "{rt}: no LOGOFF after Ctrl-C"
+        );
+    }
+}

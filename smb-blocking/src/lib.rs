@@ -52,19 +52,34 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, Event, OpenOptions};
 #[cfg(feature = "fast-crypto")]
 pub use smb_core::crypto::AwsLcProvider;
 pub use smb_core::crypto::{CryptoProvider, RustCryptoProvider};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, StatsSnapshot, op_error};
+pub use smb_core::driver::{
+    DEFAULT_WATCH_FILTER, FileNotifyInformation, FsInfo, FsSpace, NotifyAction, WatchEvent,
+};
+pub use smb_core::wire::change_notify::CompletionFilter;
 
 type Reply = Result<Response, OpError>;
 
 /// Wait for a future on this thread (the futures here only wait for replies from the
 /// driver thread; there is no reactor).
 fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    loop {
+        if let Some(v) = block_on_until(fut.as_mut(), None) {
+            return v;
+        }
+    }
+}
+
+/// [`block_on`] until `deadline` (`None`: without end): `None` if the future is still
+/// pending then.
+fn block_on_until<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F::Output> {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {
@@ -79,9 +94,15 @@ fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     loop {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
+            return Some(v);
         }
-        std::thread::park();
+        match deadline {
+            None => std::thread::park(),
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                _ => return None,
+            },
+        }
     }
 }
 
@@ -418,6 +439,57 @@ impl Share {
     pub fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         Ok(block_on(self.ops().copy(from, to))?)
     }
+    /// Size, free and available bytes of the share's volume (one round trip).
+    pub fn space(&self) -> io::Result<FsSpace> {
+        Ok(block_on(self.ops().space())?)
+    }
+    /// The share's volume and file system: label, serial, creation time, file-system name
+    /// and attributes, with the space (one round trip).
+    ///
+    /// ```no_run
+    /// # use smb_blocking::{Client, ClientConfig, Credentials};
+    /// # fn demo() -> std::io::Result<()> {
+    /// # let creds = Credentials::guest();
+    /// # let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default())?;
+    /// let share = client.share("public")?;
+    /// let fs = share.fs_info()?;
+    /// println!("{} of {} bytes free on {} ({})", fs.space.available, fs.space.total, fs.label, fs.fs_name);
+    /// # Ok(()) }
+    /// ```
+    pub fn fs_info(&self) -> io::Result<FsInfo> {
+        Ok(block_on(self.ops().fs_info())?)
+    }
+    /// Watch directory `path` (`""`: the share root) for the changes `filter` names
+    /// ([`CompletionFilter`] bits, e.g. [`DEFAULT_WATCH_FILTER`]), in its whole subtree if
+    /// `recursive`. Returns once the directory is open and the first CHANGE_NOTIFY sent, so
+    /// later changes are seen. The watch waits as long as it takes; dropping it cancels it
+    /// and closes the directory. [`WatchEvent::Overflow`] means the server lost count: list
+    /// the directory again. A watch does not survive a reconnect: it ends with an error
+    /// (the directory handle is not durable); watch again and list.
+    ///
+    /// ```no_run
+    /// # use smb_blocking::{Client, ClientConfig, Credentials, DEFAULT_WATCH_FILTER, WatchEvent};
+    /// # fn demo() -> std::io::Result<()> {
+    /// # let creds = Credentials::guest();
+    /// # let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default())?;
+    /// let share = client.share("public")?;
+    /// let watch = share.watch("inbox", true, DEFAULT_WATCH_FILTER)?;
+    /// for event in watch {
+    ///     let event = event?;
+    ///     match event {
+    ///         WatchEvent::Changed(c) => println!("{:?} {}", c.action, c.file_name),
+    ///         WatchEvent::Overflow => println!("too many changes: list inbox again"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn watch(&self, path: &str, recursive: bool, filter: u32) -> io::Result<Watch> {
+        let (sub, tree) = (self.ops().sub.clone(), self.ops().tree);
+        Ok(Watch {
+            inner: block_on(driver::Watch::start(sub, tree, path, recursive, filter))?,
+            _share: self.clone(),
+        })
+    }
 }
 
 /// A directory listing: an `Iterator` of entries (`.` and `..` skipped), fetched page by
@@ -431,6 +503,33 @@ impl Iterator for ReadDir {
     type Item = io::Result<DirEntry>;
     fn next(&mut self) -> Option<Self::Item> {
         block_on(poll_fn(|cx| self.inner.poll_next_entry(cx))).map(|r| r.map_err(io::Error::from))
+    }
+}
+
+/// A directory watch ([`Share::watch`]): an `Iterator` of changes whose `next` blocks until
+/// there is one; it ends after an error. Dropping it cancels the CHANGE_NOTIFY and closes
+/// the directory.
+pub struct Watch {
+    inner: driver::Watch<Sub>,
+    _share: Share,
+}
+
+impl Watch {
+    /// The next change, waiting at most `timeout`: an error of kind `TimedOut` if none came
+    /// (the watch goes on), `None` once an error ended the watch.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<io::Result<WatchEvent>> {
+        let deadline = Instant::now() + timeout;
+        match block_on_until(poll_fn(|cx| self.inner.poll_next_event(cx)), Some(deadline)) {
+            Some(r) => r.map(|r| r.map_err(io::Error::from)),
+            None => Some(Err(io::ErrorKind::TimedOut.into())),
+        }
+    }
+}
+
+impl Iterator for Watch {
+    type Item = io::Result<WatchEvent>;
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(poll_fn(|cx| self.inner.poll_next_event(cx))).map(|r| r.map_err(io::Error::from))
     }
 }
 

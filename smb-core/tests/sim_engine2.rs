@@ -778,11 +778,10 @@ fn query_directory_pages_until_no_more_files() {
     );
 }
 
-#[test]
-fn change_notify_pending_then_completes() {
-    use smb_core::wire::change_notify::{
-        ChangeNotifyResponse, FileNotifyInformation, NotifyAction, encode_notify_entries,
-    };
+/// A logged-in sim with a recursive CHANGE_NOTIFY on "dir" that the server answered with an
+/// interim STATUS_PENDING (AsyncId `async_id`): the directory, the op and the request's
+/// header (to complete it later).
+fn pending_notify(async_id: u64) -> (Sim, FileHandle, OpId, Arc<Mutex<Option<Header>>>) {
     let mut s = Sim::new(client_config(), ServerConfig::default());
     s.login();
     let t = s.tree();
@@ -793,7 +792,7 @@ fn change_notify_pending_then_completes() {
         (h.command == Command::ChangeNotify).then(|| {
             *h2.lock().unwrap() = Some(*h);
             let mut i = reply(h, NtStatus::PENDING);
-            i.id = HeaderId::Async { async_id: 0x55 };
+            i.id = HeaderId::Async { async_id };
             vec![(i, error_body())]
         })
     }));
@@ -804,6 +803,15 @@ fn change_notify_pending_then_completes() {
         output_len: 4096,
     });
     s.run();
+    (s, d, op, held)
+}
+
+#[test]
+fn change_notify_pending_then_completes() {
+    use smb_core::wire::change_notify::{
+        ChangeNotifyResponse, FileNotifyInformation, NotifyAction, encode_notify_entries,
+    };
+    let (mut s, _, op, held) = pending_notify(0x55);
     assert!(!s.done.contains_key(&op));
     assert_eq!(s.client.stats().interim_responses, 1);
     // Much later (no deadline for CHANGE_NOTIFY), the change arrives.
@@ -837,6 +845,64 @@ fn change_notify_pending_then_completes() {
         }
         r => panic!("{r:?}"),
     }
+}
+
+/// STATUS_NOTIFY_ENUM_DIR as Samba sends it (an ERROR body, [MS-SMB2] 2.2.2, after the
+/// interim): the notify completes with an empty buffer and that status, not an error, so a
+/// watch can tell the user to list again.
+#[test]
+fn notify_enum_dir_in_an_error_body_is_an_empty_answer() {
+    let (mut s, _, op, held) = pending_notify(0x77);
+    let req = held.lock().unwrap().take().unwrap();
+    let mut fin = reply(&req, NtStatus::NOTIFY_ENUM_DIR);
+    fin.id = HeaderId::Async { async_id: 0x77 };
+    s.server.send(fin, error_body(), false, false);
+    s.run();
+    match s.done.remove(&op).unwrap() {
+        Ok(Response::Notify { data, status }) => {
+            assert_eq!(status, NtStatus::NOTIFY_ENUM_DIR);
+            assert!(data.is_empty());
+        }
+        r => panic!("{r:?}"),
+    }
+}
+
+/// Closing a directory with a CHANGE_NOTIFY pending cancels the notify first (SMB2 CANCEL
+/// naming its AsyncId, [MS-SMB2] 3.2.4.24), then closes; the late STATUS_CANCELLED answer
+/// is absorbed and the connection stays usable.
+#[test]
+fn closing_a_watched_directory_cancels_its_notify() {
+    let (mut s, d, n, held) = pending_notify(0x66);
+    let c = s.submit(Request::Close { file: d });
+    s.run();
+    let e = s.done.remove(&n).unwrap().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled, "{e}");
+    assert!(matches!(s.done.remove(&c), Some(Ok(Response::Closed))));
+    let order: Vec<Command> = s
+        .server
+        .log
+        .iter()
+        .map(|(_, h)| h.command)
+        .filter(|c| matches!(c, Command::Cancel | Command::Close))
+        .collect();
+    assert_eq!(order, [Command::Cancel, Command::Close]);
+    let (_, cancel) = s
+        .server
+        .log
+        .iter()
+        .find(|(_, h)| h.command == Command::Cancel)
+        .copied()
+        .unwrap();
+    assert_eq!(cancel.id, HeaderId::Async { async_id: 0x66 });
+    // The server's answer to the cancelled request arrives after the close.
+    let req = held.lock().unwrap().take().unwrap();
+    let mut fin = reply(&req, NtStatus::CANCELLED);
+    fin.id = HeaderId::Async { async_id: 0x66 };
+    s.server.send(fin, error_body(), false, false);
+    s.run();
+    let echo = s.submit(Request::Echo);
+    s.run();
+    assert!(matches!(s.done.remove(&echo), Some(Ok(Response::Echo))));
 }
 
 #[test]

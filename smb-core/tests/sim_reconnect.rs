@@ -291,6 +291,43 @@ fn a_non_durable_open_is_lost_not_silently_reopened() {
     assert_eq!(s.op(Request::Close { file: f }).unwrap(), Response::Closed);
 }
 
+/// A CHANGE_NOTIFY waiting (interim STATUS_PENDING) when the connection drops: its
+/// directory open is not durable, so the watch cannot be re-armed on the new session; it
+/// ends with a clear error instead of waiting for ever, and nothing is opened again.
+#[test]
+fn a_pending_notify_across_a_reconnect_ends_with_a_clear_error() {
+    use smb_core::wire::header::HeaderId;
+    let mut s = Sim::new(client_config(), durable_server());
+    s.login();
+    let t = s.tree();
+    // The sim has no directories: a plain, non-durable open stands for one.
+    let d = s.open(t, "dir", OpenOptions::create_truncate().with_durable(false));
+    s.server.script = Some(Box::new(|h, _| {
+        (h.command == Command::ChangeNotify).then(|| {
+            let mut i = reply(h, NtStatus::PENDING);
+            i.id = HeaderId::Async { async_id: 9 };
+            vec![(i, error_body())]
+        })
+    }));
+    let op = s.submit(Request::ChangeNotify {
+        file: d,
+        filter: 1,
+        recursive: false,
+        output_len: 4096,
+    });
+    s.run();
+    assert!(!s.done.contains_key(&op));
+    let creates = s.server.count(Command::Create);
+    s.cut(ChannelId(0));
+    s.run_for(Duration::from_secs(30));
+    let e = s.done.remove(&op).expect("the watch ended").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::HandleLost, "{e}");
+    assert!(e.to_string().contains("open it again"), "{e}");
+    assert_eq!(s.server.count(Command::Create), creates, "no silent reopen");
+    assert_eq!(s.server.count(Command::ChangeNotify), 1, "not re-armed");
+    assert_eq!(s.op(Request::Close { file: d }).unwrap(), Response::Closed);
+}
+
 /// The server no longer has the durable handle (expired, or the server restarted): Lost,
 /// with the server's status.
 #[test]

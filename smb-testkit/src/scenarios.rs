@@ -30,6 +30,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod fs_watch;
+pub use fs_watch::*;
 mod multichannel;
 pub use multichannel::{
     MULTICHANNEL_TRANSITIONS, encrypted_session_binds_channels,
@@ -214,6 +216,18 @@ pub trait Harness: Clone + Send + Sync + 'static {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>>;
     /// Start listing `path` and drop the listing at once, while its CREATE is in flight.
     fn drop_listing(&self, s: &Self::Share, path: &str);
+    /// `Share::fs_info`.
+    fn fs_info(&self, s: &Self::Share) -> BoxFut<'static, io::Result<smb_core::driver::FsInfo>>;
+    /// `Share::space`.
+    fn space(&self, s: &Self::Share) -> BoxFut<'static, io::Result<smb_core::driver::FsSpace>>;
+    /// `Share::watch`: resolves once the watch is armed.
+    fn watch(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        recursive: bool,
+        filter: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Watching>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -1529,7 +1543,10 @@ macro_rules! scenario_tests {
             attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
             multichannel_binds_and_survives_a_cut, four_channels_dedup_when_all_are_cut,
             multichannel_falls_back_to_one_channel, encrypted_session_binds_channels,
-            multichannel_transitions_are_the_same_on_every_runtime);
+            multichannel_transitions_are_the_same_on_every_runtime,
+            fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
+            dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
+            watch_overflow_says_rescan);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -60,6 +60,10 @@ pub use smb_core::client::{
 pub use smb_core::crypto::AwsLcProvider;
 pub use smb_core::crypto::{CryptoProvider, RustCryptoProvider};
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, StatsSnapshot, op_error};
+pub use smb_core::driver::{
+    DEFAULT_WATCH_FILTER, FileNotifyInformation, FsInfo, FsSpace, NotifyAction, WatchEvent,
+};
+pub use smb_core::wire::change_notify::CompletionFilter;
 
 type Reply = Result<Response, OpError>;
 
@@ -420,6 +424,56 @@ impl Share {
     pub async fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         Ok(self.ops().copy(from, to).await?)
     }
+    /// Size, free and available bytes of the share's volume (one round trip).
+    pub async fn space(&self) -> io::Result<FsSpace> {
+        Ok(self.ops().space().await?)
+    }
+    /// The share's volume and file system: label, serial, creation time, file-system name
+    /// and attributes, with the space (one round trip).
+    ///
+    /// ```no_run
+    /// # use smb_tokio::{Client, ClientConfig, Credentials};
+    /// # async fn demo() -> std::io::Result<()> {
+    /// # let creds = Credentials::guest();
+    /// # let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await?;
+    /// let share = client.share("public").await?;
+    /// let fs = share.fs_info().await?;
+    /// println!("{} of {} bytes free on {} ({})", fs.space.available, fs.space.total, fs.label, fs.fs_name);
+    /// # Ok(()) }
+    /// ```
+    pub async fn fs_info(&self) -> io::Result<FsInfo> {
+        Ok(self.ops().fs_info().await?)
+    }
+    /// Watch directory `path` (`""`: the share root) for the changes `filter` names
+    /// ([`CompletionFilter`] bits, e.g. [`DEFAULT_WATCH_FILTER`]), in its whole subtree if
+    /// `recursive`. Returns once the directory is open and the first CHANGE_NOTIFY sent, so
+    /// later changes are seen. The watch waits as long as it takes; dropping it cancels it
+    /// and closes the directory. [`WatchEvent::Overflow`] means the server lost count: list
+    /// the directory again. A watch does not survive a reconnect: it ends with an error
+    /// (the directory handle is not durable); watch again and list.
+    ///
+    /// ```no_run
+    /// # use smb_tokio::{Client, ClientConfig, Credentials, DEFAULT_WATCH_FILTER, WatchEvent};
+    /// # async fn demo() -> std::io::Result<()> {
+    /// # let creds = Credentials::guest();
+    /// # let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await?;
+    /// let share = client.share("public").await?;
+    /// let mut watch = share.watch("inbox", true, DEFAULT_WATCH_FILTER).await?;
+    /// while let Some(event) = watch.next_event().await? {
+    ///     match event {
+    ///         WatchEvent::Changed(c) => println!("{:?} {}", c.action, c.file_name),
+    ///         WatchEvent::Overflow => println!("too many changes: list inbox again"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn watch(&self, path: &str, recursive: bool, filter: u32) -> io::Result<Watch> {
+        let (sub, tree) = (self.ops().sub.clone(), self.ops().tree);
+        Ok(Watch {
+            inner: driver::Watch::start(sub, tree, path, recursive, filter).await?,
+            _share: self.clone(),
+        })
+    }
 }
 
 /// A directory listing: a `Stream` of entries (`.` and `..` skipped), fetched page by page.
@@ -443,6 +497,32 @@ impl futures_core::Stream for ReadDir {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner
             .poll_next_entry(cx)
+            .map(|o| o.map(|r| r.map_err(io::Error::from)))
+    }
+}
+
+/// A directory watch ([`Share::watch`]): a `Stream` of changes; it ends after an error.
+/// Dropping it cancels the CHANGE_NOTIFY and closes the directory.
+pub struct Watch {
+    inner: driver::Watch<Sub>,
+    _share: Share,
+}
+
+impl Watch {
+    /// The next change (waiting until there is one); `None` once an error was returned.
+    pub async fn next_event(&mut self) -> io::Result<Option<WatchEvent>> {
+        poll_fn(|cx| self.inner.poll_next_event(cx))
+            .await
+            .transpose()
+            .map_err(io::Error::from)
+    }
+}
+
+impl futures_core::Stream for Watch {
+    type Item = io::Result<WatchEvent>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner
+            .poll_next_event(cx)
             .map(|o| o.map(|r| r.map_err(io::Error::from)))
     }
 }

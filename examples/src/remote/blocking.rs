@@ -4,6 +4,7 @@ use super::{
     ConnectSpec, Entry, Meta, Negotiated, Remote, RemoteWrite, Runtime, ShareInfo, credentials,
     entry, meta, negotiated, share_info, write_existing,
 };
+use super::{RemoteWatch, WatchEvent, watch_step};
 use crate::error::Phase;
 use smb_blocking::{Client, File, OpenOptions, Share};
 use smb_core::client::Request;
@@ -117,6 +118,15 @@ impl Remote for Blocking {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         self.share.copy(from, to)
     }
+    fn fs_info(&self) -> io::Result<smb_core::driver::FsInfo> {
+        self.share.fs_info()
+    }
+    fn watch<'a>(&'a self, path: &str, recursive: bool) -> io::Result<Box<dyn RemoteWatch + 'a>> {
+        let filter = smb_blocking::DEFAULT_WATCH_FILTER;
+        Ok(Box::new(BlockingWatch(
+            self.share.watch(path, recursive, filter)?,
+        )))
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Blocking { share, client } = *self;
         drop(share);
@@ -128,5 +138,13 @@ impl Remote for Blocking {
         let _ = client.raw(Request::Logoff);
         std::mem::forget(client);
         Ok(())
+    }
+}
+
+struct BlockingWatch(smb_blocking::Watch);
+
+impl RemoteWatch for BlockingWatch {
+    fn next(&mut self, wait: std::time::Duration) -> io::Result<Option<WatchEvent>> {
+        watch_step(self.0.next_timeout(wait))
     }
 }

@@ -165,8 +165,34 @@ pub trait Remote: Send + Sync {
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
     /// Copy `from` to `to` on the server (server-side copy); returns the bytes copied.
     fn copy(&self, from: &str, to: &str) -> io::Result<u64>;
+    /// The share's volume and file system ([MS-FSCC] 2.5).
+    fn fs_info(&self) -> io::Result<smb_core::driver::FsInfo>;
+    /// Watch directory `path` (its subtree with `recursive`) for the default changes;
+    /// returns once the watch is armed.
+    fn watch<'a>(&'a self, path: &str, recursive: bool) -> io::Result<Box<dyn RemoteWatch + 'a>>;
     /// Log off and disconnect.
     fn close(self: Box<Self>) -> io::Result<()>;
+}
+
+/// A directory watch ([`Remote::watch`]). Dropping it cancels the watch and closes the
+/// directory.
+pub trait RemoteWatch: Send {
+    /// The next change, waiting at most `wait`: `Ok(None)` if none came by then.
+    fn next(&mut self, wait: std::time::Duration) -> io::Result<Option<WatchEvent>>;
+}
+
+pub use smb_core::driver::WatchEvent;
+
+/// One step of a watch as the adapters report it (`None`: ended after an error; an error
+/// of kind `TimedOut`: nothing within the wait) in [`RemoteWatch::next`]'s terms.
+#[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
+fn watch_step(r: Option<io::Result<WatchEvent>>) -> io::Result<Option<WatchEvent>> {
+    match r {
+        Some(Ok(e)) => Ok(Some(e)),
+        Some(Err(e)) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
+        Some(Err(e)) => Err(e),
+        None => Err(io::Error::other("the watch ended")),
+    }
 }
 
 /// Connect with the chosen runtime and open the share. The error says at which step it

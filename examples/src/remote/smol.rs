@@ -4,6 +4,7 @@ use super::{
     ConnectSpec, Entry, Meta, Negotiated, Remote, RemoteWrite, Runtime, ShareInfo, credentials,
     entry, meta, negotiated, share_info, write_existing,
 };
+use super::{RemoteWatch, WatchEvent, watch_step};
 use crate::error::Phase;
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smb_core::client::Request;
@@ -126,6 +127,15 @@ impl Remote for Smol {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         block_on(self.share.copy(from, to))
     }
+    fn fs_info(&self) -> io::Result<smb_core::driver::FsInfo> {
+        block_on(self.share.fs_info())
+    }
+    fn watch<'a>(&'a self, path: &str, recursive: bool) -> io::Result<Box<dyn RemoteWatch + 'a>> {
+        let filter = smb_smol::DEFAULT_WATCH_FILTER;
+        Ok(Box::new(SmolWatch(block_on(
+            self.share.watch(path, recursive, filter),
+        )?)))
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Smol { share, client } = *self;
         drop(share);
@@ -137,5 +147,20 @@ impl Remote for Smol {
         let _ = block_on(client.raw(Request::Logoff));
         std::mem::forget(client);
         Ok(())
+    }
+}
+
+struct SmolWatch(smb_smol::Watch);
+
+impl RemoteWatch for SmolWatch {
+    fn next(&mut self, wait: std::time::Duration) -> io::Result<Option<WatchEvent>> {
+        let w = &mut self.0;
+        block_on(futures_lite::future::or(
+            async { watch_step(w.next_event().await.transpose()) },
+            async {
+                smol::Timer::after(wait).await;
+                Ok(None)
+            },
+        ))
     }
 }

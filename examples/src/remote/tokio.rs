@@ -5,6 +5,7 @@ use super::{
     ConnectSpec, Entry, Meta, Negotiated, Remote, RemoteWrite, Runtime, ShareInfo, credentials,
     entry, meta, negotiated, share_info, write_existing,
 };
+use super::{RemoteWatch, WatchEvent, watch_step};
 use crate::error::Phase;
 use smb_core::client::Request;
 use smb_tokio::{Client, File, OpenOptions, Share};
@@ -141,6 +142,16 @@ impl Remote for Tokio {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         self.rt.block_on(self.share.copy(from, to))
     }
+    fn fs_info(&self) -> io::Result<smb_core::driver::FsInfo> {
+        self.rt.block_on(self.share.fs_info())
+    }
+    fn watch<'a>(&'a self, path: &str, recursive: bool) -> io::Result<Box<dyn RemoteWatch + 'a>> {
+        let filter = smb_tokio::DEFAULT_WATCH_FILTER;
+        let w = self
+            .rt
+            .block_on(self.share.watch(path, recursive, filter))?;
+        Ok(Box::new(TokioWatch { rt: &self.rt, w }))
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Tokio { share, client, rt } = *self;
         drop(share);
@@ -153,5 +164,23 @@ impl Remote for Tokio {
         std::mem::forget(client);
         rt.shutdown_timeout(Duration::from_millis(100));
         Ok(())
+    }
+}
+
+struct TokioWatch<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    w: smb_tokio::Watch,
+}
+
+impl RemoteWatch for TokioWatch<'_> {
+    fn next(&mut self, wait: Duration) -> io::Result<Option<WatchEvent>> {
+        let w = &mut self.w;
+        match self
+            .rt
+            .block_on(async { tokio::time::timeout(wait, w.next_event()).await })
+        {
+            Ok(r) => watch_step(r.transpose()),
+            Err(_) => Ok(None),
+        }
     }
 }

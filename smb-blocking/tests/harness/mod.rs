@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 use smb_blocking::{Client, OpenOptions, Share};
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated};
+use smb_core::driver::WatchEvent;
+use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 #[derive(Clone)]
 pub struct Blocking;
@@ -203,6 +205,27 @@ impl Harness for Blocking {
     fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
         Box::pin(async move { c.shutdown() })
     }
+    fn fs_info(&self, s: &Share) -> BoxFut<'static, io::Result<smb_core::driver::FsInfo>> {
+        let s = s.clone();
+        Box::pin(async move { s.fs_info() })
+    }
+    fn space(&self, s: &Share) -> BoxFut<'static, io::Result<smb_core::driver::FsSpace>> {
+        let s = s.clone();
+        Box::pin(async move { s.space() })
+    }
+    fn watch(
+        &self,
+        s: &Share,
+        path: &str,
+        recursive: bool,
+        filter: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Watching>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let w = s.watch(&path, recursive, filter)?;
+            Ok(Box::new(BlockingWatch(w)) as Box<dyn Watching>)
+        })
+    }
     fn drop_listing(&self, s: &Share, path: &str) {
         drop(s.read_dir(path));
     }
@@ -221,5 +244,13 @@ impl Harness for Blocking {
             let f = s.open(&path, opts)?;
             Ok(Box::new(f) as Box<dyn Send>)
         })
+    }
+}
+
+struct BlockingWatch(smb_blocking::Watch);
+
+impl Watching for BlockingWatch {
+    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
+        Box::pin(async move { self.0.next_timeout(wait) })
     }
 }

@@ -294,6 +294,9 @@ impl Client {
             _ => return Err(SubmitError::NotConnected),
         }
         self.validate(&request, false)?;
+        if let Request::Close { file } = request {
+            self.cancel_notifies(file, now);
+        }
         let deadline = match request {
             Request::ChangeNotify { .. } => None,
             _ => Some(now + self.config.request_timeout),
@@ -405,6 +408,25 @@ impl Client {
         }
         self.complete(op, Err(OpError::new(ErrorKind::Cancelled)));
         self.pump(now);
+    }
+
+    /// Closing a directory ends its watches: each CHANGE_NOTIFY still waiting on `file` is
+    /// cancelled first ([MS-SMB2] 3.2.4.24), so the server answers it with STATUS_CANCELLED
+    /// rather than leaving it to the close (STATUS_NOTIFY_CLEANUP, [MS-SMB2] 3.3.5.10).
+    fn cancel_notifies(&mut self, file: FileHandle, now: Instant) {
+        let watches: Vec<OpId> = self
+            .ops
+            .iter()
+            .filter(|(_, o)| {
+                !o.internal
+                    && matches!(&o.kind, OpKind::Single(Request::ChangeNotify { file: f, .. })
+                        if *f == file)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for op in watches {
+            self.cancel(op, now);
+        }
     }
 
     /// Send what the queued operations can send now.

@@ -26,11 +26,62 @@ pub const DIR_PAGE_LEN: u32 = 1024 * 1024;
 /// never says STATUS_NO_MORE_FILES). Ten million names: far past any real directory.
 pub const MAX_LISTING_ENTRIES: u64 = 10_000_000;
 
-enum State<R> {
-    /// Invalid path: report once.
+/// The opening of a directory: its CREATE in flight, or a path refused before sending
+/// (reported once). Shared by listings and watches.
+pub(super) enum DirOpen<R> {
     Failed(Option<OpError>),
-    /// CREATE sent.
     Opening(R),
+}
+
+/// Send the CREATE of directory `path` (user form).
+pub(super) fn open_dir<S: Submitter>(sub: &S, tree: TreeId, path: &str) -> DirOpen<S::Reply> {
+    match smb_path(path) {
+        Ok(p) => DirOpen::Opening(sub.submit(Request::Create {
+            tree,
+            path: p,
+            options: OpenOptions::directory(),
+        })),
+        Err(e) => DirOpen::Failed(Some(e)),
+    }
+}
+
+impl<R: Future<Output = Result<Response, OpError>> + Unpin> DirOpen<R> {
+    /// The handle once the CREATE succeeded, or its error (a refused path: once, then
+    /// pending for ever; callers stop polling after an error).
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<FileHandle, OpError>> {
+        match self {
+            DirOpen::Failed(e) => match e.take() {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            },
+            DirOpen::Opening(reply) => Pin::new(reply).poll(cx).map(|r| match r? {
+                Response::Created { file, .. } => Ok(file),
+                _ => Err(OpError::new(ErrorKind::Protocol(
+                    "unexpected response to CREATE",
+                ))),
+            }),
+        }
+    }
+
+    /// Given up before the CREATE was seen to complete: dropping its reply tells the driver
+    /// nobody waits, and the driver closes the handle when the CREATE succeeds. Its answer
+    /// may already sit in the reply, though (delivered, not yet polled): then the handle is
+    /// ours to close.
+    pub(super) fn abandon<S: Submitter<Reply = R>>(self, sub: &S) {
+        if let DirOpen::Opening(mut reply) = self {
+            let mut cx = Context::from_waker(core::task::Waker::noop());
+            if let Poll::Ready(Ok(Response::Created { file, .. })) =
+                Pin::new(&mut reply).poll(&mut cx)
+            {
+                drop(sub.submit(Request::Close { file }));
+            }
+        }
+    }
+}
+
+enum State<R> {
+    /// CREATE sent (or the path refused).
+    Open(DirOpen<R>),
     /// A page is requested (or none while entries are buffered).
     Listing {
         file: FileHandle,
@@ -76,14 +127,7 @@ fn page_digest(entries: &[DirEntry]) -> u64 {
 impl<S: Submitter> DirStream<S> {
     /// Start listing `path` (user form, `/` or `\` separated) matching `pattern` (`"*"`).
     pub fn open(sub: S, tree: TreeId, path: &str, pattern: &str) -> Self {
-        let state = match smb_path(path) {
-            Ok(p) => State::Opening(sub.submit(Request::Create {
-                tree,
-                path: p,
-                options: OpenOptions::directory(),
-            })),
-            Err(e) => State::Failed(Some(e)),
-        };
+        let state = State::Open(open_dir(&sub, tree, path));
         DirStream {
             sub,
             state,
@@ -126,25 +170,14 @@ impl<S: Submitter> DirStream<S> {
             }
             match &mut self.state {
                 State::Done => return Poll::Ready(None),
-                State::Failed(e) => {
-                    let e = e.take();
-                    self.state = State::Done;
-                    return Poll::Ready(e.map(Err));
-                }
-                State::Opening(reply) => match Pin::new(reply).poll(cx) {
+                State::Open(open) => match open.poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(Response::Created { file, .. })) => {
+                    Poll::Ready(Ok(file)) => {
                         self.state = State::Listing {
                             file,
                             page: None,
                             first: true,
                         };
-                    }
-                    Poll::Ready(Ok(_)) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(OpError::new(ErrorKind::Protocol(
-                            "unexpected response to CREATE",
-                        )))));
                     }
                     Poll::Ready(Err(e)) => {
                         self.state = State::Done;
@@ -224,19 +257,8 @@ impl<S: Submitter> Drop for DirStream<S> {
     fn drop(&mut self) {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Listing { file, .. } => drop(self.sub.submit(Request::Close { file })),
-            // A CREATE still in flight: dropping its reply tells the driver nobody waits,
-            // and the driver closes the handle when the CREATE succeeds. Its answer may
-            // already sit in the reply, though (delivered, not yet polled): then the handle
-            // is ours to close.
-            State::Opening(mut reply) => {
-                let mut cx = Context::from_waker(core::task::Waker::noop());
-                if let Poll::Ready(Ok(Response::Created { file, .. })) =
-                    Pin::new(&mut reply).poll(&mut cx)
-                {
-                    drop(self.sub.submit(Request::Close { file }));
-                }
-            }
-            _ => {}
+            State::Open(open) => open.abandon(&self.sub),
+            State::Done => {}
         }
     }
 }

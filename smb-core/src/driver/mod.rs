@@ -15,22 +15,30 @@
 //! - [`FileIo`] (module `file`): the poll-based cursor of an open file with bounded
 //!   read-ahead and write-behind; the adapters wrap it in their `AsyncRead`/`Read` traits.
 //! - [`DirStream`] (module `dir`): a directory listing fetched page by page.
+//! - [`Watch`] (module `watch`): change notification on a directory, re-armed after each
+//!   answer; [`FsInfo`] / [`FsSpace`] (module `fs`): a share's volume and space.
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 mod dir;
 mod file;
+mod fs;
 #[cfg(feature = "std")]
 mod io_error;
 mod ops;
+mod watch;
 
 pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
+pub use fs::{FsInfo, FsSpace};
 #[cfg(feature = "std")]
 pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
 };
 pub use ops::{Metadata, ShareOps};
+pub use watch::{
+    DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
+};
 
 use crate::client::{
     AuthFactory, Authenticator, ChannelId, Cipher, Client, CloseReason, Dialect, ErrorKind, Event,

@@ -111,7 +111,7 @@ impl Metadata {
 
 /// Split a compound's results: the first error wins (a CREATE failure makes the related
 /// requests fail too, with a less useful status).
-fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, OpError> {
+pub(super) fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, OpError> {
     match r? {
         Response::Compound(v) => v.into_iter().collect(),
         _ => Err(OpError::new(ErrorKind::Protocol(

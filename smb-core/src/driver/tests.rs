@@ -22,6 +22,10 @@ struct FakeState {
     writes: Vec<(u64, usize)>,
     dir_pages: Vec<Vec<DirEntry>>,
     page_lens: Vec<u32>,
+    /// Answers to CHANGE_NOTIFY, in order (then Unsupported).
+    notifies: Vec<Result<Response, OpError>>,
+    /// QUERY_INFO buffers by class.
+    infos: Vec<(u8, Vec<u8>)>,
 }
 
 #[derive(Clone, Default)]
@@ -38,53 +42,65 @@ fn entry(name: &str) -> DirEntry {
 impl Submitter for Fake {
     type Reply = Ready<Result<Response, OpError>>;
     fn submit(&self, request: Request) -> Self::Reply {
-        let mut s = self.0.lock().unwrap();
-        s.log.push(request_name(&request));
-        let r = match request {
-            Request::Read { offset, len, .. } => {
-                s.reads.push((offset, len));
-                let start = (offset as usize).min(s.data.len());
-                let end = (start + len as usize).min(s.data.len());
-                let data = Bytes::copy_from_slice(&s.data[start..end]);
-                Ok(Response::Read {
-                    eof: end - start < len as usize,
-                    data: vec![data],
-                })
+        core::future::ready(answer(&mut self.0.lock().unwrap(), request))
+    }
+}
+
+fn answer(s: &mut FakeState, request: Request) -> Result<Response, OpError> {
+    s.log.push(request_name(&request));
+    match request {
+        Request::Read { offset, len, .. } => {
+            s.reads.push((offset, len));
+            let start = (offset as usize).min(s.data.len());
+            let end = (start + len as usize).min(s.data.len());
+            let data = Bytes::copy_from_slice(&s.data[start..end]);
+            Ok(Response::Read {
+                eof: end - start < len as usize,
+                data: vec![data],
+            })
+        }
+        Request::Write { offset, data, .. } => {
+            s.writes.push((offset, data.len()));
+            let end = offset as usize + data.len();
+            if s.data.len() < end {
+                s.data.resize(end, 0);
             }
-            Request::Write { offset, data, .. } => {
-                s.writes.push((offset, data.len()));
-                let end = offset as usize + data.len();
-                if s.data.len() < end {
-                    s.data.resize(end, 0);
-                }
-                s.data[offset as usize..end].copy_from_slice(&data);
-                Ok(Response::Written {
-                    count: data.len() as u64,
-                })
-            }
-            Request::Create { .. } => Ok(Response::Created {
-                file: FileHandle(7),
-                create_action: 1,
-                attributes: FileAttributes::default(),
-                durable: false,
-                lease_state: 0,
+            s.data[offset as usize..end].copy_from_slice(&data);
+            Ok(Response::Written {
+                count: data.len() as u64,
+            })
+        }
+        Request::Create { .. } => Ok(Response::Created {
+            file: FileHandle(7),
+            create_action: 1,
+            attributes: FileAttributes::default(),
+            durable: false,
+            lease_state: 0,
+        }),
+        Request::QueryDirectory { output_len, .. } => {
+            s.page_lens.push(output_len);
+            let entries = if s.dir_pages.is_empty() {
+                Vec::new()
+            } else {
+                s.dir_pages.remove(0)
+            };
+            Ok(Response::Directory {
+                page: Bytes::new(),
+                entries,
+            })
+        }
+        Request::Close { .. } => Ok(Response::Closed),
+        Request::ChangeNotify { .. } if !s.notifies.is_empty() => s.notifies.remove(0),
+        Request::QueryInfo { class, .. } => match s.infos.iter().find(|(c, _)| *c == class) {
+            Some((_, b)) => Ok(Response::Info {
+                data: Bytes::copy_from_slice(b),
             }),
-            Request::QueryDirectory { output_len, .. } => {
-                s.page_lens.push(output_len);
-                let entries = if s.dir_pages.is_empty() {
-                    Vec::new()
-                } else {
-                    s.dir_pages.remove(0)
-                };
-                Ok(Response::Directory {
-                    page: Bytes::new(),
-                    entries,
-                })
-            }
-            Request::Close { .. } => Ok(Response::Closed),
-            _ => Err(OpError::new(ErrorKind::Unsupported)),
-        };
-        core::future::ready(r)
+            None => Err(OpError::new(ErrorKind::Unsupported)),
+        },
+        Request::Compound(reqs) => Ok(Response::Compound(
+            reqs.into_iter().map(|r| answer(s, r)).collect(),
+        )),
+        _ => Err(OpError::new(ErrorKind::Unsupported)),
     }
 }
 
@@ -344,4 +360,187 @@ fn a_listing_past_its_entry_cap_is_refused() {
         ErrorKind::Protocol("the directory listing passed the entry limit")
     );
     assert_eq!(log.last(), Some(&"Close"));
+}
+
+fn changes(entries: &[(u32, &str)]) -> Result<Response, OpError> {
+    use crate::wire::change_notify::encode_notify_entries;
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|(a, n)| FileNotifyInformation {
+            action: NotifyAction::from_u32(*a),
+            file_name: n.to_string(),
+        })
+        .collect();
+    let mut data = Vec::new();
+    encode_notify_entries(&entries, &mut data);
+    Ok(Response::Notify {
+        data: data.into(),
+        status: crate::wire::NtStatus::SUCCESS,
+    })
+}
+
+#[test]
+fn watch_rearms_reports_overflow_and_refuses_a_malformed_buffer() {
+    let fake = Fake::default();
+    // A chain whose NextEntryOffset points back at itself ([MS-FSCC] 2.7.1: must advance).
+    let mut looping = Vec::new();
+    looping.extend_from_slice(&0u32.to_le_bytes());
+    looping.extend_from_slice(&1u32.to_le_bytes());
+    looping.extend_from_slice(&2u32.to_le_bytes());
+    looping.extend_from_slice(&[b'a', 0]);
+    looping[..4].copy_from_slice(&4u32.to_le_bytes());
+    fake.0.lock().unwrap().notifies = vec![
+        changes(&[(1, "new.txt"), (3, "sub\\old.txt")]),
+        Ok(Response::Notify {
+            data: Bytes::new(),
+            status: crate::wire::NtStatus::NOTIFY_ENUM_DIR,
+        }),
+        changes(&[(2, "gone")]),
+        Ok(Response::Notify {
+            data: looping.into(),
+            status: crate::wire::NtStatus::SUCCESS,
+        }),
+    ];
+    let mut w = Watch::open(fake.clone(), TreeId(1), "dir", true, DEFAULT_WATCH_FILTER);
+    let mut got = Vec::new();
+    let err = loop {
+        match ready(w.poll_next_event(&mut cx())) {
+            Some(Ok(e)) => got.push(e),
+            Some(Err(e)) => break e,
+            None => panic!("a watch ends with an error"),
+        }
+    };
+    let change = |a, n: &str| {
+        WatchEvent::Changed(FileNotifyInformation {
+            action: a,
+            file_name: n.to_string(),
+        })
+    };
+    assert_eq!(
+        got,
+        [
+            change(NotifyAction::Added, "new.txt"),
+            change(NotifyAction::Modified, "sub\\old.txt"),
+            WatchEvent::Overflow,
+            change(NotifyAction::Removed, "gone"),
+        ]
+    );
+    assert!(err.to_string().contains("FILE_NOTIFY_INFORMATION"), "{err}");
+    assert!(ready(w.poll_next_event(&mut cx())).is_none());
+    let s = fake.0.lock().unwrap();
+    assert_eq!(
+        s.log,
+        [
+            "Create",
+            "ChangeNotify",
+            "ChangeNotify",
+            "ChangeNotify",
+            "ChangeNotify",
+            "Close"
+        ]
+    );
+}
+
+#[test]
+fn dropping_a_watch_closes_its_directory() {
+    let fake = Fake::default();
+    fake.0.lock().unwrap().notifies = vec![changes(&[(1, "a")])];
+    let mut w = Watch::open(fake.clone(), TreeId(1), "", false, DEFAULT_WATCH_FILTER);
+    assert!(matches!(
+        ready(w.poll_next_event(&mut cx())),
+        Some(Ok(WatchEvent::Changed(_)))
+    ));
+    drop(w);
+    // Re-armed after the answer; the drop closes the directory (the engine cancels the
+    // outstanding CHANGE_NOTIFY on CLOSE).
+    assert_eq!(
+        fake.0.lock().unwrap().log,
+        ["Create", "ChangeNotify", "ChangeNotify", "Close"]
+    );
+    // A path refused before anything is sent: one error, nothing to close.
+    let fake = Fake::default();
+    let mut w = Watch::open(
+        fake.clone(),
+        TreeId(1),
+        "a/../..",
+        false,
+        DEFAULT_WATCH_FILTER,
+    );
+    assert!(ready(w.poll_next_event(&mut cx())).unwrap().is_err());
+    assert!(ready(w.poll_next_event(&mut cx())).is_none());
+    drop(w);
+    assert!(fake.0.lock().unwrap().log.is_empty());
+}
+
+#[test]
+fn fs_info_is_one_compound_and_sizes_are_overflow_checked() {
+    use crate::wire::fscc::{
+        FileFsAttributeInformation, FileFsFullSizeInformation, FileFsVolumeInformation, FsccInfo,
+    };
+    let full = FileFsFullSizeInformation {
+        total_allocation_units: 1000,
+        caller_available_allocation_units: 300,
+        actual_available_allocation_units: 400,
+        sectors_per_allocation_unit: 8,
+        bytes_per_sector: 512,
+    };
+    let vol = FileFsVolumeInformation {
+        volume_creation_time: crate::time::FileTime(42),
+        volume_serial_number: 0xdead_beef,
+        supports_objects: false,
+        volume_label: "data".into(),
+    };
+    let attr = FileFsAttributeInformation {
+        file_system_attributes: FileFsAttributeInformation::CASE_SENSITIVE_SEARCH,
+        maximum_component_name_length: 255,
+        file_system_name: "NTFS".into(),
+    };
+    let fake = Fake::default();
+    fake.0.lock().unwrap().infos = vec![
+        (7, full.to_bytes()),
+        (1, vol.to_bytes()),
+        (5, attr.to_bytes()),
+    ];
+    let ops = ShareOps::new(fake.clone(), TreeId(1));
+    let info = ready(core::pin::pin!(ops.fs_info()).poll(&mut cx())).unwrap();
+    assert_eq!(
+        info.space,
+        FsSpace {
+            total: 1000 * 4096,
+            free: 400 * 4096,
+            available: 300 * 4096,
+            unit: 4096,
+        }
+    );
+    assert_eq!(info.space.used(), 600 * 4096);
+    assert_eq!((info.label.as_str(), info.serial), ("data", 0xdead_beef));
+    assert_eq!((info.fs_name.as_str(), info.max_name_len), ("NTFS", 255));
+    assert_eq!(info.created, crate::time::FileTime(42));
+    assert!(info.has(FileFsAttributeInformation::CASE_SENSITIVE_SEARCH));
+    assert_eq!(
+        fake.0.lock().unwrap().log,
+        [
+            "Compound",
+            "Create",
+            "QueryInfo",
+            "QueryInfo",
+            "QueryInfo",
+            "Close"
+        ]
+    );
+    let space = ready(core::pin::pin!(ops.space()).poll(&mut cx())).unwrap();
+    assert_eq!(space, info.space);
+    // Units x sectors x bytes past 64 bits: an error, not a wrapped number.
+    for (units, sectors, bytes) in [(u64::MAX, 1, 2), (1 << 40, 1 << 16, 1 << 16)] {
+        let big = FileFsFullSizeInformation {
+            total_allocation_units: units,
+            sectors_per_allocation_unit: sectors,
+            bytes_per_sector: bytes,
+            ..full
+        };
+        assert!(FsSpace::from_full_size(&big).is_err());
+    }
+    // A QUERY_INFO refused inside the compound fails the call.
+    fake.0.lock().unwrap().infos.remove(1);
+    assert!(ready(core::pin::pin!(ops.fs_info()).poll(&mut cx())).is_err());
 }

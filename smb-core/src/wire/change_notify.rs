@@ -383,6 +383,18 @@ mod tests {
             assert!(it.next().unwrap().is_err());
             assert!(it.next().is_none());
         }
+        // NextEntryOffset past the end of the buffer, and a FileNameLength running past it:
+        // one error each, then nothing.
+        let mut b = buf.clone();
+        b[..4].copy_from_slice(&(buf.len() as u32 + 4).to_le_bytes());
+        let mut it = NotifyEntries::new(&b);
+        assert!(it.next().unwrap().is_err());
+        assert!(it.next().is_none());
+        let mut b = buf.clone();
+        b[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut it = NotifyEntries::new(&b);
+        assert!(it.next().unwrap().is_err());
+        assert!(it.next().is_none());
         // Empty buffer (STATUS_NOTIFY_ENUM_DIR): no entries.
         let empty = ChangeNotifyResponse { buffer: &[] };
         let m = message(Command::ChangeNotify, true, &empty);

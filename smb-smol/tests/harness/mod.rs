@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use smb_core::driver::WatchEvent;
 use smb_smol::{Client, OpenOptions, Share};
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated};
+use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
 use std::io::{self, SeekFrom};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 #[derive(Clone)]
 pub enum Smol {
@@ -218,6 +220,27 @@ impl Harness for Smol {
     fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
         Box::pin(async move { c.shutdown().await })
     }
+    fn fs_info(&self, s: &Share) -> BoxFut<'static, io::Result<smb_core::driver::FsInfo>> {
+        let s = s.clone();
+        Box::pin(async move { s.fs_info().await })
+    }
+    fn space(&self, s: &Share) -> BoxFut<'static, io::Result<smb_core::driver::FsSpace>> {
+        let s = s.clone();
+        Box::pin(async move { s.space().await })
+    }
+    fn watch(
+        &self,
+        s: &Share,
+        path: &str,
+        recursive: bool,
+        filter: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Watching>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let w = s.watch(&path, recursive, filter).await?;
+            Ok(Box::new(SmolWatch(w)) as Box<dyn Watching>)
+        })
+    }
     fn drop_listing(&self, s: &Share, path: &str) {
         drop(s.read_dir(path));
     }
@@ -236,5 +259,19 @@ impl Harness for Smol {
             let f = s.open(&path, opts).await?;
             Ok(Box::new(f) as Box<dyn Send>)
         })
+    }
+}
+
+struct SmolWatch(smb_smol::Watch);
+
+impl Watching for SmolWatch {
+    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
+        Box::pin(futures_lite::future::or(
+            async { self.0.next_event().await.transpose() },
+            async move {
+                smol::Timer::after(wait).await;
+                Some(Err(io::ErrorKind::TimedOut.into()))
+            },
+        ))
     }
 }

@@ -4,10 +4,12 @@
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated};
+use smb_core::driver::WatchEvent;
+use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
 use smb_tokio::{Client, OpenOptions, Share};
 use std::io::{self, SeekFrom};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 #[derive(Clone)]
@@ -210,6 +212,27 @@ impl Harness for Tokio {
     fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
         Box::pin(async move { c.shutdown().await })
     }
+    fn fs_info(&self, s: &Share) -> BoxFut<'static, io::Result<smb_core::driver::FsInfo>> {
+        let s = s.clone();
+        Box::pin(async move { s.fs_info().await })
+    }
+    fn space(&self, s: &Share) -> BoxFut<'static, io::Result<smb_core::driver::FsSpace>> {
+        let s = s.clone();
+        Box::pin(async move { s.space().await })
+    }
+    fn watch(
+        &self,
+        s: &Share,
+        path: &str,
+        recursive: bool,
+        filter: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Watching>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let w = s.watch(&path, recursive, filter).await?;
+            Ok(Box::new(TokioWatch(w)) as Box<dyn Watching>)
+        })
+    }
     fn drop_listing(&self, s: &Share, path: &str) {
         drop(s.read_dir(path));
     }
@@ -227,6 +250,19 @@ impl Harness for Tokio {
                 .with_durable(false);
             let f = s.open(&path, opts).await?;
             Ok(Box::new(f) as Box<dyn Send>)
+        })
+    }
+}
+
+struct TokioWatch(smb_tokio::Watch);
+
+impl Watching for TokioWatch {
+    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
+        Box::pin(async move {
+            match tokio::time::timeout(wait, self.0.next_event()).await {
+                Ok(r) => r.transpose(),
+                Err(_) => Some(Err(io::ErrorKind::TimedOut.into())),
+            }
         })
     }
 }
