@@ -38,6 +38,7 @@ impl Client {
                     share,
                     wire_id: 0,
                     encrypt: false,
+                    pipe: false,
                     users: 0,
                     info: None,
                     session_epoch: 0,
@@ -365,6 +366,7 @@ impl Client {
         };
         t.wire_id = hdr.tree_id();
         t.encrypt = encrypt;
+        t.pipe = share_type == 2;
         t.session_epoch = epoch;
         self.stats.tree_connects += 1;
         Ok(Ok(Response::TreeConnected {

@@ -15,6 +15,8 @@
 //! - [`FileIo`] (module `file`): the poll-based cursor of an open file with bounded
 //!   read-ahead and write-behind; the adapters wrap it in their `AsyncRead`/`Read` traits.
 //! - [`DirStream`] (module `dir`): a directory listing fetched page by page.
+//! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
+//!   DCE/RPC over them, and the server's share list (srvsvc NetrShareEnum).
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
@@ -23,6 +25,7 @@ mod file;
 #[cfg(feature = "std")]
 mod io_error;
 mod ops;
+mod pipe;
 
 pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
@@ -31,6 +34,7 @@ pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
 };
 pub use ops::{Metadata, ShareOps};
+pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
 
 use crate::client::{
     AuthFactory, Authenticator, ChannelId, Cipher, Client, CloseReason, Dialect, ErrorKind, Event,
