@@ -324,8 +324,10 @@ impl Client {
         let got = r.data.len() as u64;
         if got > asked {
             io.error.get_or_insert(
-                OpError::new(ErrorKind::Protocol("READ returned more data than asked for"))
-                    .with_command(Command::Read),
+                OpError::new(ErrorKind::Protocol(
+                    "READ returned more data than asked for",
+                ))
+                .with_command(Command::Read),
             );
             return Ok(());
         }

@@ -65,7 +65,9 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         ErrorKind::Protocol(_) => K::InvalidData,
         ErrorKind::TooLarge => K::FileTooLarge,
         ErrorKind::Rpc(crate::wire::rpc::RpcError::Status(5)) => K::PermissionDenied,
-        ErrorKind::Rpc(crate::wire::rpc::RpcError::Fault(_) | crate::wire::rpc::RpcError::Status(_)) => K::Other,
+        ErrorKind::Rpc(
+            crate::wire::rpc::RpcError::Fault(_) | crate::wire::rpc::RpcError::Status(_),
+        ) => K::Other,
         ErrorKind::Rpc(_) => K::InvalidData,
         _ => K::Other,
     }

@@ -340,7 +340,12 @@ const MAX_ENUM_CALLS: usize = 64;
 /// List the shares of the server: connect IPC$, open `srvsvc`, BIND, NetrShareEnum level 1
 /// ([MS-SRVS] 3.1.4.8) until every entry is in, close and disconnect.
 pub async fn list_shares<S: Submitter>(sub: &S) -> Result<Vec<ShareInfo>, OpError> {
-    let tree = match sub.submit(Request::TreeConnect { share: "IPC$".into() }).await? {
+    let tree = match sub
+        .submit(Request::TreeConnect {
+            share: "IPC$".into(),
+        })
+        .await?
+    {
         Response::TreeConnected { tree, .. } => tree,
         _ => return Err(unexpected()),
     };
@@ -376,3 +381,7 @@ async fn enumerate<S: Submitter>(sub: S, tree: TreeId) -> Result<Vec<ShareInfo>,
         "the server kept answering ERROR_MORE_DATA",
     )))
 }
+
+#[cfg(test)]
+#[path = "pipe_tests.rs"]
+mod tests;

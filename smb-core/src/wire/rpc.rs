@@ -568,7 +568,7 @@ impl Reassembly {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// smbclient's BIND to srvsvc v3.0 (NDR20), captured from Samba 4.17 on loopback.
@@ -623,7 +623,10 @@ mod tests {
         let BindReply::Ack(a) = BindReply::decode(BIND_ACK_SRVSVC).unwrap() else {
             panic!("not an ack")
         };
-        assert_eq!((a.max_xmit, a.max_recv, a.assoc_group), (4280, 4280, 0xd1b3));
+        assert_eq!(
+            (a.max_xmit, a.max_recv, a.assoc_group),
+            (4280, 4280, 0xd1b3)
+        );
         assert_eq!(a.secondary_addr, b"\\pipe\\srvsvc");
         assert_eq!(
             a.results,
@@ -680,10 +683,7 @@ mod tests {
         nak.extend_from_slice(&4u16.to_le_bytes());
         assert_eq!(BindReply::decode(&nak), Ok(BindReply::Nak(4)));
         let fault = fault_pdu(2, 0x1c01_0002);
-        assert_eq!(
-            BindReply::decode(&fault),
-            Err(RpcError::Fault(0x1c01_0002))
-        );
+        assert_eq!(BindReply::decode(&fault), Err(RpcError::Fault(0x1c01_0002)));
         assert_eq!(
             ResponseFragment::decode(&fault),
             Err(RpcError::Fault(0x1c01_0002))

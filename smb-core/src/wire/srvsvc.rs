@@ -358,7 +358,7 @@ pub fn decode_share_enum(stub: &[u8]) -> Result<ShareEnum, RpcError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::test_util::hex;
 
@@ -417,7 +417,17 @@ mod tests {
 
     #[test]
     fn share_types_round_trip() {
-        for raw in [0, 1, 2, 3, 0x4000_0000, 0x8000_0000, 0x0200_0000, 0x0800_0000, 77] {
+        for raw in [
+            0,
+            1,
+            2,
+            3,
+            0x4000_0000,
+            0x8000_0000,
+            0x0200_0000,
+            0x0800_0000,
+            77,
+        ] {
             assert_eq!(ShareType::from_raw(raw).to_raw(), raw);
         }
         assert_eq!(ShareType::from_raw(77).kind, ShareKind::Other(77));
@@ -452,7 +462,10 @@ mod tests {
         let mut b = stub.clone();
         b.extend_from_slice(&5u32.to_le_bytes());
         let e = decode_share_enum(&b).unwrap();
-        assert_eq!((e.shares.len(), e.total, e.resume, e.status), (0, 0, None, 5));
+        assert_eq!(
+            (e.shares.len(), e.total, e.resume, e.status),
+            (0, 0, None, 5)
+        );
         // A container with a NULL array but entries announced.
         let b = hex("01000000010000000400020003000000000000000000000000000000");
         assert!(decode_share_enum(&b).is_err());
