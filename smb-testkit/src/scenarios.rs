@@ -32,6 +32,9 @@ use std::time::{Duration, Instant};
 
 mod multichannel;
 pub use multichannel::multichannel_binds_and_survives_a_cut;
+mod shares;
+pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
+pub use smb_core::wire::srvsvc::ShareInfo;
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
@@ -209,6 +212,15 @@ pub trait Harness: Clone + Send + Sync + 'static {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>>;
     /// Start listing `path` and drop the listing at once, while its CREATE is in flight.
     fn drop_listing(&self, s: &Self::Share, path: &str);
+    /// The adapter's `Client::list_shares`.
+    fn list_shares(&self, c: &Self::Client) -> BoxFut<'static, io::Result<Vec<ShareInfo>>>;
+    /// `Client::open_pipe(pipe)`, one `Pipe::transact(request)`, then `Pipe::close`.
+    fn pipe_transact(
+        &self,
+        c: &Self::Client,
+        pipe: &str,
+        request: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -1521,7 +1533,8 @@ macro_rules! scenario_tests {
             attack_transform_other_session_id, attack_transform_from_another_session,
             attack_read_more_than_asked, attack_wrong_password_no_guest_fallback,
             attack_relay_sets_is_guest, guest_fallback_only_when_opted_in,
-            multichannel_binds_and_survives_a_cut);
+            multichannel_binds_and_survives_a_cut,
+            list_shares_of_samba, named_pipe_transact_binds);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

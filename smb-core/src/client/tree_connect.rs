@@ -25,7 +25,9 @@ impl Client {
             .trees
             .iter()
             .find(|(_, t)| {
-                t.share.eq_ignore_ascii_case(&share) && t.machine.state() != TreeState::Exiting
+                t.share.eq_ignore_ascii_case(&share)
+                    && t.machine.state() != TreeState::Exiting
+                    && !t.leaving
             })
             .map(|(id, _)| *id);
         let tree = existing.unwrap_or_else(|| {
@@ -39,6 +41,7 @@ impl Client {
                     wire_id: 0,
                     encrypt: false,
                     pipe: false,
+                    leaving: false,
                     users: 0,
                     info: None,
                     session_epoch: 0,
