@@ -2,7 +2,7 @@
 //! output settings, and the injectable pieces: connector, resolver, password prompt).
 
 use crate::cli::{Cli, Command, Global};
-use crate::commands::{files, info, listing};
+use crate::commands::{files, info, listing, shares};
 use crate::credentials::{CredentialArgs, Prompt, Secret, TerminalPrompt};
 use crate::error::{Failure, Phase, exit};
 use crate::progress::Ui;
@@ -140,11 +140,12 @@ pub fn run_with(cli: &Cli, sys: &System) -> Result<(), Failure> {
                 | Command::Stat { .. }
                 | Command::Du { .. }
                 | Command::Info { .. }
+                | Command::Shares { .. }
                 | Command::Tree { .. }
         )
     {
         return Err(Failure::usage(format!(
-            "--json is for ls, stat, du and info, not {}",
+            "--json is for ls, stat, du, info and shares, not {}",
             cli.command.name()
         )));
     }
@@ -164,6 +165,7 @@ pub fn run_with(cli: &Cli, sys: &System) -> Result<(), Failure> {
         } => listing::du(&ctx, urls, *summarize, *human_readable),
         Command::Stat { urls } => listing::stat(&ctx, urls),
         Command::Info { url } => info::info(&ctx, url),
+        Command::Shares { url } => shares::shares(&ctx, url),
         Command::Get {
             recursive,
             resume,

@@ -1,10 +1,11 @@
 //! The commands other than the transfers ([`crate::transfer`]): listings in [`listing`]
 //! (ls, tree, du, stat), changes in [`files`] (cat, mkdir, rm, rmdir, mv, cp) and the
-//! connection report in [`info`].
+//! connection report in [`info`], the share list in [`shares`].
 
 pub mod files;
 pub mod info;
 pub mod listing;
+pub mod shares;
 
 pub use files::cat_paths;
 

@@ -114,6 +114,9 @@ impl Remote for Blocking {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         self.share.copy(from, to)
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        self.client.list_shares()
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Blocking { share, client } = *self;
         drop(share);

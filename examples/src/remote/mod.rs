@@ -163,6 +163,8 @@ pub trait Remote: Send + Sync {
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
     /// Copy `from` to `to` on the server (server-side copy); returns the bytes copied.
     fn copy(&self, from: &str, to: &str) -> io::Result<u64>;
+    /// The server's shares (srvsvc NetrShareEnum on IPC$).
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>>;
     /// Log off and disconnect.
     fn close(self: Box<Self>) -> io::Result<()>;
 }

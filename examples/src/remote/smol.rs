@@ -123,6 +123,9 @@ impl Remote for Smol {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         block_on(self.share.copy(from, to))
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        block_on(self.client.list_shares())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Smol { share, client } = *self;
         drop(share);

@@ -138,6 +138,9 @@ impl Remote for Tokio {
     fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
         self.rt.block_on(self.share.copy(from, to))
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        self.rt.block_on(self.client.list_shares())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Tokio { share, client, rt } = *self;
         drop(share);
