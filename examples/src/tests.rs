@@ -217,6 +217,9 @@ impl Remote for Mem {
         fs.files.insert(to.to_string(), data.clone());
         Ok(data.len() as u64)
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        Ok(Vec::new())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         self.fs().closed += 1;
         Ok(())

@@ -1307,7 +1307,9 @@ fn shares_listing() {
         let table = stdout(&ok(smb(rt, &["shares", &url])));
         let mut lines = table.lines();
         assert_eq!(
-            lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+            lines
+                .next()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>()),
             Some(vec!["NAME", "TYPE", "COMMENT"]),
             "{table}"
         );
@@ -1321,7 +1323,10 @@ fn shares_listing() {
             assert!(line.ends_with(&smb_testkit::share_comment(name)), "{line}");
         }
         let ipc = table.lines().find(|l| l.starts_with("IPC$")).expect("IPC$");
-        assert!(ipc.contains("ipc,special") && ipc.contains("IPC Service"), "{ipc}");
+        assert!(
+            ipc.contains("ipc,special") && ipc.contains("IPC Service"),
+            "{ipc}"
+        );
 
         let json = stdout(&ok(smb(rt, &["shares", "--json", &url])));
         assert!(json.starts_with("{\"entries\":[\n"), "{json}");
@@ -1330,7 +1335,10 @@ fn shares_listing() {
              \"temporary\":false,\"hidden\":false,\"comment\":\"{}\"}}",
             smb_testkit::share_comment(SHARE)
         );
-        assert!(json.lines().any(|l| l.trim_end_matches(',') == want), "{json}");
+        assert!(
+            json.lines().any(|l| l.trim_end_matches(',') == want),
+            "{json}"
+        );
         assert!(
             json.contains("{\"name\":\"IPC$\",\"type\":\"ipc\",\"type_bits\":2147483651,\"special\":true,\"temporary\":false,\"hidden\":true,\"comment\":\"IPC Service"),
             "{json}"
