@@ -36,6 +36,21 @@ impl Io {
         }
     }
 
+    /// A READ answer of `got` bytes to `asked`: more is an error recorded on the operation
+    /// ([MS-SMB2] 3.2.5.10: more than asked would land in the wrong place).
+    fn overrun(&mut self, got: u64, asked: u64) -> bool {
+        if got <= asked {
+            return false;
+        }
+        self.error.get_or_insert(
+            OpError::new(ErrorKind::Protocol(
+                "READ returned more data than asked for",
+            ))
+            .with_command(Command::Read),
+        );
+        true
+    }
+
     /// Everything has been issued (or will not be).
     fn done_issuing(&self) -> bool {
         self.error.is_some()
@@ -232,14 +247,7 @@ impl Client {
                 let r = crate::wire::read::ReadResponse::decode(msg)
                     .map_err(ChannelError::Malformed)?;
                 let got = r.data.len() as u64;
-                if got > asked {
-                    // [MS-SMB2] 3.2.5.10: more than asked would land in the wrong place.
-                    io.error.get_or_insert(
-                        OpError::new(ErrorKind::Protocol(
-                            "READ returned more data than asked for",
-                        ))
-                        .with_command(Command::Read),
-                    );
+                if io.overrun(got, asked) {
                     return Ok(());
                 }
                 if got > 0 {
@@ -322,13 +330,7 @@ impl Client {
             return Ok(());
         };
         let got = r.data.len() as u64;
-        if got > asked {
-            io.error.get_or_insert(
-                OpError::new(ErrorKind::Protocol(
-                    "READ returned more data than asked for",
-                ))
-                .with_command(Command::Read),
-            );
+        if io.overrun(got, asked) {
             return Ok(());
         }
         if got > 0 {

@@ -254,15 +254,7 @@ impl<S: Submitter> RpcPipe<S> {
     /// BIND `interface` with the NDR20 transfer syntax ([C706] 12.6.4.3); a BIND_NAK or a
     /// rejected context is an [`ErrorKind::Rpc`] error.
     pub async fn bind(pipe: PipeOps<S>, interface: SyntaxId) -> Result<Self, OpError> {
-        let bind = Bind {
-            call_id: 1,
-            max_xmit: DEFAULT_MAX_FRAG,
-            max_recv: DEFAULT_MAX_FRAG,
-            assoc_group: 0,
-            context_id: 0,
-            abstract_syntax: interface,
-            transfer_syntax: SyntaxId::NDR20,
-        };
+        let bind = Bind::new(1, interface);
         let first = pipe
             .transceive(Bytes::from(bind.encode()), u32::from(DEFAULT_MAX_FRAG))
             .await?;

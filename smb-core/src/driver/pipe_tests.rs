@@ -6,7 +6,7 @@ extern crate std;
 
 use super::*;
 use crate::client::FileAttributes;
-use crate::wire::rpc::tests::{BIND_ACK_SRVSVC, BIND_SRVSVC, fault_pdu};
+use crate::wire::rpc::tests::{BIND_ACK_SRVSVC, BIND_SRVSVC, fault_pdu, response};
 use crate::wire::rpc::{REQUEST_HEADER_LEN, pfc, ptype};
 use crate::wire::srvsvc::tests::RESPONSE_STUB;
 use crate::wire::test_util::hex;
@@ -128,19 +128,6 @@ fn captured_response() -> Vec<u8> {
     let mut pdu = hex(RESPONSE_HEADER);
     pdu.extend_from_slice(&hex(RESPONSE_STUB));
     pdu
-}
-
-/// A RESPONSE fragment of call `call_id`.
-fn response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
-    let len = (REQUEST_HEADER_LEN + stub.len()) as u16;
-    let mut out = vec![5, 0, ptype::RESPONSE, flags, 0x10, 0, 0, 0];
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&call_id.to_le_bytes());
-    out.extend_from_slice(&(stub.len() as u32).to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(stub);
-    out
 }
 
 fn rpc_kind(e: OpError) -> RpcError {

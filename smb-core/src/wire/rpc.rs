@@ -259,6 +259,20 @@ pub struct Bind {
 }
 
 impl Bind {
+    /// Call `call_id` binding `interface` (context 0) with NDR20, a new association group and
+    /// [`DEFAULT_MAX_FRAG`] both ways.
+    pub fn new(call_id: u32, interface: SyntaxId) -> Bind {
+        Bind {
+            call_id,
+            max_xmit: DEFAULT_MAX_FRAG,
+            max_recv: DEFAULT_MAX_FRAG,
+            assoc_group: 0,
+            context_id: 0,
+            abstract_syntax: interface,
+            transfer_syntax: SyntaxId::NDR20,
+        }
+    }
+
     /// The whole PDU.
     pub fn encode(&self) -> Vec<u8> {
         // Header, max_xmit/max_recv, assoc_group, p_context_elem_t with one element:
@@ -443,25 +457,39 @@ pub fn encode_request(
         if last {
             flags |= pfc::LAST_FRAG;
         }
-        let mut out = Vec::with_capacity(REQUEST_HEADER_LEN + chunk.len());
-        PduHeader {
+        let head = PduHeader {
             ptype: ptype::REQUEST,
             flags,
-            frag_len: (REQUEST_HEADER_LEN + chunk.len()) as u16,
+            frag_len: 0,
             auth_len: 0,
             call_id,
-        }
-        .write(&mut out);
-        out.put_u32_le(stub.len() as u32);
-        out.put_u16_le(context_id);
-        out.put_u16_le(opnum);
-        out.extend_from_slice(chunk);
-        frags.push(out);
+        };
+        frags.push(call_pdu(head, stub.len() as u32, context_id, opnum, chunk));
         first = false;
         if last {
             return frags;
         }
     }
+}
+
+/// A REQUEST or RESPONSE fragment: `head` (its frag_length set here), alloc_hint,
+/// p_cont_id, then opnum (REQUEST) or cancel_count + reserved (RESPONSE), then `stub`
+/// ([C706] 12.6.4.9, 12.6.4.10: both headers have this layout).
+fn call_pdu(
+    mut head: PduHeader,
+    alloc_hint: u32,
+    context_id: u16,
+    word: u16,
+    stub: &[u8],
+) -> Vec<u8> {
+    head.frag_len = (REQUEST_HEADER_LEN + stub.len()) as u16;
+    let mut out = Vec::with_capacity(REQUEST_HEADER_LEN + stub.len());
+    head.write(&mut out);
+    out.put_u32_le(alloc_hint);
+    out.put_u16_le(context_id);
+    out.put_u16_le(word);
+    out.extend_from_slice(stub);
+    out
 }
 
 /// One RESPONSE fragment ([C706] 12.6.4.10).
@@ -600,15 +628,7 @@ pub(crate) mod tests {
     };
 
     fn bind() -> Bind {
-        Bind {
-            call_id: 1,
-            max_xmit: DEFAULT_MAX_FRAG,
-            max_recv: DEFAULT_MAX_FRAG,
-            assoc_group: 0,
-            context_id: 0,
-            abstract_syntax: SRVSVC,
-            transfer_syntax: SyntaxId::NDR20,
-        }
+        Bind::new(1, SRVSVC)
     }
 
     #[test]
@@ -711,20 +731,16 @@ pub(crate) mod tests {
         f
     }
 
-    fn response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        PduHeader {
+    /// A RESPONSE fragment of `call_id` carrying `stub`.
+    pub(crate) fn response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
+        let head = PduHeader {
             ptype: ptype::RESPONSE,
             flags,
-            frag_len: (REQUEST_HEADER_LEN + stub.len()) as u16,
+            frag_len: 0,
             auth_len: 0,
             call_id,
-        }
-        .write(&mut out);
-        out.extend_from_slice(&1000u32.to_le_bytes());
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(stub);
-        out
+        };
+        call_pdu(head, 1000, 0, 0, stub)
     }
 
     #[test]

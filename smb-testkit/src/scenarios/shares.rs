@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::share_comment;
-use smb_core::wire::rpc::{Bind, BindReply, DEFAULT_MAX_FRAG, SyntaxId};
+use smb_core::wire::rpc::{Bind, BindReply};
 use smb_core::wire::srvsvc::{SRVSVC, ShareKind};
 
 /// Extra shares of the listing server: enough, with long comments, that the reply takes
@@ -74,15 +74,7 @@ pub async fn named_pipe_transact_binds<H: Harness>(h: H) {
         .connect(user_login(server, ClientConfig::default()))
         .await
         .expect("login");
-    let bind = Bind {
-        call_id: 1,
-        max_xmit: DEFAULT_MAX_FRAG,
-        max_recv: DEFAULT_MAX_FRAG,
-        assoc_group: 0,
-        context_id: 0,
-        abstract_syntax: SRVSVC,
-        transfer_syntax: SyntaxId::NDR20,
-    };
+    let bind = Bind::new(1, SRVSVC);
     let reply = h
         .pipe_transact(&c, "srvsvc", bind.encode())
         .await
