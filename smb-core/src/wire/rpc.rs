@@ -332,6 +332,43 @@ pub struct BindAck {
     pub results: Vec<ContextResult>,
 }
 
+impl BindAck {
+    /// The whole PDU (what a server sends; frag_length is computed, auth_length is 0).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        PduHeader {
+            frag_len: 0,
+            auth_len: 0,
+            ..self.header
+        }
+        .write(&mut out);
+        out.put_u16_le(self.max_xmit);
+        out.put_u16_le(self.max_recv);
+        out.put_u32_le(self.assoc_group);
+        // port_any_t: the length counts the terminating NUL of a non-empty address.
+        if self.secondary_addr.is_empty() {
+            out.put_u16_le(0);
+        } else {
+            out.put_u16_le(self.secondary_addr.len() as u16 + 1);
+            out.extend_from_slice(&self.secondary_addr);
+            out.push(0);
+        }
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.put_u8(self.results.len() as u8);
+        out.extend_from_slice(&[0; 3]);
+        for r in &self.results {
+            out.put_u16_le(r.result);
+            out.put_u16_le(r.reason);
+            r.transfer_syntax.write(&mut out);
+        }
+        let len = out.len() as u16;
+        out[8..10].copy_from_slice(&len.to_le_bytes());
+        out
+    }
+}
+
 /// The server's answer to a BIND.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BindReply {
@@ -490,6 +527,35 @@ fn call_pdu(
     out.put_u16_le(word);
     out.extend_from_slice(stub);
     out
+}
+
+/// A RESPONSE fragment of `call_id` on context 0 carrying `stub` (what a server sends;
+/// alloc_hint = the fragment's stub length) ([C706] 12.6.4.10).
+pub fn encode_response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
+    let head = PduHeader {
+        ptype: ptype::RESPONSE,
+        flags,
+        frag_len: 0,
+        auth_len: 0,
+        call_id,
+    };
+    call_pdu(head, stub.len() as u32, 0, 0, stub)
+}
+
+/// A FAULT of `call_id` with `status` ([C706] 12.6.4.7: alloc_hint, p_cont_id,
+/// cancel_count, reserved, status, reserved2).
+pub fn encode_fault(call_id: u32, status: u32) -> Vec<u8> {
+    let head = PduHeader {
+        ptype: ptype::FAULT,
+        flags: pfc::FIRST_FRAG | pfc::LAST_FRAG,
+        frag_len: 0,
+        auth_len: 0,
+        call_id,
+    };
+    let mut body = Vec::with_capacity(8);
+    body.put_u32_le(status);
+    body.put_u32_le(0);
+    call_pdu(head, 0, 0, 0, &body)
 }
 
 /// One RESPONSE fragment ([C706] 12.6.4.10).
@@ -657,6 +723,7 @@ pub(crate) mod tests {
             }]
         );
         assert_eq!(a.header.call_id, 1);
+        assert_eq!(a.encode(), BIND_ACK_SRVSVC);
     }
 
     #[test]
@@ -716,31 +783,12 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn fault_pdu(call_id: u32, status: u32) -> Vec<u8> {
-        let mut f = Vec::new();
-        PduHeader {
-            ptype: ptype::FAULT,
-            flags: 3,
-            frag_len: 32,
-            auth_len: 0,
-            call_id,
-        }
-        .write(&mut f);
-        f.extend_from_slice(&[0; 8]);
-        f.extend_from_slice(&status.to_le_bytes());
-        f.extend_from_slice(&[0; 4]);
-        f
+        encode_fault(call_id, status)
     }
 
     /// A RESPONSE fragment of `call_id` carrying `stub`.
     pub(crate) fn response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
-        let head = PduHeader {
-            ptype: ptype::RESPONSE,
-            flags,
-            frag_len: 0,
-            auth_len: 0,
-            call_id,
-        };
-        call_pdu(head, 1000, 0, 0, stub)
+        encode_response(call_id, flags, stub)
     }
 
     #[test]
