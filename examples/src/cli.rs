@@ -37,6 +37,7 @@ Examples:
   smb cat smb://files/public/README.txt | head
   smb --json stat smb://alice@files/projects/q1.pdf | jq .entries[0].size
   smb info --encrypt smb://alice@files/projects
+  smb shares smb://alice@files
 
 Environment: SMB_PASSWORD (password), SMB_RUNTIME (default runtime),
 SMB_RESOLVE=name=addr,... (resolve only these names, no DNS),
@@ -438,6 +439,19 @@ an error.")]
         #[arg(value_name = "URL")]
         url: String,
     },
+    /// List the server's shares: name, type, comment (smbclient -L).
+    #[command(after_help = "\
+Types: disk, printer, device, ipc (+ special: an administrative share such as IPC$;
++ temporary). Hidden shares (names ending in $) are listed too.
+
+Examples:
+  smb shares smb://alice@files
+  smb shares --json smb://alice@files:4450 | jq -r '.entries[].name'")]
+    Shares {
+        /// smb://[user@]host[:port]
+        #[arg(value_name = "URL")]
+        url: String,
+    },
 }
 
 impl Command {
@@ -459,6 +473,7 @@ impl Command {
             Command::Info { .. } => "info",
             Command::Df { .. } => "df",
             Command::Watch { .. } => "watch",
+            Command::Shares { .. } => "shares",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! output settings, and the injectable pieces: connector, resolver, password prompt).
 
 use crate::cli::{Cli, Command, Global};
-use crate::commands::{files, info, listing, volume};
+use crate::commands::{files, info, listing, shares, volume};
 use crate::credentials::{CredentialArgs, Prompt, Secret, TerminalPrompt};
 use crate::error::{Failure, Phase, exit};
 use crate::progress::Ui;
@@ -140,12 +140,13 @@ pub fn run_with(cli: &Cli, sys: &System) -> Result<(), Failure> {
                 | Command::Stat { .. }
                 | Command::Du { .. }
                 | Command::Info { .. }
+                | Command::Shares { .. }
                 | Command::Tree { .. }
                 | Command::Df { .. }
         )
     {
         return Err(Failure::usage(format!(
-            "--json is for ls, stat, du, info and df, not {}",
+            "--json is for ls, stat, du, info, df and shares, not {}",
             cli.command.name()
         )));
     }
@@ -171,6 +172,7 @@ pub fn run_with(cli: &Cli, sys: &System) -> Result<(), Failure> {
             ..
         } => volume::df(&ctx, url, *human_readable),
         Command::Watch { recursive, url } => volume::watch(&ctx, url, *recursive),
+        Command::Shares { url } => shares::shares(&ctx, url),
         Command::Get {
             recursive,
             resume,

@@ -230,6 +230,9 @@ impl Remote for Mem {
     ) -> io::Result<Box<dyn crate::remote::RemoteWatch + 'a>> {
         Err(io::ErrorKind::Unsupported.into())
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        Ok(Vec::new())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         self.fs().closed += 1;
         Ok(())

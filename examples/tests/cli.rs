@@ -1499,3 +1499,56 @@ fn watch_prints_changes_until_interrupted() {
         );
     }
 }
+
+/// `smb shares`: the lab's shares with their types and comments, as a table and as JSON, on
+/// every runtime; a wrong password is a logon failure.
+#[test]
+fn shares_listing() {
+    let url = format!("smb://{}@{}", lab().user(), lab().addr());
+    for rt in ["tokio", "smol", "blocking"] {
+        let table = stdout(&ok(smb(rt, &["shares", &url])));
+        let mut lines = table.lines();
+        assert_eq!(
+            lines
+                .next()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+            Some(vec!["NAME", "TYPE", "COMMENT"]),
+            "{table}"
+        );
+        for name in [SHARE, GUEST_SHARE, smb_testkit::READONLY_SHARE] {
+            let line = table
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("{name} missing\n{table}"));
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cols[1], "disk", "{line}");
+            assert!(line.ends_with(&smb_testkit::share_comment(name)), "{line}");
+        }
+        let ipc = table.lines().find(|l| l.starts_with("IPC$")).expect("IPC$");
+        assert!(
+            ipc.contains("ipc,special") && ipc.contains("IPC Service"),
+            "{ipc}"
+        );
+
+        let json = stdout(&ok(smb(rt, &["shares", "--json", &url])));
+        assert!(json.starts_with("{\"entries\":[\n"), "{json}");
+        let want = format!(
+            "{{\"name\":\"{SHARE}\",\"type\":\"disk\",\"type_bits\":0,\"special\":false,\
+             \"temporary\":false,\"hidden\":false,\"comment\":\"{}\"}}",
+            smb_testkit::share_comment(SHARE)
+        );
+        assert!(
+            json.lines().any(|l| l.trim_end_matches(',') == want),
+            "{json}"
+        );
+        assert!(
+            json.contains("{\"name\":\"IPC$\",\"type\":\"ipc\",\"type_bits\":2147483651,\"special\":true,\"temporary\":false,\"hidden\":true,\"comment\":\"IPC Service"),
+            "{json}"
+        );
+        assert_eq!(json.lines().count(), lab().shares().len() + 3, "{json}");
+    }
+    let o = run(cmd(&["shares", &url]).env("SMB_PASSWORD", "wrong"));
+    fails(o, LOGON_FAILURE, "logon failure");
+    let help = stdout(&ok(run(cmd(&["shares", "--help"]))));
+    assert!(help.contains("smb shares smb://alice@files"), "{help}");
+}

@@ -62,7 +62,9 @@ pub use smb_core::driver::{Credentials, Metadata, SessionInfo, StatsSnapshot, op
 pub use smb_core::driver::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, FsInfo, FsSpace, NotifyAction, WatchEvent,
 };
+pub use smb_core::driver::{PipeMessage, PipeOps};
 pub use smb_core::wire::change_notify::CompletionFilter;
+pub use smb_core::wire::srvsvc::{ShareInfo, ShareKind, ShareType};
 
 type Reply = Result<Response, OpError>;
 
@@ -277,6 +279,28 @@ impl Client {
         }
     }
 
+    /// The server's shares (srvsvc NetrShareEnum level 1 on IPC$, [MS-SRVS] 3.1.4.8): name,
+    /// type (with the special/temporary bits) and comment, hidden ones (`IPC$`) included.
+    ///
+    /// ```no_run
+    /// # fn f(client: &smb_blocking::Client) -> std::io::Result<()> {
+    /// for s in client.list_shares()? {
+    ///     println!("{:<12} {:<8} {}", s.name, s.share_type.kind.name(), s.comment);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_shares(&self) -> io::Result<Vec<ShareInfo>> {
+        Ok(block_on(driver::list_shares(&self.sub))?)
+    }
+
+    /// Open the named pipe `name` (e.g. `"srvsvc"`) on IPC$: a message channel to a server
+    /// service, e.g. for DCE/RPC (see [`Pipe`]).
+    pub fn open_pipe(&self, name: &str) -> io::Result<Pipe> {
+        let share = self.share("IPC$")?;
+        let ops = block_on(PipeOps::open(self.sub.clone(), share.ops().tree, name))?;
+        Ok(Pipe { ops, _share: share })
+    }
+
     /// Send any engine request (escape hatch).
     pub fn raw(&self, request: Request) -> io::Result<Response> {
         Ok(block_on(self.sub.submit(request))?)
@@ -489,6 +513,43 @@ impl Share {
             inner: block_on(driver::Watch::start(sub, tree, path, recursive, filter))?,
             _share: self.clone(),
         })
+    }
+}
+
+/// An open named pipe on IPC$ (see [`Client::open_pipe`]): one message per write, replies
+/// read whole. Closed when dropped (in the background) or by [`Pipe::close`].
+///
+/// ```no_run
+/// # fn f(client: &smb_blocking::Client) -> std::io::Result<()> {
+/// let pipe = client.open_pipe("srvsvc")?;
+/// let bind: Vec<u8> = Vec::new(); // a DCE/RPC BIND PDU, see smb_core::wire::rpc
+/// let reply = pipe.transact(&bind)?;
+/// println!("{} bytes", reply.len());
+/// # Ok(()) }
+/// ```
+pub struct Pipe {
+    ops: PipeOps<Sub>,
+    _share: Share,
+}
+
+impl Pipe {
+    /// Write `request` and return the whole reply message (FSCTL_PIPE_TRANSCEIVE, then READs
+    /// while the server has more; at most [`driver::MAX_PIPE_REPLY`] bytes).
+    pub fn transact(&self, request: &[u8]) -> io::Result<Vec<u8>> {
+        let input = Bytes::copy_from_slice(request);
+        Ok(block_on(self.ops.transact(input, driver::MAX_PIPE_REPLY))?)
+    }
+    /// Write one message.
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        Ok(block_on(self.ops.write(Bytes::copy_from_slice(data)))?)
+    }
+    /// Read up to `max` bytes of the next message (`more`: it goes on, read again).
+    pub fn read(&self, max: u32) -> io::Result<PipeMessage> {
+        Ok(block_on(self.ops.read(max))?)
+    }
+    /// Close the pipe, reporting errors.
+    pub fn close(self) -> io::Result<()> {
+        Ok(block_on(self.ops.close())?)
     }
 }
 

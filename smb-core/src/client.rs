@@ -302,6 +302,11 @@ struct Tree {
     share: String,
     wire_id: u32,
     encrypt: bool,
+    /// ShareType PIPE (IPC$): a READ there returns one message at most (see `client/io.rs`).
+    pipe: bool,
+    /// Its last user asked for TREE_DISCONNECT: a new TreeConnect of the share gets a tree of
+    /// its own instead of this one, which the server is about to drop.
+    leaving: bool,
     /// TreeConnect requests that got this tree and have not disconnected it.
     users: u32,
     /// The TreeConnected response, handed to later TreeConnect requests of the same share.

@@ -999,7 +999,8 @@ fn lock_unlock_set_info_and_ioctl() {
     assert_eq!(
         r,
         Response::Ioctl {
-            output: Bytes::from_static(b"result")
+            output: Bytes::from_static(b"result"),
+            more: false
         }
     );
     assert_eq!(

@@ -839,3 +839,77 @@ fn framing_errors_end_the_login_or_replace_the_channel() {
     assert_eq!(s.client.stats().stale_inputs, stale + 1, "counted as stale");
     assert_eq!(s.client.stats().malformed, 1, "not as malformed");
 }
+
+/// On a named pipe (a tree of ShareType PIPE) a READ is one request returning at most one
+/// message: STATUS_BUFFER_OVERFLOW is data with more to come (`eof` false), a short answer
+/// ends the message (`eof` true) and is never read again for the rest.
+#[test]
+fn pipe_reads_are_one_message() {
+    let mut cfg = ServerConfig::default();
+    cfg.shares.push("IPC$".into());
+    let mut s = Sim::new(client_config(), cfg);
+    s.login();
+    let t = match s
+        .op(Request::TreeConnect {
+            share: "IPC$".into(),
+        })
+        .unwrap()
+    {
+        Response::TreeConnected {
+            tree, share_type, ..
+        } => {
+            assert_eq!(share_type, 2);
+            tree
+        }
+        r => panic!("{r:?}"),
+    };
+    let f = s.open(t, "srvsvc", OpenOptions::read_write());
+    let reads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reads.clone();
+    // A 100-byte message: the first READ gets 60 bytes and BUFFER_OVERFLOW, the next the
+    // last 40 with SUCCESS.
+    s.server.script = Some(Box::new(move |h, msg| {
+        use smb_core::wire::Decode;
+        (h.command == Command::Read).then(|| {
+            let r = smb_core::wire::read::ReadRequest::decode(msg).unwrap();
+            let mut seen = seen.lock().unwrap();
+            seen.push(r.length);
+            let (status, data) = if seen.len() == 1 {
+                (NtStatus::BUFFER_OVERFLOW, vec![1u8; r.length as usize])
+            } else {
+                (NtStatus::SUCCESS, vec![2u8; 40])
+            };
+            vec![(
+                reply(h, status),
+                body(&ReadResponse {
+                    data: &data,
+                    data_remaining: 0,
+                    flags: 0,
+                }),
+            )]
+        })
+    }));
+    let read = |s: &mut Sim, len| {
+        s.op(Request::Read {
+            file: f,
+            offset: 0,
+            len,
+        })
+        .unwrap()
+    };
+    let Response::Read { data, eof } = read(&mut s, 60) else {
+        panic!()
+    };
+    assert_eq!((data.concat().len(), eof), (60, false));
+    // Asking for far more than is left (and than one READ carries): one request, 40 bytes.
+    let Response::Read { data, eof } = read(&mut s, 4 << 20) else {
+        panic!()
+    };
+    assert_eq!((data.concat(), eof), (vec![2u8; 40], true));
+    assert_eq!(
+        reads.lock().unwrap().len(),
+        2,
+        "{:?}",
+        reads.lock().unwrap()
+    );
+}

@@ -30,5 +30,5 @@ pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user};
 pub use proxy::{Direction, Event, FaultProxy, Hook, Intercept, Seen};
 pub use samba::{
     DEFAULT_PASSWORD, ENCRYPTED_SHARE, GUEST_SHARE, READONLY_SHARE, SHARE, SambaConfig,
-    SambaServer, smbclient,
+    SambaServer, share_comment, smbclient,
 };

@@ -278,6 +278,7 @@ impl SambaConfig {
             };
             share_line("create mask = 0666");
             share_line("directory mask = 0777");
+            share_line(&format!("comment = {}", share_comment(&name)));
             match name.as_str() {
                 READONLY_SHARE => share_line("read only = yes"),
                 ENCRYPTED_SHARE => {
@@ -303,6 +304,12 @@ impl SambaConfig {
         }
         out
     }
+}
+
+/// The comment (`comment =`, what a share listing shows) every share of a [`SambaServer`]
+/// gets unless its extra lines set another.
+pub fn share_comment(name: &str) -> String {
+    format!("testkit share {name}")
 }
 
 /// A running `smbd`. Dropping it stops the server (the whole process group) and removes its

@@ -38,6 +38,9 @@ pub use multichannel::{
     four_channels_dedup_when_all_are_cut, multichannel_binds_and_survives_a_cut,
     multichannel_falls_back_to_one_channel, multichannel_transitions_are_the_same_on_every_runtime,
 };
+mod shares;
+pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
+pub use smb_core::wire::srvsvc::ShareInfo;
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
@@ -228,6 +231,15 @@ pub trait Harness: Clone + Send + Sync + 'static {
         recursive: bool,
         filter: u32,
     ) -> BoxFut<'static, io::Result<Box<dyn Watching>>>;
+    /// The adapter's `Client::list_shares`.
+    fn list_shares(&self, c: &Self::Client) -> BoxFut<'static, io::Result<Vec<ShareInfo>>>;
+    /// `Client::open_pipe(pipe)`, one `Pipe::transact(request)`, then `Pipe::close`.
+    fn pipe_transact(
+        &self,
+        c: &Self::Client,
+        pipe: &str,
+        request: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -1546,7 +1558,8 @@ macro_rules! scenario_tests {
             multichannel_transitions_are_the_same_on_every_runtime,
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
-            watch_overflow_says_rescan);
+            watch_overflow_says_rescan,
+            list_shares_of_samba, named_pipe_transact_binds);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

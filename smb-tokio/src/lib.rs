@@ -63,7 +63,9 @@ pub use smb_core::driver::{Credentials, Metadata, SessionInfo, StatsSnapshot, op
 pub use smb_core::driver::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, FsInfo, FsSpace, NotifyAction, WatchEvent,
 };
+pub use smb_core::driver::{PipeMessage, PipeOps};
 pub use smb_core::wire::change_notify::CompletionFilter;
+pub use smb_core::wire::srvsvc::{ShareInfo, ShareKind, ShareType};
 
 type Reply = Result<Response, OpError>;
 
@@ -262,6 +264,28 @@ impl Client {
                 "unexpected response to tree connect",
             )),
         }
+    }
+
+    /// The server's shares (srvsvc NetrShareEnum level 1 on IPC$, [MS-SRVS] 3.1.4.8): name,
+    /// type (with the special/temporary bits) and comment, hidden ones (`IPC$`) included.
+    ///
+    /// ```no_run
+    /// # async fn f(client: smb_tokio::Client) -> std::io::Result<()> {
+    /// for s in client.list_shares().await? {
+    ///     println!("{:<12} {:<8} {}", s.name, s.share_type.kind.name(), s.comment);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_shares(&self) -> io::Result<Vec<ShareInfo>> {
+        Ok(driver::list_shares(&self.sub).await?)
+    }
+
+    /// Open the named pipe `name` (e.g. `"srvsvc"`) on IPC$: a message channel to a server
+    /// service, e.g. for DCE/RPC (see [`Pipe`]).
+    pub async fn open_pipe(&self, name: &str) -> io::Result<Pipe> {
+        let share = self.share("IPC$").await?;
+        let ops = PipeOps::open(self.sub.clone(), share.ops().tree, name).await?;
+        Ok(Pipe { ops, _share: share })
     }
 
     /// Send any engine request (escape hatch).
@@ -473,6 +497,43 @@ impl Share {
             inner: driver::Watch::start(sub, tree, path, recursive, filter).await?,
             _share: self.clone(),
         })
+    }
+}
+
+/// An open named pipe on IPC$ (see [`Client::open_pipe`]): one message per write, replies
+/// read whole. Closed when dropped (in the background) or by [`Pipe::close`].
+///
+/// ```no_run
+/// # async fn f(client: smb_tokio::Client) -> std::io::Result<()> {
+/// let pipe = client.open_pipe("srvsvc").await?;
+/// let bind: Vec<u8> = Vec::new(); // a DCE/RPC BIND PDU, see smb_core::wire::rpc
+/// let reply = pipe.transact(&bind).await?;
+/// println!("{} bytes", reply.len());
+/// # Ok(()) }
+/// ```
+pub struct Pipe {
+    ops: PipeOps<Sub>,
+    _share: Share,
+}
+
+impl Pipe {
+    /// Write `request` and return the whole reply message (FSCTL_PIPE_TRANSCEIVE, then READs
+    /// while the server has more; at most [`driver::MAX_PIPE_REPLY`] bytes).
+    pub async fn transact(&self, request: &[u8]) -> io::Result<Vec<u8>> {
+        let input = Bytes::copy_from_slice(request);
+        Ok(self.ops.transact(input, driver::MAX_PIPE_REPLY).await?)
+    }
+    /// Write one message.
+    pub async fn write(&self, data: &[u8]) -> io::Result<()> {
+        Ok(self.ops.write(Bytes::copy_from_slice(data)).await?)
+    }
+    /// Read up to `max` bytes of the next message (`more`: it goes on, read again).
+    pub async fn read(&self, max: u32) -> io::Result<PipeMessage> {
+        Ok(self.ops.read(max).await?)
+    }
+    /// Close the pipe, reporting errors.
+    pub async fn close(self) -> io::Result<()> {
+        Ok(self.ops.close().await?)
     }
 }
 

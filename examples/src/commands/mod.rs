@@ -1,11 +1,12 @@
 //! The commands other than the transfers ([`crate::transfer`]): listings in [`listing`]
 //! (ls, tree, du, stat), changes in [`files`] (cat, mkdir, rm, rmdir, mv, cp) and the
 //! connection report in [`info`], the volume and change watching in [`volume`] (df,
-//! watch).
+//! watch), the share list in [`shares`].
 
 pub mod files;
 pub mod info;
 pub mod listing;
+pub mod shares;
 pub mod volume;
 
 pub use files::cat_paths;

@@ -127,6 +127,9 @@ impl Remote for Blocking {
             self.share.watch(path, recursive, filter)?,
         )))
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        self.client.list_shares()
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Blocking { share, client } = *self;
         drop(share);

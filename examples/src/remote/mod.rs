@@ -170,6 +170,8 @@ pub trait Remote: Send + Sync {
     /// Watch directory `path` (its subtree with `recursive`) for the default changes;
     /// returns once the watch is armed.
     fn watch<'a>(&'a self, path: &str, recursive: bool) -> io::Result<Box<dyn RemoteWatch + 'a>>;
+    /// The server's shares (srvsvc NetrShareEnum on IPC$).
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>>;
     /// Log off and disconnect.
     fn close(self: Box<Self>) -> io::Result<()>;
 }

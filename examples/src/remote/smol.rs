@@ -136,6 +136,9 @@ impl Remote for Smol {
             self.share.watch(path, recursive, filter),
         )?)))
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        block_on(self.client.list_shares())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Smol { share, client } = *self;
         drop(share);

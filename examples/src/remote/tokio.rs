@@ -152,6 +152,9 @@ impl Remote for Tokio {
             .block_on(self.share.watch(path, recursive, filter))?;
         Ok(Box::new(TokioWatch { rt: &self.rt, w }))
     }
+    fn list_shares(&self) -> io::Result<Vec<smb_core::wire::srvsvc::ShareInfo>> {
+        self.rt.block_on(self.client.list_shares())
+    }
     fn close(self: Box<Self>) -> io::Result<()> {
         let Tokio { share, client, rt } = *self;
         drop(share);

@@ -6,6 +6,7 @@
 
 use smb_blocking::{Client, OpenOptions, Share};
 use smb_core::driver::WatchEvent;
+use smb_testkit::scenarios::ShareInfo;
 use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
@@ -228,6 +229,24 @@ impl Harness for Blocking {
     }
     fn drop_listing(&self, s: &Share, path: &str) {
         drop(s.read_dir(path));
+    }
+    fn list_shares(&self, c: &Client) -> BoxFut<'static, io::Result<Vec<ShareInfo>>> {
+        let c = c.clone();
+        Box::pin(async move { c.list_shares() })
+    }
+    fn pipe_transact(
+        &self,
+        c: &Client,
+        pipe: &str,
+        request: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (c, pipe) = (c.clone(), pipe.to_string());
+        Box::pin(async move {
+            let p = c.open_pipe(&pipe)?;
+            let reply = p.transact(&request)?;
+            p.close()?;
+            Ok(reply)
+        })
     }
     fn hold_open(
         &self,

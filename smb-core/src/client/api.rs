@@ -972,7 +972,8 @@ pub enum Response {
     /// Closed.
     Closed,
     /// Data read: slices of the received frames, in order. `eof` when the file ended
-    /// before `len` bytes.
+    /// before `len` bytes. On a named pipe a READ returns at most one message and `eof`
+    /// means that message ended (false: STATUS_BUFFER_OVERFLOW, READ again for the rest).
     Read {
         /// The data.
         data: Vec<Bytes>,
@@ -1004,6 +1005,10 @@ pub enum Response {
     Ioctl {
         /// The output buffer.
         output: Bytes,
+        /// STATUS_BUFFER_OVERFLOW: the output was cut at MaxOutputResponse ([MS-SMB2]
+        /// 3.3.5.15). On a named pipe the rest of the message is read with READ
+        /// ([MS-SMB2] 3.2.4.20.x, FSCTL_PIPE_TRANSCEIVE).
+        more: bool,
     },
     /// Locks granted / released.
     Locked,

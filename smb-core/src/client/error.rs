@@ -262,6 +262,9 @@ pub enum ErrorKind {
     TooLarge,
     /// Any other NTSTATUS (see [`OpError::status`]).
     Status,
+    /// A DCE/RPC call over a named pipe failed: a malformed or unexpected PDU, a refused
+    /// bind, a FAULT, or the interface's own error code.
+    Rpc(crate::wire::rpc::RpcError),
 }
 
 /// The error of one operation.
@@ -445,6 +448,7 @@ impl fmt::Display for OpError {
                 f.write_str("too large to hold in memory (over the size limit)")?
             }
             ErrorKind::Status => f.write_str("the server reported an error")?,
+            ErrorKind::Rpc(e) => write!(f, "{e}")?,
         }
         match (&self.kind, ctx) {
             (ErrorKind::BadShare | ErrorKind::ServerGone | ErrorKind::TimedOut, _) | (_, None) => {}

@@ -6,6 +6,11 @@
 //! a server that answers the same READ with no byte twice is broken (a protocol error, never
 //! a silently shorter file). A WRITE acknowledged short is sent again for the rest. Pieces
 //! lost with a connection are sent again after the recovery.
+//!
+//! On a named pipe (a tree of ShareType PIPE, [MS-SMB2] 2.2.10) there are no offsets and no
+//! end of file: one READ returns at most one message, so a read is one request. A short
+//! answer ends it (`eof` = the message ended), and STATUS_BUFFER_OVERFLOW is data: the
+//! message goes on and the next READ returns the rest ([MS-SMB2] 3.3.5.12, `eof` false).
 
 use super::*;
 
@@ -39,6 +44,21 @@ impl Io {
             retry_at: None,
             error: None,
         }
+    }
+
+    /// A READ answer of `got` bytes to `asked`: more is an error recorded on the operation
+    /// ([MS-SMB2] 3.2.5.10: more than asked would land in the wrong place).
+    fn overrun(&mut self, got: u64, asked: u64) -> bool {
+        if got <= asked {
+            return false;
+        }
+        self.error.get_or_insert(
+            OpError::new(ErrorKind::Protocol(
+                "READ returned more data than asked for",
+            ))
+            .with_command(Command::Read),
+        );
+        true
     }
 
     /// Everything has been issued (or will not be).
@@ -115,6 +135,7 @@ impl Client {
                 return Ok(true);
             };
             let tree_wire = self.tree_wire_of_file(file);
+            let pipe = self.is_pipe(file);
             let part = Part::Piece {
                 rel,
                 len: piece as u32,
@@ -179,10 +200,22 @@ impl Client {
                     }
                 } else {
                     io.issued += piece;
+                    if pipe {
+                        // One request per pipe READ/WRITE: pieces have no offsets to order.
+                        io.len = io.issued;
+                    }
                 }
                 io.outstanding += 1;
             }
         }
+    }
+
+    /// Whether `f` is open on a named-pipe tree (IPC$).
+    pub(super) fn is_pipe(&self, f: FileHandle) -> bool {
+        self.opens
+            .get(&f)
+            .and_then(|o| self.trees.get(&o.tree))
+            .is_some_and(|t| t.pipe)
     }
 
     pub(super) fn tree_wire_of_file(&self, f: FileHandle) -> u32 {
@@ -211,6 +244,13 @@ impl Client {
         io.outstanding = io.outstanding.saturating_sub(1);
         let cmd = *cmd;
         let asked = u64::from(len);
+        let file = io.file;
+        if cmd == Command::Read
+            && matches!(hdr.status, NtStatus::SUCCESS | NtStatus::BUFFER_OVERFLOW)
+            && self.is_pipe(file)
+        {
+            return self.on_pipe_read(op, rel, asked, hdr.status, msg);
+        }
         // [MS-SMB2] 3.2.5.12: on 3.x with multichannel or persistent handles, a WRITE
         // answered STATUS_FILE_NOT_AVAILABLE is replayed (REPLAY_OPERATION set).
         let replayable = self.neg().is_some_and(|n| {
@@ -245,14 +285,7 @@ impl Client {
                 let r = crate::wire::read::ReadResponse::decode(msg)
                     .map_err(ChannelError::Malformed)?;
                 let got = r.data.len() as u64;
-                if got > asked {
-                    // [MS-SMB2] 3.2.5.10: more than asked would land in the wrong place.
-                    io.error.get_or_insert(
-                        OpError::new(ErrorKind::Protocol(
-                            "READ returned more data than asked for",
-                        ))
-                        .with_command(Command::Read),
-                    );
+                if io.overrun(got, asked) {
                     return Ok(());
                 }
                 if got > 0 {
@@ -313,6 +346,37 @@ impl Client {
             (c, s) => {
                 io.error.get_or_insert(OpError::from_status(s, c));
             }
+        }
+        Ok(())
+    }
+
+    /// A pipe READ's answer: what it holds is the whole result (see the module docs).
+    fn on_pipe_read(
+        &mut self,
+        op: OpId,
+        rel: u64,
+        asked: u64,
+        status: NtStatus,
+        msg: &Bytes,
+    ) -> Result<(), ChannelError> {
+        let r = crate::wire::read::ReadResponse::decode(msg).map_err(ChannelError::Malformed)?;
+        let Some(Op {
+            kind: OpKind::Io(io, _),
+            ..
+        }) = self.ops.get_mut(&op)
+        else {
+            return Ok(());
+        };
+        let got = r.data.len() as u64;
+        if io.overrun(got, asked) {
+            return Ok(());
+        }
+        if got > 0 {
+            io.pieces.insert(rel, msg.slice_ref(r.data));
+        }
+        io.len = rel + got;
+        if status == NtStatus::SUCCESS {
+            io.eof_at = Some(rel + got);
         }
         Ok(())
     }

@@ -330,6 +330,9 @@ impl Client {
                     t.users -= 1;
                     return Ok(self.completed_now(Ok(Response::TreeDisconnected)));
                 }
+                if let Some(t) = self.trees.get_mut(&tree) {
+                    t.leaving = true;
+                }
                 OpKind::Single(Request::TreeDisconnect { tree })
             }
             other => OpKind::Single(other),

@@ -246,6 +246,7 @@ impl Client {
                 let r = IoctlResponse::decode(msg).map_err(malformed)?;
                 Ok(Response::Ioctl {
                     output: msg.slice_ref(r.output),
+                    more: status == NtStatus::BUFFER_OVERFLOW,
                 })
             }
             Request::Lock { .. } => Ok(Response::Locked),

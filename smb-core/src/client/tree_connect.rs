@@ -25,7 +25,9 @@ impl Client {
             .trees
             .iter()
             .find(|(_, t)| {
-                t.share.eq_ignore_ascii_case(&share) && t.machine.state() != TreeState::Exiting
+                t.share.eq_ignore_ascii_case(&share)
+                    && t.machine.state() != TreeState::Exiting
+                    && !t.leaving
             })
             .map(|(id, _)| *id);
         let tree = existing.unwrap_or_else(|| {
@@ -38,6 +40,8 @@ impl Client {
                     share,
                     wire_id: 0,
                     encrypt: false,
+                    pipe: false,
+                    leaving: false,
                     users: 0,
                     info: None,
                     session_epoch: 0,
@@ -365,6 +369,7 @@ impl Client {
         };
         t.wire_id = hdr.tree_id();
         t.encrypt = encrypt;
+        t.pipe = share_type == 2;
         t.session_epoch = epoch;
         self.stats.tree_connects += 1;
         Ok(Ok(Response::TreeConnected {

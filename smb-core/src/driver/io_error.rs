@@ -66,6 +66,11 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         ErrorKind::Integrity(_) | ErrorKind::Downgrade => K::InvalidData,
         ErrorKind::Protocol(_) => K::InvalidData,
         ErrorKind::TooLarge => K::FileTooLarge,
+        ErrorKind::Rpc(crate::wire::rpc::RpcError::Status(5)) => K::PermissionDenied,
+        ErrorKind::Rpc(
+            crate::wire::rpc::RpcError::Fault(_) | crate::wire::rpc::RpcError::Status(_),
+        ) => K::Other,
+        ErrorKind::Rpc(_) => K::InvalidData,
         _ => K::Other,
     }
 }

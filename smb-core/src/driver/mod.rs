@@ -17,6 +17,8 @@
 //! - [`DirStream`] (module `dir`): a directory listing fetched page by page.
 //! - [`Watch`] (module `watch`): change notification on a directory, re-armed after each
 //!   answer; [`FsInfo`] / [`FsSpace`] (module `fs`): a share's volume and space.
+//! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
+//!   DCE/RPC over them, and the server's share list (srvsvc NetrShareEnum).
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
@@ -26,6 +28,7 @@ mod fs;
 #[cfg(feature = "std")]
 mod io_error;
 mod ops;
+mod pipe;
 mod watch;
 
 pub use dir::{DIR_PAGE_LEN, DirStream};
@@ -36,6 +39,7 @@ pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
 };
 pub use ops::{Metadata, ShareOps};
+pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
 pub use watch::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
 };

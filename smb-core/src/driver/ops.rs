@@ -605,7 +605,7 @@ impl<S: Submitter> ShareOps<S> {
             .await?
         {
             // SRV_REQUEST_RESUME_KEY response ([MS-SMB2] 2.2.32.3): ResumeKey (24 bytes), ...
-            Response::Ioctl { output } if output.len() >= 24 => output.slice(0..24),
+            Response::Ioctl { output, .. } if output.len() >= 24 => output.slice(0..24),
             _ => return Err(OpError::new(ErrorKind::Protocol("bad resume key response"))),
         };
         let mut offset = 0u64;
@@ -641,7 +641,7 @@ impl<S: Submitter> ShareOps<S> {
                 })
                 .await?
             {
-                Response::Ioctl { output } => output,
+                Response::Ioctl { output, .. } => output,
                 _ => return Err(unexpected()),
             };
             // SRV_COPYCHUNK_RESPONSE ([MS-SMB2] 2.2.32.1): ChunksWritten, ChunkBytesWritten,

@@ -34,8 +34,10 @@ pub mod oplock_break;
 pub mod query_directory;
 pub mod query_info;
 pub mod read;
+pub mod rpc;
 pub mod session_setup;
 pub mod set_info;
+pub mod srvsvc;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod test_util;

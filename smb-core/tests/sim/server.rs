@@ -662,6 +662,8 @@ impl Server {
                     let rh = self.resp(h, NtStatus::BAD_NETWORK_NAME);
                     return Some(vec![(rh, error_body())]);
                 }
+                // IPC$ is a pipe share ([MS-SMB2] 2.2.10 SMB2_SHARE_TYPE_PIPE).
+                let share_type = if share == "IPC$" { 2 } else { 1 };
                 let n = self.tree_ids.len() as u32;
                 let tree_id = *self.tree_ids.entry(share).or_insert(7 + n);
                 let mut rh = self.resp(h, NtStatus::SUCCESS);
@@ -670,7 +672,7 @@ impl Server {
                     tree_id,
                 };
                 let body = body(&TreeConnectResponse {
-                    share_type: ShareType::from_u8(1),
+                    share_type: ShareType::from_u8(share_type),
                     share_flags: ShareFlags(if self.cfg.encrypt_share {
                         ShareFlags::ENCRYPT_DATA
                     } else {

@@ -7,6 +7,7 @@
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smb_core::driver::WatchEvent;
 use smb_smol::{Client, OpenOptions, Share};
+use smb_testkit::scenarios::ShareInfo;
 use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
 use std::io::{self, SeekFrom};
 use std::sync::OnceLock;
@@ -243,6 +244,24 @@ impl Harness for Smol {
     }
     fn drop_listing(&self, s: &Share, path: &str) {
         drop(s.read_dir(path));
+    }
+    fn list_shares(&self, c: &Client) -> BoxFut<'static, io::Result<Vec<ShareInfo>>> {
+        let c = c.clone();
+        Box::pin(async move { c.list_shares().await })
+    }
+    fn pipe_transact(
+        &self,
+        c: &Client,
+        pipe: &str,
+        request: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (c, pipe) = (c.clone(), pipe.to_string());
+        Box::pin(async move {
+            let p = c.open_pipe(&pipe).await?;
+            let reply = p.transact(&request).await?;
+            p.close().await?;
+            Ok(reply)
+        })
     }
     fn hold_open(
         &self,

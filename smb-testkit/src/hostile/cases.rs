@@ -1061,7 +1061,9 @@ macro_rules! hostile_tests {
             hostile_break_for_unknown_file_id, hostile_transform_wrong_flags,
             hostile_transform_wrong_original_size, hostile_transform_other_session,
             hostile_transform_inner_session_mismatch, hostile_credit_charge_follows_payload,
-            hostile_no_large_mtu_limits_payloads, hostile_server_picks_hmac_sha256_signing);
+            hostile_no_large_mtu_limits_payloads, hostile_server_picks_hmac_sha256_signing,
+            hostile_rpc_bind_ack_truncated, hostile_rpc_bind_ack_bogus_frag_length,
+            hostile_rpc_response_bogus_count, hostile_rpc_fault);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

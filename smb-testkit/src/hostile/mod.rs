@@ -20,10 +20,12 @@
 //! ```
 
 mod cases;
+mod rpc_cases;
 mod server;
 pub mod suite;
 
 pub use cases::*;
+pub use rpc_cases::*;
 pub use server::{
     Conn, DIR, PASSWORD, QueryDirectory, TREE_ID, USER, body, dir_entry, parse_query_directory,
     read_body,

@@ -68,6 +68,8 @@ pub enum Act {
     Stat(String),
     /// Create a file and stream `len` bytes of [`file_bytes`] into it (100,000 at a time).
     Write(String, usize),
+    /// List the server's shares (srvsvc over IPC$): their names.
+    ListShares,
 }
 
 /// What the client got when it succeeded.
@@ -188,6 +190,13 @@ pub async fn run<H: Harness>(
                 h.write_file(&s, p, file_bytes(0, *len), 100_000).await?;
                 Outcome::Done
             }
+            Act::ListShares => Outcome::Names(
+                h.list_shares(&c)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect(),
+            ),
         };
         drop(s);
         drop(c);

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use smb_core::driver::WatchEvent;
+use smb_testkit::scenarios::ShareInfo;
 use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
 use smb_tokio::{Client, OpenOptions, Share};
 use std::io::{self, SeekFrom};
@@ -235,6 +236,24 @@ impl Harness for Tokio {
     }
     fn drop_listing(&self, s: &Share, path: &str) {
         drop(s.read_dir(path));
+    }
+    fn list_shares(&self, c: &Client) -> BoxFut<'static, io::Result<Vec<ShareInfo>>> {
+        let c = c.clone();
+        Box::pin(async move { c.list_shares().await })
+    }
+    fn pipe_transact(
+        &self,
+        c: &Client,
+        pipe: &str,
+        request: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<Vec<u8>>> {
+        let (c, pipe) = (c.clone(), pipe.to_string());
+        Box::pin(async move {
+            let p = c.open_pipe(&pipe).await?;
+            let reply = p.transact(&request).await?;
+            p.close().await?;
+            Ok(reply)
+        })
     }
     fn hold_open(
         &self,
