@@ -356,47 +356,60 @@ pub async fn encrypted_session_binds_channels<H: Harness>(h: H) {
     h.shutdown(c).await;
 }
 
-/// The transitions of a two-channel session whose extra channel is cut and bound again,
+/// The transitions of a four-channel session whose first extra channel is cut and bound again,
 /// after the login and tree connect (the first 9 of [`RECOVERY_TRANSITIONS`]): the same on
 /// every runtime, and the session and tree never leave Good.
 pub const MULTICHANNEL_TRANSITIONS: &[&str] = &[
-    // The binding of the second channel (its own NEGOTIATE, a binding SESSION_SETUP).
+    // The bindings of the three extra channels, one after the other (each its own
+    // NEGOTIATE, then a binding SESSION_SETUP).
     "channel#1 New -> NeedNegotiate",
     "channel#1 NeedNegotiate -> InNegotiate",
     "channel#1 InNegotiate -> NeedSessSetup",
     "channel#1 NeedSessSetup -> InSessSetup",
     "channel#1 InSessSetup -> Good",
-    // The cut: that channel is gone; the session and the tree do not move.
-    "channel#1 Good -> NeedReconnect",
-    "channel#1 NeedReconnect -> Exiting",
-    // Bound again, as a new channel.
     "channel#2 New -> NeedNegotiate",
     "channel#2 NeedNegotiate -> InNegotiate",
     "channel#2 InNegotiate -> NeedSessSetup",
     "channel#2 NeedSessSetup -> InSessSetup",
     "channel#2 InSessSetup -> Good",
+    "channel#3 New -> NeedNegotiate",
+    "channel#3 NeedNegotiate -> InNegotiate",
+    "channel#3 InNegotiate -> NeedSessSetup",
+    "channel#3 NeedSessSetup -> InSessSetup",
+    "channel#3 InSessSetup -> Good",
+    // The cut: that channel is gone; the session and the tree do not move.
+    "channel#1 Good -> NeedReconnect",
+    "channel#1 NeedReconnect -> Exiting",
+    // Bound again, as a new channel.
+    "channel#4 New -> NeedNegotiate",
+    "channel#4 NeedNegotiate -> InNegotiate",
+    "channel#4 InNegotiate -> NeedSessSetup",
+    "channel#4 NeedSessSetup -> InSessSetup",
+    "channel#4 InSessSetup -> Good",
 ];
 
 /// The login's and tree connect's transitions at the start of [`RECOVERY_TRANSITIONS`].
 const LOGIN_TRANSITIONS: usize = 9;
 
-/// Two channels, the extra one cut once (nothing in flight) and bound again: the
+/// Four channels (the default), the first extra one cut once (nothing in flight) and bound again: the
 /// transitions the adapter's event stream delivers are exactly
 /// [`MULTICHANNEL_TRANSITIONS`], in order, on every runtime.
 pub async fn multichannel_transitions_are_the_same_on_every_runtime<H: Harness>(h: H) {
     let server = multichannel_server();
     let proxy = proxy_for(server);
     let log = EventLog::default();
-    let config = ClientConfig::default().with_max_channels(2);
     let c = h
-        .connect_recorded(proxied_login(&proxy, server, config), log.clone())
+        .connect_recorded(
+            proxied_login(&proxy, server, ClientConfig::default()),
+            log.clone(),
+        )
         .await
         .expect("login through the proxy");
     let _s = h.share(&c, SHARE).await.expect("tree connect");
-    wait_bound(&proxy, 1, 1, "parity").await;
+    wait_bound(&proxy, 1, 3, "parity").await;
     sleep(Duration::from_millis(100)).await;
     proxy.cut(1);
-    wait_bound(&proxy, 2, 1, "parity, bound again").await;
+    wait_bound(&proxy, 4, 1, "parity, bound again").await;
     let t0 = Instant::now();
     let expected: Vec<&str> = super::RECOVERY_TRANSITIONS[..LOGIN_TRANSITIONS]
         .iter()
