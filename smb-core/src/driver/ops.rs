@@ -457,20 +457,29 @@ impl<S: Submitter> ShareOps<S> {
                 OpenOptions::read().with_durable(false).with_lease(false),
             )
             .await?;
-        let result = self.read_all(file, attrs.end_of_file).await;
+        let result = self
+            .read_all(file, attrs.end_of_file, MAX_WHOLE_FILE_READ)
+            .await;
         let closed = self.close(file).await;
         let data = result?;
         closed?;
         Ok(data)
     }
 
-    async fn read_all(&self, file: FileHandle, size: u64) -> Result<Vec<u8>, OpError> {
+    /// The whole of `file` (`size` as the server reported it), refused past `limit` bytes
+    /// (reported or actually sent).
+    pub(super) async fn read_all(
+        &self,
+        file: FileHandle,
+        size: u64,
+        limit: u64,
+    ) -> Result<Vec<u8>, OpError> {
         // The size is the server's word: refuse what could not be held rather than trying,
         // and reserve little up front so a lying size costs nothing.
-        if size > MAX_WHOLE_FILE_READ {
+        if size > limit {
             let mut e = OpError::new(ErrorKind::TooLarge);
             e.context = Some(format!(
-                "the server reports {size} bytes; read() holds at most {MAX_WHOLE_FILE_READ}, \
+                "the server reports {size} bytes; read() holds at most {limit}, \
                  stream bigger files through a File"
             ));
             return Err(e);
@@ -491,11 +500,10 @@ impl<S: Submitter> ShareOps<S> {
             {
                 Ok(Response::Read { data, eof }) => {
                     let got: usize = data.iter().map(|b| b.len()).sum();
-                    if (out.len() + got) as u64 > MAX_WHOLE_FILE_READ {
+                    if (out.len() + got) as u64 > limit {
                         let mut e = OpError::new(ErrorKind::TooLarge);
-                        e.context = Some(format!(
-                            "the file grew past {MAX_WHOLE_FILE_READ} bytes while being read"
-                        ));
+                        e.context =
+                            Some(format!("the file grew past {limit} bytes while being read"));
                         return Err(e);
                     }
                     for b in &data {

@@ -544,3 +544,31 @@ fn fs_info_is_one_compound_and_sizes_are_overflow_checked() {
     fake.0.lock().unwrap().infos.remove(1);
     assert!(ready(core::pin::pin!(ops.fs_info()).poll(&mut cx())).is_err());
 }
+
+/// A file that keeps growing while it is read whole (the server sends more than it
+/// reported): refused once past the limit, never an unbounded buffer; under the limit the
+/// growth is read to its end.
+#[test]
+fn a_whole_file_read_stops_at_its_limit() {
+    let read = |limit: u64| {
+        let fake = Fake::default();
+        // Reported 64 KiB, but 1 MiB is there (it grew since the CREATE).
+        fake.0.lock().unwrap().data = (0..1 << 20).map(|i| i as u8).collect();
+        let ops = ShareOps {
+            sub: fake,
+            tree: TreeId(1),
+        };
+        ready(core::pin::pin!(ops.read_all(FileHandle(7), 64 << 10, limit)).poll(&mut cx()))
+    };
+    let e = read(256 << 10).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TooLarge);
+    assert!(e.to_string().contains("grew past 262144 bytes"), "{e}");
+    let all = read(2 << 20).unwrap();
+    assert_eq!(all.len(), 1 << 20, "the growth is read to the end");
+    // A reported size over the limit is refused before anything is read.
+    let e = read(32 << 10).unwrap_err();
+    assert!(
+        e.to_string().contains("the server reports 65536 bytes"),
+        "{e}"
+    );
+}
