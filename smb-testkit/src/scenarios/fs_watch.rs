@@ -91,8 +91,13 @@ async fn other_session<H: Harness>(h: &H) -> (H::Client, H::Share) {
 }
 
 /// A round trip on the watcher's connection: the server has read its CHANGE_NOTIFY (sent
-/// before) once this is answered.
+/// before) once this is answered. Then a pause: a watch's start returns once its
+/// CHANGE_NOTIFY is handed to the driver, not once the server has registered it (a known
+/// gap: waiting for the interim STATUS_PENDING would close it), and a CI run on the blocking
+/// runtime once missed the first change made right after.
 async fn sync<H: Harness>(h: &H, s: &H::Share, dir: &str) {
+    h.metadata(s, dir).await.expect("round trip");
+    sleep(Duration::from_millis(300)).await;
     h.metadata(s, dir).await.expect("round trip");
 }
 
