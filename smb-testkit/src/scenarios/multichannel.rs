@@ -289,7 +289,8 @@ pub async fn multichannel_falls_back_to_one_channel<H: Harness>(h: H) {
         .expect("login through the proxy");
     let s = h.share(&c, SHARE).await.expect("tree connect");
     wait_bound(&proxy, 1, 3, "before").await;
-    let before = proxy.connections();
+    sleep(Duration::from_millis(200)).await;
+    let bound_before = h.stats(&c).await.expect("stats").stats.channels_bound;
     server
         .reconfigure(|cfg| cfg.multichannel_off())
         .expect("restart smbd without multichannel");
@@ -304,17 +305,13 @@ pub async fn multichannel_falls_back_to_one_channel<H: Harness>(h: H) {
     sleep(Duration::from_millis(500)).await;
     let snap = h.stats(&c).await.expect("stats");
     assert_eq!(snap.good_channels(), 1, "one channel: {snap:?}");
-    // Reconnect attempts while smbd restarts may add connections; only one carries a
-    // session (the new one), none a binding.
-    let with_setup = (before..proxy.connections())
-        .filter(|&conn| on_conn(&proxy, conn, Command::SessionSetup) > 0)
-        .count();
-    assert_eq!(with_setup, 1, "one new session, nothing bound");
+    // Reconnect attempts while smbd restarts may take more than one connection (a CI run
+    // saw two set up a session); none binds.
     assert_eq!(
-        new_session_setups(&proxy),
-        2,
-        "the first session and the new one"
+        snap.stats.channels_bound, bound_before,
+        "nothing bound after the fallback: {snap:?}"
     );
+    assert!(new_session_setups(&proxy) >= 2, "a new session");
     h.shutdown(c).await;
 }
 
