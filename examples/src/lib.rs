@@ -3,6 +3,10 @@
 //! [`commands`] and [`transfer`], error classification and exit codes in [`error`], and the
 //! seam to the three runtime adapters in [`remote`].
 
+// The clap doc comments are the help text, where `[user[:pass]@]host[:port]` is usage
+// notation, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 pub mod cli;
 pub mod commands;
 pub mod credentials;

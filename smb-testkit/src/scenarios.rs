@@ -109,6 +109,23 @@ impl EventLog {
             .map(|(o, f, t)| format!("{o} {f} -> {t}"))
             .collect()
     }
+
+    /// The transitions once there are at least `n` (the event stream is asynchronous: the
+    /// last ones may arrive after the operation that caused them returned), or what there is
+    /// after `within`; then a pause of `settle` lets any unexpected extra ones show up.
+    pub async fn transitions_after(
+        &self,
+        n: usize,
+        within: Duration,
+        settle: Duration,
+    ) -> Vec<String> {
+        let t0 = Instant::now();
+        while self.transitions().len() < n && t0.elapsed() < within {
+            sleep(Duration::from_millis(10)).await;
+        }
+        sleep(settle).await;
+        self.transitions()
+    }
 }
 
 /// What the session negotiated, as the harness reports it.

@@ -37,7 +37,7 @@ impl Client {
     /// One whole frame arrived on `ch`: the payload after the 4-byte direct-TCP prefix.
     ///
     /// For adapters that cut the stream into frames themselves (with a
-    /// [`FrameReader`](crate::wire::framing::FrameReader) reading straight into its buffer):
+    /// [`FrameReader`] reading straight into its buffer):
     /// the frame is handed over as its own `BytesMut`, so nothing is copied on the way in and
     /// an encrypted frame is decrypted where it lies. Use either this or
     /// [`Client::handle_input`] on a channel, not both.

@@ -140,7 +140,7 @@ impl<S: Submitter> DirStream<S> {
         }
     }
 
-    /// Refuse the listing once it passes `n` entries (default [`MAX_LISTING_ENTRIES`]).
+    /// Refuse the listing once it passes `n` entries (default: 10 million, `MAX_LISTING_ENTRIES`).
     pub fn with_max_entries(mut self, n: u64) -> Self {
         self.max_entries = n;
         self

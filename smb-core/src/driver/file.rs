@@ -59,7 +59,7 @@ struct Slot<R> {
     reply: R,
 }
 
-/// The state of one open file. See the [module docs](self).
+/// The state of one open file. See the module docs of `smb_core::driver::file`.
 pub struct FileIo<S: Submitter> {
     sub: S,
     file: FileHandle,

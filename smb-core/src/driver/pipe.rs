@@ -226,7 +226,7 @@ impl PduStream {
     }
 }
 
-/// A DCE/RPC association with one interface over an open pipe ([C706] 12.6, [MS-RPCE]
+/// A DCE/RPC association with one interface over an open pipe (\[C706\] 12.6, [MS-RPCE]
 /// 2.1.1.2 ncacn_np), unauthenticated, NDR20.
 ///
 /// ```no_run
@@ -251,7 +251,7 @@ pub struct RpcPipe<S: Submitter> {
 }
 
 impl<S: Submitter> RpcPipe<S> {
-    /// BIND `interface` with the NDR20 transfer syntax ([C706] 12.6.4.3); a BIND_NAK or a
+    /// BIND `interface` with the NDR20 transfer syntax (\[C706\] 12.6.4.3); a BIND_NAK or a
     /// rejected context is an [`ErrorKind::Rpc`] error.
     pub async fn bind(pipe: PipeOps<S>, interface: SyntaxId) -> Result<Self, OpError> {
         let bind = Bind::new(1, interface);

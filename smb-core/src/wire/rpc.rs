@@ -1,6 +1,6 @@
 //! DCE/RPC connection-oriented PDUs, as carried over a named pipe (ncacn_np): BIND,
-//! BIND_ACK, BIND_NAK, REQUEST, RESPONSE and FAULT ([C706] chapter 12.6, [MS-RPCE] 2.2.2),
-//! with request fragmentation and the reassembly of multi-fragment responses ([C706] 12.6.3.7
+//! BIND_ACK, BIND_NAK, REQUEST, RESPONSE and FAULT (\[C706\] chapter 12.6, [MS-RPCE] 2.2.2),
+//! with request fragmentation and the reassembly of multi-fragment responses (\[C706\] 12.6.3.7
 //! and 12.6.4.9/10: PFC_FIRST_FRAG on the first fragment, PFC_LAST_FRAG on the last).
 //!
 //! Only what an unauthenticated NDR20 client needs: little-endian data representation, one
@@ -12,23 +12,23 @@ use alloc::vec::Vec;
 use bytes::BufMut;
 use core::fmt;
 
-/// rpc_vers and rpc_vers_minor of connection-oriented PDUs ([C706] 12.6.3.1).
+/// rpc_vers and rpc_vers_minor of connection-oriented PDUs (\[C706\] 12.6.3.1).
 pub const RPC_VERSION: (u8, u8) = (5, 0);
 /// The common header: version, PTYPE, flags, data representation, frag_length,
-/// auth_length, call_id ([C706] 12.6.3.1).
+/// auth_length, call_id (\[C706\] 12.6.3.1).
 pub const COMMON_HEADER_LEN: usize = 16;
 /// REQUEST and RESPONSE headers: the common header, alloc_hint, p_cont_id and opnum (or
-/// cancel_count + reserved) ([C706] 12.6.4.9, 12.6.4.10).
+/// cancel_count + reserved) (\[C706\] 12.6.4.9, 12.6.4.10).
 pub const REQUEST_HEADER_LEN: usize = 24;
 /// The fragment size this client offers and accepts (max_xmit_frag / max_recv_frag of BIND,
-/// [C706] 12.6.4.3; the value Windows and Samba use over named pipes).
+/// \[C706\] 12.6.4.3; the value Windows and Samba use over named pipes).
 pub const DEFAULT_MAX_FRAG: u16 = 4280;
-/// The smallest fragment size a peer may negotiate ([C706] 12.6.3.6: MustRecvFragSize).
+/// The smallest fragment size a peer may negotiate (\[C706\] 12.6.3.6: MustRecvFragSize).
 pub const MIN_FRAG: u16 = 1432;
-/// packed_drep: little-endian integers, ASCII characters, IEEE floats ([C706] 14.1).
+/// packed_drep: little-endian integers, ASCII characters, IEEE floats (\[C706\] 14.1).
 pub const DREP_LE: [u8; 4] = [0x10, 0, 0, 0];
 
-/// PTYPE values ([C706] 12.6.3.1, table 12-1).
+/// PTYPE values (\[C706\] 12.6.3.1, table 12-1).
 pub mod ptype {
     /// REQUEST.
     pub const REQUEST: u8 = 0;
@@ -44,7 +44,7 @@ pub mod ptype {
     pub const BIND_NAK: u8 = 13;
 }
 
-/// pfc_flags bits ([C706] 12.6.3.1).
+/// pfc_flags bits (\[C706\] 12.6.3.1).
 pub mod pfc {
     /// PFC_FIRST_FRAG: the first fragment of a call.
     pub const FIRST_FRAG: u8 = 0x01;
@@ -54,7 +54,7 @@ pub mod pfc {
     pub const OBJECT_UUID: u8 = 0x80;
 }
 
-/// An interface or transfer syntax: UUID and version ([C706] 12.6.3.1 p_syntax_id_t; the
+/// An interface or transfer syntax: UUID and version (\[C706\] 12.6.3.1 p_syntax_id_t; the
 /// 32-bit version is the major version in the low 16 bits, the minor in the high ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyntaxId {
@@ -68,7 +68,7 @@ pub struct SyntaxId {
 
 impl SyntaxId {
     /// The NDR version 2.0 transfer syntax 8a885d04-1ceb-11c9-9fe8-08002b104860
-    /// ([C706] appendix I, [MS-RPCE] 2.2.4.12).
+    /// (\[C706\] appendix I, [MS-RPCE] 2.2.4.12).
     pub const NDR20: SyntaxId = SyntaxId {
         uuid: Guid([
             0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10,
@@ -104,10 +104,10 @@ pub enum RpcError {
     UnexpectedPdu(u8),
     /// A response for another call (call_id), or fragments out of order.
     Sequence(&'static str),
-    /// BIND_NAK: the server refused the association ([C706] 12.6.4.5,
+    /// BIND_NAK: the server refused the association (\[C706\] 12.6.4.5,
     /// provider_reject_reason).
     BindRefused(u16),
-    /// BIND_ACK refused the presentation context ([C706] 12.6.3.1 p_cont_def_result_t:
+    /// BIND_ACK refused the presentation context (\[C706\] 12.6.3.1 p_cont_def_result_t:
     /// 1 user rejection, 2 provider rejection; the reason, e.g. 2 abstract syntax not
     /// supported).
     ContextRejected {
@@ -116,7 +116,7 @@ pub enum RpcError {
         /// The reason.
         reason: u16,
     },
-    /// FAULT: the call failed on the server with this status ([C706] 12.6.4.7, appendix E;
+    /// FAULT: the call failed on the server with this status (\[C706\] 12.6.4.7, appendix E;
     /// [MS-RPCE] 2.2.2.11, e.g. 0x1C010002 nca_s_op_rng_error).
     Fault(u32),
     /// The response would be larger than the client accepts.
@@ -152,7 +152,7 @@ impl fmt::Display for RpcError {
 #[cfg(feature = "std")]
 impl std::error::Error for RpcError {}
 
-/// The common header of every connection-oriented PDU ([C706] 12.6.3.1).
+/// The common header of every connection-oriented PDU (\[C706\] 12.6.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PduHeader {
     /// PTYPE (see [`ptype`]).
@@ -239,7 +239,7 @@ pub fn pdu_len(buf: &[u8]) -> DecodeResult<Option<usize>> {
     PduHeader::decode(buf).map(|h| Some(usize::from(h.frag_len)))
 }
 
-/// BIND with one presentation context of one transfer syntax ([C706] 12.6.4.3).
+/// BIND with one presentation context of one transfer syntax (\[C706\] 12.6.4.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bind {
     /// call_id.
@@ -303,7 +303,7 @@ impl Bind {
     }
 }
 
-/// One p_result_t of a BIND_ACK ([C706] 12.6.3.1).
+/// One p_result_t of a BIND_ACK (\[C706\] 12.6.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ContextResult {
     /// 0 acceptance, 1 user rejection, 2 provider rejection (3 negotiate_ack, [MS-RPCE]
@@ -315,7 +315,7 @@ pub struct ContextResult {
     pub transfer_syntax: SyntaxId,
 }
 
-/// BIND_ACK ([C706] 12.6.4.4).
+/// BIND_ACK (\[C706\] 12.6.4.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindAck {
     /// The common header.
@@ -374,7 +374,7 @@ impl BindAck {
 pub enum BindReply {
     /// Accepted (look at [`BindAck::results`] for the context).
     Ack(BindAck),
-    /// BIND_NAK with its provider_reject_reason ([C706] 12.6.4.5).
+    /// BIND_NAK with its provider_reject_reason (\[C706\] 12.6.4.5).
     Nak(u16),
 }
 
@@ -440,12 +440,12 @@ impl BindReply {
     }
 }
 
-/// FAULT ([C706] 12.6.4.7): alloc_hint, p_cont_id, cancel_count, reserved, status.
+/// FAULT (\[C706\] 12.6.4.7): alloc_hint, p_cont_id, cancel_count, reserved, status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
     /// The common header.
     pub header: PduHeader,
-    /// The fault status ([C706] appendix E, [MS-RPCE] 3.1.1.5.5).
+    /// The fault status (\[C706\] appendix E, [MS-RPCE] 3.1.1.5.5).
     pub status: u32,
 }
 
@@ -472,7 +472,7 @@ impl From<Fault> for RpcError {
 
 /// A call's REQUEST PDUs: `stub` cut into fragments of at most `max_frag` bytes (the
 /// server's max_recv_frag), the first with PFC_FIRST_FRAG, the last with PFC_LAST_FRAG, each
-/// with the whole stub's length as alloc_hint ([C706] 12.6.4.9).
+/// with the whole stub's length as alloc_hint (\[C706\] 12.6.4.9).
 pub fn encode_request(
     call_id: u32,
     context_id: u16,
@@ -511,7 +511,7 @@ pub fn encode_request(
 
 /// A REQUEST or RESPONSE fragment: `head` (its frag_length set here), alloc_hint,
 /// p_cont_id, then opnum (REQUEST) or cancel_count + reserved (RESPONSE), then `stub`
-/// ([C706] 12.6.4.9, 12.6.4.10: both headers have this layout).
+/// (\[C706\] 12.6.4.9, 12.6.4.10: both headers have this layout).
 fn call_pdu(
     mut head: PduHeader,
     alloc_hint: u32,
@@ -530,7 +530,7 @@ fn call_pdu(
 }
 
 /// A RESPONSE fragment of `call_id` on context 0 carrying `stub` (what a server sends;
-/// alloc_hint = the fragment's stub length) ([C706] 12.6.4.10).
+/// alloc_hint = the fragment's stub length) (\[C706\] 12.6.4.10).
 pub fn encode_response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
     let head = PduHeader {
         ptype: ptype::RESPONSE,
@@ -542,7 +542,7 @@ pub fn encode_response(call_id: u32, flags: u8, stub: &[u8]) -> Vec<u8> {
     call_pdu(head, stub.len() as u32, 0, 0, stub)
 }
 
-/// A FAULT of `call_id` with `status` ([C706] 12.6.4.7: alloc_hint, p_cont_id,
+/// A FAULT of `call_id` with `status` (\[C706\] 12.6.4.7: alloc_hint, p_cont_id,
 /// cancel_count, reserved, status, reserved2).
 pub fn encode_fault(call_id: u32, status: u32) -> Vec<u8> {
     let head = PduHeader {
@@ -558,7 +558,7 @@ pub fn encode_fault(call_id: u32, status: u32) -> Vec<u8> {
     call_pdu(head, 0, 0, 0, &body)
 }
 
-/// One RESPONSE fragment ([C706] 12.6.4.10).
+/// One RESPONSE fragment (\[C706\] 12.6.4.10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResponseFragment<'a> {
     /// The common header.
@@ -601,7 +601,7 @@ impl<'a> ResponseFragment<'a> {
     }
 }
 
-/// Reassembles the stub of one call's RESPONSE fragments ([C706] 12.6.3.7): checks that every
+/// Reassembles the stub of one call's RESPONSE fragments (\[C706\] 12.6.3.7): checks that every
 /// fragment belongs to the call, that only the first has PFC_FIRST_FRAG, and that the stub
 /// stays within `max_len` bytes.
 #[derive(Clone, Debug)]

@@ -1,5 +1,5 @@
 //! The srvsvc interface's NetrShareEnum (opnum 15) at level 1 ([MS-SRVS] 3.1.4.8,
-//! SHARE_INFO_1 2.2.4.23), NDR20-encoded ([C706] chapter 14) by hand: exactly the unique
+//! SHARE_INFO_1 2.2.4.23), NDR20-encoded (\[C706\] chapter 14) by hand: exactly the unique
 //! pointers (referent ids), conformant varying strings and 4-byte alignment this call uses.
 //!
 //! NDR alignment is relative to the start of the stub. Every count read from the wire is
@@ -167,7 +167,7 @@ impl ShareInfo {
 }
 
 /// First referent id of a call; the next ones step by 4 (any non-zero value is valid for a
-/// unique pointer, [C706] 14.3.10; this is the sequence Windows and Samba use).
+/// unique pointer, \[C706\] 14.3.10; this is the sequence Windows and Samba use).
 const FIRST_REFERENT: u32 = 0x0002_0000;
 
 fn align4(out: &mut Vec<u8>) {
@@ -176,7 +176,7 @@ fn align4(out: &mut Vec<u8>) {
     }
 }
 
-/// A conformant varying string of UTF-16 units with its terminating NUL ([C706] 14.3.4.2:
+/// A conformant varying string of UTF-16 units with its terminating NUL (\[C706\] 14.3.4.2:
 /// maximum count, offset 0, actual count, then the units).
 fn put_string(out: &mut Vec<u8>, s: &str) {
     let n = s.encode_utf16().count() as u32 + 1;
@@ -260,7 +260,7 @@ impl<'a> Ndr<'a> {
         Ok(n)
     }
 
-    /// The referent of a string pointer (conformant varying, [C706] 14.3.4.2).
+    /// The referent of a string pointer (conformant varying, \[C706\] 14.3.4.2).
     fn string(&mut self) -> DecodeResult<String> {
         let max = self.u32()?;
         let offset = self.u32()?;

@@ -1,4 +1,4 @@
-//! Hostile DCE/RPC answers on the srvsvc pipe ([C706] 12.6, [MS-SRVS] 3.1.4.8): the client's
+//! Hostile DCE/RPC answers on the srvsvc pipe (\[C706\] 12.6, [MS-SRVS] 3.1.4.8): the client's
 //! `list_shares` must end in a typed RPC error, never a panic, a hang or a wrong listing.
 
 use super::Conn;
@@ -117,7 +117,7 @@ pub async fn hostile_rpc_response_bogus_count<H: Harness>(h: H) {
     refused(ran, BAD_DATA, &["malformed rpc", "max_count"]);
 }
 
-/// The call answered with a FAULT (nca_s_op_rng_error, [C706] appendix E).
+/// The call answered with a FAULT (nca_s_op_rng_error, \[C706\] appendix E).
 pub async fn hostile_rpc_fault<H: Harness>(h: H) {
     let ran = list(&h, "NetrShareEnum FAULT", |t| {
         if t == ptype::BIND {

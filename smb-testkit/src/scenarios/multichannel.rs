@@ -407,17 +407,18 @@ pub async fn multichannel_transitions_are_the_same_on_every_runtime<H: Harness>(
     sleep(Duration::from_millis(100)).await;
     proxy.cut(1);
     wait_bound(&proxy, 4, 1, "parity, bound again").await;
-    let t0 = Instant::now();
     let expected: Vec<&str> = super::RECOVERY_TRANSITIONS[..LOGIN_TRANSITIONS]
         .iter()
         .chain(MULTICHANNEL_TRANSITIONS)
         .copied()
         .collect();
-    while log.transitions().len() < expected.len() && t0.elapsed() < Duration::from_secs(5) {
-        sleep(Duration::from_millis(10)).await;
-    }
-    sleep(Duration::from_millis(200)).await;
-    let got = log.transitions();
+    let got = log
+        .transitions_after(
+            expected.len(),
+            Duration::from_secs(5),
+            Duration::from_millis(200),
+        )
+        .await;
     eprintln!("transitions:\n{}", got.join("\n"));
     assert_eq!(got, expected, "the transitions of a rebinding");
     h.shutdown(c).await;

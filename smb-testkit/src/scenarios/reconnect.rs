@@ -232,7 +232,7 @@ pub async fn concurrent_io_across_repeated_cuts<H: Harness>(h: H) {
 }
 
 /// Writes cut twice on a Samba with its default asynchronous writes, which can refuse to
-/// give a write handle back (see [`durable_server`]): each write either completes with the
+/// give a write handle back (see `durable_server`): each write either completes with the
 /// file intact, or fails with [`ErrorKind::HandleLost`](smb_core::client::ErrorKind) (never
 /// a silent new open, never wrong bytes), and then writing the file again works.
 pub async fn write_handle_lost_on_default_samba<H: Harness>(h: H) {
@@ -389,14 +389,13 @@ pub async fn transitions_are_the_same_on_every_runtime<H: Harness>(h: H) {
         .await
         .expect("stat after the recovery");
     assert_eq!(size, 6);
-    // The stream is asynchronous: give the last transitions a moment to arrive.
-    let t0 = Instant::now();
-    while log.transitions().len() < RECOVERY_TRANSITIONS.len()
-        && t0.elapsed() < Duration::from_secs(5)
-    {
-        sleep(Duration::from_millis(10)).await;
-    }
-    let got = log.transitions();
+    let got = log
+        .transitions_after(
+            RECOVERY_TRANSITIONS.len(),
+            Duration::from_secs(5),
+            Duration::ZERO,
+        )
+        .await;
     eprintln!("transitions:\n{}", got.join("\n"));
     assert_eq!(got, RECOVERY_TRANSITIONS, "the transitions of a recovery");
     h.shutdown(c).await;
