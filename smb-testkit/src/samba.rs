@@ -48,6 +48,7 @@ pub struct SambaConfig {
     tmpfs: bool,
     debug_level: u8,
     port: Option<u16>,
+    netns: Option<String>,
 }
 
 impl Default for SambaConfig {
@@ -69,6 +70,7 @@ impl Default for SambaConfig {
             tmpfs: true,
             debug_level: 1,
             port: None,
+            netns: None,
         }
     }
 }
@@ -116,13 +118,11 @@ impl SambaConfig {
         self.multichannel = false;
         self
     }
-    /// Listen on exactly these loopback addresses (the first one is [`SambaServer::addr`]).
+    /// Listen on exactly these addresses (the first one is [`SambaServer::addr`]): loopback
+    /// ones, or any inside a network namespace of the caller's ([`SambaConfig::netns`]),
+    /// checked at start.
     pub fn addresses(mut self, addrs: &[Ipv4Addr]) -> Self {
         assert!(!addrs.is_empty(), "need at least one address");
-        assert!(
-            addrs.iter().all(|a| a.is_loopback()),
-            "the testkit only serves on 127.0.0.0/8"
-        );
         self.addresses = addrs.to_vec();
         self
     }
@@ -181,6 +181,13 @@ impl SambaConfig {
     /// Listen on this TCP port instead of a free one chosen at start.
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+    /// Run smbd inside the network namespace `name` (made by the caller, e.g. with
+    /// `ip netns add`), listening on `addresses` there; give a `port` too (a free port cannot
+    /// be probed from outside the namespace). Readiness is checked with `ss` inside it.
+    pub fn netns(mut self, name: &str) -> Self {
+        self.netns = Some(name.to_string());
         self
     }
     /// Start the server (see [`SambaServer::start`]).
@@ -306,6 +313,15 @@ impl SambaConfig {
     }
 }
 
+/// Whether something listens on TCP `port` inside the network namespace `ns`.
+fn listening_in_netns(ns: &str, port: u16) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ss", "-ltnH"])
+        .arg(format!("sport = :{port}"))
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+}
+
 /// The comment (`comment =`, what a share listing shows) every share of a [`SambaServer`]
 /// gets unless its extra lines set another.
 pub fn share_comment(name: &str) -> String {
@@ -398,6 +414,10 @@ impl SambaServer {
 
     /// Start a server with `config`. Installs Samba and creates the Unix user if needed.
     pub fn start_with(config: SambaConfig) -> io::Result<SambaServer> {
+        assert!(
+            config.netns.is_some() || config.addresses.iter().all(|a| a.is_loopback()),
+            "the testkit only serves on 127.0.0.0/8, or inside a network namespace"
+        );
         ensure_samba_installed()?;
         let (uid, gid) = ensure_unix_user()?;
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -485,7 +505,15 @@ impl SambaServer {
         let smbd = find_program("smbd").ok_or((io::Error::other("smbd not found"), false))?;
         let log = fs::File::create(&self.log).map_err(|e| (e, false))?;
         let log2 = log.try_clone().map_err(|e| (e, false))?;
-        let mut child = Command::new(smbd)
+        let mut cmd = match &self.config.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(smbd);
+                c
+            }
+            None => Command::new(smbd),
+        };
+        let mut child = cmd
             .arg("--foreground")
             .arg("--no-process-group")
             .arg("--debug-stdout")
@@ -513,10 +541,16 @@ impl SambaServer {
                     retry,
                 ));
             }
-            let ready = self.addrs.iter().all(|ip| {
-                TcpStream::connect_timeout(&SocketAddr::new(*ip, port), Duration::from_millis(200))
+            let ready = match &self.config.netns {
+                Some(ns) => listening_in_netns(ns, port),
+                None => self.addrs.iter().all(|ip| {
+                    TcpStream::connect_timeout(
+                        &SocketAddr::new(*ip, port),
+                        Duration::from_millis(200),
+                    )
                     .is_ok()
-            });
+                }),
+            };
             if ready {
                 break;
             }
