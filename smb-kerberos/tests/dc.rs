@@ -1,19 +1,168 @@
+//! Kerberos logins against a throwaway Samba AD DC (smb-testkit's KerberosLab), in a private
+//! network namespace. One test: one DC for the whole binary.
+
+use std::time::Instant;
+
+use smb_blocking::{Client, ClientConfig, Credentials};
+use smb_core::auth::NtlmCredentials;
+use smb_kerberos::{KerberosCredentials, KerberosError, KerberosFactory, Mechanism, Policy};
 use smb_testkit::KerberosLab;
 
+fn config() -> ClientConfig {
+    ClientConfig::default()
+        .with_server_name(KerberosLab::HOST)
+        .with_require_signing(true)
+}
+
+fn connect(lab: &KerberosLab, f: &KerberosFactory, cfg: ClientConfig) -> std::io::Result<Client> {
+    Client::connect(
+        &lab.smb_addr(),
+        Credentials::Custom(Box::new(f.clone())),
+        cfg,
+    )
+}
+
+fn list_get_put(client: &Client, name: &str) {
+    let share = client.share(KerberosLab::SHARE).unwrap();
+    let data = format!("written over Kerberos by {name}").into_bytes();
+    share.write(name, data.clone()).unwrap();
+    assert_eq!(share.read(name).unwrap(), data);
+    let names: Vec<String> = share.read_dir("").map(|e| e.unwrap().name).collect();
+    assert!(names.iter().any(|n| n == name), "{names:?}");
+}
+
 #[test]
-fn lab_starts() {
-    if smb_testkit::in_private_netns("lab_starts") {
+fn kerberos_against_samba_ad_dc() {
+    if smb_testkit::in_private_netns("kerberos_against_samba_ad_dc") {
         return;
     }
+    let t0 = Instant::now();
     let lab = KerberosLab::start().unwrap();
     eprintln!(
-        "provision {:?} start {:?}",
+        "DC: provision {:?}, start {:?}",
         lab.provision_time, lab.start_time
     );
+    // GSS-API reads KRB5_CONFIG from the environment; set before any thread of ours uses it.
+    #[allow(unsafe_code)]
+    // SAFETY: this process is the single test inside its namespace; no other thread reads
+    // the environment concurrently at this point.
+    unsafe {
+        std::env::set_var("KRB5_CONFIG", lab.krb5_conf());
+        std::env::set_var(
+            "KRB5CCNAME",
+            format!("FILE:{}", lab.ccache("none").display()),
+        );
+    }
+
+    // kinit, then list, get and put with Kerberos required (signed, 3.1.1).
     let cc = lab.ccache("alice");
     lab.kinit(&lab.principal(), KerberosLab::PASSWORD, &cc)
         .unwrap();
-    let t = std::time::Instant::now();
+    let f = KerberosFactory::new(
+        KerberosCredentials::Ccache(cc.display().to_string()),
+        Policy::Required,
+    );
+    f.clone().with_host(KerberosLab::HOST).check().unwrap();
+    let client = connect(&lab, &f, config()).unwrap();
+    assert!(client.info().signing, "{:?}", client.info());
+    assert_eq!(f.mechanism_used(), Some(Mechanism::Kerberos));
+    list_get_put(&client, "ccache.txt");
+    client.shutdown();
+
+    // Encrypted too.
+    let client = connect(&lab, &f, config().with_require_encryption(true)).unwrap();
+    assert!(client.info().encryption, "{:?}", client.info());
+    list_get_put(&client, "encrypted.txt");
+    client.shutdown();
+
+    // A password login without kinit.
+    let pw = KerberosFactory::new(
+        KerberosCredentials::Password {
+            principal: lab.principal(),
+            password: KerberosLab::PASSWORD.to_string().into(),
+        },
+        Policy::Required,
+    );
+    let client = connect(&lab, &pw, config()).unwrap();
+    list_get_put(&client, "password.txt");
+    client.shutdown();
+
+    // A keytab login.
+    let kt = lab.root().join("alice.keytab");
+    lab.export_keytab(&lab.principal(), &kt).unwrap();
+    let ktf = KerberosFactory::new(
+        KerberosCredentials::Keytab {
+            keytab: kt,
+            principal: Some(lab.principal()),
+        },
+        Policy::Required,
+    );
+    let client = connect(&lab, &ktf, config()).unwrap();
+    list_get_put(&client, "keytab.txt");
+    client.shutdown();
+
+    // The wrong SPN: a clear error, typed from check(), named in the connect error.
+    let wrong = f.clone().with_host("nosuch.test.lan");
+    match wrong.check() {
+        Err(KerberosError::SpnNotFound { spn, .. }) => assert_eq!(spn, "cifs/nosuch.test.lan"),
+        other => panic!("wrong SPN: {other:?}"),
+    }
+    let e = connect(&lab, &wrong, config()).unwrap_err().to_string();
+    assert!(
+        e.contains("no service principal cifs/nosuch.test.lan"),
+        "{e}"
+    );
+
+    // No ticket: a clear error.
+    let none = KerberosFactory::new(
+        KerberosCredentials::Ccache(lab.ccache("missing").display().to_string()),
+        Policy::Required,
+    );
+    assert!(
+        matches!(none.check(), Err(KerberosError::NoTicket(_))),
+        "{:?}",
+        none.check()
+    );
+    let e = connect(&lab, &none, config()).unwrap_err().to_string();
+    assert!(e.contains("no Kerberos ticket"), "{e}");
+    // Nor in the default cache (KRB5CCNAME names an absent file).
+    let dflt = KerberosFactory::new(KerberosCredentials::Default, Policy::Required);
+    assert!(
+        matches!(dflt.check(), Err(KerberosError::NoTicket(_))),
+        "{:?}",
+        dflt.check()
+    );
+
+    // Unknown principal.
+    let who = KerberosFactory::new(
+        KerberosCredentials::Password {
+            principal: format!("nobody@{}", KerberosLab::REALM),
+            password: "x".to_string().into(),
+        },
+        Policy::Required,
+    );
+    assert!(
+        matches!(who.check(), Err(KerberosError::UnknownPrincipal(_))),
+        "{:?}",
+        who.check()
+    );
+
+    // kerberos-preferred falls back to NTLM when there is no ticket.
+    let pref = KerberosFactory::new(
+        KerberosCredentials::Ccache(lab.ccache("missing").display().to_string()),
+        Policy::Preferred,
+    )
+    .with_ntlm(NtlmCredentials::password(
+        KerberosLab::DOMAIN,
+        KerberosLab::USER,
+        KerberosLab::PASSWORD,
+    ));
+    let client = connect(&lab, &pref, config()).unwrap();
+    assert_eq!(pref.mechanism_used(), Some(Mechanism::Ntlm));
+    list_get_put(&client, "ntlm.txt");
+    client.shutdown();
+
+    let t = Instant::now();
     drop(lab);
-    eprintln!("stop {:?}", t.elapsed());
+    eprintln!("DC stop {:?}; whole test {:?}", t.elapsed(), t0.elapsed());
 }
