@@ -162,7 +162,65 @@ fn kerberos_against_samba_ad_dc() {
     list_get_put(&client, "ntlm.txt");
     client.shutdown();
 
+    // On the wire: the AP-REQ inside SPNEGO, and no NTLMSSP at all, when Kerberos is required.
+    wire_check(&lab, &f);
+
     let t = Instant::now();
     drop(lab);
     eprintln!("DC stop {:?}; whole test {:?}", t.elapsed(), t0.elapsed());
+}
+
+/// Capture a Kerberos-required login on lo with tshark and look at it.
+fn wire_check(lab: &KerberosLab, f: &KerberosFactory) {
+    use std::process::{Command, Stdio};
+    if smb_testkit::find_program("tshark").is_none() {
+        panic!("tshark is not installed (scripts/test installs it)");
+    }
+    let pcap = lab.root().join("krb.pcap");
+    let mut cap = Command::new("tshark")
+        .args(["-i", "lo", "-n", "-q", "-f", "tcp port 4495", "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // tshark says "Capturing on 'Loopback: lo'" once it listens.
+    let mut err = cap.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("Capturing on") {
+        use std::io::Read;
+        let n = err.read(&mut buf).unwrap();
+        assert!(n > 0, "tshark: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // "Capturing on" can come a moment before the filter is in place.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let client = connect(lab, f, config()).unwrap();
+    list_get_put(&client, "wire.txt");
+    client.shutdown();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &cap.id().to_string()])
+        .status();
+    let _ = cap.wait();
+    let count = |filter: &str| {
+        let out = Command::new("tshark")
+            .args(["-r"])
+            .arg(&pcap)
+            .args(["-n", "-d", "tcp.port==4495,nbss", "-Y", filter])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let smb = count("smb2");
+    let ap_req = count("smb2 && spnego && kerberos.msg_type == 14");
+    if ap_req == 0 {
+        let _ = std::fs::copy(&pcap, "/tmp/smb-kerberos-wire.pcap");
+    }
+    let ntlm = count("ntlmssp");
+    eprintln!("wire: {smb} SMB2 frames, {ap_req} with an AP-REQ in SPNEGO, {ntlm} with NTLMSSP");
+    assert!(smb > 0, "nothing captured");
+    assert!(ap_req >= 1, "no AP-REQ inside SPNEGO on the wire");
+    assert_eq!(ntlm, 0, "NTLMSSP on the wire with Kerberos required");
 }
