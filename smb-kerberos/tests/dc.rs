@@ -162,6 +162,10 @@ fn kerberos_against_samba_ad_dc() {
     list_get_put(&client, "ntlm.txt");
     client.shutdown();
 
+    // The same login on the two async runtimes.
+    tokio_login(&lab, &f);
+    smol_login(&lab, &pw);
+
     // On the wire: the AP-REQ inside SPNEGO, and no NTLMSSP at all, when Kerberos is required.
     wire_check(&lab, &f);
 
@@ -223,4 +227,59 @@ fn wire_check(lab: &KerberosLab, f: &KerberosFactory) {
     assert!(smb > 0, "nothing captured");
     assert!(ap_req >= 1, "no AP-REQ inside SPNEGO on the wire");
     assert_eq!(ntlm, 0, "NTLMSSP on the wire with Kerberos required");
+}
+
+/// Kerberos required (the ccache) on smb-tokio: list, get and put, signed.
+fn tokio_login(lab: &KerberosLab, f: &KerberosFactory) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let creds = smb_tokio::Credentials::Custom(Box::new(f.clone()));
+        let client = smb_tokio::Client::connect(&lab.smb_addr(), creds, config())
+            .await
+            .unwrap();
+        assert!(client.info().signing);
+        let share = client.share(KerberosLab::SHARE).await.unwrap();
+        share
+            .write("tokio.txt", &b"tokio over Kerberos"[..])
+            .await
+            .unwrap();
+        assert_eq!(
+            share.read("tokio.txt").await.unwrap(),
+            b"tokio over Kerberos"
+        );
+        let mut rd = share.read_dir("");
+        let mut names = Vec::new();
+        while let Some(e) = rd.next_entry().await.unwrap() {
+            names.push(e.name);
+        }
+        assert!(names.iter().any(|n| n == "tokio.txt"), "{names:?}");
+        client.shutdown().await;
+    });
+}
+
+/// Kerberos required (a password, no kinit) on smb-smol: list, get and put, signed.
+fn smol_login(lab: &KerberosLab, f: &KerberosFactory) {
+    smol::block_on(async {
+        let creds = smb_smol::Credentials::Custom(Box::new(f.clone()));
+        let client = smb_smol::Client::connect(&lab.smb_addr(), creds, config())
+            .await
+            .unwrap();
+        assert!(client.info().signing);
+        let share = client.share(KerberosLab::SHARE).await.unwrap();
+        share
+            .write("smol.txt", &b"smol over Kerberos"[..])
+            .await
+            .unwrap();
+        assert_eq!(share.read("smol.txt").await.unwrap(), b"smol over Kerberos");
+        let mut rd = share.read_dir("");
+        let mut names = Vec::new();
+        while let Some(e) = rd.next_entry().await.unwrap() {
+            names.push(e.name);
+        }
+        assert!(names.iter().any(|n| n == "smol.txt"), "{names:?}");
+        client.shutdown().await;
+    });
 }
