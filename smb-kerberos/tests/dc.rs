@@ -162,6 +162,32 @@ fn kerberos_against_samba_ad_dc() {
     list_get_put(&client, "ntlm.txt");
     client.shutdown();
 
+    // Reconnect: a cut connection comes back with a new session from the same ticket.
+    reconnect(&lab, &f);
+
+    // An expired ticket: a clear error.
+    let short = lab.ccache("short");
+    lab.kinit_with(
+        &["-l", "4s"],
+        &lab.principal(),
+        KerberosLab::PASSWORD,
+        &short,
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let exp = KerberosFactory::new(
+        KerberosCredentials::Ccache(short.display().to_string()),
+        Policy::Required,
+    )
+    .with_host(KerberosLab::HOST);
+    assert!(
+        matches!(exp.check(), Err(KerberosError::Expired(_))),
+        "{:?}",
+        exp.check()
+    );
+    let e = connect(&lab, &exp, config()).unwrap_err().to_string();
+    assert!(e.contains("expired"), "{e}");
+
     // The same login on the two async runtimes.
     tokio_login(&lab, &f);
     smol_login(&lab, &pw);
@@ -282,4 +308,33 @@ fn smol_login(lab: &KerberosLab, f: &KerberosFactory) {
         assert!(names.iter().any(|n| n == "smol.txt"), "{names:?}");
         client.shutdown().await;
     });
+}
+
+/// Through a fault proxy: cut every connection, the client reconnects and sets up a new
+/// session with a fresh Kerberos exchange from the same ccache.
+fn reconnect(lab: &KerberosLab, f: &KerberosFactory) {
+    let target: std::net::SocketAddr = lab.smb_addr().parse().unwrap();
+    let proxy = smb_testkit::FaultProxy::start(target).unwrap();
+    let client = Client::connect(
+        &proxy.addr().to_string(),
+        Credentials::Custom(Box::new(f.clone())),
+        config().with_max_channels(1),
+    )
+    .unwrap();
+    let share = client.share(KerberosLab::SHARE).unwrap();
+    share.write("before.txt", &b"before the cut"[..]).unwrap();
+    proxy.cut_all();
+    // A CREATE in flight at the cut is reported, not replayed (it may have been done): give
+    // the client a moment to see the cut, and allow one such report.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    if let Err(e) = share.write("after.txt", &b"after the cut"[..]) {
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionAborted, "{e}");
+        share.write("after.txt", &b"after the cut"[..]).unwrap();
+    }
+    assert_eq!(share.read("after.txt").unwrap(), b"after the cut");
+    assert_eq!(share.read("before.txt").unwrap(), b"before the cut");
+    let reconnects = client.stats().unwrap().stats.reconnects;
+    assert!(reconnects >= 1, "no reconnect after the cut");
+    assert_eq!(f.mechanism_used(), Some(Mechanism::Kerberos));
+    client.shutdown();
 }

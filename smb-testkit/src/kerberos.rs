@@ -243,7 +243,19 @@ impl KerberosLab {
 
     /// `kinit` `principal` with `password` into the credential cache at `ccache`.
     pub fn kinit(&self, principal: &str, password: &str, ccache: &Path) -> io::Result<()> {
+        self.kinit_with(&[], principal, password, ccache)
+    }
+
+    /// [`Self::kinit`] with extra kinit options (e.g. `["-l", "5s"]` for a short lifetime).
+    pub fn kinit_with(
+        &self,
+        opts: &[&str],
+        principal: &str,
+        password: &str,
+        ccache: &Path,
+    ) -> io::Result<()> {
         let mut child = Command::new("kinit")
+            .args(opts)
             .arg(principal)
             .env("KRB5_CONFIG", self.krb5_conf())
             .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
