@@ -6,9 +6,13 @@ use std::process::{Command, Output};
 use smb_testkit::KerberosLab;
 
 fn smb(lab: &KerberosLab, args: &[&str]) -> Output {
+    smb_with(lab, &lab.krb5_conf(), args)
+}
+
+fn smb_with(lab: &KerberosLab, krb5_conf: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_smb"))
         .args(args)
-        .env("KRB5_CONFIG", lab.krb5_conf())
+        .env("KRB5_CONFIG", krb5_conf)
         .env(
             "KRB5CCNAME",
             format!("FILE:{}", lab.ccache("none").display()),
@@ -113,6 +117,28 @@ fn cli_kerberos_login() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
+
+    // The KDC unreachable (krb5.conf names a closed port): the cause and what to do.
+    let conf = std::fs::read_to_string(lab.krb5_conf()).unwrap();
+    let dead = lab.root().join("krb5-dead-kdc.conf");
+    let port = format!(":{}", KerberosLab::KDC_PORT);
+    std::fs::write(&dead, conf.replace(&port, ":1")).unwrap();
+    let o = smb_with(
+        &lab,
+        &dead,
+        &[
+            "--keytab",
+            kt.to_str().unwrap(),
+            "-U",
+            &lab.principal(),
+            "-I",
+            &ip,
+            "ls",
+            &url,
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("cannot reach a KDC"), "{}", text(&o));
 
     // No ticket (KRB5CCNAME names an absent cache): the cause and what to do.
     let o = smb(&lab, &["-k", "-I", &ip, "ls", &url]);
