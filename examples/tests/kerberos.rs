@@ -103,19 +103,18 @@ fn cli_kerberos_login() {
     // A keytab.
     let kt = lab.root().join("alice.keytab");
     lab.export_keytab(&lab.principal(), &kt).unwrap();
-    let o = smb(
-        &lab,
-        &[
-            "--keytab",
-            kt.to_str().unwrap(),
-            "-U",
-            &lab.principal(),
-            "-I",
-            &ip,
-            "ls",
-            &url,
-        ],
-    );
+    let principal = lab.principal();
+    let keytab_ls = [
+        "--keytab",
+        kt.to_str().unwrap(),
+        "-U",
+        &principal,
+        "-I",
+        &ip,
+        "ls",
+        &url,
+    ];
+    let o = smb(&lab, &keytab_ls);
     assert!(o.status.success(), "{}", text(&o));
 
     // The KDC unreachable (krb5.conf names a closed port): the cause and what to do.
@@ -123,20 +122,7 @@ fn cli_kerberos_login() {
     let dead = lab.root().join("krb5-dead-kdc.conf");
     let port = format!(":{}", KerberosLab::KDC_PORT);
     std::fs::write(&dead, conf.replace(&port, ":1")).unwrap();
-    let o = smb_with(
-        &lab,
-        &dead,
-        &[
-            "--keytab",
-            kt.to_str().unwrap(),
-            "-U",
-            &lab.principal(),
-            "-I",
-            &ip,
-            "ls",
-            &url,
-        ],
-    );
+    let o = smb_with(&lab, &dead, &keytab_ls);
     assert!(!o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("cannot reach a KDC"), "{}", text(&o));
 
