@@ -134,6 +134,26 @@ pub struct Global {
     /// Log in anonymously (NULL session).
     #[arg(long, global = true, help_heading = "Credentials")]
     pub anonymous: bool,
+    /// Log in with Kerberos (required: never falls back to NTLM). Uses the ticket cache
+    /// (KRB5CCNAME, after kinit), --use-ccache or --keytab; the SPN is cifs/<the URL's host>.
+    #[arg(short = 'k', long, global = true, help_heading = "Credentials")]
+    pub kerberos: bool,
+    /// Kerberos: this credential cache (implies -k).
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Credentials")]
+    pub use_ccache: Option<String>,
+    /// Kerberos: get the tickets from this keytab, for the URL's or -U's user (implies -k).
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Credentials")]
+    pub keytab: Option<PathBuf>,
+    /// Connect to this address while the URL's host names the server (SPN, NETNAME), as
+    /// smbclient's -I; the host name is then not looked up.
+    #[arg(
+        short = 'I',
+        long = "ip",
+        global = true,
+        value_name = "ADDRESS",
+        help_heading = "Connection"
+    )]
+    pub ip: Option<std::net::IpAddr>,
 
     /// Print one JSON document (ls, stat, du, info, df); field names are listed in the
     /// README.

@@ -38,6 +38,8 @@ pub struct Session {
     pub share: String,
     /// Who is logged on.
     pub login: Login,
+    /// The Kerberos factory of a `-k` login (it knows the mechanism used).
+    pub kerberos: Option<smb_kerberos::KerberosFactory>,
 }
 
 enum Attempt {
@@ -50,13 +52,23 @@ impl Session {
     pub fn open(ctx: &Ctx, loc: &Location) -> Result<Session, Failure> {
         let g = ctx.g;
         let server = loc.server();
-        let login = credentials::resolve(
-            &ctx.credential_args(),
-            loc.login.clone(),
-            ctx.sys.env_password.clone(),
-            &*ctx.sys.prompt,
-            &server,
-        )?;
+        let kerberos = kerberos_factory(ctx, loc);
+        let login = if kerberos.is_some() {
+            // No password, no prompt: the ticket (or keytab) is the credential.
+            Login::User {
+                domain: None,
+                user: kerberos_user(ctx, loc).unwrap_or_else(|| "(Kerberos ticket)".into()),
+                password: credentials::Secret::new(String::new()),
+            }
+        } else {
+            credentials::resolve(
+                &ctx.credential_args(),
+                loc.login.clone(),
+                ctx.sys.env_password.clone(),
+                &*ctx.sys.prompt,
+                &server,
+            )?
+        };
         crate::interrupt::check()?;
         let mut config = ClientConfig::default();
         // Extra channels bind to the same session when the server offers multichannel
@@ -89,16 +101,23 @@ impl Session {
         let connect = ctx.sys.connect.clone();
         let runtime = g.runtime;
         let (host, port) = (loc.host.clone(), loc.port);
+        let ip = g.ip;
         let spec = ConnectSpec {
             addr: String::new(),
             share: loc.share.clone(),
             login: login.clone(),
             config,
+            kerberos: kerberos.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name("smb-connect".into())
             .spawn(move || {
-                let addrs = match resolve::addresses(&*resolver, &host, port) {
+                // -I: the address is given; the host name is only the server's name.
+                let found = match ip {
+                    Some(ip) => Ok(vec![std::net::SocketAddr::new(ip, port)]),
+                    None => resolve::addresses(&*resolver, &host, port),
+                };
+                let addrs = match found {
                     Ok(a) => a,
                     Err(e) => {
                         let _ = tx.send(Attempt::Resolve(e));
@@ -187,6 +206,7 @@ impl Session {
             server,
             share: loc.share.clone(),
             login,
+            kerberos,
         };
         session.check(ctx, &n)
     }
@@ -252,6 +272,34 @@ impl Session {
             .close()
             .map_err(|e| classify(&e, Phase::Op, &server, &share, ""))
     }
+}
+
+/// The Kerberos factory for `-k`, `--use-ccache` or `--keytab` (Kerberos required).
+fn kerberos_factory(ctx: &Ctx, loc: &Location) -> Option<smb_kerberos::KerberosFactory> {
+    use smb_kerberos::{KerberosCredentials, KerberosFactory, Policy};
+    let g = ctx.g;
+    let creds = if let Some(kt) = &g.keytab {
+        KerberosCredentials::Keytab {
+            keytab: kt.clone(),
+            principal: kerberos_user(ctx, loc),
+        }
+    } else if let Some(cc) = &g.use_ccache {
+        KerberosCredentials::Ccache(cc.clone())
+    } else if g.kerberos {
+        KerberosCredentials::Default
+    } else {
+        return None;
+    };
+    Some(KerberosFactory::new(creds, Policy::Required).with_host(loc.host.clone()))
+}
+
+/// The user of a Kerberos login as given (-U, else the URL), `user@REALM` or `user`.
+fn kerberos_user(ctx: &Ctx, loc: &Location) -> Option<String> {
+    ctx.g
+        .user
+        .as_ref()
+        .map(|u| u.user.clone())
+        .or_else(|| loc.login.user.clone())
 }
 
 /// `/share/a/b` of an SMB-form path.

@@ -22,11 +22,13 @@
 pub mod frames;
 pub mod hostile;
 mod install;
+mod kerberos;
 mod proxy;
 mod samba;
 pub mod scenarios;
 
-pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user};
+pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user, find_program};
+pub use kerberos::{KerberosLab, in_private_netns};
 pub use proxy::{Direction, Event, FaultProxy, Hook, Intercept, Seen};
 pub use samba::{
     DEFAULT_PASSWORD, ENCRYPTED_SHARE, GUEST_SHARE, READONLY_SHARE, SHARE, SambaConfig,

@@ -89,6 +89,20 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
             Login::User { .. } if n.guest => "guest (the server's choice)".to_string(),
             l @ Login::User { .. } => format!("user {}", l.describe()),
         };
+        // The authentication mechanism: Kerberos for -k (the factory saw it through), NTLMv2
+        // for a user's password, none for guest and anonymous sessions.
+        let mechanism = match (&s.kerberos, &s.login) {
+            (Some(k), _) => k.mechanism_used().map_or("Kerberos", |m| match m {
+                smb_kerberos::Mechanism::Kerberos => "Kerberos",
+                smb_kerberos::Mechanism::Ntlm => "NTLMv2",
+            }),
+            (None, Login::User { .. }) if !n.guest => "NTLMv2",
+            _ => "none",
+        };
+        let logon = match mechanism {
+            "none" => logon,
+            m => format!("{logon} ({m})"),
+        };
         let flags = names(share.flags, SHARE_FLAGS);
         let caps = names(share.capabilities, SHARE_CAPS);
         let runtime = s.remote.runtime().name();
@@ -120,6 +134,7 @@ pub fn info(ctx: &Ctx, url: &str) -> Result<(), Failure> {
                 ("runtime", Value::from(runtime)),
                 ("dialect", Value::from(dialect_name(n.dialect))),
                 ("logon", Value::from(logon.as_str())),
+                ("mechanism", Value::from(mechanism)),
                 (
                     "user",
                     Value::opt_str(match &s.login {

@@ -16,7 +16,7 @@ pub(super) struct Blocking {
 }
 
 pub(super) fn connect(spec: &ConnectSpec) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
-    let client = Client::connect(&spec.addr, credentials(&spec.login), spec.config.clone())
+    let client = Client::connect(&spec.addr, credentials(spec), spec.config.clone())
         .map_err(|e| (Phase::Connect, e))?;
     let share = client.share(&spec.share).map_err(|e| (Phase::Share, e))?;
     Ok(Box::new(Blocking { share, client }))

@@ -48,6 +48,8 @@ pub struct ConnectSpec {
     pub login: Login,
     /// Dialects, signing, encryption, timeouts; `server_name` is the host as typed.
     pub config: ClientConfig,
+    /// Kerberos instead of `login`'s password (`-k`).
+    pub kerberos: Option<smb_kerberos::KerberosFactory>,
 }
 
 /// What `stat`, `ls` and the transfers know about a file or directory. Times are
@@ -221,9 +223,12 @@ pub fn connect(
 // Conversions shared by the adapter modules (all three adapters report the engine's types).
 
 #[cfg(any(feature = "tokio", feature = "smol", feature = "blocking"))]
-fn credentials(login: &Login) -> smb_core::driver::Credentials {
+fn credentials(spec: &ConnectSpec) -> smb_core::driver::Credentials {
     use smb_core::driver::Credentials;
-    match login {
+    if let Some(k) = &spec.kerberos {
+        return Credentials::Custom(Box::new(k.clone()));
+    }
+    match &spec.login {
         Login::User {
             domain,
             user,

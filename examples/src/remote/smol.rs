@@ -20,7 +20,7 @@ pub(super) struct Smol {
 pub(super) fn connect(spec: &ConnectSpec) -> Result<Box<dyn Remote>, (Phase, io::Error)> {
     let client = block_on(Client::connect(
         &spec.addr,
-        credentials(&spec.login),
+        credentials(spec),
         spec.config.clone(),
     ))
     .map_err(|e| (Phase::Connect, e))?;

@@ -29,7 +29,7 @@ pub(super) fn connect(spec: &ConnectSpec) -> Result<Box<dyn Remote>, (Phase, io:
     let client = rt
         .block_on(Client::connect(
             &spec.addr,
-            credentials(&spec.login),
+            credentials(spec),
             spec.config.clone(),
         ))
         .map_err(|e| (Phase::Connect, e))?;

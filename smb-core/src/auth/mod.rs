@@ -256,6 +256,14 @@ pub enum AuthError {
         /// Where the exchange stood.
         state: &'static str,
     },
+    /// The mechanism itself failed on the client side (e.g. Kerberos through the system
+    /// GSS-API: no ticket, unknown principal, KDC unreachable); `message` names the cause.
+    Mechanism {
+        /// The mechanism ("Kerberos").
+        mechanism: &'static str,
+        /// What went wrong and what to do.
+        message: String,
+    },
 }
 
 impl fmt::Display for AuthError {
@@ -278,6 +286,7 @@ impl fmt::Display for AuthError {
             AuthError::UnexpectedStep { state } => {
                 write!(f, "unexpected authentication step ({state})")
             }
+            AuthError::Mechanism { mechanism, message } => write!(f, "{mechanism}: {message}"),
         }
     }
 }
