@@ -28,7 +28,7 @@
 //! f.write_all(b"hello")?;
 //! f.close()?;
 //! let mut s = String::new();
-//! share.open("reports/2024/q1.txt", OpenOptions::read())?.read_to_string(&mut s)?;
+//! share.open("reports/2024/q1.txt", OpenOptions::new().read(true))?.read_to_string(&mut s)?;
 //! for entry in share.read_dir("reports/2024") {
 //!     println!("{}", entry?.name);
 //! }

@@ -26,7 +26,7 @@
 //! f.write_all(b"hello").await?;
 //! f.close().await?;
 //! let mut s = String::new();
-//! share.open("reports/2024/q1.txt", OpenOptions::read()).await?.read_to_string(&mut s).await?;
+//! share.open("reports/2024/q1.txt", OpenOptions::new().read(true)).await?.read_to_string(&mut s).await?;
 //! let mut list = share.read_dir("reports/2024");
 //! while let Some(entry) = list.next_entry().await? {
 //!     println!("{}", entry.name);

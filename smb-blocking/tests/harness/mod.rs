@@ -102,7 +102,7 @@ impl Harness for Blocking {
     fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read())?;
+            let mut f = s.open(&path, OpenOptions::new().read(true))?;
             let mut v = Vec::new();
             io::Read::read_to_end(&mut f, &mut v)?;
             f.close()?;
@@ -122,7 +122,7 @@ impl Harness for Blocking {
     ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read())?;
+            let mut f = s.open(&path, OpenOptions::new().read(true))?;
             let pos = if offset < 0 {
                 SeekFrom::End(offset)
             } else {
@@ -199,7 +199,10 @@ impl Harness for Blocking {
     fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let f = s.open(&path, OpenOptions::create_new())?;
+            let f = s.open(
+                &path,
+                OpenOptions::new().read(true).write(true).create_new(true),
+            )?;
             f.close()
         })
     }
@@ -256,7 +259,8 @@ impl Harness for Blocking {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read()
+            let opts = OpenOptions::new()
+                .read(true)
                 .with_share_access(share_access)
                 .with_lease(false)
                 .with_durable(false);

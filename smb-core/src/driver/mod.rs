@@ -27,6 +27,7 @@ mod file;
 mod fs;
 #[cfg(feature = "std")]
 mod io_error;
+mod meta;
 mod ops;
 mod pipe;
 mod watch;
@@ -38,6 +39,7 @@ pub use fs::{FsInfo, FsSpace};
 pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
 };
+pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
 pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
 pub use watch::{

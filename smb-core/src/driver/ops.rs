@@ -182,7 +182,7 @@ impl<S: Submitter> ShareOps<S> {
     pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
         let path = smb_path(path)?;
         let req = Request::Compound(alloc::vec![
-            self.create(path, OpenOptions::attributes()),
+            self.create(path, OpenOptions::metadata_only()),
             Request::QueryInfo {
                 file: FileHandle::RELATED,
                 info_type: INFO_FILE,
@@ -406,7 +406,8 @@ impl<S: Submitter> ShareOps<S> {
 
     /// Truncate or extend: CREATE + SET_INFO(FileEndOfFileInformation) + CLOSE.
     pub async fn set_len(&self, path: &str, len: u64) -> Result<(), OpError> {
-        let opts = OpenOptions::read()
+        let opts = OpenOptions::new()
+            .read(true)
             .with_access(access::FILE_WRITE_DATA | access::SYNCHRONIZE)
             .with_share_access(share_access::ALL)
             .with_durable(false)
@@ -430,7 +431,7 @@ impl<S: Submitter> ShareOps<S> {
         modified: Option<FileTime>,
         created: Option<FileTime>,
     ) -> Result<(), OpError> {
-        let opts = OpenOptions::attributes()
+        let opts = OpenOptions::metadata_only()
             .with_access(access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE);
         let t = |x: Option<FileTime>| WireTime(x.map_or(0, |t| t.0));
         let info = FileBasicInformation {
@@ -454,7 +455,10 @@ impl<S: Submitter> ShareOps<S> {
         let (file, attrs) = self
             .open(
                 path,
-                OpenOptions::read().with_durable(false).with_lease(false),
+                OpenOptions::new()
+                    .read(true)
+                    .with_durable(false)
+                    .with_lease(false),
             )
             .await?;
         let result = self
@@ -563,7 +567,10 @@ impl<S: Submitter> ShareOps<S> {
     /// (FSCTL_SRV_COPYCHUNK_WRITE, [MS-SMB2] 3.2.4.20.2) when the server supports it, else
     /// streams the data through the client with a bounded window. Returns the bytes copied.
     pub async fn copy(&self, from: &str, to: &str) -> Result<u64, OpError> {
-        let read_opts = OpenOptions::read().with_durable(false).with_lease(false);
+        let read_opts = OpenOptions::new()
+            .read(true)
+            .with_durable(false)
+            .with_lease(false);
         let (src, attrs) = self.open(from, read_opts).await?;
         let dst = match self
             .open(

@@ -110,7 +110,7 @@ impl Harness for Smol {
     fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut f = s.open(&path, OpenOptions::new().read(true)).await?;
             let mut v = Vec::new();
             f.read_to_end(&mut v).await?;
             f.close().await?;
@@ -130,7 +130,7 @@ impl Harness for Smol {
     ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut f = s.open(&path, OpenOptions::new().read(true)).await?;
             let pos = if offset < 0 {
                 SeekFrom::End(offset)
             } else {
@@ -214,7 +214,12 @@ impl Harness for Smol {
     fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let f = s.open(&path, OpenOptions::create_new()).await?;
+            let f = s
+                .open(
+                    &path,
+                    OpenOptions::new().read(true).write(true).create_new(true),
+                )
+                .await?;
             f.close().await
         })
     }
@@ -271,7 +276,8 @@ impl Harness for Smol {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read()
+            let opts = OpenOptions::new()
+                .read(true)
                 .with_share_access(share_access)
                 .with_lease(false)
                 .with_durable(false);

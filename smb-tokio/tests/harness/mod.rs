@@ -102,7 +102,7 @@ impl Harness for Tokio {
     fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut f = s.open(&path, OpenOptions::new().read(true)).await?;
             let mut v = Vec::new();
             f.read_to_end(&mut v).await?;
             f.close().await?;
@@ -122,7 +122,7 @@ impl Harness for Tokio {
     ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut f = s.open(&path, OpenOptions::new().read(true)).await?;
             let pos = if offset < 0 {
                 SeekFrom::End(offset)
             } else {
@@ -206,7 +206,12 @@ impl Harness for Tokio {
     fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let f = s.open(&path, OpenOptions::create_new()).await?;
+            let f = s
+                .open(
+                    &path,
+                    OpenOptions::new().read(true).write(true).create_new(true),
+                )
+                .await?;
             f.close().await
         })
     }
@@ -263,7 +268,8 @@ impl Harness for Tokio {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read()
+            let opts = OpenOptions::new()
+                .read(true)
                 .with_share_access(share_access)
                 .with_lease(false)
                 .with_durable(false);
