@@ -37,7 +37,7 @@
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-use smb_core::client::{ChannelId, CloseReason, ErrorKind, Frame, OpError, Request, Response};
+use smb_core::client::{ChannelId, CloseReason, Frame, Request, Response};
 use smb_core::driver::EventSink;
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
@@ -65,6 +65,17 @@ pub use smb_core::driver::{
 pub use smb_core::driver::{PipeMessage, PipeOps};
 pub use smb_core::wire::change_notify::CompletionFilter;
 pub use smb_core::wire::srvsvc::{ShareInfo, ShareKind, ShareType};
+
+// What a user needs without depending on smb-core: the error (`op_error(&io_err)` gives the
+// [`OpError`], whose [`ErrorKind`] tells a wrong password, `LogonFailure`, from an access
+// denied), attributes, times, URLs and the CREATE bit masks.
+pub use smb_core::client::{
+    ErrorKind, FileAttributes, OpError, access, create_options, disposition, file_attributes,
+    share_access,
+};
+pub use smb_core::driver::{FileType, Permissions};
+pub use smb_core::time::FileTime;
+pub use smb_core::url::{SmbUrl, UrlError};
 
 type Reply = Result<Response, OpError>;
 
@@ -373,9 +384,9 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = block_on(self.ops().open(path, options))?;
-        let io = FileIo::new(self.ops().sub.clone(), handle, FileIoConfig::default())
-            .with_size_hint(attrs.end_of_file);
+        let (handle, attrs) = block_on(self.ops().open(path, options.clone()))?;
+        let cfg = FileIoConfig::default();
+        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
         Ok(File {
             io,
             _share: self.clone(),
@@ -876,4 +887,83 @@ fn write_frames(
     }
     // The driver dropped the queue (close or shutdown): everything queued is sent.
     let _ = wr.shutdown(Shutdown::Both);
+}
+
+// ---- std-like file API (issue 19): attributes, permissions, wildcard listings, byte-range
+// locks, Debug. Thin wrappers over smb-core's driver (ShareOps, DirStream, FileIo). ----
+
+impl Share {
+    /// List the entries of directory `path` whose names match `pattern`, filtered by the
+    /// server (QUERY_DIRECTORY's search pattern, [MS-SMB2] 2.2.33: `*` any run, `?` one
+    /// character, case-insensitive on most servers), e.g. `"*.txt"`.
+    pub fn read_dir_matching(&self, path: &str, pattern: &str) -> ReadDir {
+        ReadDir {
+            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, pattern),
+            _share: self.clone(),
+        }
+    }
+    /// Replace the attributes of `path` with `attributes` ([`file_attributes`] bits:
+    /// READONLY, HIDDEN, SYSTEM, ARCHIVE, ...; SET_INFO FileBasicInformation,
+    /// [MS-FSCC] 2.4.7). `0` or [`file_attributes::NORMAL`] clears them all.
+    pub fn set_attributes(&self, path: &str, attributes: u32) -> io::Result<()> {
+        Ok(block_on(self.ops().set_attributes(path, attributes))?)
+    }
+    /// Set or clear read-only, keeping the other attributes (like
+    /// `std::fs::set_permissions`; two round trips).
+    pub fn set_permissions(&self, path: &str, perms: Permissions) -> io::Result<()> {
+        Ok(block_on(self.ops().set_permissions(path, perms))?)
+    }
+}
+
+impl File {
+    /// Lock `len` bytes at `offset` exclusively, waiting while another open holds a
+    /// conflicting lock (SMB2 LOCK, [MS-SMB2] 2.2.26; at most the client's request timeout).
+    /// Locks are per handle, released by [`File::unlock`] or when the file is closed.
+    pub fn lock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(block_on(self.io.lock(offset, len, true, true))?)
+    }
+    /// [`File::lock`], shared: other opens may take shared locks on the range too.
+    pub fn lock_shared(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(block_on(self.io.lock(offset, len, false, true))?)
+    }
+    /// Lock exclusively or fail at once: a conflict is io `WouldBlock`
+    /// (STATUS_LOCK_NOT_GRANTED, SMB2_LOCKFLAG_FAIL_IMMEDIATELY).
+    pub fn try_lock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(block_on(self.io.lock(offset, len, true, false))?)
+    }
+    /// [`File::try_lock`], shared.
+    pub fn try_lock_shared(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(block_on(self.io.lock(offset, len, false, false))?)
+    }
+    /// Release the range locked with exactly this `offset` and `len`.
+    pub fn unlock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(block_on(self.io.unlock(offset, len))?)
+    }
+}
+
+impl std::fmt::Debug for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Share")
+            .field("name", &self.name())
+            .field("tree", &self.ops().tree)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("share", &self._share.name())
+            .field("handle", &self.io.handle())
+            .field("position", &self.io.position())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDir")
+            .field("share", &self._share.name())
+            .finish_non_exhaustive()
+    }
 }

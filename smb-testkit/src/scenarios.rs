@@ -39,8 +39,13 @@ pub use multichannel::{
     multichannel_falls_back_to_one_channel, multichannel_transitions_are_the_same_on_every_runtime,
 };
 mod shares;
+mod std_api;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use smb_core::wire::srvsvc::ShareInfo;
+pub use std_api::{
+    Locking, attributes_and_permissions, byte_range_locks, dir_entries_and_patterns,
+    open_options_like_std,
+};
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
@@ -240,6 +245,49 @@ pub trait Harness: Clone + Send + Sync + 'static {
         pipe: &str,
         request: Vec<u8>,
     ) -> BoxFut<'static, io::Result<Vec<u8>>>;
+    // ---- the std-like file API (scenarios/std_api.rs) ----
+    /// Open `path` with `options`, write `data` through the file's write trait, close it
+    /// reporting errors.
+    fn open_write(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        options: smb_core::client::OpenOptions,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>>;
+    /// `Share::metadata`, whole.
+    fn stat(
+        &self,
+        s: &Self::Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<smb_core::driver::Metadata>>;
+    /// `Share::read_dir_matching(path, pattern)`, to the end.
+    fn list_matching(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        pattern: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::client::DirEntry>>>;
+    /// `Share::set_attributes`.
+    fn set_attributes(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        attributes: u32,
+    ) -> BoxFut<'static, io::Result<()>>;
+    /// `Share::set_permissions` with `Permissions::set_readonly(readonly)`.
+    fn set_permissions(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        readonly: bool,
+    ) -> BoxFut<'static, io::Result<()>>;
+    /// Open existing `path` read-write for the lock methods of `File`.
+    fn open_locking(
+        &self,
+        s: &Self::Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Arc<dyn Locking>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).
@@ -1557,7 +1605,8 @@ macro_rules! scenario_tests {
             multichannel_binds_and_survives_a_cut, four_channels_dedup_when_all_are_cut,
             multichannel_falls_back_to_one_channel, encrypted_session_binds_channels,
             multichannel_transitions_are_the_same_on_every_runtime,
-            fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
+            open_options_like_std, dir_entries_and_patterns, attributes_and_permissions,
+            byte_range_locks, fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,
             list_shares_of_samba, named_pipe_transact_binds);

@@ -35,7 +35,7 @@
 //! ```
 
 use bytes::Bytes;
-use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
+use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
@@ -66,6 +66,17 @@ pub use smb_core::driver::{
 pub use smb_core::driver::{PipeMessage, PipeOps};
 pub use smb_core::wire::change_notify::CompletionFilter;
 pub use smb_core::wire::srvsvc::{ShareInfo, ShareKind, ShareType};
+
+// What a user needs without depending on smb-core: the error (`op_error(&io_err)` gives the
+// [`OpError`], whose [`ErrorKind`] tells a wrong password, `LogonFailure`, from an access
+// denied), attributes, times, URLs and the CREATE bit masks.
+pub use smb_core::client::{
+    ErrorKind, FileAttributes, OpError, access, create_options, disposition, file_attributes,
+    share_access,
+};
+pub use smb_core::driver::{FileType, Permissions};
+pub use smb_core::time::FileTime;
+pub use smb_core::url::{SmbUrl, UrlError};
 
 type Reply = Result<Response, OpError>;
 
@@ -359,9 +370,9 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub async fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = self.ops().open(path, options).await?;
-        let io = FileIo::new(self.ops().sub.clone(), handle, FileIoConfig::default())
-            .with_size_hint(attrs.end_of_file);
+        let (handle, attrs) = self.ops().open(path, options.clone()).await?;
+        let cfg = FileIoConfig::default();
+        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
         Ok(File {
             io,
             seek: None,
@@ -840,4 +851,83 @@ async fn write_frames(
         }
     }
     let _ = wr.shutdown().await;
+}
+
+// ---- std-like file API (issue 19): attributes, permissions, wildcard listings, byte-range
+// locks, Debug. Thin wrappers over smb-core's driver (ShareOps, DirStream, FileIo). ----
+
+impl Share {
+    /// List the entries of directory `path` whose names match `pattern`, filtered by the
+    /// server (QUERY_DIRECTORY's search pattern, [MS-SMB2] 2.2.33: `*` any run, `?` one
+    /// character, case-insensitive on most servers), e.g. `"*.txt"`.
+    pub fn read_dir_matching(&self, path: &str, pattern: &str) -> ReadDir {
+        ReadDir {
+            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, pattern),
+            _share: self.clone(),
+        }
+    }
+    /// Replace the attributes of `path` with `attributes` ([`file_attributes`] bits:
+    /// READONLY, HIDDEN, SYSTEM, ARCHIVE, ...; SET_INFO FileBasicInformation,
+    /// [MS-FSCC] 2.4.7). `0` or [`file_attributes::NORMAL`] clears them all.
+    pub async fn set_attributes(&self, path: &str, attributes: u32) -> io::Result<()> {
+        Ok(self.ops().set_attributes(path, attributes).await?)
+    }
+    /// Set or clear read-only, keeping the other attributes (like
+    /// `std::fs::set_permissions`; two round trips).
+    pub async fn set_permissions(&self, path: &str, perms: Permissions) -> io::Result<()> {
+        Ok(self.ops().set_permissions(path, perms).await?)
+    }
+}
+
+impl File {
+    /// Lock `len` bytes at `offset` exclusively, waiting while another open holds a
+    /// conflicting lock (SMB2 LOCK, [MS-SMB2] 2.2.26; at most the client's request timeout).
+    /// Locks are per handle, released by [`File::unlock`] or when the file is closed.
+    pub async fn lock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, true, true).await?)
+    }
+    /// [`File::lock`], shared: other opens may take shared locks on the range too.
+    pub async fn lock_shared(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, false, true).await?)
+    }
+    /// Lock exclusively or fail at once: a conflict is io `WouldBlock`
+    /// (STATUS_LOCK_NOT_GRANTED, SMB2_LOCKFLAG_FAIL_IMMEDIATELY).
+    pub async fn try_lock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, true, false).await?)
+    }
+    /// [`File::try_lock`], shared.
+    pub async fn try_lock_shared(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, false, false).await?)
+    }
+    /// Release the range locked with exactly this `offset` and `len`.
+    pub async fn unlock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.unlock(offset, len).await?)
+    }
+}
+
+impl std::fmt::Debug for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Share")
+            .field("name", &self.name())
+            .field("tree", &self.ops().tree)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("share", &self._share.name())
+            .field("handle", &self.io.handle())
+            .field("position", &self.io.position())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDir")
+            .field("share", &self._share.name())
+            .finish_non_exhaustive()
+    }
 }

@@ -20,6 +20,10 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         | Some(NtStatus::OBJECT_PATH_SYNTAX_BAD) => return K::InvalidInput,
         Some(NtStatus::NOT_SAME_DEVICE) => return K::CrossesDevices,
         Some(NtStatus::END_OF_FILE) => return K::UnexpectedEof,
+        // A byte-range lock held by another open (like std's `File::try_lock`).
+        Some(NtStatus::LOCK_NOT_GRANTED) | Some(NtStatus::FILE_LOCK_CONFLICT) => {
+            return K::WouldBlock;
+        }
         Some(NtStatus::CONNECTION_RESET) => return K::ConnectionReset,
         Some(NtStatus::CONNECTION_DISCONNECTED) => return K::ConnectionAborted,
         _ => {}

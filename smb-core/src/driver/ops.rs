@@ -431,15 +431,27 @@ impl<S: Submitter> ShareOps<S> {
         modified: Option<FileTime>,
         created: Option<FileTime>,
     ) -> Result<(), OpError> {
+        let t = |x: Option<FileTime>| WireTime(x.map_or(0, |t| t.0));
+        self.set_basic(path, [t(created), t(accessed), t(modified)], 0)
+            .await
+    }
+
+    /// CREATE + SET_INFO(FileBasicInformation, [MS-FSCC] 2.4.7: `[creation, access, write]`
+    /// times and attributes, 0 = unchanged) + CLOSE.
+    async fn set_basic(
+        &self,
+        path: &str,
+        [created, accessed, modified]: [WireTime; 3],
+        file_attributes: u32,
+    ) -> Result<(), OpError> {
         let opts = OpenOptions::metadata_only()
             .with_access(access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE);
-        let t = |x: Option<FileTime>| WireTime(x.map_or(0, |t| t.0));
         let info = FileBasicInformation {
-            creation_time: t(created),
-            last_access_time: t(accessed),
-            last_write_time: t(modified),
+            creation_time: created,
+            last_access_time: accessed,
+            last_write_time: modified,
             change_time: WireTime(0),
-            file_attributes: 0,
+            file_attributes,
         };
         self.set_info(
             smb_path(path)?,
@@ -448,6 +460,28 @@ impl<S: Submitter> ShareOps<S> {
             info.to_bytes(),
         )
         .await
+    }
+
+    /// Replace the FILE_ATTRIBUTE_* bits of `path` ([`file_attributes`](crate::client::file_attributes):
+    /// read-only, hidden, system, archive...): CREATE + SET_INFO(FileBasicInformation,
+    /// [MS-FSCC] 2.4.7, times left unchanged) + CLOSE. The DIRECTORY bit is kept as the
+    /// object is; an empty mask is sent as FILE_ATTRIBUTE_NORMAL (0 would mean "unchanged").
+    pub async fn set_attributes(&self, path: &str, attributes: u32) -> Result<(), OpError> {
+        let attrs = attributes & !crate::client::file_attributes::DIRECTORY;
+        let keep = [WireTime(0); 3];
+        self.set_basic(path, keep, super::meta::nonzero_attributes(attrs))
+            .await
+    }
+
+    /// Set or clear read-only (like `std::fs::set_permissions`), keeping the other
+    /// attributes: a stat, then [`ShareOps::set_attributes`] (two round trips).
+    pub async fn set_permissions(
+        &self,
+        path: &str,
+        perms: super::Permissions,
+    ) -> Result<(), OpError> {
+        let current = self.metadata(path).await?.attributes;
+        self.set_attributes(path, perms.apply_to(current)).await
     }
 
     /// Read a whole file into memory (for small files; stream big ones through a file).
