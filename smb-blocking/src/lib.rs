@@ -73,7 +73,7 @@ pub use smb_core::client::{
     ErrorKind, FileAttributes, OpError, access, create_options, disposition, file_attributes,
     share_access,
 };
-pub use smb_core::driver::{FileType, Permissions};
+pub use smb_core::driver::{FileType, Permissions, WalkEntry, WalkError};
 pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
 
@@ -965,5 +965,50 @@ impl std::fmt::Debug for ReadDir {
         f.debug_struct("ReadDir")
             .field("share", &self._share.name())
             .finish_non_exhaustive()
+    }
+}
+
+// ---- recursive listing (issue 19) ----
+
+impl Share {
+    /// Every entry under directory `path` (`""`: the share root), recursively: an `Iterator` of
+    /// [`WalkEntry`] (path, depth, entry). One directory is listed at a time; one that
+    /// cannot be listed is an error item naming it ([`op_error`] gives its cause) and the
+    /// walk goes on. Reparse points are not entered. Bound the depth with
+    /// [`Walk::max_depth`].
+    pub fn walk(&self, path: &str) -> Walk {
+        Walk {
+            inner: driver::Walk::new(self.ops().sub.clone(), self.ops().tree, path),
+            _share: self.clone(),
+        }
+    }
+}
+
+/// A recursive listing ([`Share::walk`]).
+pub struct Walk {
+    inner: driver::Walk<Sub>,
+    _share: Share,
+}
+
+impl Walk {
+    /// Entries down to `depth` only (1: like `read_dir`).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.inner = self.inner.with_max_depth(depth);
+        self
+    }
+}
+
+impl std::fmt::Debug for Walk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Walk")
+            .field("share", &self._share.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iterator for Walk {
+    type Item = io::Result<WalkEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(poll_fn(|cx| self.inner.poll_next(cx))).map(|r| r.map_err(io::Error::from))
     }
 }

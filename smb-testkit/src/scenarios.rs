@@ -44,7 +44,7 @@ pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use smb_core::wire::srvsvc::ShareInfo;
 pub use std_api::{
     Locking, attributes_and_permissions, byte_range_locks, dir_entries_and_patterns,
-    open_options_like_std,
+    open_options_like_std, walk_recursive_with_depth_and_errors,
 };
 mod reconnect;
 pub use reconnect::{
@@ -282,6 +282,13 @@ pub trait Harness: Clone + Send + Sync + 'static {
         path: &str,
         readonly: bool,
     ) -> BoxFut<'static, io::Result<()>>;
+    /// `Share::walk(path)` (with `Walk::max_depth` if given), every item to the end.
+    fn walk(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        max_depth: Option<usize>,
+    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>>;
     /// Open existing `path` read-write for the lock methods of `File`.
     fn open_locking(
         &self,
@@ -1606,7 +1613,8 @@ macro_rules! scenario_tests {
             multichannel_falls_back_to_one_channel, encrypted_session_binds_channels,
             multichannel_transitions_are_the_same_on_every_runtime,
             open_options_like_std, dir_entries_and_patterns, attributes_and_permissions,
-            byte_range_locks, fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
+            byte_range_locks, walk_recursive_with_depth_and_errors,
+            fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,
             list_shares_of_samba, named_pipe_transact_binds);

@@ -305,6 +305,21 @@ impl Harness for Blocking {
             s.set_permissions(&path, p)
         })
     }
+    fn walk(
+        &self,
+        s: &Share,
+        path: &str,
+        max_depth: Option<usize>,
+    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut w = s.walk(&path);
+            if let Some(d) = max_depth {
+                w = w.max_depth(d);
+            }
+            Ok(w.collect())
+        })
+    }
     fn open_locking(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Arc<dyn Locking>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {

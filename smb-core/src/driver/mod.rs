@@ -30,6 +30,7 @@ mod io_error;
 mod meta;
 mod ops;
 mod pipe;
+mod walk;
 mod watch;
 
 pub use dir::{DIR_PAGE_LEN, DirStream};
@@ -42,6 +43,7 @@ pub use io_error::{
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
 pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
+pub use walk::{Walk, WalkEntry, WalkError};
 pub use watch::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
 };

@@ -249,3 +249,96 @@ pub async fn byte_range_locks<H: Harness>(h: H) {
     h.shutdown(c2).await;
     h.remove_dir_all(&s, "stdlock").await.expect("cleanup");
 }
+
+/// `walk`: every entry under a directory with its depth; an unreadable subdirectory is one
+/// error item naming it (PermissionDenied, the engine's error inside) and the walk goes on;
+/// `max_depth` bounds it.
+pub async fn walk_recursive_with_depth_and_errors<H: Harness>(h: H) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_c, s) = setup(&h, "walk").await;
+    h.create_dir_all(&s, "walk/a/b/c").await.expect("mkdir -p");
+    h.create_dir(&s, "walk/locked").await.expect("mkdir locked");
+    for f in [
+        "walk/top.txt",
+        "walk/a/x.txt",
+        "walk/a/b/y.txt",
+        "walk/a/b/c/z.txt",
+        "walk/locked/secret.txt",
+    ] {
+        h.write(&s, f, b"w".to_vec()).await.expect("write");
+    }
+    let on_disk = SambaServer::shared().share_path(SHARE).join("walk/locked");
+    let chmod = |mode| std::fs::set_permissions(&on_disk, std::fs::Permissions::from_mode(mode));
+    chmod(0o000).expect("chmod 000 on disk");
+
+    let run = |depth: Option<usize>| {
+        let (h, s) = (h.clone(), s.clone());
+        async move {
+            let items = h.walk(&s, "walk", depth).await.expect("walk");
+            let mut ok: Vec<(String, usize)> = Vec::new();
+            let mut errs = Vec::new();
+            for i in items {
+                match i {
+                    Ok(e) => {
+                        assert_eq!(e.entry.is_dir(), !e.path.ends_with(".txt"), "{e:?}");
+                        ok.push((e.path, e.depth));
+                    }
+                    Err(e) => errs.push(e),
+                }
+            }
+            ok.sort();
+            (ok, errs)
+        }
+    };
+    let owned = |v: &[(&str, usize)]| -> Vec<(String, usize)> {
+        v.iter().map(|(p, d)| (p.to_string(), *d)).collect()
+    };
+
+    let (ok, errs) = run(None).await;
+    assert_eq!(
+        ok,
+        owned(&[
+            ("walk/a", 1),
+            ("walk/a/b", 2),
+            ("walk/a/b/c", 3),
+            ("walk/a/b/c/z.txt", 4),
+            ("walk/a/b/y.txt", 3),
+            ("walk/a/x.txt", 2),
+            ("walk/locked", 1),
+            ("walk/top.txt", 1),
+        ])
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0].kind(),
+        io::ErrorKind::PermissionDenied,
+        "{}",
+        errs[0]
+    );
+    assert!(errs[0].to_string().contains("walk/locked"), "{}", errs[0]);
+    assert!(
+        smb_core::driver::op_error(&errs[0]).is_some(),
+        "{}",
+        errs[0]
+    );
+
+    let (ok, errs) = run(Some(2)).await;
+    assert_eq!(
+        ok,
+        owned(&[
+            ("walk/a", 1),
+            ("walk/a/b", 2),
+            ("walk/a/x.txt", 2),
+            ("walk/locked", 1),
+            ("walk/top.txt", 1),
+        ])
+    );
+    assert_eq!(errs.len(), 1, "locked is still listed at depth 2: {errs:?}");
+    let (ok, errs) = run(Some(1)).await;
+    let names: Vec<&str> = ok.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, ["walk/a", "walk/locked", "walk/top.txt"]);
+    assert!(errs.is_empty(), "{errs:?}");
+
+    chmod(0o777).expect("chmod back");
+    h.remove_dir_all(&s, "walk").await.expect("cleanup");
+}

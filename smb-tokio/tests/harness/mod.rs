@@ -321,6 +321,25 @@ impl Harness for Tokio {
             s.set_permissions(&path, p).await
         })
     }
+    fn walk(
+        &self,
+        s: &Share,
+        path: &str,
+        max_depth: Option<usize>,
+    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut w = s.walk(&path);
+            if let Some(d) = max_depth {
+                w = w.max_depth(d);
+            }
+            let mut out = Vec::new();
+            while let Some(i) = w.next_entry().await {
+                out.push(i);
+            }
+            Ok(out)
+        })
+    }
     fn open_locking(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Arc<dyn Locking>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
