@@ -1,6 +1,71 @@
 //! SMB2/3 client for smol and async-std (any executor), a thin adapter over the sans-IO
 //! `smb-core` engine.
 //!
+//! ```no_run
+//! use smb_smol::{Client, ClientConfig, Credentials, ErrorKind, OpenOptions, op_error};
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//!
+//! async fn demo() -> std::io::Result<()> {
+//!     let creds = Credentials::password(None, "alice", "secret");
+//!     let client = match Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await {
+//!         Ok(c) => c,
+//!         // A wrong password and an access denied are both io PermissionDenied; the
+//!         // engine's error tells them apart.
+//!         Err(e) if op_error(&e).is_some_and(|o| o.kind == ErrorKind::LogonFailure) => {
+//!             eprintln!("wrong user name or password");
+//!             return Err(e);
+//!         }
+//!         Err(e) => return Err(e),
+//!     };
+//!     let share = client.share("public").await?;
+//!     share.create_dir_all("reports/2024").await?;
+//!     let mut f = share.open("reports/2024/q1.txt", OpenOptions::create_truncate()).await?;
+//!     f.write_all(b"hello").await?;
+//!     f.close().await?;
+//!     // Like std::fs::OpenOptions: append, creating the file if needed.
+//!     let log = OpenOptions::new().append(true).create(true);
+//!     let mut f = share.open("reports/2024/q1.txt", log).await?;
+//!     f.write_all(b", world").await?;
+//!     f.close().await?;
+//!     let mut s = String::new();
+//!     let opts = OpenOptions::new().read(true);
+//!     share.open("reports/2024/q1.txt", opts).await?.read_to_string(&mut s).await?;
+//!     assert_eq!(s, "hello, world");
+//!     let mut list = share.read_dir_matching("reports/2024", "*.txt");
+//!     while let Some(entry) = list.next_entry().await? {
+//!         let m = entry.metadata();
+//!         println!("{} {} bytes, modified {:?}", entry.name, m.len(), m.modified()?);
+//!     }
+//!     let mut walk = share.walk("reports");
+//!     while let Some(item) = walk.next_entry().await {
+//!         match item {
+//!             Ok(e) => println!("{} (depth {})", e.path, e.depth),
+//!             Err(e) => eprintln!("skipped: {e}"), // an unreadable directory; the walk goes on
+//!         }
+//!     }
+//!     client.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! | To | Call |
+//! |---|---|
+//! | connect and log in | [`Client::connect`] (`host`, `host:port`, `smb://host[:port]`), [`Client::connect_with_events`] |
+//! | use a share | [`Client::share`]; list them: [`Client::list_shares`] |
+//! | open, create, append | [`Share::open`] with [`OpenOptions`] (`new().read(true)`, `.write`, `.append`, `.create`, `.create_new`, `.truncate`, `.share_mode`, `.durable`, `.lease`, `.attributes`), [`Share::create`] |
+//! | read / write a file | the `File`'s `AsyncRead`/`AsyncWrite`/`AsyncSeek` (futures-io), [`File::read_at`], [`File::write_at`], [`File::sync_all`], [`File::close`] |
+//! | whole files | [`Share::read`], [`Share::write`], [`Share::copy`] (server-side) |
+//! | list | [`Share::read_dir`], [`Share::read_dir_matching`] (wildcards on the server), [`Share::walk`] (recursive, [`Walk::max_depth`]); entries: [`DirEntry::file_type`], [`DirEntry::metadata`] |
+//! | stat | [`Share::metadata`], [`Share::exists`], [`File::metadata`]: [`Metadata::len`], [`Metadata::is_dir`], [`Metadata::modified`], [`Metadata::permissions`] |
+//! | change names and sizes | [`Share::create_dir`], [`Share::create_dir_all`], [`Share::remove_file`], [`Share::remove_dir`], [`Share::remove_dir_all`], [`Share::rename`], [`Share::set_len`] |
+//! | times and attributes | [`Share::set_times`], [`Share::set_attributes`] ([`file_attributes`]), [`Share::set_permissions`] |
+//! | byte-range locks | [`File::lock`], [`File::lock_shared`], [`File::try_lock`], [`File::try_lock_shared`], [`File::unlock`] (released on close) |
+//! | volume | [`Share::fs_info`], [`Share::space`] |
+//! | watch for changes | [`Share::watch`] |
+//! | named pipes | [`Client::open_pipe`] |
+//! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
+//! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
+//!
 //! The engine runs on a dedicated driver thread (an `async-executor` local executor driven by
 //! `async-io`, so no particular runtime is required of the caller): one driver task owns the
 //! engine; per connection a reader task feeds it bytes and a writer task drains frames (one vectored write per batch, `TCP_NODELAY` set). The handles
@@ -14,27 +79,6 @@
 //! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
-//!
-//! ```no_run
-//! use smb_smol::{Client, ClientConfig, Credentials, OpenOptions};
-//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
-//!
-//! # async fn demo() -> std::io::Result<()> {
-//! let creds = Credentials::password(None, "alice", "secret");
-//! let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await?;
-//! let share = client.share("public").await?;
-//! share.create_dir_all("reports/2024").await?;
-//! let mut f = share.open("reports/2024/q1.txt", OpenOptions::create_truncate()).await?;
-//! f.write_all(b"hello").await?;
-//! f.close().await?;
-//! let mut s = String::new();
-//! share.open("reports/2024/q1.txt", OpenOptions::new().read(true)).await?.read_to_string(&mut s).await?;
-//! let mut list = share.read_dir("reports/2024");
-//! while let Some(entry) = list.next_entry().await? {
-//!     println!("{}", entry.name);
-//! }
-//! # Ok(()) }
-//! ```
 
 use async_channel as mpsc;
 use async_net::TcpStream;
