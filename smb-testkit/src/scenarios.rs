@@ -43,8 +43,8 @@ mod std_api;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use smb_core::wire::srvsvc::ShareInfo;
 pub use std_api::{
-    Locking, attributes_and_permissions, byte_range_locks, dir_entries_and_patterns,
-    open_options_like_std, walk_recursive_with_depth_and_errors,
+    Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
+    dir_entries_and_patterns, open_options_like_std, walk_recursive_with_depth_and_errors,
 };
 mod reconnect;
 pub use reconnect::{
@@ -289,6 +289,12 @@ pub trait Harness: Clone + Send + Sync + 'static {
         path: &str,
         max_depth: Option<usize>,
     ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>>;
+    /// `Share::streams`.
+    fn streams(
+        &self,
+        s: &Self::Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::wire::fscc::FileStreamEntry>>>;
     /// Open existing `path` read-write for the lock methods of `File`.
     fn open_locking(
         &self,
@@ -1613,7 +1619,7 @@ macro_rules! scenario_tests {
             multichannel_falls_back_to_one_channel, encrypted_session_binds_channels,
             multichannel_transitions_are_the_same_on_every_runtime,
             open_options_like_std, dir_entries_and_patterns, attributes_and_permissions,
-            byte_range_locks, walk_recursive_with_depth_and_errors,
+            byte_range_locks, walk_recursive_with_depth_and_errors, alternate_data_streams,
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,

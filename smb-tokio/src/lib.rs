@@ -58,6 +58,7 @@
 //! | stat | [`Share::metadata`], [`Share::exists`], [`File::metadata`]: [`Metadata::len`], [`Metadata::is_dir`], [`Metadata::modified`], [`Metadata::permissions`] |
 //! | change names and sizes | [`Share::create_dir`], [`Share::create_dir_all`], [`Share::remove_file`], [`Share::remove_dir`], [`Share::remove_dir_all`], [`Share::rename`], [`Share::set_len`] |
 //! | times and attributes | [`Share::set_times`], [`Share::set_attributes`] ([`file_attributes`]), [`Share::set_permissions`] |
+//! | alternate data streams | [`Share::streams`]; open `"file.txt:name"` like any path |
 //! | byte-range locks | [`File::lock`], [`File::lock_shared`], [`File::try_lock`], [`File::try_lock_shared`], [`File::unlock`] (released on close) |
 //! | volume | [`Share::fs_info`], [`Share::space`] |
 //! | watch for changes | [`Share::watch`] |
@@ -121,6 +122,7 @@ pub use smb_core::client::{
 pub use smb_core::driver::{FileType, Permissions, WalkEntry, WalkError};
 pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
+pub use smb_core::wire::fscc::FileStreamEntry;
 
 type Reply = Result<Response, OpError>;
 
@@ -1029,5 +1031,16 @@ impl futures_core::Stream for Walk {
         self.inner
             .poll_next(cx)
             .map(|o| o.map(|r| r.map_err(io::Error::from)))
+    }
+}
+
+// ---- alternate data streams (issue 19) ----
+
+impl Share {
+    /// The data streams of `path` (FileStreamInformation, [MS-FSCC] 2.4.49): `::$DATA` is
+    /// the file's content, `:name:$DATA` an alternate stream, which [`Share::open`] and
+    /// the whole-file calls reach as `"path:name"`.
+    pub async fn streams(&self, path: &str) -> io::Result<Vec<FileStreamEntry>> {
+        Ok(self.ops().streams(path).await?)
     }
 }

@@ -11,7 +11,7 @@ use crate::url::join_path;
 use crate::wire::NtStatus;
 use crate::wire::fscc::{
     FileAllInformation, FileBasicInformation, FileDispositionInformation, FileEndOfFileInformation,
-    FileRenameInformation, FileTime as WireTime, FsccInfo,
+    FileRenameInformation, FileStreamEntry, FileStreamInformation, FileTime as WireTime, FsccInfo,
 };
 use alloc::boxed::Box;
 use alloc::format;
@@ -178,17 +178,23 @@ impl<S: Submitter> ShareOps<S> {
         self.sub.submit(Request::Close { file }).await.map(|_| ())
     }
 
-    /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip.
-    pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
+    /// CREATE (stat access) + QUERY_INFO(`class`, [MS-SMB2] 2.2.37) + CLOSE in one round
+    /// trip: what CREATE answered and the info buffer (`None` if the query failed).
+    async fn query_path(
+        &self,
+        path: &str,
+        class: u8,
+        output_len: u32,
+    ) -> Result<(Option<Response>, Option<Bytes>), OpError> {
         let path = smb_path(path)?;
         let req = Request::Compound(alloc::vec![
             self.create(path, OpenOptions::metadata_only()),
             Request::QueryInfo {
                 file: FileHandle::RELATED,
                 info_type: INFO_FILE,
-                class: FileAllInformation::CLASS,
+                class,
                 additional: 0,
-                output_len: 4096,
+                output_len,
             },
             Request::Close {
                 file: FileHandle::RELATED
@@ -197,17 +203,42 @@ impl<S: Submitter> ShareOps<S> {
         let mut parts = compound(self.sub.submit(req).await)?.into_iter();
         let created = parts.next();
         match parts.next() {
-            Some(Response::Info { data }) => {
+            Some(Response::Info { data }) => Ok((created, Some(data))),
+            _ => Ok((created, None)),
+        }
+    }
+
+    /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip.
+    pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
+        match self
+            .query_path(path, FileAllInformation::CLASS, 4096)
+            .await?
+        {
+            (_, Some(data)) => {
                 let all = FileAllInformation::decode(&data)
                     .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation")))?;
                 Ok(Metadata::from_all(&all))
             }
-            _ => match created {
-                Some(Response::Created { attributes, .. }) => {
-                    Ok(Metadata::from_attributes(&attributes, 0))
-                }
-                _ => Err(unexpected()),
-            },
+            (Some(Response::Created { attributes, .. }), None) => {
+                Ok(Metadata::from_attributes(&attributes, 0))
+            }
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// The data streams of a file or directory (FileStreamInformation, [MS-FSCC] 2.4.49):
+    /// `::$DATA` is the unnamed one, `:name:$DATA` an alternate stream, opened as
+    /// `path:name`. Empty on a server without streams support.
+    pub async fn streams(&self, path: &str) -> Result<Vec<FileStreamEntry>, OpError> {
+        match self
+            .query_path(path, FileStreamInformation::CLASS, 65536)
+            .await?
+        {
+            (_, Some(data)) => FileStreamInformation::decode(&data)
+                .map(|i| i.streams)
+                .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileStreamInformation"))),
+            (Some(Response::Created { .. }), None) => Ok(Vec::new()),
+            _ => Err(unexpected()),
         }
     }
 

@@ -342,3 +342,41 @@ pub async fn walk_recursive_with_depth_and_errors<H: Harness>(h: H) {
     chmod(0o777).expect("chmod back");
     h.remove_dir_all(&s, "walk").await.expect("cleanup");
 }
+
+/// Alternate data streams on a share with `vfs objects = streams_xattr`: `file:name` is its
+/// own content next to the file's, and `streams` lists both with their sizes.
+pub async fn alternate_data_streams<H: Harness>(h: H) {
+    let server = SambaConfig::new()
+        .extra_share("streams", &["vfs objects = streams_xattr"])
+        .start()
+        .expect("start an smbd with streams_xattr");
+    let (c, _) = h
+        .connect(user_login(&server, ClientConfig::default()))
+        .await
+        .expect("login");
+    let s = h.share(&c, "streams").await.expect("tree connect");
+    h.write(&s, "f.txt", b"main".to_vec()).await.expect("write");
+    h.write(&s, "f.txt:meta", b"side data".to_vec())
+        .await
+        .expect("write the stream");
+    expect_content(&h, &s, "f.txt:meta", b"side data").await;
+    expect_content(&h, &s, "f.txt", b"main").await;
+    let mut got: Vec<(String, u64)> = h
+        .streams(&s, "f.txt")
+        .await
+        .expect("streams")
+        .into_iter()
+        .map(|e| (e.stream_name, e.stream_size))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [("::$DATA".to_string(), 4), (":meta:$DATA".to_string(), 9)]
+    );
+    let e = h
+        .read_whole(&s, "f.txt:missing")
+        .await
+        .expect_err("a stream that does not exist");
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    h.shutdown(c).await;
+}

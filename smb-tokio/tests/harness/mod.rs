@@ -340,6 +340,14 @@ impl Harness for Tokio {
             Ok(out)
         })
     }
+    fn streams(
+        &self,
+        s: &Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::wire::fscc::FileStreamEntry>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.streams(&path).await })
+    }
     fn open_locking(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Arc<dyn Locking>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
