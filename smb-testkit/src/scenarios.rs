@@ -43,7 +43,7 @@ mod std_api;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use smb_core::wire::srvsvc::ShareInfo;
 pub use std_api::{
-    Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
+    FileApi, Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
     dir_entries_and_patterns, open_options_like_std, walk_recursive_with_depth_and_errors,
 };
 mod reconnect;
@@ -245,62 +245,6 @@ pub trait Harness: Clone + Send + Sync + 'static {
         pipe: &str,
         request: Vec<u8>,
     ) -> BoxFut<'static, io::Result<Vec<u8>>>;
-    // ---- the std-like file API (scenarios/std_api.rs) ----
-    /// Open `path` with `options`, write `data` through the file's write trait, close it
-    /// reporting errors.
-    fn open_write(
-        &self,
-        s: &Self::Share,
-        path: &str,
-        options: smb_core::client::OpenOptions,
-        data: Vec<u8>,
-    ) -> BoxFut<'static, io::Result<()>>;
-    /// `Share::metadata`, whole.
-    fn stat(
-        &self,
-        s: &Self::Share,
-        path: &str,
-    ) -> BoxFut<'static, io::Result<smb_core::driver::Metadata>>;
-    /// `Share::read_dir_matching(path, pattern)`, to the end.
-    fn list_matching(
-        &self,
-        s: &Self::Share,
-        path: &str,
-        pattern: &str,
-    ) -> BoxFut<'static, io::Result<Vec<smb_core::client::DirEntry>>>;
-    /// `Share::set_attributes`.
-    fn set_attributes(
-        &self,
-        s: &Self::Share,
-        path: &str,
-        attributes: u32,
-    ) -> BoxFut<'static, io::Result<()>>;
-    /// `Share::set_permissions` with `Permissions::set_readonly(readonly)`.
-    fn set_permissions(
-        &self,
-        s: &Self::Share,
-        path: &str,
-        readonly: bool,
-    ) -> BoxFut<'static, io::Result<()>>;
-    /// `Share::walk(path)` (with `Walk::max_depth` if given), every item to the end.
-    fn walk(
-        &self,
-        s: &Self::Share,
-        path: &str,
-        max_depth: Option<usize>,
-    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>>;
-    /// `Share::streams`.
-    fn streams(
-        &self,
-        s: &Self::Share,
-        path: &str,
-    ) -> BoxFut<'static, io::Result<Vec<smb_core::wire::fscc::FileStreamEntry>>>;
-    /// Open existing `path` read-write for the lock methods of `File`.
-    fn open_locking(
-        &self,
-        s: &Self::Share,
-        path: &str,
-    ) -> BoxFut<'static, io::Result<Arc<dyn Locking>>>;
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*).

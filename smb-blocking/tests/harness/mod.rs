@@ -7,7 +7,9 @@
 use smb_blocking::{Client, File, OpenOptions, Share};
 use smb_core::driver::WatchEvent;
 use smb_testkit::scenarios::ShareInfo;
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Locking, Login, Negotiated, Watching};
+use smb_testkit::scenarios::{
+    BoxFut, EventLog, FileApi, Harness, Locking, Login, Negotiated, Watching,
+};
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -252,6 +254,34 @@ impl Harness for Blocking {
             Ok(reply)
         })
     }
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::new()
+                .read(true)
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts)?;
+            Ok(Box::new(f) as Box<dyn Send>)
+        })
+    }
+}
+
+struct BlockingWatch(smb_blocking::Watch);
+
+impl Watching for BlockingWatch {
+    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
+        Box::pin(async move { self.0.next_timeout(wait) })
+    }
+}
+
+impl FileApi for Blocking {
     fn open_write(
         &self,
         s: &Share,
@@ -339,31 +369,6 @@ impl Harness for Blocking {
             let f = s.open(&path, opts)?;
             Ok(Arc::new(Locks(Mutex::new(Some(Arc::new(f))))) as Arc<dyn Locking>)
         })
-    }
-    fn hold_open(
-        &self,
-        s: &Share,
-        path: &str,
-        share_access: u32,
-    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
-        let (s, path) = (s.clone(), path.to_string());
-        Box::pin(async move {
-            let opts = OpenOptions::new()
-                .read(true)
-                .with_share_access(share_access)
-                .with_lease(false)
-                .with_durable(false);
-            let f = s.open(&path, opts)?;
-            Ok(Box::new(f) as Box<dyn Send>)
-        })
-    }
-}
-
-struct BlockingWatch(smb_blocking::Watch);
-
-impl Watching for BlockingWatch {
-    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
-        Box::pin(async move { self.0.next_timeout(wait) })
     }
 }
 

@@ -8,7 +8,9 @@ use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smb_core::driver::WatchEvent;
 use smb_smol::{Client, File, OpenOptions, Share};
 use smb_testkit::scenarios::ShareInfo;
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Locking, Login, Negotiated, Watching};
+use smb_testkit::scenarios::{
+    BoxFut, EventLog, FileApi, Harness, Locking, Login, Negotiated, Watching,
+};
 use std::io::{self, SeekFrom};
 use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
@@ -269,6 +271,40 @@ impl Harness for Smol {
             Ok(reply)
         })
     }
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::new()
+                .read(true)
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts).await?;
+            Ok(Box::new(f) as Box<dyn Send>)
+        })
+    }
+}
+
+struct SmolWatch(smb_smol::Watch);
+
+impl Watching for SmolWatch {
+    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
+        Box::pin(futures_lite::future::or(
+            async { self.0.next_event().await.transpose() },
+            async move {
+                smol::Timer::after(wait).await;
+                Some(Err(io::ErrorKind::TimedOut.into()))
+            },
+        ))
+    }
+}
+
+impl FileApi for Smol {
     fn open_write(
         &self,
         s: &Share,
@@ -367,37 +403,6 @@ impl Harness for Smol {
             let f = s.open(&path, opts).await?;
             Ok(Arc::new(Locks(Mutex::new(Some(Arc::new(f))))) as Arc<dyn Locking>)
         })
-    }
-    fn hold_open(
-        &self,
-        s: &Share,
-        path: &str,
-        share_access: u32,
-    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
-        let (s, path) = (s.clone(), path.to_string());
-        Box::pin(async move {
-            let opts = OpenOptions::new()
-                .read(true)
-                .with_share_access(share_access)
-                .with_lease(false)
-                .with_durable(false);
-            let f = s.open(&path, opts).await?;
-            Ok(Box::new(f) as Box<dyn Send>)
-        })
-    }
-}
-
-struct SmolWatch(smb_smol::Watch);
-
-impl Watching for SmolWatch {
-    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
-        Box::pin(futures_lite::future::or(
-            async { self.0.next_event().await.transpose() },
-            async move {
-                smol::Timer::after(wait).await;
-                Some(Err(io::ErrorKind::TimedOut.into()))
-            },
-        ))
     }
 }
 

@@ -7,6 +7,66 @@ use smb_core::client::{DirEntry, OpenOptions, file_attributes as fa};
 use smb_core::driver::Metadata;
 use std::time::SystemTime;
 
+/// What the std-like scenarios need of an adapter beyond [`Harness`] (kept apart so the
+/// shared list's file stays short).
+pub trait FileApi: Harness {
+    /// Open `path` with `options`, write `data` through the file's write trait, close it
+    /// reporting errors.
+    fn open_write(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        options: smb_core::client::OpenOptions,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>>;
+    /// `Share::metadata`, whole.
+    fn stat(
+        &self,
+        s: &Self::Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<smb_core::driver::Metadata>>;
+    /// `Share::read_dir_matching(path, pattern)`, to the end.
+    fn list_matching(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        pattern: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::client::DirEntry>>>;
+    /// `Share::set_attributes`.
+    fn set_attributes(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        attributes: u32,
+    ) -> BoxFut<'static, io::Result<()>>;
+    /// `Share::set_permissions` with `Permissions::set_readonly(readonly)`.
+    fn set_permissions(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        readonly: bool,
+    ) -> BoxFut<'static, io::Result<()>>;
+    /// `Share::walk(path)` (with `Walk::max_depth` if given), every item to the end.
+    fn walk(
+        &self,
+        s: &Self::Share,
+        path: &str,
+        max_depth: Option<usize>,
+    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>>;
+    /// `Share::streams`.
+    fn streams(
+        &self,
+        s: &Self::Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::wire::fscc::FileStreamEntry>>>;
+    /// Open existing `path` read-write for the lock methods of `File`.
+    fn open_locking(
+        &self,
+        s: &Self::Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Arc<dyn Locking>>>;
+}
+
 /// An open file under lock tests ([`Harness::open_locking`]).
 pub trait Locking: Send + Sync {
     /// `File::lock` / `lock_shared` (`wait`) or `try_lock` / `try_lock_shared`.
@@ -23,7 +83,7 @@ pub trait Locking: Send + Sync {
     fn close(&self) -> BoxFut<'static, io::Result<()>>;
 }
 
-async fn expect_content<H: Harness>(h: &H, s: &H::Share, path: &str, want: &[u8]) {
+async fn expect_content<H: FileApi>(h: &H, s: &H::Share, path: &str, want: &[u8]) {
     let got = h.read_whole(s, path).await.expect("read back");
     assert_eq!(
         String::from_utf8_lossy(&got),
@@ -35,7 +95,7 @@ async fn expect_content<H: Harness>(h: &H, s: &H::Share, path: &str, want: &[u8]
 /// `OpenOptions` behaves like `std::fs::OpenOptions`: append writes at the end, create_new
 /// refuses an existing file, truncate empties it, plain write overwrites in place, a missing
 /// file without create is NotFound, and `attributes` applies to a created file.
-pub async fn open_options_like_std<H: Harness>(h: H) {
+pub async fn open_options_like_std<H: FileApi>(h: H) {
     let (_c, s) = setup(&h, "stdopen").await;
     let w = || OpenOptions::new().write(true);
     h.write(&s, "stdopen/log.txt", b"hello".to_vec())
@@ -86,7 +146,7 @@ pub async fn open_options_like_std<H: Harness>(h: H) {
 
 /// Directory entries carry their type and metadata (size, SystemTime times, read-only);
 /// a pattern filters on the server.
-pub async fn dir_entries_and_patterns<H: Harness>(h: H) {
+pub async fn dir_entries_and_patterns<H: FileApi>(h: H) {
     let (_c, s) = setup(&h, "stdlist").await;
     let before = SystemTime::now() - Duration::from_secs(120);
     h.create_dir(&s, "stdlist/sub").await.expect("mkdir");
@@ -138,7 +198,7 @@ fn attrs(m: &Metadata) -> u32 {
 
 /// Attributes: set read-only, hidden, system, archive and clear them; `set_permissions`
 /// toggles read-only alone, and a read-only file refuses writing.
-pub async fn attributes_and_permissions<H: Harness>(h: H) {
+pub async fn attributes_and_permissions<H: FileApi>(h: H) {
     let (_c, s) = setup(&h, "stdattr").await;
     let f = "stdattr/f.txt";
     h.write(&s, f, b"data".to_vec()).await.expect("write");
@@ -178,7 +238,7 @@ pub async fn attributes_and_permissions<H: Harness>(h: H) {
 /// Byte-range locks between two clients: a conflict fails at once (WouldBlock), shared
 /// locks coexist, unlock lets the other in, a waiting lock is granted when the holder
 /// unlocks, and closing a handle releases its locks.
-pub async fn byte_range_locks<H: Harness>(h: H) {
+pub async fn byte_range_locks<H: FileApi>(h: H) {
     let (_c, s) = setup(&h, "stdlock").await;
     let (c2, _) = h
         .connect(user_login(SambaServer::shared(), ClientConfig::default()))
@@ -253,7 +313,7 @@ pub async fn byte_range_locks<H: Harness>(h: H) {
 /// `walk`: every entry under a directory with its depth; an unreadable subdirectory is one
 /// error item naming it (PermissionDenied, the engine's error inside) and the walk goes on;
 /// `max_depth` bounds it.
-pub async fn walk_recursive_with_depth_and_errors<H: Harness>(h: H) {
+pub async fn walk_recursive_with_depth_and_errors<H: FileApi>(h: H) {
     use std::os::unix::fs::PermissionsExt as _;
     let (_c, s) = setup(&h, "walk").await;
     h.create_dir_all(&s, "walk/a/b/c").await.expect("mkdir -p");
@@ -345,7 +405,7 @@ pub async fn walk_recursive_with_depth_and_errors<H: Harness>(h: H) {
 
 /// Alternate data streams on a share with `vfs objects = streams_xattr`: `file:name` is its
 /// own content next to the file's, and `streams` lists both with their sizes.
-pub async fn alternate_data_streams<H: Harness>(h: H) {
+pub async fn alternate_data_streams<H: FileApi>(h: H) {
     let server = SambaConfig::new()
         .extra_share("streams", &["vfs objects = streams_xattr"])
         .start()

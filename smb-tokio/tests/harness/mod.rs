@@ -6,7 +6,9 @@
 
 use smb_core::driver::WatchEvent;
 use smb_testkit::scenarios::ShareInfo;
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Locking, Login, Negotiated, Watching};
+use smb_testkit::scenarios::{
+    BoxFut, EventLog, FileApi, Harness, Locking, Login, Negotiated, Watching,
+};
 use smb_tokio::{Client, File, OpenOptions, Share};
 use std::io::{self, SeekFrom};
 use std::sync::Mutex;
@@ -261,6 +263,39 @@ impl Harness for Tokio {
             Ok(reply)
         })
     }
+    fn hold_open(
+        &self,
+        s: &Share,
+        path: &str,
+        share_access: u32,
+    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::new()
+                .read(true)
+                .with_share_access(share_access)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts).await?;
+            Ok(Box::new(f) as Box<dyn Send>)
+        })
+    }
+}
+
+struct TokioWatch(smb_tokio::Watch);
+
+impl Watching for TokioWatch {
+    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
+        Box::pin(async move {
+            match tokio::time::timeout(wait, self.0.next_event()).await {
+                Ok(r) => r.transpose(),
+                Err(_) => Some(Err(io::ErrorKind::TimedOut.into())),
+            }
+        })
+    }
+}
+
+impl FileApi for Tokio {
     fn open_write(
         &self,
         s: &Share,
@@ -358,36 +393,6 @@ impl Harness for Tokio {
                 .with_durable(false);
             let f = s.open(&path, opts).await?;
             Ok(Arc::new(Locks(Mutex::new(Some(Arc::new(f))))) as Arc<dyn Locking>)
-        })
-    }
-    fn hold_open(
-        &self,
-        s: &Share,
-        path: &str,
-        share_access: u32,
-    ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
-        let (s, path) = (s.clone(), path.to_string());
-        Box::pin(async move {
-            let opts = OpenOptions::new()
-                .read(true)
-                .with_share_access(share_access)
-                .with_lease(false)
-                .with_durable(false);
-            let f = s.open(&path, opts).await?;
-            Ok(Box::new(f) as Box<dyn Send>)
-        })
-    }
-}
-
-struct TokioWatch(smb_tokio::Watch);
-
-impl Watching for TokioWatch {
-    fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
-        Box::pin(async move {
-            match tokio::time::timeout(wait, self.0.next_event()).await {
-                Ok(r) => r.transpose(),
-                Err(_) => Some(Err(io::ErrorKind::TimedOut.into())),
-            }
         })
     }
 }
