@@ -164,7 +164,9 @@ mod tests {
         assert_eq!(l.path, "a?");
         assert_eq!(l.login.password.as_ref().unwrap().expose(), "p?*");
         assert!(Location::parse("smb://h/s*/x").is_err());
-        assert!(Location::parse("smb://h/s/a:b").is_err());
+        // A colon names a data stream of the last component only.
+        assert!(Location::parse("smb://h/s/a:b/c").is_err());
+        assert_eq!(Location::parse("smb://h/s/d/a:b").unwrap().path, "d\\a:b");
         assert_eq!(l.sibling("/x/*.txt").unwrap(), ("x\\*.txt".into(), false));
     }
 

@@ -35,6 +35,7 @@ mod events;
 mod io;
 mod lifecycle;
 mod negotiate;
+mod open_options;
 mod ops;
 mod receive;
 mod reopen;
@@ -46,10 +47,13 @@ mod tree_connect;
 
 pub use api::{
     AckBreaks, BreakAction, BreakPolicy, ChannelStats, ClientConfig, DirEntry, Event,
-    FileAttributes, Frame, LeaseBreak, LockRange, OpenOptions, Output, RecoveryEvent, Request,
-    Response, ServerAddr, Stats, access, create_options, disposition, multichannel, share_access,
+    FileAttributes, Frame, LeaseBreak, LockRange, Output, RecoveryEvent, Request, Response,
+    ServerAddr, Stats, multichannel,
 };
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
+pub use open_options::{
+    OpenOptions, access, create_options, disposition, file_attributes, share_access,
+};
 
 pub use crate::auth::{AuthFactory, Authenticator};
 pub use crate::state::{ChannelId, FileHandle, ObjectRef, OpId, TreeId};

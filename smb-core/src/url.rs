@@ -223,17 +223,36 @@ fn percent_decode(s: &str) -> Result<String, UrlError> {
 /// assert_eq!(normalize_path("/docs//2024/./report.txt").unwrap(), "docs\\2024\\report.txt");
 /// assert_eq!(normalize_path("/").unwrap(), "");
 /// assert!(normalize_path("../etc").is_err());
+/// // A data stream in the last component only.
+/// assert_eq!(normalize_path("a/f.txt:meta").unwrap(), "a\\f.txt:meta");
+/// assert_eq!(normalize_path("f.txt:meta:$DATA").unwrap(), "f.txt:meta:$DATA");
+/// assert!(normalize_path("a:b/f.txt").is_err());
+/// assert!(normalize_path(":x").is_err());
 /// ```
 pub fn normalize_path(p: &str) -> Result<String, UrlError> {
     let mut out = String::with_capacity(p.len());
-    for comp in p.split(['/', '\\']) {
+    let last = p
+        .split(['/', '\\'])
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty() && *c != ".")
+        .map(|(i, _)| i)
+        .last();
+    for (i, comp) in p.split(['/', '\\']).enumerate() {
         if comp.is_empty() || comp == "." {
             continue;
         }
-        if comp == ".."
-            || comp
-                .chars()
-                .any(|c| (c as u32) < 0x20 || matches!(c, '"' | '*' | ':' | '<' | '>' | '?' | '|'))
+        // The last component may name a data stream: `file:stream` or `file:stream:$DATA`
+        // ([MS-FSCC] 2.1.5.1 stream names).
+        let (name, stream) = match comp.split_once(':') {
+            Some((n, s)) if Some(i) == last && !n.is_empty() && s.matches(':').count() <= 1 => {
+                (n, s)
+            }
+            _ => (comp, ""),
+        };
+        let bad = |c: char| (c as u32) < 0x20 || matches!(c, '"' | '*' | '<' | '>' | '?' | '|');
+        if name == ".."
+            || name.chars().any(|c| bad(c) || c == ':')
+            || stream.chars().any(|c| bad(c) || c == '/' || c == '\\')
         {
             return Err(UrlError::BadPathComponent(comp.to_string()));
         }
@@ -312,7 +331,11 @@ mod tests {
         assert_eq!(SmbUrl::parse("smb://[::1/s"), Err(UrlError::BadIpv6));
         assert_eq!(SmbUrl::parse("smb://h/s/%zz"), Err(UrlError::BadEscape));
         assert!(SmbUrl::parse("smb://h/s/../x").is_err());
-        assert!(SmbUrl::parse("smb://h/s/a:b").is_err());
+        // A colon only names a data stream of the last component (`file:stream`).
+        assert!(SmbUrl::parse("smb://h/s/a:b/c").is_err());
+        assert!(SmbUrl::parse("smb://h/s/:b").is_err());
+        assert!(SmbUrl::parse("smb://h/s/a:b:c:d").is_err());
+        assert!(SmbUrl::parse("smb://h/s/a:b").is_ok());
     }
 
     #[test]

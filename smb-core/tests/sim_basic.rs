@@ -567,7 +567,7 @@ fn compound_create_query_close_in_one_round_trip() {
             Request::Create {
                 tree,
                 path: "c.txt".into(),
-                options: OpenOptions::attributes(),
+                options: OpenOptions::metadata_only(),
             },
             Request::QueryInfo {
                 file: FileHandle::RELATED,
@@ -600,7 +600,7 @@ fn compound_create_query_close_in_one_round_trip() {
             Request::Create {
                 tree,
                 path: "missing".into(),
-                options: OpenOptions::read(),
+                options: OpenOptions::new().read(true),
             },
             Request::Close {
                 file: FileHandle::RELATED,

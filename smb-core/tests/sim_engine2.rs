@@ -1097,7 +1097,7 @@ fn compound_with_an_error_in_the_middle() {
             Request::Create {
                 tree: t,
                 path: "c.txt".into(),
-                options: OpenOptions::read(),
+                options: OpenOptions::new().read(true),
             },
             Request::QueryInfo {
                 file: FileHandle::RELATED,
@@ -1140,7 +1140,7 @@ fn split_read_out_of_order_and_a_failing_piece() {
     let t = s.tree();
     let data = pattern(8 * 65536 + 100);
     s.server.files.insert("r.bin".into(), data.clone());
-    let f = s.open(t, "r.bin", OpenOptions::read());
+    let f = s.open(t, "r.bin", OpenOptions::new().read(true));
     // All nine pieces in flight, answered in reverse order.
     s.server.hold = true;
     let op = s.submit(Request::Read {

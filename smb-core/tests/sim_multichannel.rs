@@ -250,7 +250,7 @@ fn a_refused_binding_leaves_the_session_alone_and_is_not_retried() {
     )));
     assert!(session_stayed_good(&s));
     s.server.files.insert("x".into(), pattern(100));
-    let f = s.open(t, "x", OpenOptions::read());
+    let f = s.open(t, "x", OpenOptions::new().read(true));
     assert!(
         s.op(Request::Read {
             file: f,

@@ -268,7 +268,11 @@ fn a_non_durable_open_is_lost_not_silently_reopened() {
     s.login();
     let t = s.tree();
     s.server.files.insert("n.bin".into(), pattern(10));
-    let f = s.open(t, "n.bin", OpenOptions::read().with_durable(false));
+    let f = s.open(
+        t,
+        "n.bin",
+        OpenOptions::new().read(true).with_durable(false),
+    );
     let creates = s.server.count(Command::Create);
     s.cut(ChannelId(0));
     s.run();
@@ -494,7 +498,7 @@ fn matrix_case(n: usize, again: Again) {
                 Request::Create {
                     tree: t,
                     path: format!("f{}.bin", i % files_n),
-                    options: OpenOptions::attributes(),
+                    options: OpenOptions::metadata_only(),
                 },
                 Request::QueryInfo {
                     file: FileHandle::RELATED,
@@ -667,7 +671,7 @@ fn the_recovery_gives_up_then_a_new_request_starts_again() {
     s.login();
     let t = s.tree();
     s.server.files.insert("g.bin".into(), pattern(10));
-    let f = s.open(t, "g.bin", OpenOptions::read());
+    let f = s.open(t, "g.bin", OpenOptions::new().read(true));
     s.refuse_connects = 1000;
     s.cut(ChannelId(0));
     let op = s.submit(Request::Read {
@@ -737,7 +741,7 @@ fn a_flapping_server_is_backed_off_from() {
     s.login();
     let t = s.tree();
     s.server.files.insert("x.bin".into(), pattern(10));
-    let f = s.open(t, "x.bin", OpenOptions::read());
+    let f = s.open(t, "x.bin", OpenOptions::new().read(true));
     s.on_frame = Some(Box::new(|_, fr| {
         if fr.get(4 + 12) == Some(&(Command::TreeConnect as u8)) {
             Fate::Cut

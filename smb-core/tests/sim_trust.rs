@@ -45,7 +45,7 @@ fn with_file(cfg: ClientConfig, server: ServerConfig) -> (Sim, FileHandle, Vec<u
     let t = s.tree();
     let data = pattern(100);
     s.server.files.insert("f.bin".into(), data.clone());
-    let f = s.open(t, "f.bin", OpenOptions::read());
+    let f = s.open(t, "f.bin", OpenOptions::new().read(true));
     (s, f, data)
 }
 

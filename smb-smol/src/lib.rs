@@ -1,6 +1,72 @@
 //! SMB2/3 client for smol and async-std (any executor), a thin adapter over the sans-IO
 //! `smb-core` engine.
 //!
+//! ```no_run
+//! use smb_smol::{Client, ClientConfig, Credentials, ErrorKind, OpenOptions, op_error};
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//!
+//! async fn demo() -> std::io::Result<()> {
+//!     let creds = Credentials::password(None, "alice", "secret");
+//!     let client = match Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await {
+//!         Ok(c) => c,
+//!         // A wrong password and an access denied are both io PermissionDenied; the
+//!         // engine's error tells them apart.
+//!         Err(e) if op_error(&e).is_some_and(|o| o.kind == ErrorKind::LogonFailure) => {
+//!             eprintln!("wrong user name or password");
+//!             return Err(e);
+//!         }
+//!         Err(e) => return Err(e),
+//!     };
+//!     let share = client.share("public").await?;
+//!     share.create_dir_all("reports/2024").await?;
+//!     let mut f = share.open("reports/2024/q1.txt", OpenOptions::create_truncate()).await?;
+//!     f.write_all(b"hello").await?;
+//!     f.close().await?;
+//!     // Like std::fs::OpenOptions: append, creating the file if needed.
+//!     let log = OpenOptions::new().append(true).create(true);
+//!     let mut f = share.open("reports/2024/q1.txt", log).await?;
+//!     f.write_all(b", world").await?;
+//!     f.close().await?;
+//!     let mut s = String::new();
+//!     let opts = OpenOptions::new().read(true);
+//!     share.open("reports/2024/q1.txt", opts).await?.read_to_string(&mut s).await?;
+//!     assert_eq!(s, "hello, world");
+//!     let mut list = share.read_dir_matching("reports/2024", "*.txt");
+//!     while let Some(entry) = list.next_entry().await? {
+//!         let m = entry.metadata();
+//!         println!("{} {} bytes, modified {:?}", entry.name, m.len(), m.modified()?);
+//!     }
+//!     let mut walk = share.walk("reports");
+//!     while let Some(item) = walk.next_entry().await {
+//!         match item {
+//!             Ok(e) => println!("{} (depth {})", e.path, e.depth),
+//!             Err(e) => eprintln!("skipped: {e}"), // an unreadable directory; the walk goes on
+//!         }
+//!     }
+//!     client.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! | To | Call |
+//! |---|---|
+//! | connect and log in | [`Client::connect`] (`host`, `host:port`, `smb://host[:port]`), [`Client::connect_with_events`] |
+//! | use a share | [`Client::share`]; list them: [`Client::list_shares`] |
+//! | open, create, append | [`Share::open`] with [`OpenOptions`] (`new().read(true)`, `.write`, `.append`, `.create`, `.create_new`, `.truncate`, `.share_mode`, `.durable`, `.lease`, `.attributes`), [`Share::create`] |
+//! | read / write a file | the `File`'s `AsyncRead`/`AsyncWrite`/`AsyncSeek` (futures-io), [`File::read_at`], [`File::write_at`], [`File::sync_all`], [`File::close`] |
+//! | whole files | [`Share::read`], [`Share::write`], [`Share::copy`] (server-side) |
+//! | list | [`Share::read_dir`], [`Share::read_dir_matching`] (wildcards on the server), [`Share::walk`] (recursive, [`Walk::max_depth`]); entries: [`DirEntry::file_type`], [`DirEntry::metadata`] |
+//! | stat | [`Share::metadata`], [`Share::exists`], [`File::metadata`]: [`Metadata::len`], [`Metadata::is_dir`], [`Metadata::modified`], [`Metadata::permissions`] |
+//! | change names and sizes | [`Share::create_dir`], [`Share::create_dir_all`], [`Share::remove_file`], [`Share::remove_dir`], [`Share::remove_dir_all`], [`Share::rename`], [`Share::set_len`] |
+//! | times and attributes | [`Share::set_times`], [`Share::set_attributes`] ([`file_attributes`]), [`Share::set_permissions`] |
+//! | alternate data streams | [`Share::streams`]; open `"file.txt:name"` like any path |
+//! | byte-range locks | [`File::lock`], [`File::lock_shared`], [`File::try_lock`], [`File::try_lock_shared`], [`File::unlock`] (released on close) |
+//! | volume | [`Share::fs_info`], [`Share::space`] |
+//! | watch for changes | [`Share::watch`] |
+//! | named pipes | [`Client::open_pipe`] |
+//! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
+//! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
+//!
 //! The engine runs on a dedicated driver thread (an `async-executor` local executor driven by
 //! `async-io`, so no particular runtime is required of the caller): one driver task owns the
 //! engine; per connection a reader task feeds it bytes and a writer task drains frames (one vectored write per batch, `TCP_NODELAY` set). The handles
@@ -14,27 +80,6 @@
 //! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
-//!
-//! ```no_run
-//! use smb_smol::{Client, ClientConfig, Credentials, OpenOptions};
-//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
-//!
-//! # async fn demo() -> std::io::Result<()> {
-//! let creds = Credentials::password(None, "alice", "secret");
-//! let client = Client::connect("127.0.0.1:445", creds, ClientConfig::default()).await?;
-//! let share = client.share("public").await?;
-//! share.create_dir_all("reports/2024").await?;
-//! let mut f = share.open("reports/2024/q1.txt", OpenOptions::create_truncate()).await?;
-//! f.write_all(b"hello").await?;
-//! f.close().await?;
-//! let mut s = String::new();
-//! share.open("reports/2024/q1.txt", OpenOptions::read()).await?.read_to_string(&mut s).await?;
-//! let mut list = share.read_dir("reports/2024");
-//! while let Some(entry) = list.next_entry().await? {
-//!     println!("{}", entry.name);
-//! }
-//! # Ok(()) }
-//! ```
 
 use async_channel as mpsc;
 use async_net::TcpStream;
@@ -42,7 +87,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use smb_core::client::{ChannelId, CloseReason, ErrorKind, OpError, Request, Response};
+use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
@@ -68,6 +113,18 @@ pub use smb_core::driver::{
 pub use smb_core::driver::{PipeMessage, PipeOps};
 pub use smb_core::wire::change_notify::CompletionFilter;
 pub use smb_core::wire::srvsvc::{ShareInfo, ShareKind, ShareType};
+
+// What a user needs without depending on smb-core: the error (`op_error(&io_err)` gives the
+// [`OpError`], whose [`ErrorKind`] tells a wrong password, `LogonFailure`, from an access
+// denied), attributes, times, URLs and the CREATE bit masks.
+pub use smb_core::client::{
+    ErrorKind, FileAttributes, OpError, access, create_options, disposition, file_attributes,
+    share_access,
+};
+pub use smb_core::driver::{FileType, Permissions, WalkEntry, WalkError};
+pub use smb_core::time::FileTime;
+pub use smb_core::url::{SmbUrl, UrlError};
+pub use smb_core::wire::fscc::FileStreamEntry;
 
 type Reply = Result<Response, OpError>;
 
@@ -347,9 +404,9 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub async fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = self.ops().open(path, options).await?;
-        let io = FileIo::new(self.ops().sub.clone(), handle, FileIoConfig::default())
-            .with_size_hint(attrs.end_of_file);
+        let (handle, attrs) = self.ops().open(path, options.clone()).await?;
+        let cfg = FileIoConfig::default();
+        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
         Ok(File {
             io,
             _share: self.clone(),
@@ -837,4 +894,150 @@ async fn write_frames(
         }
     }
     let _ = wr.close().await;
+}
+
+// ---- std-like file API (issue 19): attributes, permissions, wildcard listings, byte-range
+// locks, Debug. Thin wrappers over smb-core's driver (ShareOps, DirStream, FileIo). ----
+
+impl Share {
+    /// List the entries of directory `path` whose names match `pattern`, filtered by the
+    /// server (QUERY_DIRECTORY's search pattern, [MS-SMB2] 2.2.33: `*` any run, `?` one
+    /// character, case-insensitive on most servers), e.g. `"*.txt"`.
+    pub fn read_dir_matching(&self, path: &str, pattern: &str) -> ReadDir {
+        ReadDir {
+            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, pattern),
+            _share: self.clone(),
+        }
+    }
+    /// Replace the attributes of `path` with `attributes` ([`file_attributes`] bits:
+    /// READONLY, HIDDEN, SYSTEM, ARCHIVE, ...; SET_INFO FileBasicInformation,
+    /// [MS-FSCC] 2.4.7). `0` or [`file_attributes::NORMAL`] clears them all.
+    pub async fn set_attributes(&self, path: &str, attributes: u32) -> io::Result<()> {
+        Ok(self.ops().set_attributes(path, attributes).await?)
+    }
+    /// Set or clear read-only, keeping the other attributes (like
+    /// `std::fs::set_permissions`; two round trips).
+    pub async fn set_permissions(&self, path: &str, perms: Permissions) -> io::Result<()> {
+        Ok(self.ops().set_permissions(path, perms).await?)
+    }
+}
+
+impl File {
+    /// Lock `len` bytes at `offset` exclusively, waiting while another open holds a
+    /// conflicting lock (SMB2 LOCK, [MS-SMB2] 2.2.26; at most the client's request timeout).
+    /// Locks are per handle, released by [`File::unlock`] or when the file is closed.
+    pub async fn lock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, true, true).await?)
+    }
+    /// [`File::lock`], shared: other opens may take shared locks on the range too.
+    pub async fn lock_shared(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, false, true).await?)
+    }
+    /// Lock exclusively or fail at once: a conflict is io `WouldBlock`
+    /// (STATUS_LOCK_NOT_GRANTED, SMB2_LOCKFLAG_FAIL_IMMEDIATELY).
+    pub async fn try_lock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, true, false).await?)
+    }
+    /// [`File::try_lock`], shared.
+    pub async fn try_lock_shared(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.lock(offset, len, false, false).await?)
+    }
+    /// Release the range locked with exactly this `offset` and `len`.
+    pub async fn unlock(&self, offset: u64, len: u64) -> io::Result<()> {
+        Ok(self.io.unlock(offset, len).await?)
+    }
+}
+
+impl std::fmt::Debug for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Share")
+            .field("name", &self.name())
+            .field("tree", &self.ops().tree)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("share", &self._share.name())
+            .field("handle", &self.io.handle())
+            .field("position", &self.io.position())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ReadDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDir")
+            .field("share", &self._share.name())
+            .finish_non_exhaustive()
+    }
+}
+
+// ---- recursive listing (issue 19) ----
+
+impl Share {
+    /// Every entry under directory `path` (`""`: the share root), recursively: a `Stream` of
+    /// [`WalkEntry`] (path, depth, entry). One directory is listed at a time; one that
+    /// cannot be listed is an error item naming it ([`op_error`] gives its cause) and the
+    /// walk goes on. Reparse points are not entered. Bound the depth with
+    /// [`Walk::max_depth`].
+    pub fn walk(&self, path: &str) -> Walk {
+        Walk {
+            inner: driver::Walk::new(self.ops().sub.clone(), self.ops().tree, path),
+            _share: self.clone(),
+        }
+    }
+}
+
+/// A recursive listing ([`Share::walk`]).
+pub struct Walk {
+    inner: driver::Walk<Sub>,
+    _share: Share,
+}
+
+impl Walk {
+    /// Entries down to `depth` only (1: like `read_dir`).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.inner = self.inner.with_max_depth(depth);
+        self
+    }
+}
+
+impl std::fmt::Debug for Walk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Walk")
+            .field("share", &self._share.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Walk {
+    /// The next entry or error item, `None` at the end.
+    pub async fn next_entry(&mut self) -> Option<io::Result<WalkEntry>> {
+        poll_fn(|cx| self.inner.poll_next(cx))
+            .await
+            .map(|r| r.map_err(io::Error::from))
+    }
+}
+
+impl futures_core::Stream for Walk {
+    type Item = io::Result<WalkEntry>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner
+            .poll_next(cx)
+            .map(|o| o.map(|r| r.map_err(io::Error::from)))
+    }
+}
+
+// ---- alternate data streams (issue 19) ----
+
+impl Share {
+    /// The data streams of `path` (FileStreamInformation, [MS-FSCC] 2.4.49): `::$DATA` is
+    /// the file's content, `:name:$DATA` an alternate stream, which [`Share::open`] and
+    /// the whole-file calls reach as `"path:name"`.
+    pub async fn streams(&self, path: &str) -> io::Result<Vec<FileStreamEntry>> {
+        Ok(self.ops().streams(path).await?)
+    }
 }

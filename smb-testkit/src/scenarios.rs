@@ -39,8 +39,13 @@ pub use multichannel::{
     multichannel_falls_back_to_one_channel, multichannel_transitions_are_the_same_on_every_runtime,
 };
 mod shares;
+mod std_api;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use smb_core::wire::srvsvc::ShareInfo;
+pub use std_api::{
+    FileApi, Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
+    dir_entries_and_patterns, open_options_like_std, walk_recursive_with_depth_and_errors,
+};
 mod reconnect;
 pub use reconnect::{
     RECOVERY_TRANSITIONS, concurrent_io_across_repeated_cuts, server_restart_loses_durable_handles,
@@ -1574,6 +1579,8 @@ macro_rules! scenario_tests {
             multichannel_binds_and_survives_a_cut, four_channels_dedup_when_all_are_cut,
             multichannel_falls_back_to_one_channel, encrypted_session_binds_channels,
             multichannel_transitions_are_the_same_on_every_runtime,
+            open_options_like_std, dir_entries_and_patterns, attributes_and_permissions,
+            byte_range_locks, walk_recursive_with_depth_and_errors, alternate_data_streams,
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,

@@ -78,7 +78,11 @@ impl Remote for Blocking {
         Ok(())
     }
     fn open_read<'a>(&'a self, path: &str, offset: u64) -> io::Result<Box<dyn Read + Send + 'a>> {
-        Ok(Box::new(self.open_at(path, OpenOptions::read(), offset)?))
+        Ok(Box::new(self.open_at(
+            path,
+            OpenOptions::new().read(true),
+            offset,
+        )?))
     }
     fn create<'a>(&'a self, path: &str) -> io::Result<Box<dyn RemoteWrite + 'a>> {
         Ok(Box::new(BlockingFile(self.share.create(path)?)))

@@ -4,12 +4,15 @@
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
-use smb_blocking::{Client, OpenOptions, Share};
+use smb_blocking::{Client, File, OpenOptions, Share};
 use smb_core::driver::WatchEvent;
 use smb_testkit::scenarios::ShareInfo;
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
+use smb_testkit::scenarios::{
+    BoxFut, EventLog, FileApi, Harness, Locking, Login, Negotiated, Watching,
+};
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -102,7 +105,7 @@ impl Harness for Blocking {
     fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read())?;
+            let mut f = s.open(&path, OpenOptions::new().read(true))?;
             let mut v = Vec::new();
             io::Read::read_to_end(&mut f, &mut v)?;
             f.close()?;
@@ -122,7 +125,7 @@ impl Harness for Blocking {
     ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read())?;
+            let mut f = s.open(&path, OpenOptions::new().read(true))?;
             let pos = if offset < 0 {
                 SeekFrom::End(offset)
             } else {
@@ -199,7 +202,10 @@ impl Harness for Blocking {
     fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let f = s.open(&path, OpenOptions::create_new())?;
+            let f = s.open(
+                &path,
+                OpenOptions::new().read(true).write(true).create_new(true),
+            )?;
             f.close()
         })
     }
@@ -256,7 +262,8 @@ impl Harness for Blocking {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read()
+            let opts = OpenOptions::new()
+                .read(true)
                 .with_share_access(share_access)
                 .with_lease(false)
                 .with_durable(false);
@@ -271,5 +278,139 @@ struct BlockingWatch(smb_blocking::Watch);
 impl Watching for BlockingWatch {
     fn next(&mut self, wait: Duration) -> BoxFut<'_, Option<io::Result<WatchEvent>>> {
         Box::pin(async move { self.0.next_timeout(wait) })
+    }
+}
+
+impl FileApi for Blocking {
+    fn open_write(
+        &self,
+        s: &Share,
+        path: &str,
+        options: OpenOptions,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.open(&path, options)?;
+            io::Write::write_all(&mut f, &data)?;
+            f.close()
+        })
+    }
+    fn stat(
+        &self,
+        s: &Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<smb_core::driver::Metadata>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.metadata(&path) })
+    }
+    fn list_matching(
+        &self,
+        s: &Share,
+        path: &str,
+        pattern: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::client::DirEntry>>> {
+        let (s, path, pattern) = (s.clone(), path.to_string(), pattern.to_string());
+        Box::pin(async move { s.read_dir_matching(&path, &pattern).collect() })
+    }
+    fn set_attributes(
+        &self,
+        s: &Share,
+        path: &str,
+        attributes: u32,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.set_attributes(&path, attributes) })
+    }
+    fn set_permissions(
+        &self,
+        s: &Share,
+        path: &str,
+        readonly: bool,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut p = s.metadata(&path)?.permissions();
+            p.set_readonly(readonly);
+            s.set_permissions(&path, p)
+        })
+    }
+    fn walk(
+        &self,
+        s: &Share,
+        path: &str,
+        max_depth: Option<usize>,
+    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut w = s.walk(&path);
+            if let Some(d) = max_depth {
+                w = w.max_depth(d);
+            }
+            Ok(w.collect())
+        })
+    }
+    fn streams(
+        &self,
+        s: &Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::wire::fscc::FileStreamEntry>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.streams(&path) })
+    }
+    fn open_locking(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Arc<dyn Locking>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts)?;
+            Ok(Arc::new(Locks(Mutex::new(Some(Arc::new(f))))) as Arc<dyn Locking>)
+        })
+    }
+}
+
+/// A file under lock tests: the lock calls share it; `close` takes it back.
+struct Locks(Mutex<Option<Arc<File>>>);
+
+impl Locks {
+    fn file(&self) -> io::Result<Arc<File>> {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.clone().ok_or_else(|| io::Error::other("closed"))
+    }
+}
+
+impl Locking for Locks {
+    fn lock(
+        &self,
+        offset: u64,
+        len: u64,
+        exclusive: bool,
+        wait: bool,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let f = self.file();
+        Box::pin(async move {
+            let f = f?;
+            match (exclusive, wait) {
+                (true, true) => f.lock(offset, len),
+                (false, true) => f.lock_shared(offset, len),
+                (true, false) => f.try_lock(offset, len),
+                (false, false) => f.try_lock_shared(offset, len),
+            }
+        })
+    }
+    fn unlock(&self, offset: u64, len: u64) -> BoxFut<'static, io::Result<()>> {
+        let f = self.file();
+        Box::pin(async move { f?.unlock(offset, len) })
+    }
+    fn close(&self) -> BoxFut<'static, io::Result<()>> {
+        let f = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Box::pin(async move {
+            let f = f.ok_or_else(|| io::Error::other("closed twice"))?;
+            let f = Arc::try_unwrap(f).map_err(|_| io::Error::other("a lock call in flight"))?;
+            f.close()
+        })
     }
 }

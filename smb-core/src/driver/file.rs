@@ -4,8 +4,9 @@
 
 use super::Submitter;
 use super::ops::Metadata;
-use crate::client::{ErrorKind, FileHandle, OpError, Request, Response};
+use crate::client::{ErrorKind, FileHandle, LockRange, OpError, Request, Response};
 use crate::wire::fscc::{FileAllInformation, FsccInfo};
+use crate::wire::lock::LockFlags;
 use crate::wire::{Command, NtStatus};
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
@@ -129,6 +130,24 @@ impl<S: Submitter> FileIo<S> {
     pub fn with_size_hint(mut self, size: u64) -> Self {
         self.size_hint = Some(size);
         self
+    }
+
+    /// The cursor of a file just opened with `options`: read-ahead bounded by the size
+    /// CREATE reported, and for [`OpenOptions::append`](crate::client::OpenOptions::append)
+    /// the cursor at the end of the file.
+    pub fn opened(
+        sub: S,
+        file: FileHandle,
+        cfg: FileIoConfig,
+        attributes: &crate::client::FileAttributes,
+        options: &crate::client::OpenOptions,
+    ) -> Self {
+        let mut io = Self::new(sub, file, cfg).with_size_hint(attributes.end_of_file);
+        if options.is_append() {
+            let end = attributes.end_of_file;
+            (io.pos, io.next_off, io.wstart) = (end, end, end);
+        }
+        io
     }
 
     /// The engine's handle of the file.
@@ -500,6 +519,54 @@ impl<S: Submitter> FileIo<S> {
             Response::Info { data } => FileAllInformation::decode(&data)
                 .map(|all| Metadata::from_all(&all))
                 .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation"))),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Lock `len` bytes at `offset` (SMB2 LOCK, [MS-SMB2] 2.2.26 / 3.2.4.19): `exclusive`
+    /// or shared; with `wait` the server holds the request until the range is free (at most
+    /// the client's request timeout), else a conflict fails at once with
+    /// STATUS_LOCK_NOT_GRANTED (io `WouldBlock`). Locks belong to
+    /// this handle and are released when it closes.
+    pub async fn lock(
+        &self,
+        offset: u64,
+        len: u64,
+        exclusive: bool,
+        wait: bool,
+    ) -> Result<(), OpError> {
+        let mut flags = if exclusive {
+            LockFlags::EXCLUSIVE
+        } else {
+            LockFlags::SHARED
+        };
+        if !wait {
+            flags |= LockFlags::FAIL_IMMEDIATELY;
+        }
+        self.lock_request(offset, len, flags).await
+    }
+
+    /// Release a range locked earlier with exactly this `offset` and `len`
+    /// ([MS-SMB2] 2.2.26.1 SMB2_LOCKFLAG_UNLOCK).
+    pub async fn unlock(&self, offset: u64, len: u64) -> Result<(), OpError> {
+        self.lock_request(offset, len, LockFlags::UNLOCK).await
+    }
+
+    async fn lock_request(&self, offset: u64, length: u64, flags: u32) -> Result<(), OpError> {
+        let locks = alloc::vec![LockRange {
+            offset,
+            length,
+            flags
+        }];
+        match self
+            .sub
+            .submit(Request::Lock {
+                file: self.file,
+                locks,
+            })
+            .await?
+        {
+            Response::Locked => Ok(()),
             _ => Err(unexpected()),
         }
     }

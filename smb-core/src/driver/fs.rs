@@ -112,7 +112,7 @@ impl<S: Submitter> ShareOps<S> {
         reqs.push(Request::Create {
             tree: self.tree,
             path: String::new(),
-            options: OpenOptions::attributes(),
+            options: OpenOptions::metadata_only(),
         });
         reqs.extend(queries);
         reqs.push(Request::Close {

@@ -20,6 +20,10 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         | Some(NtStatus::OBJECT_PATH_SYNTAX_BAD) => return K::InvalidInput,
         Some(NtStatus::NOT_SAME_DEVICE) => return K::CrossesDevices,
         Some(NtStatus::END_OF_FILE) => return K::UnexpectedEof,
+        // A byte-range lock held by another open (like std's `File::try_lock`).
+        Some(NtStatus::LOCK_NOT_GRANTED) | Some(NtStatus::FILE_LOCK_CONFLICT) => {
+            return K::WouldBlock;
+        }
         Some(NtStatus::CONNECTION_RESET) => return K::ConnectionReset,
         Some(NtStatus::CONNECTION_DISCONNECTED) => return K::ConnectionAborted,
         _ => {}
@@ -89,8 +93,23 @@ impl From<OpError> for io::Error {
 
 /// The engine's error inside an `io::Error` made by [`to_io_error`], with its NTSTATUS.
 pub fn op_error(e: &io::Error) -> Option<&OpError> {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<OpError>())
+    let inner = e.get_ref()?;
+    inner
+        .downcast_ref::<OpError>()
+        .or_else(|| inner.downcast_ref::<super::WalkError>().map(|w| &w.error))
+}
+
+impl std::error::Error for super::WalkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// A directory a walk could not list: the io kind of its error, the message naming it.
+impl From<super::WalkError> for io::Error {
+    fn from(e: super::WalkError) -> io::Error {
+        io::Error::new(io_error_kind(&e.error), e)
+    }
 }
 
 /// Drop the first `n` bytes of `chunks` (after a partial vectored write).

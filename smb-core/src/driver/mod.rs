@@ -27,8 +27,10 @@ mod file;
 mod fs;
 #[cfg(feature = "std")]
 mod io_error;
+mod meta;
 mod ops;
 mod pipe;
+mod walk;
 mod watch;
 
 pub use dir::{DIR_PAGE_LEN, DirStream};
@@ -38,8 +40,10 @@ pub use fs::{FsInfo, FsSpace};
 pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
 };
+pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
 pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
+pub use walk::{Walk, WalkEntry, WalkError};
 pub use watch::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
 };

@@ -11,7 +11,7 @@ use crate::url::join_path;
 use crate::wire::NtStatus;
 use crate::wire::fscc::{
     FileAllInformation, FileBasicInformation, FileDispositionInformation, FileEndOfFileInformation,
-    FileRenameInformation, FileTime as WireTime, FsccInfo,
+    FileRenameInformation, FileStreamEntry, FileStreamInformation, FileTime as WireTime, FsccInfo,
 };
 use alloc::boxed::Box;
 use alloc::format;
@@ -178,17 +178,23 @@ impl<S: Submitter> ShareOps<S> {
         self.sub.submit(Request::Close { file }).await.map(|_| ())
     }
 
-    /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip.
-    pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
+    /// CREATE (stat access) + QUERY_INFO(`class`, [MS-SMB2] 2.2.37) + CLOSE in one round
+    /// trip: what CREATE answered and the info buffer (`None` if the query failed).
+    async fn query_path(
+        &self,
+        path: &str,
+        class: u8,
+        output_len: u32,
+    ) -> Result<(Option<Response>, Option<Bytes>), OpError> {
         let path = smb_path(path)?;
         let req = Request::Compound(alloc::vec![
-            self.create(path, OpenOptions::attributes()),
+            self.create(path, OpenOptions::metadata_only()),
             Request::QueryInfo {
                 file: FileHandle::RELATED,
                 info_type: INFO_FILE,
-                class: FileAllInformation::CLASS,
+                class,
                 additional: 0,
-                output_len: 4096,
+                output_len,
             },
             Request::Close {
                 file: FileHandle::RELATED
@@ -197,17 +203,42 @@ impl<S: Submitter> ShareOps<S> {
         let mut parts = compound(self.sub.submit(req).await)?.into_iter();
         let created = parts.next();
         match parts.next() {
-            Some(Response::Info { data }) => {
+            Some(Response::Info { data }) => Ok((created, Some(data))),
+            _ => Ok((created, None)),
+        }
+    }
+
+    /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip.
+    pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
+        match self
+            .query_path(path, FileAllInformation::CLASS, 4096)
+            .await?
+        {
+            (_, Some(data)) => {
                 let all = FileAllInformation::decode(&data)
                     .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation")))?;
                 Ok(Metadata::from_all(&all))
             }
-            _ => match created {
-                Some(Response::Created { attributes, .. }) => {
-                    Ok(Metadata::from_attributes(&attributes, 0))
-                }
-                _ => Err(unexpected()),
-            },
+            (Some(Response::Created { attributes, .. }), None) => {
+                Ok(Metadata::from_attributes(&attributes, 0))
+            }
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// The data streams of a file or directory (FileStreamInformation, [MS-FSCC] 2.4.49):
+    /// `::$DATA` is the unnamed one, `:name:$DATA` an alternate stream, opened as
+    /// `path:name`. Empty on a server without streams support.
+    pub async fn streams(&self, path: &str) -> Result<Vec<FileStreamEntry>, OpError> {
+        match self
+            .query_path(path, FileStreamInformation::CLASS, 65536)
+            .await?
+        {
+            (_, Some(data)) => FileStreamInformation::decode(&data)
+                .map(|i| i.streams)
+                .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileStreamInformation"))),
+            (Some(Response::Created { .. }), None) => Ok(Vec::new()),
+            _ => Err(unexpected()),
         }
     }
 
@@ -406,7 +437,8 @@ impl<S: Submitter> ShareOps<S> {
 
     /// Truncate or extend: CREATE + SET_INFO(FileEndOfFileInformation) + CLOSE.
     pub async fn set_len(&self, path: &str, len: u64) -> Result<(), OpError> {
-        let opts = OpenOptions::read()
+        let opts = OpenOptions::new()
+            .read(true)
             .with_access(access::FILE_WRITE_DATA | access::SYNCHRONIZE)
             .with_share_access(share_access::ALL)
             .with_durable(false)
@@ -430,15 +462,27 @@ impl<S: Submitter> ShareOps<S> {
         modified: Option<FileTime>,
         created: Option<FileTime>,
     ) -> Result<(), OpError> {
-        let opts = OpenOptions::attributes()
-            .with_access(access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE);
         let t = |x: Option<FileTime>| WireTime(x.map_or(0, |t| t.0));
+        self.set_basic(path, [t(created), t(accessed), t(modified)], 0)
+            .await
+    }
+
+    /// CREATE + SET_INFO(FileBasicInformation, [MS-FSCC] 2.4.7: `[creation, access, write]`
+    /// times and attributes, 0 = unchanged) + CLOSE.
+    async fn set_basic(
+        &self,
+        path: &str,
+        [created, accessed, modified]: [WireTime; 3],
+        file_attributes: u32,
+    ) -> Result<(), OpError> {
+        let opts = OpenOptions::metadata_only()
+            .with_access(access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE);
         let info = FileBasicInformation {
-            creation_time: t(created),
-            last_access_time: t(accessed),
-            last_write_time: t(modified),
+            creation_time: created,
+            last_access_time: accessed,
+            last_write_time: modified,
             change_time: WireTime(0),
-            file_attributes: 0,
+            file_attributes,
         };
         self.set_info(
             smb_path(path)?,
@@ -449,12 +493,37 @@ impl<S: Submitter> ShareOps<S> {
         .await
     }
 
+    /// Replace the FILE_ATTRIBUTE_* bits of `path` ([`file_attributes`](crate::client::file_attributes):
+    /// read-only, hidden, system, archive...): CREATE + SET_INFO(FileBasicInformation,
+    /// [MS-FSCC] 2.4.7, times left unchanged) + CLOSE. The DIRECTORY bit is kept as the
+    /// object is; an empty mask is sent as FILE_ATTRIBUTE_NORMAL (0 would mean "unchanged").
+    pub async fn set_attributes(&self, path: &str, attributes: u32) -> Result<(), OpError> {
+        let attrs = attributes & !crate::client::file_attributes::DIRECTORY;
+        let keep = [WireTime(0); 3];
+        self.set_basic(path, keep, super::meta::nonzero_attributes(attrs))
+            .await
+    }
+
+    /// Set or clear read-only (like `std::fs::set_permissions`), keeping the other
+    /// attributes: a stat, then [`ShareOps::set_attributes`] (two round trips).
+    pub async fn set_permissions(
+        &self,
+        path: &str,
+        perms: super::Permissions,
+    ) -> Result<(), OpError> {
+        let current = self.metadata(path).await?.attributes;
+        self.set_attributes(path, perms.apply_to(current)).await
+    }
+
     /// Read a whole file into memory (for small files; stream big ones through a file).
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, OpError> {
         let (file, attrs) = self
             .open(
                 path,
-                OpenOptions::read().with_durable(false).with_lease(false),
+                OpenOptions::new()
+                    .read(true)
+                    .with_durable(false)
+                    .with_lease(false),
             )
             .await?;
         let result = self
@@ -563,7 +632,10 @@ impl<S: Submitter> ShareOps<S> {
     /// (FSCTL_SRV_COPYCHUNK_WRITE, [MS-SMB2] 3.2.4.20.2) when the server supports it, else
     /// streams the data through the client with a bounded window. Returns the bytes copied.
     pub async fn copy(&self, from: &str, to: &str) -> Result<u64, OpError> {
-        let read_opts = OpenOptions::read().with_durable(false).with_lease(false);
+        let read_opts = OpenOptions::new()
+            .read(true)
+            .with_durable(false)
+            .with_lease(false);
         let (src, attrs) = self.open(from, read_opts).await?;
         let dst = match self
             .open(

@@ -572,3 +572,56 @@ fn a_whole_file_read_stops_at_its_limit() {
         "{e}"
     );
 }
+
+/// Records every request and answers LOCK with `Locked`.
+#[derive(Clone, Default)]
+struct LockLog(Arc<Mutex<Vec<Request>>>);
+
+impl Submitter for LockLog {
+    type Reply = Ready<Result<Response, OpError>>;
+    fn submit(&self, request: Request) -> Self::Reply {
+        self.0.lock().unwrap().push(request);
+        core::future::ready(Ok(Response::Locked))
+    }
+}
+
+#[test]
+fn lock_calls_send_the_flags_of_ms_smb2_2_2_26_1() {
+    use crate::client::LockRange;
+    let log = LockLog::default();
+    let io = FileIo::new(log.clone(), FileHandle(3), FileIoConfig::default());
+    fn run(f: impl Future<Output = Result<(), OpError>>) {
+        let mut f = core::pin::pin!(f);
+        ready(f.as_mut().poll(&mut cx())).expect("locked");
+    }
+    run(io.lock(10, 5, true, true));
+    run(io.lock(10, 5, false, true));
+    run(io.lock(10, 5, true, false));
+    run(io.lock(10, 5, false, false));
+    run(io.unlock(10, 5));
+    let flags: Vec<u32> = log
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| match r {
+            Request::Lock { file, locks } => {
+                assert_eq!(*file, FileHandle(3));
+                let [
+                    LockRange {
+                        offset: 10,
+                        length: 5,
+                        flags,
+                    },
+                ] = locks[..]
+                else {
+                    panic!("one element for 10..15: {locks:?}")
+                };
+                flags
+            }
+            other => panic!("not a LOCK: {other:?}"),
+        })
+        .collect();
+    // EXCLUSIVE 0x2, SHARED 0x1, FAIL_IMMEDIATELY 0x10, UNLOCK 0x4.
+    assert_eq!(flags, [0x2, 0x1, 0x12, 0x11, 0x4]);
+}

@@ -6,11 +6,14 @@
 
 use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use smb_core::driver::WatchEvent;
-use smb_smol::{Client, OpenOptions, Share};
+use smb_smol::{Client, File, OpenOptions, Share};
 use smb_testkit::scenarios::ShareInfo;
-use smb_testkit::scenarios::{BoxFut, EventLog, Harness, Login, Negotiated, Watching};
+use smb_testkit::scenarios::{
+    BoxFut, EventLog, FileApi, Harness, Locking, Login, Negotiated, Watching,
+};
 use std::io::{self, SeekFrom};
 use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -110,7 +113,7 @@ impl Harness for Smol {
     fn read_file(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut f = s.open(&path, OpenOptions::new().read(true)).await?;
             let mut v = Vec::new();
             f.read_to_end(&mut v).await?;
             f.close().await?;
@@ -130,7 +133,7 @@ impl Harness for Smol {
     ) -> BoxFut<'static, io::Result<Vec<u8>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let mut f = s.open(&path, OpenOptions::read()).await?;
+            let mut f = s.open(&path, OpenOptions::new().read(true)).await?;
             let pos = if offset < 0 {
                 SeekFrom::End(offset)
             } else {
@@ -214,7 +217,12 @@ impl Harness for Smol {
     fn create_new(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<()>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let f = s.open(&path, OpenOptions::create_new()).await?;
+            let f = s
+                .open(
+                    &path,
+                    OpenOptions::new().read(true).write(true).create_new(true),
+                )
+                .await?;
             f.close().await
         })
     }
@@ -271,7 +279,8 @@ impl Harness for Smol {
     ) -> BoxFut<'static, io::Result<Box<dyn Send>>> {
         let (s, path) = (s.clone(), path.to_string());
         Box::pin(async move {
-            let opts = OpenOptions::read()
+            let opts = OpenOptions::new()
+                .read(true)
                 .with_share_access(share_access)
                 .with_lease(false)
                 .with_durable(false);
@@ -292,5 +301,150 @@ impl Watching for SmolWatch {
                 Some(Err(io::ErrorKind::TimedOut.into()))
             },
         ))
+    }
+}
+
+impl FileApi for Smol {
+    fn open_write(
+        &self,
+        s: &Share,
+        path: &str,
+        options: OpenOptions,
+        data: Vec<u8>,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut f = s.open(&path, options).await?;
+            f.write_all(&data).await?;
+            f.close().await
+        })
+    }
+    fn stat(
+        &self,
+        s: &Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<smb_core::driver::Metadata>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.metadata(&path).await })
+    }
+    fn list_matching(
+        &self,
+        s: &Share,
+        path: &str,
+        pattern: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::client::DirEntry>>> {
+        let (s, path, pattern) = (s.clone(), path.to_string(), pattern.to_string());
+        Box::pin(async move {
+            let mut list = s.read_dir_matching(&path, &pattern);
+            let mut out = Vec::new();
+            while let Some(e) = list.next_entry().await? {
+                out.push(e);
+            }
+            Ok(out)
+        })
+    }
+    fn set_attributes(
+        &self,
+        s: &Share,
+        path: &str,
+        attributes: u32,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.set_attributes(&path, attributes).await })
+    }
+    fn set_permissions(
+        &self,
+        s: &Share,
+        path: &str,
+        readonly: bool,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut p = s.metadata(&path).await?.permissions();
+            p.set_readonly(readonly);
+            s.set_permissions(&path, p).await
+        })
+    }
+    fn walk(
+        &self,
+        s: &Share,
+        path: &str,
+        max_depth: Option<usize>,
+    ) -> BoxFut<'static, io::Result<Vec<io::Result<smb_core::driver::WalkEntry>>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let mut w = s.walk(&path);
+            if let Some(d) = max_depth {
+                w = w.max_depth(d);
+            }
+            let mut out = Vec::new();
+            while let Some(i) = w.next_entry().await {
+                out.push(i);
+            }
+            Ok(out)
+        })
+    }
+    fn streams(
+        &self,
+        s: &Share,
+        path: &str,
+    ) -> BoxFut<'static, io::Result<Vec<smb_core::wire::fscc::FileStreamEntry>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move { s.streams(&path).await })
+    }
+    fn open_locking(&self, s: &Share, path: &str) -> BoxFut<'static, io::Result<Arc<dyn Locking>>> {
+        let (s, path) = (s.clone(), path.to_string());
+        Box::pin(async move {
+            let opts = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .with_lease(false)
+                .with_durable(false);
+            let f = s.open(&path, opts).await?;
+            Ok(Arc::new(Locks(Mutex::new(Some(Arc::new(f))))) as Arc<dyn Locking>)
+        })
+    }
+}
+
+/// A file under lock tests: the lock calls share it; `close` takes it back.
+struct Locks(Mutex<Option<Arc<File>>>);
+
+impl Locks {
+    fn file(&self) -> io::Result<Arc<File>> {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.clone().ok_or_else(|| io::Error::other("closed"))
+    }
+}
+
+impl Locking for Locks {
+    fn lock(
+        &self,
+        offset: u64,
+        len: u64,
+        exclusive: bool,
+        wait: bool,
+    ) -> BoxFut<'static, io::Result<()>> {
+        let f = self.file();
+        Box::pin(async move {
+            let f = f?;
+            match (exclusive, wait) {
+                (true, true) => f.lock(offset, len).await,
+                (false, true) => f.lock_shared(offset, len).await,
+                (true, false) => f.try_lock(offset, len).await,
+                (false, false) => f.try_lock_shared(offset, len).await,
+            }
+        })
+    }
+    fn unlock(&self, offset: u64, len: u64) -> BoxFut<'static, io::Result<()>> {
+        let f = self.file();
+        Box::pin(async move { f?.unlock(offset, len).await })
+    }
+    fn close(&self) -> BoxFut<'static, io::Result<()>> {
+        let f = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Box::pin(async move {
+            let f = f.ok_or_else(|| io::Error::other("closed twice"))?;
+            let f = Arc::try_unwrap(f).map_err(|_| io::Error::other("a lock call in flight"))?;
+            f.close().await
+        })
     }
 }
