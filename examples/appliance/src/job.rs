@@ -293,7 +293,7 @@ impl Job {
                 self.fill_window(client, true, now)
             }
             (Step::CloseWrite, Response::Closed) => {
-                self.open_file(client, Step::OpenRead, OpenOptions::read(), now)
+                self.open_file(client, Step::OpenRead, OpenOptions::new().read(true), now)
             }
             (Step::OpenRead, Response::Created { file, .. }) => {
                 self.start_transfer(client, file, false, now)
