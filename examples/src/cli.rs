@@ -79,6 +79,15 @@ pub struct Global {
     /// Require signed traffic; fail if the server or the logon cannot sign.
     #[arg(long, global = true, help_heading = "Connection")]
     pub sign: bool,
+    /// Do not sign a 3.1.1 session the server merely supports signing on (signed by
+    /// default); traffic is still signed when the server requires it.
+    #[arg(
+        long,
+        global = true,
+        conflicts_with = "sign",
+        help_heading = "Connection"
+    )]
+    pub no_sign: bool,
     /// Require encryption (SMB 3.x, a user logon); fail if the server cannot encrypt.
     #[arg(long, global = true, help_heading = "Connection")]
     pub encrypt: bool,

@@ -99,6 +99,10 @@ pub struct ClientConfig {
     pub max_dialect: Dialect,
     /// Require signed traffic (SecurityMode SIGNING_REQUIRED; refuse unsigned sessions).
     pub require_signing: bool,
+    /// Sign every message of a 3.1.1 session whenever the server supports signing
+    /// (SecurityMode SIGNING_ENABLED), even when neither side requires it. Default on; off
+    /// leaves such sessions unsigned unless signing is required by either side.
+    pub sign_if_supported: bool,
     /// Require encryption; fail rather than fall back to plain traffic.
     pub require_encryption: bool,
     /// Encrypt when the server supports it (3.x), even if it does not require it.
@@ -322,6 +326,7 @@ impl Default for ClientConfig {
             min_dialect: Dialect::Smb202,
             max_dialect: Dialect::Smb311,
             require_signing: false,
+            sign_if_supported: true,
             require_encryption: false,
             request_encryption: false,
             ciphers: alloc::vec![
@@ -424,6 +429,11 @@ impl ClientConfig {
     /// Credit target per channel.
     pub fn with_credit_target(mut self, n: u16) -> Self {
         self.credit_target = n.max(1);
+        self
+    }
+    /// Sign 3.1.1 sessions whenever the server supports it (see `sign_if_supported`).
+    pub fn with_sign_if_supported(mut self, on: bool) -> Self {
+        self.sign_if_supported = on;
         self
     }
     /// Bound of the operation queue.
