@@ -498,6 +498,15 @@ mod tests {
     }
 
     #[test]
+    fn no_sign_opts_out_and_conflicts_with_sign() {
+        let a = Cli::try_parse_from(["smb", "ls", "smb://h/s", "--no-sign"]).unwrap();
+        assert!(a.global.no_sign && !a.global.sign);
+        let b = Cli::try_parse_from(["smb", "ls", "smb://h/s"]).unwrap();
+        assert!(!b.global.no_sign, "signing by default");
+        assert!(Cli::try_parse_from(["smb", "--sign", "--no-sign", "ls", "smb://h/s"]).is_err());
+    }
+
+    #[test]
     fn options_before_or_after_the_command() {
         let a = Cli::try_parse_from(["smb", "--runtime", "smol", "-q", "ls", "smb://h/s"]).unwrap();
         let b = Cli::try_parse_from(["smb", "ls", "smb://h/s", "--runtime", "smol", "-q"]).unwrap();
