@@ -746,4 +746,6 @@ fn requests_in_flight_stay_within_max_in_flight() {
         let r = s.done.remove(&op).expect("completed");
         assert!(matches!(r, Ok(Response::Written { .. })), "{r:?}");
     }
+    // Every answer was counted (the login's, the open's and the ten WRITEs').
+    assert!(s.client.stats().responses_received >= 10);
 }
