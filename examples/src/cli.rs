@@ -79,6 +79,15 @@ pub struct Global {
     /// Require signed traffic; fail if the server or the logon cannot sign.
     #[arg(long, global = true, help_heading = "Connection")]
     pub sign: bool,
+    /// Do not sign a 3.1.1 session the server merely supports signing on (signed by
+    /// default); traffic is still signed when the server requires it.
+    #[arg(
+        long,
+        global = true,
+        conflicts_with = "sign",
+        help_heading = "Connection"
+    )]
+    pub no_sign: bool,
     /// Require encryption (SMB 3.x, a user logon); fail if the server cannot encrypt.
     #[arg(long, global = true, help_heading = "Connection")]
     pub encrypt: bool,
@@ -506,6 +515,15 @@ mod tests {
     #[test]
     fn clap_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_sign_opts_out_and_conflicts_with_sign() {
+        let a = Cli::try_parse_from(["smb", "ls", "smb://h/s", "--no-sign"]).unwrap();
+        assert!(a.global.no_sign && !a.global.sign);
+        let b = Cli::try_parse_from(["smb", "ls", "smb://h/s"]).unwrap();
+        assert!(!b.global.no_sign, "signing by default");
+        assert!(Cli::try_parse_from(["smb", "--sign", "--no-sign", "ls", "smb://h/s"]).is_err());
     }
 
     #[test]

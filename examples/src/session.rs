@@ -85,6 +85,7 @@ impl Session {
         }
         config.crypto_provider = crypto_provider()?;
         config.require_signing = g.sign;
+        config.sign_if_supported = !g.no_sign;
         config.require_encryption = g.encrypt;
         config.request_encryption = g.encrypt;
         if let Some(t) = g.timeout {

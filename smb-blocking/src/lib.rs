@@ -84,6 +84,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use smb_core::client::{ChannelId, CloseReason, Frame, Request, Response};
 use smb_core::driver::EventSink;
+use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
     ShareOps, Submitter,
@@ -165,11 +166,17 @@ fn block_on_until<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F::Out
     }
 }
 
-struct Waiter(oneshot::Sender<Reply>);
+/// The driver's waiter: a one-shot sender, and the operation's share of the backlog gate
+/// (given back when the operation completes).
+struct Waiter(oneshot::Sender<Reply>, Option<Permit>);
 
 impl Completion for Waiter {
     fn complete(self, r: Reply) -> bool {
-        self.0.send(r).is_ok()
+        let Waiter(tx, permit) = self;
+        // The operation's share of the gate goes first, so that a waiting submitter is
+        // admitted as soon as this result is out.
+        drop(permit);
+        tx.send(r).is_ok()
     }
 }
 
@@ -177,6 +184,7 @@ type Tx = mpsc::Sender<Command<Waiter>>;
 
 struct Inner {
     tx: Tx,
+    gate: Arc<Gate>,
 }
 
 impl Drop for Inner {
@@ -201,15 +209,25 @@ impl Future for ReplyFuture {
     }
 }
 
-impl Submitter for Sub {
+impl Handoff for Sub {
     type Reply = ReplyFuture;
-    fn submit(&self, request: Request) -> ReplyFuture {
+    fn hand_over(&self, request: Request, permit: Permit) -> ReplyFuture {
         let (t, r) = oneshot::channel();
+        // If the driver is gone the sender is dropped and the reply reports ShutDown.
         let _ = self.0.tx.send(Command::Submit {
             request,
-            waiter: Waiter(t),
+            waiter: Waiter(t, Some(permit)),
         });
         ReplyFuture(r)
+    }
+}
+
+impl Submitter for Sub {
+    type Reply = Gated<Sub>;
+    /// Over the backlog limits the reply holds the request until earlier operations
+    /// complete (backpressure, see `smb_core::driver::gate`).
+    fn submit(&self, request: Request) -> Gated<Sub> {
+        Gated::submit(self, &self.0.gate, request)
     }
 }
 
@@ -256,6 +274,7 @@ impl Client {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        let gate = Gate::for_config(&config);
         let client = smb_core::client::Client::new(
             config,
             auth,
@@ -278,9 +297,9 @@ impl Client {
         let (t, r) = oneshot::channel();
         let _ = tx.send(Command::Connect {
             addr,
-            waiter: Waiter(t),
+            waiter: Waiter(t, None),
         });
-        let sub = Sub(Arc::new(Inner { tx }));
+        let sub = Sub(Arc::new(Inner { tx, gate }));
         let info = SessionInfo::from_connected(block_on(ReplyFuture(r))?)?;
         Ok(Client { sub, info })
     }
@@ -294,7 +313,10 @@ impl Client {
     /// shows one entry per connection).
     pub fn stats(&self) -> io::Result<StatsSnapshot> {
         let (t, r) = oneshot::channel();
-        let look = move |c: &smb_core::client::Client| drop(t.send(StatsSnapshot::of(c)));
+        let queue = self.sub.0.gate.queued();
+        let look = move |c: &smb_core::client::Client| {
+            drop(t.send(StatsSnapshot::of(c).with_queue(queue)))
+        };
         let _ = self.sub.0.tx.send(Command::Inspect(Box::new(look)));
         block_on(r)
             .map_err(|_| io::Error::new(io::ErrorKind::NotConnected, "the client is shut down"))
@@ -880,6 +902,8 @@ fn connect_channel(
 fn read_frames(mut reader: ChannelReader, mut rd: TcpStream, closing: Arc<AtomicBool>, tx: Tx) {
     let channel = reader.channel();
     loop {
+        // Backpressure: no more reading while the driver has a full budget to handle.
+        block_on(reader.ready());
         let reason = match rd.read(reader.space()) {
             Ok(0) => CloseReason::Eof,
             Ok(n) => {

@@ -458,7 +458,9 @@ fn responses_out_of_order_and_unknown_message_ids() {
 
 #[test]
 fn malformed_response_fails_the_channel_with_a_typed_error() {
-    let mut s = Sim::new(client_config(), ServerConfig::default());
+    // Unsigned: on a signed session the corrupted response would fail its signature first.
+    let config = client_config().with_sign_if_supported(false);
+    let mut s = Sim::new(config, ServerConfig::default());
     s.login();
     let tree = s.tree();
     let f = s.open(tree, "m.bin", OpenOptions::create_truncate());
@@ -702,4 +704,48 @@ fn requests_before_login_wait_for_the_session() {
         .position(|c| *c == Command::TreeConnect)
         .unwrap();
     assert!(pos_ss < pos_tc);
+}
+
+/// Backpressure in the send path: with `max_in_flight` 3, ten WRITEs submitted at once put
+/// at most 3 requests on the wire while the server holds its answers; the rest wait in
+/// the queue (credits would allow them) and go out as answers come back, and all complete.
+#[test]
+fn requests_in_flight_stay_within_max_in_flight() {
+    const LIMIT: usize = 3;
+    let config = client_config().with_backlog_limits(256 << 20, LIMIT, 64 << 20);
+    let mut s = Sim::new(config, ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    let f = s.open(tree, "q.bin", OpenOptions::create_truncate());
+    s.server.hold = true;
+    let ops: Vec<OpId> = (0..10u64)
+        .map(|i| {
+            let data = Bytes::from_static(b"0123456789");
+            let w = Request::Write {
+                file: f,
+                offset: i * 10,
+                data,
+            };
+            s.client.submit(w, s.now).unwrap()
+        })
+        .collect();
+    s.run();
+    let on_wire = s.server.held.len();
+    assert!(
+        (1..=LIMIT).contains(&on_wire),
+        "{on_wire} requests on the wire"
+    );
+    for c in s.client.channel_stats() {
+        assert!(c.in_flight <= LIMIT, "{c:?}");
+    }
+    s.server.hold = false;
+    let held = std::mem::take(&mut s.server.held);
+    s.server.outbox.extend(held);
+    s.run();
+    for op in ops {
+        let r = s.done.remove(&op).expect("completed");
+        assert!(matches!(r, Ok(Response::Written { .. })), "{r:?}");
+    }
+    // Every answer was counted (the login's, the open's and the ten WRITEs').
+    assert!(s.client.stats().responses_received >= 10);
 }

@@ -833,7 +833,7 @@ fn change_notify_pending_then_completes() {
         fin,
         body(&ChangeNotifyResponse { buffer: &buf }),
         false,
-        false,
+        true, // the request was signed (3.1.1 signs by default)
     );
     s.run();
     match s.done.remove(&op).unwrap().unwrap() {
@@ -856,7 +856,7 @@ fn notify_enum_dir_in_an_error_body_is_an_empty_answer() {
     let req = held.lock().unwrap().take().unwrap();
     let mut fin = reply(&req, NtStatus::NOTIFY_ENUM_DIR);
     fin.id = HeaderId::Async { async_id: 0x77 };
-    s.server.send(fin, error_body(), false, false);
+    s.server.send(fin, error_body(), false, true);
     s.run();
     match s.done.remove(&op).unwrap() {
         Ok(Response::Notify { data, status }) => {

@@ -779,6 +779,15 @@ fn answer_once(s: &mut Sim, command: Command, status: NtStatus) {
     }));
 }
 
+/// SESSION_SETUP requests on the live session `sid` (re-authentications).
+fn reauths(s: &Sim, sid: u64) -> usize {
+    s.server
+        .log
+        .iter()
+        .filter(|(_, h)| h.command == Command::SessionSetup && h.session_id == sid)
+        .count()
+}
+
 /// STATUS_NETWORK_SESSION_EXPIRED: re-authenticate in place (same SessionId, opens kept),
 /// then the request goes again.
 #[test]
@@ -793,15 +802,40 @@ fn an_expired_session_is_reauthenticated_in_place() {
     });
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(s.server.session_id, sid, "same session");
-    let reauth = s
-        .server
-        .log
-        .iter()
-        .filter(|(_, h)| h.command == Command::SessionSetup && h.session_id == sid)
-        .count();
-    assert!(reauth >= 1, "a re-authentication on the live session");
+    assert!(
+        reauths(&s, sid) >= 1,
+        "a re-authentication on the live session"
+    );
     assert_eq!(s.server.reclaimed, 0, "opens kept, nothing to reclaim");
     assert_eq!(s.connects.len(), 1, "no new connection");
+}
+
+/// On a signed session (3.1.1 signs by default) servers send STATUS_NETWORK_SESSION_EXPIRED
+/// unsigned, as Samba does: it still leads to a re-authentication (whose answer is verified)
+/// and the request going again, rather than an integrity error.
+#[test]
+fn an_unsigned_session_expired_on_a_signed_session_reauthenticates() {
+    let (mut s, _t, files) = setup(1, 100);
+    let sid = s.server.session_id;
+    answer_once(&mut s, Command::Read, NtStatus::NETWORK_SESSION_EXPIRED);
+    s.server.forge = Some(Box::new(|h, _| {
+        if h.status == NtStatus::NETWORK_SESSION_EXPIRED {
+            Forge::Plain
+        } else {
+            Forge::Normal
+        }
+    }));
+    let r = s.op(Request::Read {
+        file: files[0],
+        offset: 0,
+        len: 100,
+    });
+    assert!(r.is_ok(), "{r:?}");
+    assert!(s.server.signed_requests > 0, "the session signs");
+    assert!(
+        reauths(&s, sid) >= 1,
+        "a re-authentication on the live session"
+    );
 }
 
 /// STATUS_USER_SESSION_DELETED: a new session on the same connection; trees and durable

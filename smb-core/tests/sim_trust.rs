@@ -913,3 +913,38 @@ fn pipe_reads_are_one_message() {
         reads.lock().unwrap()
     );
 }
+
+/// 3.1.1 signs whenever the server supports signing, even when neither side requires it
+/// (`sign_if_supported`, default on; [MS-SMB2] 3.2.5.3.1 leaves Session.SigningRequired to
+/// the client then); the opt-out and dialects below 3.1.1 stay unsigned but for the one
+/// request the spec always signs (3.1.1 TREE_CONNECT; 3.0.x FSCTL_VALIDATE_NEGOTIATE_INFO,
+/// 3.2.5.5).
+#[test]
+fn signs_by_default_on_311_when_the_server_only_enables_signing() {
+    for (dialect, sign_if_supported, signed) in [
+        (Dialect::Smb311, true, true),
+        (Dialect::Smb311, false, false),
+        (Dialect::Smb302, true, false),
+    ] {
+        let config = client_config().with_sign_if_supported(sign_if_supported);
+        let server = ServerConfig {
+            dialect,
+            ..ServerConfig::default()
+        };
+        let mut s = Sim::new(config, server);
+        match s.login() {
+            Response::Connected { signing, .. } => assert_eq!(signing, signed, "{dialect:?}"),
+            r => panic!("{r:?}"),
+        }
+        let tree = s.tree();
+        let f = s.open(tree, "d.bin", OpenOptions::create_truncate());
+        s.op(Request::Flush { file: f }).unwrap();
+        // The server counted the signed requests it received (and verified them).
+        if signed {
+            assert!(s.server.signed_requests >= 3, "{dialect:?}");
+            assert_eq!(s.server.bad_client_signatures, 0);
+        } else {
+            assert_eq!(s.server.signed_requests, 1, "{dialect:?}");
+        }
+    }
+}

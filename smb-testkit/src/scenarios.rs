@@ -40,7 +40,9 @@ pub use multichannel::{
 };
 mod shares;
 mod std_api;
+mod signing;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
+pub use signing::signing_by_default_on_311;
 pub use smb_core::wire::srvsvc::ShareInfo;
 pub use std_api::{
     FileApi, Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
@@ -1556,7 +1558,8 @@ pub async fn error_kinds<H: Harness>(h: H) {
 macro_rules! scenario_tests {
     ($harness:expr) => {
         $crate::scenario_tests!(@each $harness;
-            login_each_dialect, signing_required, encryption_required_each_cipher,
+            login_each_dialect, signing_required, signing_by_default_on_311,
+            encryption_required_each_cipher,
             wrong_password, unknown_share, big_file_round_trip, seek_and_partial_reads,
             list_5000, namespace_ops, concurrent_readers_writers, share_modes,
             guest_and_anonymous, server_requires_signing, dropped_file_closes,

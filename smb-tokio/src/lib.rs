@@ -82,6 +82,7 @@
 use bytes::Bytes;
 use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
+use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
     ShareOps, Submitter,
@@ -127,11 +128,17 @@ pub use smb_core::wire::fscc::FileStreamEntry;
 type Reply = Result<Response, OpError>;
 
 /// The driver's waiter: a one-shot sender.
-struct Waiter(oneshot::Sender<Reply>);
+/// The driver's waiter: a one-shot sender, and the operation's share of the backlog gate
+/// (given back when the operation completes).
+struct Waiter(oneshot::Sender<Reply>, Option<Permit>);
 
 impl Completion for Waiter {
     fn complete(self, r: Reply) -> bool {
-        self.0.send(r).is_ok()
+        let Waiter(tx, permit) = self;
+        // The operation's share of the gate goes first, so that a waiting submitter is
+        // admitted as soon as this result is out.
+        drop(permit);
+        tx.send(r).is_ok()
     }
 }
 
@@ -139,6 +146,7 @@ type Tx = mpsc::UnboundedSender<Command<Waiter>>;
 
 struct Inner {
     tx: Tx,
+    gate: Arc<Gate>,
 }
 
 impl Drop for Inner {
@@ -163,16 +171,25 @@ impl Future for ReplyFuture {
     }
 }
 
-impl Submitter for Sub {
+impl Handoff for Sub {
     type Reply = ReplyFuture;
-    fn submit(&self, request: Request) -> ReplyFuture {
+    fn hand_over(&self, request: Request, permit: Permit) -> ReplyFuture {
         let (t, r) = oneshot::channel();
         // If the driver is gone the sender is dropped and the reply reports ShutDown.
         let _ = self.0.tx.send(Command::Submit {
             request,
-            waiter: Waiter(t),
+            waiter: Waiter(t, Some(permit)),
         });
         ReplyFuture(r)
+    }
+}
+
+impl Submitter for Sub {
+    type Reply = Gated<Sub>;
+    /// Over the backlog limits the reply holds the request until earlier operations
+    /// complete (backpressure, see `smb_core::driver::gate`).
+    fn submit(&self, request: Request) -> Gated<Sub> {
+        Gated::submit(self, &self.0.gate, request)
     }
 }
 
@@ -246,6 +263,7 @@ impl Client {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        let gate = Gate::for_config(&config);
         let client = smb_core::client::Client::new(
             config,
             auth,
@@ -262,9 +280,9 @@ impl Client {
         let (t, r) = oneshot::channel();
         let _ = tx.send(Command::Connect {
             addr,
-            waiter: Waiter(t),
+            waiter: Waiter(t, None),
         });
-        let sub = Sub(Arc::new(Inner { tx }));
+        let sub = Sub(Arc::new(Inner { tx, gate }));
         let info = SessionInfo::from_connected(ReplyFuture(r).await?)?;
         Ok(Client { sub, info })
     }
@@ -278,7 +296,10 @@ impl Client {
     /// shows one entry per connection).
     pub async fn stats(&self) -> io::Result<StatsSnapshot> {
         let (t, r) = oneshot::channel();
-        let look = move |c: &smb_core::client::Client| drop(t.send(StatsSnapshot::of(c)));
+        let queue = self.sub.0.gate.queued();
+        let look = move |c: &smb_core::client::Client| {
+            drop(t.send(StatsSnapshot::of(c).with_queue(queue)))
+        };
         let _ = self.sub.0.tx.send(Command::Inspect(Box::new(look)));
         r.await
             .map_err(|_| io::Error::new(io::ErrorKind::NotConnected, "the client is shut down"))
@@ -842,6 +863,11 @@ async fn read_frames(
 ) {
     let channel = reader.channel();
     loop {
+        // Backpressure: no more reading while the driver has a full budget to handle.
+        tokio::select! {
+            _ = reader.ready() => {}
+            _ = &mut close => return,
+        }
         let r = tokio::select! {
             r = rd.read(reader.space()) => r,
             _ = &mut close => return,

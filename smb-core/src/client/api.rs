@@ -100,6 +100,10 @@ pub struct ClientConfig {
     pub max_dialect: Dialect,
     /// Require signed traffic (SecurityMode SIGNING_REQUIRED; refuse unsigned sessions).
     pub require_signing: bool,
+    /// Sign every message of a 3.1.1 session whenever the server supports signing
+    /// (SecurityMode SIGNING_ENABLED), even when neither side requires it. Default on; off
+    /// leaves such sessions unsigned unless signing is required by either side.
+    pub sign_if_supported: bool,
     /// Require encryption; fail rather than fall back to plain traffic.
     pub require_encryption: bool,
     /// Encrypt when the server supports it (3.x), even if it does not require it.
@@ -125,6 +129,15 @@ pub struct ClientConfig {
     pub credit_target: u16,
     /// Bound of the queue of operations not yet completed; `submit` answers `Busy` beyond it.
     pub max_queued_ops: usize,
+    /// Bound of the request payload bytes (WRITE data, IOCTL input) held by operations not
+    /// yet completed; a submitter over it (or over `max_queued_ops`) waits. Default 256 MiB.
+    pub max_buffered_bytes: usize,
+    /// Requests in flight (sent, unanswered) per connection; more wait in the queue even
+    /// when credits allow them. Default 512.
+    pub max_in_flight: usize,
+    /// Bytes a connection's reader hands the driver before the driver has handled them; the
+    /// reader stops reading the socket at this bound. Default 64 MiB.
+    pub max_unconsumed_bytes: usize,
     /// Ask for durable handles (v2) on CREATE by default when the server supports them.
     pub request_durable: bool,
     /// Ask for leases (v2) on CREATE by default when the server supports them.
@@ -314,6 +327,7 @@ impl Default for ClientConfig {
             min_dialect: Dialect::Smb202,
             max_dialect: Dialect::Smb311,
             require_signing: false,
+            sign_if_supported: true,
             require_encryption: false,
             request_encryption: false,
             ciphers: alloc::vec![
@@ -336,6 +350,9 @@ impl Default for ClientConfig {
             max_io_size: 1 << 20,
             credit_target: 512,
             max_queued_ops: 4096,
+            max_buffered_bytes: 256 << 20,
+            max_in_flight: 512,
+            max_unconsumed_bytes: 64 << 20,
             request_durable: true,
             request_leases: true,
             max_frame_len: (8 << 20) + 4096,
@@ -415,9 +432,28 @@ impl ClientConfig {
         self.credit_target = n.max(1);
         self
     }
+    /// Sign 3.1.1 sessions whenever the server supports it (see `sign_if_supported`).
+    pub fn with_sign_if_supported(mut self, on: bool) -> Self {
+        self.sign_if_supported = on;
+        self
+    }
     /// Bound of the operation queue.
     pub fn with_max_queued_ops(mut self, n: usize) -> Self {
         self.max_queued_ops = n.max(1);
+        self
+    }
+
+    /// Backpressure limits: bytes of request payload queued, requests in flight per
+    /// connection and bytes received but not handled yet (each at least 1).
+    pub fn with_backlog_limits(
+        mut self,
+        bytes: usize,
+        in_flight: usize,
+        unconsumed: usize,
+    ) -> Self {
+        self.max_buffered_bytes = bytes.max(1);
+        self.max_in_flight = in_flight.max(1);
+        self.max_unconsumed_bytes = unconsumed.max(1);
         self
     }
     /// Durable handle v2 by default.

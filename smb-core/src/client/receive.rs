@@ -280,6 +280,11 @@ impl Client {
             Expect::Signed if encrypted => {}
             Expect::Signed if signed => self.verify(ch, &msg, hdr.command)?,
             Expect::Signed if interim => {}
+            // Servers answer STATUS_NETWORK_SESSION_EXPIRED unsigned (the session's key has
+            // expired; Samba does, so a signed 3.1.1 session would fail at every expiry). Its
+            // only effect is a re-authentication, whose final response is verified, and the
+            // request going out again: nothing from this response reaches the caller.
+            Expect::Signed if hdr.status == NtStatus::NETWORK_SESSION_EXPIRED => {}
             Expect::Signed => return Err(ChannelError::Unsigned(hdr.command)),
             // The SESSION_SETUP exchange is verified once its keys exist (establish).
             Expect::Nothing if signed && !encrypted && hdr.command != Command::SessionSetup => {

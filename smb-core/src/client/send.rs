@@ -174,6 +174,12 @@ impl Client {
         if c.credits.available() < total {
             return Err(SendBlock::Credits);
         }
+        // Backpressure: at most `max_in_flight` unanswered requests per connection (a
+        // frame is always allowed on an idle one); the rest wait in the queue and go out as
+        // answers come back, like requests waiting for credits ([MS-SMB2] 3.2.4.1.5).
+        if !c.pending.is_empty() && c.pending.len() + msgs.len() > self.config.max_in_flight {
+            return Err(SendBlock::Credits);
+        }
         let preauth_311 = c.neg.as_ref().is_none_or(|n| n.dialect == Dialect::Smb311);
         for ((m, charge), expect) in msgs.iter_mut().zip(charges.iter()).zip(expects) {
             let Some(res) = c.credits.reserve(*charge) else {

@@ -337,6 +337,12 @@ impl Client {
         if (server_encrypts || self.config.require_encryption) && !can_encrypt {
             return Err(SessionError::EncryptionUnavailable.into());
         }
+        // Sign a 3.1.1 session whenever the server enables signing ([MS-SMB2] 3.2.5.3.1
+        // leaves Session.SigningRequired to the client when the server only enables it;
+        // `sign_if_supported`, default on). Encrypted messages are still not signed.
+        let sign_by_default = self.config.sign_if_supported
+            && dialect == 0x0311
+            && neg.security_mode & SecurityMode::SIGNING_ENABLED != 0;
         let mut salt = [0u8; 4];
         self.rng.fill_bytes(&mut salt);
         self.session.security = Some(Security {
@@ -344,7 +350,7 @@ impl Client {
             encryptor,
             decryptor,
             nonces: NonceSequence::new(salt),
-            signing_required: server_requires || self.config.require_signing,
+            signing_required: server_requires || self.config.require_signing || sign_by_default,
             encrypt_all: want_encrypt && can_encrypt,
         });
         Ok(())

@@ -26,6 +26,8 @@ mod dir;
 mod file;
 mod fs;
 #[cfg(feature = "std")]
+pub mod gate;
+#[cfg(feature = "std")]
 mod io_error;
 mod meta;
 mod ops;
@@ -112,6 +114,10 @@ pub enum Command<C> {
         channel: ChannelId,
         /// The frame.
         frame: BytesMut,
+        /// The frame's share of the reader's budget (see [`ChannelReader::ready`]), given
+        /// back once the driver has handled it.
+        #[cfg(feature = "std")]
+        permit: Option<gate::Permit>,
     },
     /// The byte stream of `channel` could not be cut into frames; the channel is failed.
     FramingError {
@@ -146,6 +152,11 @@ pub struct StatsSnapshot {
     pub stats: crate::client::Stats,
     /// Every channel now (state, bytes, credits, requests in flight).
     pub channels: Vec<crate::client::ChannelStats>,
+    /// Operations admitted by the adapter's gate (module `gate`) and not completed yet;
+    /// those still waiting for admission are not counted.
+    pub queued_ops: usize,
+    /// Request payload bytes those operations hold.
+    pub queued_bytes: usize,
 }
 
 impl StatsSnapshot {
@@ -154,7 +165,16 @@ impl StatsSnapshot {
         StatsSnapshot {
             stats: client.stats(),
             channels: client.channel_stats(),
+            queued_ops: 0,
+            queued_bytes: 0,
         }
+    }
+
+    /// With the queue depth `(ops, bytes)` of the adapter's gate (`Gate::queued`).
+    pub fn with_queue(mut self, (ops, bytes): (usize, usize)) -> Self {
+        self.queued_ops = ops;
+        self.queued_bytes = bytes;
+        self
     }
 
     /// Channels that are usable now (Good).
@@ -185,7 +205,9 @@ impl<C> fmt::Debug for Command<C> {
             Command::Connect { addr, .. } => write!(f, "Connect({})", addr.0),
             Command::Submit { request, .. } => write!(f, "Submit({})", request_name(request)),
             Command::Connected { channel } => write!(f, "Connected({channel:?})"),
-            Command::Frame { channel, frame } => write!(f, "Frame({channel:?}, {})", frame.len()),
+            Command::Frame { channel, frame, .. } => {
+                write!(f, "Frame({channel:?}, {})", frame.len())
+            }
             Command::FramingError { channel, error } => {
                 write!(f, "FramingError({channel:?}, {error})")
             }
@@ -285,6 +307,9 @@ pub const READ_CHUNK: usize = 256 * 1024;
 pub struct ChannelReader {
     channel: ChannelId,
     frames: FrameReader,
+    /// Bytes handed to the driver and not handled yet (`None`: unbounded).
+    #[cfg(feature = "std")]
+    budget: Option<alloc::sync::Arc<gate::Gate>>,
 }
 
 impl ChannelReader {
@@ -299,7 +324,36 @@ impl ChannelReader {
         ChannelReader {
             channel,
             frames: FrameReader::new(max_len),
+            #[cfg(feature = "std")]
+            budget: None,
         }
+    }
+
+    /// Bound the bytes handed to the driver and not handled yet to `max_bytes`: past it
+    /// [`ChannelReader::ready`] waits, so the adapter stops reading the socket (TCP flow
+    /// control then slows the server) instead of queueing frames without bound.
+    #[cfg(feature = "std")]
+    pub fn with_budget(mut self, max_bytes: usize) -> Self {
+        self.budget = Some(gate::Gate::new(usize::MAX, max_bytes));
+        self
+    }
+
+    /// Ready when the socket may be read again: the frames handed to the driver and not yet
+    /// handled hold less than the budget. Await it before every read (blocking adapters
+    /// block on it).
+    #[cfg(feature = "std")]
+    pub fn ready(&self) -> impl Future<Output = ()> + Send + 'static {
+        let budget = self.budget.clone();
+        core::future::poll_fn(move |cx| match &budget {
+            Some(g) => g.poll_room(cx),
+            None => core::task::Poll::Ready(()),
+        })
+    }
+
+    /// Bytes handed to the driver and not handled yet.
+    #[cfg(feature = "std")]
+    pub fn unconsumed(&self) -> usize {
+        self.budget.as_ref().map_or(0, |g| g.queued().1)
     }
 
     /// The channel this reader belongs to.
@@ -322,7 +376,15 @@ impl ChannelReader {
             let channel = self.channel;
             match self.frames.next_frame_mut() {
                 Ok(Some(frame)) => {
-                    if !send(Command::Frame { channel, frame }) {
+                    #[cfg(feature = "std")]
+                    let permit = self.budget.as_ref().map(|g| g.force(frame.len()));
+                    let cmd = Command::Frame {
+                        channel,
+                        frame,
+                        #[cfg(feature = "std")]
+                        permit,
+                    };
+                    if !send(cmd) {
                         return false;
                     }
                 }
@@ -434,7 +496,10 @@ impl<C: Completion> Driver<C> {
                 }
             }
             Command::Connected { channel } => self.client.handle_connected(channel, now),
-            Command::Frame { channel, frame } => self.client.handle_frame(channel, frame, now),
+            Command::Frame { channel, frame, .. } => {
+                // The permit (if any) is dropped after the frame was handled.
+                self.client.handle_frame(channel, frame, now)
+            }
             Command::FramingError { channel, error } => {
                 self.client.handle_framing_error(channel, error, now)
             }
@@ -513,8 +578,10 @@ impl<C: Completion> Driver<C> {
                     return Some(Action::Transmit { channel, frame });
                 }
                 Output::Connect { channel, addr } => {
-                    let reader =
-                        ChannelReader::with_limit(channel, self.client.config().max_frame_len);
+                    let config = self.client.config();
+                    let reader = ChannelReader::with_limit(channel, config.max_frame_len);
+                    #[cfg(feature = "std")]
+                    let reader = reader.with_budget(config.max_unconsumed_bytes);
                     return Some(Action::Connect {
                         channel,
                         addr,

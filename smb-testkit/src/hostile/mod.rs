@@ -19,11 +19,13 @@
 //! # let _ = target;
 //! ```
 
+mod backlog_cases;
 mod cases;
 mod rpc_cases;
 mod server;
 pub mod suite;
 
+pub use backlog_cases::*;
 pub use cases::*;
 pub use rpc_cases::*;
 pub use server::{
@@ -192,7 +194,16 @@ pub trait Script: Send {
     /// Called for each request (each message of a compound on its own). An empty list
     /// answers nothing.
     fn on_request(&mut self, conn: &mut Conn, req: &Request) -> Vec<Step>;
+    /// Called when nothing arrived for [`IDLE_TICK`]: e.g. to answer requests held back
+    /// earlier ([`Step::Frame`] of [`Conn::finish`]). Default: nothing.
+    fn on_idle(&mut self, _conn: &mut Conn) -> Vec<Step> {
+        Vec::new()
+    }
 }
+
+/// How long the server waits for a request before asking the script's
+/// [`Script::on_idle`].
+pub const IDLE_TICK: Duration = Duration::from_millis(20);
 
 impl<F: FnMut(&mut Conn, &Request) -> Vec<Step> + Send> Script for F {
     fn on_request(&mut self, conn: &mut Conn, req: &Request) -> Vec<Step> {
@@ -319,13 +330,27 @@ fn serve(mut sock: TcpStream, shared: Arc<Shared>) {
     if let Flow::Stop = out.run(&mut sock, &mut conn, &shared, steps, None) {
         return finish(sock);
     }
+    let _ = sock.set_read_timeout(Some(IDLE_TICK));
     let mut reader = FrameReader::new(MAX_FRAME_LEN);
     let mut buf = vec![0u8; 64 * 1024];
     let mut index = 0u64;
     loop {
         let n = match sock.read(&mut buf) {
-            Ok(0) | Err(_) => return finish(sock),
+            Ok(0) => return finish(sock),
             Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                let steps = lock(&shared.script).on_idle(&mut conn);
+                if let Flow::Stop = out.run(&mut sock, &mut conn, &shared, steps, None) {
+                    return finish(sock);
+                }
+                continue;
+            }
+            Err(_) => return finish(sock),
         };
         reader.push(&buf[..n]);
         loop {
@@ -477,7 +502,14 @@ fn raw_step(sock: &mut TcpStream, shared: &Shared, step: Step) -> io::Result<boo
             let mut sink = [0u8; 16 * 1024];
             while !shared.stop.load(Ordering::SeqCst) {
                 match sock.read(&mut sink) {
-                    Ok(0) | Err(_) => break,
+                    Ok(0) => break,
+                    // The idle tick's read timeout: keep hanging.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
                     Ok(_) => {}
                 }
             }

@@ -259,6 +259,9 @@ impl<S: Script> Script for Limited<S> {
         }
         self.inner.on_request(conn, req)
     }
+    fn on_idle(&mut self, conn: &mut Conn) -> Vec<Step> {
+        self.inner.on_idle(conn)
+    }
 }
 
 /// The bounds every case keeps, whatever its result.
