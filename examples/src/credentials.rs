@@ -229,10 +229,13 @@ fn read_password_no_echo(prompt: &str) -> io::Result<Secret> {
     let mut quiet = saved.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
     quiet.local_modes.insert(LocalModes::ECHONL);
+    // Echo off (dropping anything typed before the prompt) first, then the prompt: in the
+    // other order a password typed as soon as the prompt shows can be flushed away, and the
+    // read then waits forever (a loaded CI machine did exactly that).
+    tcsetattr(&stdin, OptionalActions::Flush, &quiet)?;
     let mut err = io::stderr();
     let _ = write!(err, "{prompt}");
     let _ = err.flush();
-    tcsetattr(&stdin, OptionalActions::Flush, &quiet)?;
     // Echo comes back when this returns, and also if Ctrl-C ends the process meanwhile
     // (which it does at once while the prompt waits: see `interrupt`).
     let _restore = crate::interrupt::ExitHook::new(move || {

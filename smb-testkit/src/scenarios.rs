@@ -39,8 +39,8 @@ pub use multichannel::{
     multichannel_falls_back_to_one_channel, multichannel_transitions_are_the_same_on_every_runtime,
 };
 mod shares;
-mod std_api;
 mod signing;
+mod std_api;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use signing::signing_by_default_on_311;
 pub use smb_core::wire::srvsvc::ShareInfo;

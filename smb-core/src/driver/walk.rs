@@ -37,7 +37,7 @@ impl fmt::Display for WalkError {
     }
 }
 
-/// Every entry under a directory, see the [module docs](self).
+/// Every entry under a directory (see the module docs of `smb_core::driver::walk`).
 pub struct Walk<S: Submitter> {
     sub: S,
     tree: TreeId,
