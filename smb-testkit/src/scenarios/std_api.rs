@@ -67,7 +67,7 @@ pub trait FileApi: Harness {
     ) -> BoxFut<'static, io::Result<Arc<dyn Locking>>>;
 }
 
-/// An open file under lock tests ([`Harness::open_locking`]).
+/// An open file under lock tests ([`FileApi::open_locking`]).
 pub trait Locking: Send + Sync {
     /// `File::lock` / `lock_shared` (`wait`) or `try_lock` / `try_lock_shared`.
     fn lock(
