@@ -14,7 +14,6 @@ use smb_core::client::{
     Client, Dialect, FileHandle, OpError, OpId, OpenOptions, Request, Response, TreeId,
 };
 use smb_core::time::Instant;
-use smb_core::wire::status::NtStatus;
 
 /// FileIdBothDirectoryInformation ([MS-FSCC] 2.4.17).
 const CLASS_ID_BOTH: u8 = 0x25;
@@ -218,13 +217,6 @@ impl Job {
         result: Result<Response, OpError>,
         now: Instant,
     ) -> Result<(), JobError> {
-        // The listing ends with STATUS_NO_MORE_FILES ([MS-SMB2] 3.3.5.18): not an error.
-        if let (Step::List, Err(e)) = (step, &result)
-            && e.status == Some(NtStatus::NO_MORE_FILES)
-        {
-            let file = self.file()?;
-            return self.submit(client, Step::CloseDir, Request::Close { file }, now);
-        }
         let r = result.map_err(|error| JobError::Op {
             step: step.name(),
             error,
@@ -260,7 +252,8 @@ impl Job {
             }
             (Step::List, Response::Directory { entries, .. }) => {
                 if entries.is_empty() {
-                    // The engine reports the end of a listing as an empty page too.
+                    // The engine reports STATUS_NO_MORE_FILES ([MS-SMB2] 3.3.5.18) as an empty
+                    // page, not an error: the listing is over.
                     let file = self.file()?;
                     return self.submit(client, Step::CloseDir, Request::Close { file }, now);
                 }

@@ -4,6 +4,7 @@
 
 use super::Metadata;
 use crate::client::{DirEntry, file_attributes};
+#[cfg(feature = "std")]
 use crate::time::FileTime;
 
 /// What kind of object an entry is (like `std::fs::FileType`), from its FILE_ATTRIBUTE_*
