@@ -20,17 +20,8 @@ use std::hint::black_box;
 
 /// Message sizes: a small metadata answer, a 64 KiB piece and a 1 MiB READ/WRITE.
 const SIZES: [usize; 3] = [256, 64 << 10, 1 << 20];
-const SIGNING: [SigningAlgorithm; 3] = [
-    SigningAlgorithm::AesGmac,
-    SigningAlgorithm::AesCmac,
-    SigningAlgorithm::HmacSha256,
-];
-const CIPHERS: [CipherId; 4] = [
-    CipherId::Aes128Gcm,
-    CipherId::Aes256Gcm,
-    CipherId::Aes128Ccm,
-    CipherId::Aes256Ccm,
-];
+const SIGNING: [SigningAlgorithm; 3] = SigningAlgorithm::ALL;
+const CIPHERS: [CipherId; 4] = CipherId::ALL;
 
 fn providers() -> Vec<(&'static str, &'static dyn CryptoProvider)> {
     #[allow(unused_mut)]

@@ -98,23 +98,20 @@ async fn run() -> Res<()> {
                 .filter(|e| !e.is_directory && e.name != "." && e.name != "..")
                 .map(|e| e.name)
                 .collect();
-            let conn = client.connection().clone();
             let count = names.len();
-            stream::iter(names)
-                .map(|name| {
-                    let (tree, mut conn, local, dir) =
-                        (tree.clone(), conn.clone(), local.clone(), dir.clone());
-                    async move {
-                        let data = tree
-                            .read_file_compound(&mut conn, &format!("{dir}/{name}"))
-                            .await?;
-                        tokio::fs::write(local.join(&name), data).await?;
-                        Res::Ok(())
-                    }
-                })
-                .buffer_unordered(IN_FLIGHT)
-                .try_collect::<()>()
-                .await?;
+            let conn = client.connection().clone();
+            in_flight(names, |name| {
+                let (tree, mut conn, local, dir) =
+                    (tree.clone(), conn.clone(), local.clone(), dir.clone());
+                async move {
+                    let data = tree
+                        .read_file_compound(&mut conn, &format!("{dir}/{name}"))
+                        .await?;
+                    tokio::fs::write(local.join(&name), data).await?;
+                    Ok(())
+                }
+            })
+            .await?;
             eprintln!("mget {dir}: {count} files");
         }
         "mput" => {
@@ -127,28 +124,38 @@ async fn run() -> Res<()> {
                     names.push(e.file_name().to_string_lossy().into_owned());
                 }
             }
-            let conn = client.connection().clone();
             let count = names.len();
-            stream::iter(names)
-                .map(|name| {
-                    let (tree, mut conn, local, dir) =
-                        (tree.clone(), conn.clone(), local.clone(), dir.clone());
-                    async move {
-                        let data = tokio::fs::read(local.join(&name)).await?;
-                        tree.write_file_compound(&mut conn, &format!("{dir}/{name}"), &data)
-                            .await?;
-                        Res::Ok(())
-                    }
-                })
-                .buffer_unordered(IN_FLIGHT)
-                .try_collect::<()>()
-                .await?;
+            let conn = client.connection().clone();
+            in_flight(names, |name| {
+                let (tree, mut conn, local, dir) =
+                    (tree.clone(), conn.clone(), local.clone(), dir.clone());
+                async move {
+                    let data = tokio::fs::read(local.join(&name)).await?;
+                    tree.write_file_compound(&mut conn, &format!("{dir}/{name}"), &data)
+                        .await?;
+                    Ok(())
+                }
+            })
+            .await?;
             eprintln!("mput {dir}: {count} files");
         }
         other => return Err(format!("unknown operation {other}").into()),
     }
     client.disconnect_share(&tree).await?;
     Ok(())
+}
+
+/// Run `op` for every name with [`IN_FLIGHT`] of them in flight; the first error ends it.
+async fn in_flight<F, Fut>(names: Vec<String>, op: F) -> Res<()>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Res<()>>,
+{
+    stream::iter(names)
+        .map(op)
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<()>()
+        .await
 }
 
 async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {

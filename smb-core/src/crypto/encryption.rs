@@ -37,6 +37,14 @@ pub enum CipherId {
 }
 
 impl CipherId {
+    /// Every cipher, GCM first (for tests and benchmarks that cover them all).
+    pub const ALL: [CipherId; 4] = [
+        CipherId::Aes128Gcm,
+        CipherId::Aes256Gcm,
+        CipherId::Aes128Ccm,
+        CipherId::Aes256Ccm,
+    ];
+
     /// The wire id.
     pub const fn wire_id(self) -> u16 {
         self as u16

@@ -32,6 +32,13 @@ pub enum SigningAlgorithm {
 }
 
 impl SigningAlgorithm {
+    /// Every algorithm, fastest first (for tests and benchmarks that cover them all).
+    pub const ALL: [SigningAlgorithm; 3] = [
+        SigningAlgorithm::AesGmac,
+        SigningAlgorithm::AesCmac,
+        SigningAlgorithm::HmacSha256,
+    ];
+
     /// The SigningAlgorithms wire id.
     pub const fn wire_id(self) -> u16 {
         match self {

@@ -7,17 +7,8 @@ use super::*;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-const SIGNING: [SigningAlgorithm; 3] = [
-    SigningAlgorithm::AesGmac,
-    SigningAlgorithm::AesCmac,
-    SigningAlgorithm::HmacSha256,
-];
-const CIPHERS: [CipherId; 4] = [
-    CipherId::Aes128Gcm,
-    CipherId::Aes256Gcm,
-    CipherId::Aes128Ccm,
-    CipherId::Aes256Ccm,
-];
+const SIGNING: [SigningAlgorithm; 3] = SigningAlgorithm::ALL;
+const CIPHERS: [CipherId; 4] = CipherId::ALL;
 /// Message lengths around block and page boundaries, up to a 1 MiB READ response.
 const LENGTHS: [usize; 9] = [
     64,
