@@ -124,6 +124,9 @@ pub enum KerberosError {
     BadPassword(String),
     /// The server's answer did not authenticate it (no AP-REP, bad MIC).
     MutualAuthFailed(String),
+    /// The server does not offer Kerberos, or chose another mechanism, and the policy
+    /// forbids the fallback. The text lists what the server offered or chose.
+    NotOffered(String),
     /// Anything else GSS-API reported.
     Other(String),
 }
@@ -163,6 +166,12 @@ impl fmt::Display for KerberosError {
             KerberosError::MutualAuthFailed(d) => {
                 write!(f, "the server did not prove its identity ({d})")
             }
+            KerberosError::NotOffered(d) => write!(
+                f,
+                "the server does not take Kerberos here ({d}); it may not be joined to a domain \
+                 or may lack a cifs/ key: log in with a password (NTLM), or allow the fallback \
+                 (kerberos-preferred with NTLM credentials)"
+            ),
             KerberosError::Other(d) => write!(f, "Kerberos failed: {d}"),
         }
     }
@@ -332,6 +341,25 @@ impl KerberosFactory {
     }
 }
 
+/// The names of SPNEGO mechanism OIDs, for messages.
+fn mech_names(oids: &[&[u8]]) -> String {
+    let names: Vec<&str> = oids
+        .iter()
+        .map(|o| match *o {
+            x if x == OID_KRB5 => "KRB5",
+            x if x == OID_MS_KRB5 => "MS-KRB5",
+            x if x == OID_NTLMSSP => "NTLMSSP",
+            x if x == smb_core::auth::spnego::OID_NEGOEX => "NEGOEX",
+            _ => "an unknown mechanism",
+        })
+        .collect();
+    if names.is_empty() {
+        "nothing".into()
+    } else {
+        names.join(", ")
+    }
+}
+
 fn next_id() -> u64 {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -444,7 +472,11 @@ impl KerberosAuthenticator {
         if !hint.is_empty() {
             let init = NegTokenInit::decode(hint)?;
             if !init.mech_types.is_empty() && !init.offers(OID_KRB5) && !init.offers(OID_MS_KRB5) {
-                return Err(AuthError::NoCommonMechanism);
+                return Err(KerberosError::NotOffered(format!(
+                    "it offers {}",
+                    mech_names(&init.mech_types)
+                ))
+                .into());
             }
         }
         let host = self
@@ -465,8 +497,15 @@ impl KerberosAuthenticator {
             .step(&self.cred, &target, None)
             .map_err(|e| classify(e, Some(&spn)))?;
         self.target = Some(target);
+        // Kerberos first (MS-KRB5 as Windows and Samba list it, then the standard OID); under
+        // Policy::Preferred NTLMSSP second, so that a server without a key for us can pick it
+        // in this same exchange ([RFC 4178] 5; [MS-SPNG] 3.1.5.1). Required never lists it.
+        let mut mech_types = vec![OID_MS_KRB5, OID_KRB5];
+        if self.fallback.is_some() {
+            mech_types.push(OID_NTLMSSP);
+        }
         let init = NegTokenInit {
-            mech_types: vec![OID_MS_KRB5, OID_KRB5],
+            mech_types,
             mech_token: Some(&token),
         };
         self.mech_types = init.mech_types_der();
@@ -476,6 +515,9 @@ impl KerberosAuthenticator {
     }
 
     fn next(&mut self, server: &[u8]) -> Result<AuthStep, AuthError> {
+        if let Some(r) = self.switch_to_ntlm(server)? {
+            return Ok(r);
+        }
         let mutual = |d: &str| AuthError::from(KerberosError::MutualAuthFailed(d.into()));
         if server.is_empty() {
             // A final SUCCESS without a buffer: only fine if the context is already complete.
@@ -490,11 +532,11 @@ impl KerberosAuthenticator {
         }
         if let Some(m) = resp.supported_mech {
             if m != OID_KRB5 && m != OID_MS_KRB5 {
-                return Err(if m == OID_NTLMSSP {
-                    mutual("the server chose NTLM over the offered Kerberos ticket")
-                } else {
-                    AuthError::NoCommonMechanism
-                });
+                return Err(KerberosError::NotOffered(format!(
+                    "it chose {} over the Kerberos ticket offered",
+                    mech_names(&[m])
+                ))
+                .into());
             }
         }
         if let Some(tok) = resp.response_token {
@@ -544,6 +586,27 @@ impl KerberosAuthenticator {
             }
             _ => self.finish(),
         }
+    }
+
+    /// The server's first answer chose NTLMSSP (listed second under [`Policy::Preferred`]):
+    /// go on with NTLM in the same exchange. The NTLM side then requires the server's
+    /// mechListMIC over the whole list, Kerberos included, so a downgrade is detected.
+    fn switch_to_ntlm(&mut self, server: &[u8]) -> Result<Option<AuthStep>, AuthError> {
+        if self.fallback.is_none() || server.is_empty() {
+            return Ok(None);
+        }
+        let resp = NegTokenResp::decode(server)?;
+        if resp.supported_mech != Some(OID_NTLMSSP) || resp.neg_state == Some(NegState::Reject) {
+            return Ok(None);
+        }
+        let c = self.fallback.take().unwrap_or_else(|| unreachable!());
+        let mut inner = NtlmAuthenticator::new(c);
+        let r = inner.switch_from(self.mech_types.clone())?;
+        self.ntlm = Some(Tracked {
+            inner,
+            used: self.used.clone(),
+        });
+        Ok(Some(r))
     }
 
     fn finish(&mut self) -> Result<AuthStep, AuthError> {
