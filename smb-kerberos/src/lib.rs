@@ -326,6 +326,13 @@ impl KerberosFactory {
         }
     }
 
+    /// The client principal of the credentials (`alice@TEST.LAN`), with a typed error when
+    /// there is no valid ticket (or keys to get one). For a login that should use a ticket
+    /// only when it is the named user's: compare before choosing [`Policy::Preferred`].
+    pub fn principal(&self) -> Result<String, KerberosError> {
+        self.acquire()?.principal().map_err(|e| classify(e, None))
+    }
+
     /// Check the credentials now, with a typed error: a ticket (or the keys to get one) is
     /// there and valid and, when a host is set, the KDC issues a ticket for `cifs/<host>`.
     pub fn check(&self) -> Result<(), KerberosError> {
