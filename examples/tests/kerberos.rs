@@ -154,6 +154,29 @@ fn cli_kerberos_login() {
     );
 
     password_and_default_logins(&lab, &url, &ip);
+    clock_skew(&lab, &cc, &url, &ip);
+}
+
+/// The CLI two hours ahead of the KDC (libfaketime on the CLI process only): the KDC refuses
+/// the ticket request for cifs/<host> as skewed, and the error says so and what to do.
+fn clock_skew(lab: &KerberosLab, cc: &str, url: &str, ip: &str) {
+    let faketime = smb_testkit::find_program("faketime")
+        .expect("faketime is not installed (scripts/test installs it)");
+    let o = Command::new(faketime)
+        .args(["-f", "+2h", env!("CARGO_BIN_EXE_smb")])
+        .args(["-k", "--use-ccache", cc, "-I", ip, "ls", url])
+        .env("KRB5_CONFIG", lab.krb5_conf())
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env_remove("SMB_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    eprintln!("clock skew: {}", String::from_utf8_lossy(&o.stderr).trim());
+    assert!(
+        text(&o).contains("clock skew") && text(&o).contains("synchronize the clocks"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// `-k` with a password given as NTLM takes one (no kinit), and kerberos-preferred as the
