@@ -539,6 +539,22 @@ mod tests {
     }
 
     #[test]
+    fn no_kerberos_conflicts_with_the_kerberos_options() {
+        let a = Cli::try_parse_from(["smb", "ls", "smb://h/s", "--no-kerberos"]).unwrap();
+        assert!(a.global.no_kerberos && !a.global.kerberos);
+        for k in [
+            &["-k"][..],
+            &["--use-ccache", "/tmp/cc"],
+            &["--keytab", "/tmp/kt"],
+        ] {
+            let mut args = vec!["smb", "--no-kerberos"];
+            args.extend_from_slice(k);
+            args.extend_from_slice(&["ls", "smb://h/s"]);
+            assert!(Cli::try_parse_from(&args).is_err(), "{k:?}");
+        }
+    }
+
+    #[test]
     fn options_before_or_after_the_command() {
         let a = Cli::try_parse_from(["smb", "--runtime", "smol", "-q", "ls", "smb://h/s"]).unwrap();
         let b = Cli::try_parse_from(["smb", "ls", "smb://h/s", "--runtime", "smol", "-q"]).unwrap();

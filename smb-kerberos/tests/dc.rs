@@ -43,7 +43,7 @@ fn list_get_put(c: &dyn Conn, rt: Rt, name: &str) {
     c.write(&name, &data).unwrap();
     assert_eq!(c.read(&name).unwrap(), data, "{rt:?}");
     let names = c.list().unwrap();
-    assert!(names.iter().any(|n| *n == name), "{rt:?}: {names:?}");
+    assert!(names.contains(&name), "{rt:?}: {names:?}");
 }
 
 /// What every runtime's cases share: the lab and its credentials.
