@@ -23,6 +23,24 @@
 //! # let _ = factory;
 //! ```
 //!
+//! Policies ([`Policy`]): [`Policy::Required`] lists only MS-KRB5 and KRB5 and never sends
+//! NTLMSSP; [`Policy::NtlmOnly`] never sends a Kerberos token; [`Policy::Preferred`] (the
+//! default) lists MS-KRB5, KRB5 and then NTLMSSP in one SPNEGO NegTokenInit with the Kerberos
+//! AP-REQ as the optimistic token. If the server picks NTLMSSP, the exchange goes on with NTLM
+//! ([RFC 4178] 5; the server's mechListMIC is then required, so the choice cannot be forged);
+//! if there is no ticket (or no ticket can be had for the SPN), NTLM is used from the start.
+//! So "Kerberos when a ticket is available, else NTLM" is:
+//!
+//! ```no_run
+//! use smb_core::auth::NtlmCredentials;
+//! use smb_kerberos::{KerberosCredentials, KerberosFactory, Policy};
+//! let ntlm = NtlmCredentials::password("TEST", "alice", "Alic3Pass!x");
+//! let factory = KerberosFactory::new(KerberosCredentials::Default, Policy::default())
+//!     .with_ntlm(ntlm);
+//! // Credentials::Custom(Box::new(factory.clone())); afterwards factory.mechanism_used()
+//! # let _ = factory;
+//! ```
+//!
 //! Binding: `libgssapi-sys`, the raw bindings of the `libgssapi` project (bindgen against the
 //! installed headers, so they match the system's MIT krb5). The safe `libgssapi` crate on top
 //! of it offers neither `gss_inquire_sec_context_by_oid` (the session key) nor
@@ -92,7 +110,8 @@ impl fmt::Debug for KerberosCredentials {
 pub enum Policy {
     /// Kerberos only: fail (with the Kerberos cause) rather than use NTLM.
     Required,
-    /// Kerberos when a ticket can be had, else NTLM with the NTLM credentials given.
+    /// Kerberos when a ticket can be had, else NTLM with the NTLM credentials given; NTLMSSP
+    /// is offered after Kerberos in the same exchange, for a server that picks it.
     #[default]
     Preferred,
     /// NTLM only.
@@ -459,7 +478,8 @@ pub struct KerberosAuthenticator {
     /// DER of the MechTypeList we sent (what mechListMIC covers).
     mech_types: Vec<u8>,
     key: Option<Zeroizing<Vec<u8>>>,
-    /// Policy::Preferred: NTLM credentials to switch to before anything was sent.
+    /// Policy::Preferred: NTLM credentials to fall back to, before anything was sent (no
+    /// ticket) or when the server picks NTLMSSP from the offered list.
     fallback: Option<NtlmCredentials>,
     ntlm: Option<Tracked>,
     used: Arc<Mutex<Option<Mechanism>>>,

@@ -220,6 +220,11 @@ fn per_runtime(env: &Env, rt: Rt) {
     assert_eq!(fallback.mechanism_used(), Some(Mechanism::Ntlm), "{rt:?}");
     list_get_put(&*c, rt, "ntlm.txt");
     c.shutdown();
+    // A ticket, but none to be had for this host name (no such SPN): NTLM too.
+    let alias = pref.clone().with_host("nosuch.test.lan");
+    let c = connect(env, rt, &alias, config());
+    assert_eq!(alias.mechanism_used(), Some(Mechanism::Ntlm), "{rt:?}");
+    c.shutdown();
 
     reconnect(env, rt);
 }
