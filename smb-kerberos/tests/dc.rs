@@ -8,7 +8,7 @@ mod dc_runtimes;
 use std::time::{Duration, Instant};
 
 use dc_runtimes::{Conn, Rt};
-use smb_blocking::ClientConfig;
+use smb_blocking::{ClientConfig, Dialect};
 use smb_core::auth::spnego::{NegState, NegTokenInit, NegTokenResp, OID_NTLMSSP};
 use smb_core::auth::testing::{Accept, NtlmAcceptor};
 use smb_core::auth::{AuthContext, AuthFactory, AuthStep, NtlmCredentials};
@@ -182,6 +182,24 @@ fn per_runtime(env: &Env, rt: Rt) {
     assert!(c.info().encryption, "{rt:?}: {:?}", c.info());
     list_get_put(&*c, rt, "encrypted.txt");
     c.shutdown();
+
+    // The Kerberos session key signs on every dialect ([MS-SMB2] 3.2.5.3: its first 16
+    // bytes; HMAC-SHA256 on 2.x, AES-CMAC on 3.0/3.0.2, AES-GMAC/CMAC on 3.1.1).
+    for d in [
+        Dialect::Smb202,
+        Dialect::Smb210,
+        Dialect::Smb300,
+        Dialect::Smb302,
+    ] {
+        let c = connect(env, rt, &env.required, config().with_dialects(d, d));
+        assert!(
+            c.info().signing && c.info().dialect == d,
+            "{rt:?}: {:?}",
+            c.info()
+        );
+        list_get_put(&*c, rt, &format!("{d:?}.txt"));
+        c.shutdown();
+    }
 
     // A password login without kinit; a keytab login.
     for (f, what) in [(&env.password, "password"), (&env.keytab, "keytab")] {
@@ -457,6 +475,31 @@ fn wire_check(env: &Env) {
     };
     let smb = count("smb2");
     let ap_req = count("smb2 && spnego && kerberos.msg_type == 14");
+    // One TCP connection per runtime's login: each must carry its own AP-REQ.
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(&pcap)
+        .args([
+            "-n",
+            "-d",
+            "tcp.port==4495,nbss",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+        ])
+        .args(["-Y", "smb2 && spnego && kerberos.msg_type == 14"])
+        .output()
+        .unwrap();
+    let streams: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        streams.len() >= 3,
+        "AP-REQs on {} connections, not one per runtime: {streams:?}",
+        streams.len()
+    );
     if ap_req < 3 {
         let _ = std::fs::copy(&pcap, "/tmp/smb-kerberos-wire.pcap");
     }
