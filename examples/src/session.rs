@@ -180,7 +180,19 @@ impl Session {
             }
             Attempt::Connect(Ok(r)) => r,
             Attempt::Connect(Err(Some((phase, e)))) => {
-                return Err(classify(&e, phase, &server, &loc.share, ""));
+                let mut f = classify(&e, phase, &server, &loc.share, "");
+                let required = g.kerberos || g.use_ccache.is_some() || g.keytab.is_some();
+                if required && f.code == exit::LOGON_FAILURE && !f.message.contains("Kerberos") {
+                    // The KDC issued a ticket but the server could not use it.
+                    f.message.push_str(&format!(
+                        "; the server refused the Kerberos ticket for cifs/{}: its key for that \
+                         name does not match the KDC's (the SPN registered on another account, \
+                         or a stale keytab on the server): fix the SPN or use the server's own \
+                         host name",
+                        loc.host
+                    ));
+                }
+                return Err(f);
             }
             Attempt::Connect(Err(None)) => {
                 return Err(Failure::new(

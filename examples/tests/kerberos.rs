@@ -153,6 +153,19 @@ fn cli_kerberos_login() {
         text(&o)
     );
 
+    // An SPN registered on another account: the KDC issues the ticket, the server cannot
+    // decrypt it and refuses the session; the error says what is likely wrong.
+    lab.add_spn("cifs/alias.test.lan", KerberosLab::USER)
+        .unwrap();
+    let alias = format!("smb://alias.test.lan:{}/data/", KerberosLab::SMB_PORT);
+    let o = smb(&lab, &["-k", "--use-ccache", &cc, "-I", &ip, "ls", &alias]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("refused the Kerberos ticket for cifs/alias.test.lan"),
+        "{}",
+        text(&o)
+    );
+
     password_and_default_logins(&lab, &url, &ip);
     clock_skew(&lab, &cc, &url, &ip);
 }
