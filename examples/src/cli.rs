@@ -143,10 +143,22 @@ pub struct Global {
     /// Log in anonymously (NULL session).
     #[arg(long, global = true, help_heading = "Credentials")]
     pub anonymous: bool,
-    /// Log in with Kerberos (required: never falls back to NTLM). Uses the ticket cache
-    /// (KRB5CCNAME, after kinit), --use-ccache or --keytab; the SPN is cifs/<the URL's host>.
+    /// Log in with Kerberos (required: never falls back to NTLM). A password given as for
+    /// NTLM (-U user%PASSWORD, --password, -A, SMB_PASSWORD) gets a ticket from the KDC, no
+    /// kinit needed; else the ticket cache (KRB5CCNAME, after kinit), else the password
+    /// prompt. --use-ccache and --keytab name the source. The SPN is cifs/<the URL's host>.
+    /// Without -k, a valid ticket of the named user in the ticket cache is used anyway,
+    /// Kerberos first with NTLM as fallback (kerberos-preferred).
     #[arg(short = 'k', long, global = true, help_heading = "Credentials")]
     pub kerberos: bool,
+    /// Never use a Kerberos ticket, even one in the ticket cache (NTLM only).
+    #[arg(
+        long,
+        global = true,
+        conflicts_with_all = ["kerberos", "use_ccache", "keytab"],
+        help_heading = "Credentials"
+    )]
+    pub no_kerberos: bool,
     /// Kerberos: this credential cache (implies -k).
     #[arg(long, global = true, value_name = "FILE", help_heading = "Credentials")]
     pub use_ccache: Option<String>,
@@ -524,6 +536,22 @@ mod tests {
         let b = Cli::try_parse_from(["smb", "ls", "smb://h/s"]).unwrap();
         assert!(!b.global.no_sign, "signing by default");
         assert!(Cli::try_parse_from(["smb", "--sign", "--no-sign", "ls", "smb://h/s"]).is_err());
+    }
+
+    #[test]
+    fn no_kerberos_conflicts_with_the_kerberos_options() {
+        let a = Cli::try_parse_from(["smb", "ls", "smb://h/s", "--no-kerberos"]).unwrap();
+        assert!(a.global.no_kerberos && !a.global.kerberos);
+        for k in [
+            &["-k"][..],
+            &["--use-ccache", "/tmp/cc"],
+            &["--keytab", "/tmp/kt"],
+        ] {
+            let mut args = vec!["smb", "--no-kerberos"];
+            args.extend_from_slice(k);
+            args.extend_from_slice(&["ls", "smb://h/s"]);
+            assert!(Cli::try_parse_from(&args).is_err(), "{k:?}");
+        }
     }
 
     #[test]

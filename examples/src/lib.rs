@@ -15,6 +15,7 @@ pub mod format;
 pub mod glob;
 pub mod interrupt;
 pub mod json;
+pub mod kerberos_login;
 pub mod location;
 pub mod pool;
 pub mod progress;

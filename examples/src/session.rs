@@ -52,12 +52,13 @@ impl Session {
     pub fn open(ctx: &Ctx, loc: &Location) -> Result<Session, Failure> {
         let g = ctx.g;
         let server = loc.server();
-        let kerberos = kerberos_factory(ctx, loc);
+        let kerberos = crate::kerberos_login::factory(ctx, loc)?;
         let login = if kerberos.is_some() {
-            // No password, no prompt: the ticket (or keytab) is the credential.
+            // The ticket, keytab or Kerberos password is the credential (the factory has it).
             Login::User {
                 domain: None,
-                user: kerberos_user(ctx, loc).unwrap_or_else(|| "(Kerberos ticket)".into()),
+                user: crate::kerberos_login::user(ctx, loc)
+                    .unwrap_or_else(|| "(Kerberos ticket)".into()),
                 password: credentials::Secret::new(String::new()),
             }
         } else {
@@ -179,7 +180,19 @@ impl Session {
             }
             Attempt::Connect(Ok(r)) => r,
             Attempt::Connect(Err(Some((phase, e)))) => {
-                return Err(classify(&e, phase, &server, &loc.share, ""));
+                let mut f = classify(&e, phase, &server, &loc.share, "");
+                let required = g.kerberos || g.use_ccache.is_some() || g.keytab.is_some();
+                if required && f.code == exit::LOGON_FAILURE && !f.message.contains("Kerberos") {
+                    // The KDC issued a ticket but the server could not use it.
+                    f.message.push_str(&format!(
+                        "; the server refused the Kerberos ticket for cifs/{}: its key for that \
+                         name does not match the KDC's (the SPN registered on another account, \
+                         or a stale keytab on the server): fix the SPN or use the server's own \
+                         host name",
+                        loc.host
+                    ));
+                }
+                return Err(f);
             }
             Attempt::Connect(Err(None)) => {
                 return Err(Failure::new(
@@ -273,34 +286,6 @@ impl Session {
             .close()
             .map_err(|e| classify(&e, Phase::Op, &server, &share, ""))
     }
-}
-
-/// The Kerberos factory for `-k`, `--use-ccache` or `--keytab` (Kerberos required).
-fn kerberos_factory(ctx: &Ctx, loc: &Location) -> Option<smb_kerberos::KerberosFactory> {
-    use smb_kerberos::{KerberosCredentials, KerberosFactory, Policy};
-    let g = ctx.g;
-    let creds = if let Some(kt) = &g.keytab {
-        KerberosCredentials::Keytab {
-            keytab: kt.clone(),
-            principal: kerberos_user(ctx, loc),
-        }
-    } else if let Some(cc) = &g.use_ccache {
-        KerberosCredentials::Ccache(cc.clone())
-    } else if g.kerberos {
-        KerberosCredentials::Default
-    } else {
-        return None;
-    };
-    Some(KerberosFactory::new(creds, Policy::Required).with_host(loc.host.clone()))
-}
-
-/// The user of a Kerberos login as given (-U, else the URL), `user@REALM` or `user`.
-fn kerberos_user(ctx: &Ctx, loc: &Location) -> Option<String> {
-    ctx.g
-        .user
-        .as_ref()
-        .map(|u| u.user.clone())
-        .or_else(|| loc.login.user.clone())
 }
 
 /// `/share/a/b` of an SMB-form path.

@@ -10,16 +10,28 @@ fn smb(lab: &KerberosLab, args: &[&str]) -> Output {
 }
 
 fn smb_with(lab: &KerberosLab, krb5_conf: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smb"))
-        .args(args)
+    smb_env(lab, krb5_conf, &[], args)
+}
+
+/// The CLI with KRB5CCNAME naming an absent cache and no SMB_PASSWORD, unless `env` sets them.
+fn smb_env(
+    lab: &KerberosLab,
+    krb5_conf: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smb"));
+    cmd.args(args)
         .env("KRB5_CONFIG", krb5_conf)
         .env(
             "KRB5CCNAME",
             format!("FILE:{}", lab.ccache("none").display()),
         )
-        .env_remove("SMB_PASSWORD")
-        .output()
-        .unwrap()
+        .env_remove("SMB_PASSWORD");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -140,4 +152,105 @@ fn cli_kerberos_login() {
         "{}",
         text(&o)
     );
+
+    // An SPN registered on another account: the KDC issues the ticket, the server cannot
+    // decrypt it and refuses the session; the error says what is likely wrong.
+    lab.add_spn("cifs/alias.test.lan", KerberosLab::USER)
+        .unwrap();
+    let alias = format!("smb://alias.test.lan:{}/data/", KerberosLab::SMB_PORT);
+    let o = smb(&lab, &["-k", "--use-ccache", &cc, "-I", &ip, "ls", &alias]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("refused the Kerberos ticket for cifs/alias.test.lan"),
+        "{}",
+        text(&o)
+    );
+
+    password_and_default_logins(&lab, &url, &ip);
+    clock_skew(&lab, &cc, &url, &ip);
+}
+
+/// The CLI two hours ahead of the KDC (libfaketime on the CLI process only): the KDC refuses
+/// the ticket request for cifs/<host> as skewed, and the error says so and what to do.
+fn clock_skew(lab: &KerberosLab, cc: &str, url: &str, ip: &str) {
+    let faketime = smb_testkit::find_program("faketime")
+        .expect("faketime is not installed (scripts/test installs it)");
+    let o = Command::new(faketime)
+        .args(["-f", "+2h", env!("CARGO_BIN_EXE_smb")])
+        .args(["-k", "--use-ccache", cc, "-I", ip, "ls", url])
+        .env("KRB5_CONFIG", lab.krb5_conf())
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env_remove("SMB_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    eprintln!("clock skew: {}", String::from_utf8_lossy(&o.stderr).trim());
+    assert!(
+        text(&o).contains("clock skew") && text(&o).contains("synchronize the clocks"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// `-k` with a password given as NTLM takes one (no kinit), and kerberos-preferred as the
+/// default when the ticket cache holds the named user's ticket.
+fn password_and_default_logins(lab: &KerberosLab, url: &str, ip: &str) {
+    let conf = lab.krb5_conf();
+    let info = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend_from_slice(&["-I", ip, "info", url]);
+        smb_env(lab, &conf, env, &args)
+    };
+    // SMB_PASSWORD with -k: a ticket from the KDC, Kerberos on the wire.
+    let o = info(&[("SMB_PASSWORD", KerberosLab::PASSWORD)], &["-k"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(Kerberos)"), "{}", text(&o));
+    // -U user%PASSWORD with -k, and a put through it.
+    let up = format!("{}%{}", KerberosLab::USER, KerberosLab::PASSWORD);
+    let o = info(&[], &["-k", "-U", &up]);
+    assert!(
+        o.status.success() && text(&o).contains("(Kerberos)"),
+        "{}",
+        text(&o)
+    );
+    // A wrong password with -k: the KDC's refusal, not an SMB logon failure.
+    let o = info(&[("SMB_PASSWORD", "Wr0ng!pass")], &["-k"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("refused the password"), "{}", text(&o));
+
+    // A ticket in the default cache for the URL's user: used without -k (kerberos-preferred).
+    let cc = format!("FILE:{}", lab.ccache("alice").display());
+    let with_ticket = [
+        ("KRB5CCNAME", cc.as_str()),
+        ("SMB_PASSWORD", KerberosLab::PASSWORD),
+    ];
+    let o = info(&with_ticket, &[]);
+    assert!(
+        o.status.success() && text(&o).contains("(Kerberos)"),
+        "{}",
+        text(&o)
+    );
+    // --no-kerberos: NTLM although the ticket is there.
+    let o = info(&with_ticket, &["--no-kerberos"]);
+    assert!(
+        o.status.success() && text(&o).contains("(NTLMv2)"),
+        "{}",
+        text(&o)
+    );
+    // The ticket is alice's; a login named for another user does not take it.
+    let other = format!(
+        "smb://administrator@{}:{}/data/",
+        KerberosLab::HOST,
+        KerberosLab::SMB_PORT
+    );
+    let o = smb_env(
+        lab,
+        &conf,
+        &[
+            ("KRB5CCNAME", cc.as_str()),
+            ("SMB_PASSWORD", KerberosLab::ADMIN_PASSWORD),
+        ],
+        &["-I", ip, "info", &other],
+    );
+    assert!(!text(&o).contains("(Kerberos)"), "{}", text(&o));
 }

@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 use smb_core::auth::ntlm::{
     AuthenticateMessage, ChallengeMessage, NegotiateMessage, av_timestamp, parse_av_pairs,
 };
-use smb_core::auth::spnego::{NegTokenInit, NegTokenResp};
+use smb_core::auth::spnego::{NegTokenInit, NegTokenResp, OID_KRB5, OID_NTLMSSP};
 use smb_core::auth::testing::NtlmAcceptor;
 use smb_core::auth::{AuthContext, Authenticator, NtlmAuthenticator, NtlmCredentials};
 use smb_core::time::FileTime;
@@ -63,11 +63,31 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = c.session_key();
     }
+    // After a Kerberos-first offer the server chose NTLMSSP (RFC 4178 5): the NTLM side
+    // continues from its NEGOTIATE in a NegTokenResp; the same two server tokens.
+    let mut sw = NtlmAuthenticator::new(creds.clone());
+    if sw.switch_from(vec![0x30, 0x00]).is_ok() {
+        let (a, b) = data.split_at(usize::from(*data.first().unwrap_or(&0)).min(data.len()));
+        if sw.step(a, &mut ctx).is_ok() {
+            let _ = sw.step(b, &mut ctx);
+        }
+        let _ = sw.session_key();
+    }
     let mut anon = NtlmAuthenticator::anonymous();
     if anon.step(&[], &mut ctx).is_ok() {
         let _ = anon.step(data, &mut ctx);
     }
     // The test acceptor (used by the scripted server) must not panic either.
-    let mut acc = NtlmAcceptor::new(creds, [1; 8], Some(0));
+    let mut acc = NtlmAcceptor::new(creds.clone(), [1; 8], Some(0));
     let _ = acc.step(data);
+    // ... also after it chose NTLMSSP from a Kerberos-first list (awaiting NEGOTIATE).
+    let mut acc = NtlmAcceptor::new(creds, [1; 8], Some(0));
+    let first = NegTokenInit {
+        mech_types: vec![OID_KRB5, OID_NTLMSSP],
+        mech_token: Some(b"krb"),
+    }
+    .encode();
+    if acc.step(&first).is_ok() {
+        let _ = acc.step(data);
+    }
 });

@@ -110,7 +110,10 @@ impl Name {
 impl Drop for Name {
     fn drop(&mut self) {
         let mut minor = 0;
-        // SAFETY: the handle came from gss_import_name.
+        if self.0.is_null() {
+            return;
+        }
+        // SAFETY: the handle came from gss_import_name or gss_inquire_cred.
         unsafe { sys::gss_release_name(&mut minor, &mut self.0) };
     }
 }
@@ -218,6 +221,32 @@ impl Cred {
         };
         check(major, minor)?;
         Ok(life)
+    }
+
+    /// The client principal the credential is for, as text (`alice@TEST.LAN`).
+    pub fn principal(&self) -> Result<String, Status> {
+        let mut minor = 0;
+        let mut name = Name(ptr::null_mut());
+        // SAFETY: the handle is valid; the name output is released by `Name`'s drop.
+        let major = unsafe {
+            sys::gss_inquire_cred(
+                &mut minor,
+                self.0,
+                &mut name.0,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        check(major, minor)?;
+        let mut buf = sys::gss_buffer_desc {
+            length: 0,
+            value: ptr::null_mut(),
+        };
+        // SAFETY: the name is valid; the buffer is released by take_buffer.
+        let major = unsafe { sys::gss_display_name(&mut minor, name.0, &mut buf, ptr::null_mut()) };
+        check(major, minor)?;
+        Ok(String::from_utf8_lossy(&take_buffer(&mut buf)).into_owned())
     }
 }
 

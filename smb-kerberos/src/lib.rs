@@ -23,6 +23,24 @@
 //! # let _ = factory;
 //! ```
 //!
+//! Policies ([`Policy`]): [`Policy::Required`] lists only MS-KRB5 and KRB5 and never sends
+//! NTLMSSP; [`Policy::NtlmOnly`] never sends a Kerberos token; [`Policy::Preferred`] (the
+//! default) lists MS-KRB5, KRB5 and then NTLMSSP in one SPNEGO NegTokenInit with the Kerberos
+//! AP-REQ as the optimistic token. If the server picks NTLMSSP, the exchange goes on with NTLM
+//! ([RFC 4178] 5; the server's mechListMIC is then required, so the choice cannot be forged);
+//! if there is no ticket (or no ticket can be had for the SPN), NTLM is used from the start.
+//! So "Kerberos when a ticket is available, else NTLM" is:
+//!
+//! ```no_run
+//! use smb_core::auth::NtlmCredentials;
+//! use smb_kerberos::{KerberosCredentials, KerberosFactory, Policy};
+//! let ntlm = NtlmCredentials::password("TEST", "alice", "Alic3Pass!x");
+//! let factory = KerberosFactory::new(KerberosCredentials::Default, Policy::default())
+//!     .with_ntlm(ntlm);
+//! // Credentials::Custom(Box::new(factory.clone())); afterwards factory.mechanism_used()
+//! # let _ = factory;
+//! ```
+//!
 //! Binding: `libgssapi-sys`, the raw bindings of the `libgssapi` project (bindgen against the
 //! installed headers, so they match the system's MIT krb5). The safe `libgssapi` crate on top
 //! of it offers neither `gss_inquire_sec_context_by_oid` (the session key) nor
@@ -92,7 +110,8 @@ impl fmt::Debug for KerberosCredentials {
 pub enum Policy {
     /// Kerberos only: fail (with the Kerberos cause) rather than use NTLM.
     Required,
-    /// Kerberos when a ticket can be had, else NTLM with the NTLM credentials given.
+    /// Kerberos when a ticket can be had, else NTLM with the NTLM credentials given; NTLMSSP
+    /// is offered after Kerberos in the same exchange, for a server that picks it.
     #[default]
     Preferred,
     /// NTLM only.
@@ -124,6 +143,9 @@ pub enum KerberosError {
     BadPassword(String),
     /// The server's answer did not authenticate it (no AP-REP, bad MIC).
     MutualAuthFailed(String),
+    /// The server does not offer Kerberos, or chose another mechanism, and the policy
+    /// forbids the fallback. The text lists what the server offered or chose.
+    NotOffered(String),
     /// Anything else GSS-API reported.
     Other(String),
 }
@@ -163,6 +185,12 @@ impl fmt::Display for KerberosError {
             KerberosError::MutualAuthFailed(d) => {
                 write!(f, "the server did not prove its identity ({d})")
             }
+            KerberosError::NotOffered(d) => write!(
+                f,
+                "the server does not take Kerberos here ({d}); it may not be joined to a domain \
+                 or may lack a cifs/ key: log in with a password (NTLM), or allow the fallback \
+                 (kerberos-preferred with NTLM credentials)"
+            ),
             KerberosError::Other(d) => write!(f, "Kerberos failed: {d}"),
         }
     }
@@ -317,6 +345,13 @@ impl KerberosFactory {
         }
     }
 
+    /// The client principal of the credentials (`alice@TEST.LAN`), with a typed error when
+    /// there is no valid ticket (or keys to get one). For a login that should use a ticket
+    /// only when it is the named user's: compare before choosing [`Policy::Preferred`].
+    pub fn principal(&self) -> Result<String, KerberosError> {
+        self.acquire()?.principal().map_err(|e| classify(e, None))
+    }
+
     /// Check the credentials now, with a typed error: a ticket (or the keys to get one) is
     /// there and valid and, when a host is set, the KDC issues a ticket for `cifs/<host>`.
     pub fn check(&self) -> Result<(), KerberosError> {
@@ -329,6 +364,25 @@ impl KerberosFactory {
                 .map_err(|e| classify(e, Some(&spn)))?;
         }
         Ok(())
+    }
+}
+
+/// The names of SPNEGO mechanism OIDs, for messages.
+fn mech_names(oids: &[&[u8]]) -> String {
+    let names: Vec<&str> = oids
+        .iter()
+        .map(|o| match *o {
+            x if x == OID_KRB5 => "KRB5",
+            x if x == OID_MS_KRB5 => "MS-KRB5",
+            x if x == OID_NTLMSSP => "NTLMSSP",
+            x if x == smb_core::auth::spnego::OID_NEGOEX => "NEGOEX",
+            _ => "an unknown mechanism",
+        })
+        .collect();
+    if names.is_empty() {
+        "nothing".into()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -424,7 +478,8 @@ pub struct KerberosAuthenticator {
     /// DER of the MechTypeList we sent (what mechListMIC covers).
     mech_types: Vec<u8>,
     key: Option<Zeroizing<Vec<u8>>>,
-    /// Policy::Preferred: NTLM credentials to switch to before anything was sent.
+    /// Policy::Preferred: NTLM credentials to fall back to, before anything was sent (no
+    /// ticket) or when the server picks NTLMSSP from the offered list.
     fallback: Option<NtlmCredentials>,
     ntlm: Option<Tracked>,
     used: Arc<Mutex<Option<Mechanism>>>,
@@ -444,7 +499,11 @@ impl KerberosAuthenticator {
         if !hint.is_empty() {
             let init = NegTokenInit::decode(hint)?;
             if !init.mech_types.is_empty() && !init.offers(OID_KRB5) && !init.offers(OID_MS_KRB5) {
-                return Err(AuthError::NoCommonMechanism);
+                return Err(KerberosError::NotOffered(format!(
+                    "it offers {}",
+                    mech_names(&init.mech_types)
+                ))
+                .into());
             }
         }
         let host = self
@@ -465,8 +524,15 @@ impl KerberosAuthenticator {
             .step(&self.cred, &target, None)
             .map_err(|e| classify(e, Some(&spn)))?;
         self.target = Some(target);
+        // Kerberos first (MS-KRB5 as Windows and Samba list it, then the standard OID); under
+        // Policy::Preferred NTLMSSP second, so that a server without a key for us can pick it
+        // in this same exchange ([RFC 4178] 5; [MS-SPNG] 3.1.5.1). Required never lists it.
+        let mut mech_types = vec![OID_MS_KRB5, OID_KRB5];
+        if self.fallback.is_some() {
+            mech_types.push(OID_NTLMSSP);
+        }
         let init = NegTokenInit {
-            mech_types: vec![OID_MS_KRB5, OID_KRB5],
+            mech_types,
             mech_token: Some(&token),
         };
         self.mech_types = init.mech_types_der();
@@ -476,6 +542,9 @@ impl KerberosAuthenticator {
     }
 
     fn next(&mut self, server: &[u8]) -> Result<AuthStep, AuthError> {
+        if let Some(r) = self.switch_to_ntlm(server)? {
+            return Ok(r);
+        }
         let mutual = |d: &str| AuthError::from(KerberosError::MutualAuthFailed(d.into()));
         if server.is_empty() {
             // A final SUCCESS without a buffer: only fine if the context is already complete.
@@ -490,11 +559,11 @@ impl KerberosAuthenticator {
         }
         if let Some(m) = resp.supported_mech {
             if m != OID_KRB5 && m != OID_MS_KRB5 {
-                return Err(if m == OID_NTLMSSP {
-                    mutual("the server chose NTLM over the offered Kerberos ticket")
-                } else {
-                    AuthError::NoCommonMechanism
-                });
+                return Err(KerberosError::NotOffered(format!(
+                    "it chose {} over the Kerberos ticket offered",
+                    mech_names(&[m])
+                ))
+                .into());
             }
         }
         if let Some(tok) = resp.response_token {
@@ -544,6 +613,27 @@ impl KerberosAuthenticator {
             }
             _ => self.finish(),
         }
+    }
+
+    /// The server's first answer chose NTLMSSP (listed second under [`Policy::Preferred`]):
+    /// go on with NTLM in the same exchange. The NTLM side then requires the server's
+    /// mechListMIC over the whole list, Kerberos included, so a downgrade is detected.
+    fn switch_to_ntlm(&mut self, server: &[u8]) -> Result<Option<AuthStep>, AuthError> {
+        if self.fallback.is_none() || server.is_empty() {
+            return Ok(None);
+        }
+        let resp = NegTokenResp::decode(server)?;
+        if resp.supported_mech != Some(OID_NTLMSSP) || resp.neg_state == Some(NegState::Reject) {
+            return Ok(None);
+        }
+        let c = self.fallback.take().unwrap_or_else(|| unreachable!());
+        let mut inner = NtlmAuthenticator::new(c);
+        let r = inner.switch_from(self.mech_types.clone())?;
+        self.ntlm = Some(Tracked {
+            inner,
+            used: self.used.clone(),
+        });
+        Ok(Some(r))
     }
 
     fn finish(&mut self) -> Result<AuthStep, AuthError> {

@@ -287,6 +287,16 @@ impl KerberosLab {
             .arg(self.root.join("dc/etc/smb.conf")))
     }
 
+    /// Register `spn` (`cifs/alias.test.lan`) on the account `account` (e.g. [`Self::USER`]):
+    /// the KDC then issues tickets for it under that account's key, which the file server
+    /// does not hold (a misregistered SPN, as happens in real domains).
+    pub fn add_spn(&self, spn: &str, account: &str) -> io::Result<()> {
+        run(Command::new(sbin("samba-tool"))
+            .args(["spn", "add", spn, account])
+            .arg("-s")
+            .arg(self.root.join("dc/etc/smb.conf")))
+    }
+
     /// The last 40 lines of samba's output.
     pub fn log_tail(&self) -> String {
         let s = fs::read_to_string(self.root.join("samba.out")).unwrap_or_default();

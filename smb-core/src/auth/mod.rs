@@ -53,6 +53,8 @@ pub mod der;
 pub mod ntlm;
 mod ntlm_auth;
 pub mod spnego;
+#[cfg(test)]
+mod switch_tests;
 pub mod testing;
 
 pub use ntlm_auth::NtlmAuthenticator;
@@ -271,9 +273,10 @@ impl fmt::Display for AuthError {
         match self {
             AuthError::MalformedToken { what } => write!(f, "malformed security token: {what}"),
             AuthError::NotSpnego => f.write_str("the server's security token is not SPNEGO"),
-            AuthError::NoCommonMechanism => {
-                f.write_str("the server offers no supported authentication mechanism (NTLMSSP)")
-            }
+            AuthError::NoCommonMechanism => f.write_str(
+                "the server offers none of the login's authentication mechanisms (NTLM: \
+                 NTLMSSP; Kerberos: KRB5 or MS-KRB5); use a login the server accepts",
+            ),
             AuthError::Rejected => f.write_str("the server rejected the authentication"),
             AuthError::ServerMicInvalid => {
                 f.write_str("the server's SPNEGO mechListMIC does not verify")
@@ -415,7 +418,8 @@ mod tests {
         }
         assert_eq!(
             format!("{}", AuthError::NoCommonMechanism),
-            "the server offers no supported authentication mechanism (NTLMSSP)"
+            "the server offers none of the login's authentication mechanisms (NTLM: NTLMSSP; \
+             Kerberos: KRB5 or MS-KRB5); use a login the server accepts"
         );
     }
 }

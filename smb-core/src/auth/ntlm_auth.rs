@@ -69,6 +69,9 @@ pub struct NtlmAuthenticator {
     workstation: String,
     state: State,
     session_key: Option<Zeroizing<[u8; 16]>>,
+    /// NTLMSSP was not the first mechanism offered ([`NtlmAuthenticator::switch_from`]): the
+    /// server's mechListMIC is required.
+    mic_required: bool,
 }
 
 impl fmt::Debug for NtlmAuthenticator {
@@ -113,6 +116,7 @@ impl NtlmAuthenticator {
             workstation: String::new(),
             state: State::Initial,
             session_key: None,
+            mic_required: false,
         }
     }
 
@@ -120,6 +124,38 @@ impl NtlmAuthenticator {
     pub fn with_workstation(mut self, name: impl Into<String>) -> Self {
         self.workstation = name.into();
         self
+    }
+
+    /// Take over an SPNEGO exchange in which the client offered NTLMSSP after another
+    /// mechanism (Kerberos) and the server chose NTLMSSP ([RFC 4178] 5: the server's first
+    /// NegTokenResp names NTLMSSP as supportedMech and carries no token, since the optimistic
+    /// token was for the other mechanism). `mech_types` is the DER MechTypeList the client sent
+    /// (what both mechListMICs cover). Returns the NegTokenResp carrying the NEGOTIATE_MESSAGE;
+    /// then `step` goes on as usual. Because the chosen mechanism was not the first offered,
+    /// the server's final token must carry a mechListMIC that verifies ([RFC 4178] 5 d): a
+    /// downgrade from Kerberos cannot go unnoticed.
+    pub fn switch_from(&mut self, mech_types: Vec<u8>) -> Result<AuthStep, AuthError> {
+        if !matches!(self.state, State::Initial) || self.kind != AuthKind::User {
+            return Err(AuthError::UnexpectedStep {
+                state: "a mechanism switch needs a fresh user NTLM exchange",
+            });
+        }
+        let negotiate = NegotiateMessage {
+            flags: NegotiateFlags::CLIENT_DEFAULT,
+            version: NtlmVersion::CLIENT,
+        }
+        .encode();
+        let token = NegTokenResp {
+            response_token: Some(&negotiate),
+            ..NegTokenResp::default()
+        }
+        .encode();
+        self.mic_required = true;
+        self.state = State::SentNegotiate {
+            negotiate,
+            mech_types,
+        };
+        Ok(AuthStep::Send(token))
     }
 
     fn first(&mut self, hint: &[u8]) -> Result<AuthStep, AuthError> {
@@ -307,7 +343,13 @@ impl NtlmAuthenticator {
         mech_types: &[u8],
         security: Option<&mut SessionSecurity>,
     ) -> Result<AuthStep, AuthError> {
+        let server_mic = AuthError::MissingToken {
+            what: "server mechListMIC (required after a mechanism switch)",
+        };
         if server_token.is_empty() {
+            if self.mic_required {
+                return Err(server_mic);
+            }
             return Ok(AuthStep::Done);
         }
         let resp = NegTokenResp::decode(server_token)?;
@@ -319,6 +361,9 @@ impl NtlmAuthenticator {
                 });
             }
             Some(NegState::AcceptCompleted) | None => {}
+        }
+        if self.mic_required && resp.mech_list_mic.is_none() {
+            return Err(server_mic);
         }
         if let (Some(mic), Some(sec)) = (resp.mech_list_mic, security) {
             if self.kind != AuthKind::Guest && !sec.client_verify(mech_types, mic) {

@@ -351,4 +351,255 @@ mod tests {
         assert!(NegTokenResp::decode(&init).is_err());
         assert!(NegTokenInit::decode(&NegTokenResp::default().encode()).is_err());
     }
+
+    /// A Kerberos-preferred client's first token, byte for byte: [RFC 2743] 3.1 wrapper,
+    /// SPNEGO OID, [0] NegTokenInit { [0] MechTypeList (MS-KRB5, KRB5, NTLMSSP), [2] token }.
+    #[test]
+    fn init_three_mechs_exact_bytes() {
+        let init = NegTokenInit {
+            mech_types: vec![OID_MS_KRB5, OID_KRB5, OID_NTLMSSP],
+            mech_token: Some(&[0xde, 0xad]),
+        };
+        let mut want = vec![0x60, 0x38, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
+        want.extend_from_slice(&[0xa0, 0x2e, 0x30, 0x2c, 0xa0, 0x24, 0x30, 0x22]);
+        want.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02,
+        ]);
+        want.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+        ]);
+        want.extend_from_slice(&[0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02]);
+        want.extend_from_slice(&[0x02, 0x0a]);
+        want.extend_from_slice(&[0xa2, 0x04, 0x04, 0x02, 0xde, 0xad]);
+        assert_eq!(init.encode(), want);
+        // The MIC covers exactly the SEQUENCE OF inside [0].
+        assert_eq!(init.mech_types_der(), want[16..52]);
+        assert_eq!(NegTokenInit::decode(&want).unwrap(), init);
+    }
+
+    /// A server's choice of NTLMSSP after a Kerberos-first offer, byte for byte:
+    /// a1 { 30 { [0] ENUMERATED 1, [1] OID NTLMSSP } } (no responseToken, [RFC 4178] 5).
+    #[test]
+    fn resp_exact_bytes() {
+        let mut want = vec![0xa1, 0x15, 0x30, 0x13, 0xa0, 0x03, 0x0a, 0x01, 0x01];
+        want.extend_from_slice(&[0xa1, 0x0c, 0x06, 0x0a]);
+        want.extend_from_slice(OID_NTLMSSP);
+        let resp = NegTokenResp {
+            neg_state: Some(NegState::AcceptIncomplete),
+            supported_mech: Some(OID_NTLMSSP),
+            ..Default::default()
+        };
+        assert_eq!(resp.encode(), want);
+        assert_eq!(NegTokenResp::decode(&want).unwrap(), resp);
+        // A final token with only a MIC: a1 07 30 05 a3 03 04 01 <mic>.
+        let mic = NegTokenResp {
+            mech_list_mic: Some(&[0x99]),
+            ..Default::default()
+        };
+        assert_eq!(
+            mic.encode(),
+            [0xa1, 0x07, 0x30, 0x05, 0xa3, 0x03, 0x04, 0x01, 0x99]
+        );
+        // Long-form lengths decode (a 200-byte responseToken: 04 81 c8).
+        let big = NegTokenResp {
+            response_token: Some(&[3; 200]),
+            ..Default::default()
+        }
+        .encode();
+        assert_eq!(
+            &big[..9],
+            &[0xa1, 0x81, 0xd1, 0x30, 0x81, 0xce, 0xa2, 0x81, 0xcb]
+        );
+        assert_eq!(
+            NegTokenResp::decode(&big)
+                .unwrap()
+                .response_token
+                .unwrap()
+                .len(),
+            200
+        );
+    }
+
+    /// Mechanism lists with OIDs nobody knows decode; the known ones are still found.
+    #[test]
+    fn unknown_oids_in_the_list() {
+        let odd: &[u8] = &[0x2a, 0x03, 0x04, 0x05];
+        let hint = NegTokenInit {
+            mech_types: vec![OID_NEGOEX, odd, OID_NTLMSSP],
+            mech_token: None,
+        }
+        .encode();
+        let init = NegTokenInit::decode(&hint).unwrap();
+        assert_eq!(init.mech_types, vec![OID_NEGOEX, odd, OID_NTLMSSP]);
+        assert!(init.offers(OID_NTLMSSP) && !init.offers(OID_KRB5));
+        // Only unknown ones: decodes, offers nothing we do.
+        let none = NegTokenInit {
+            mech_types: vec![odd],
+            mech_token: None,
+        }
+        .encode();
+        let init = NegTokenInit::decode(&none).unwrap();
+        assert!(!init.offers(OID_NTLMSSP) && !init.offers(OID_KRB5) && !init.offers(OID_MS_KRB5));
+    }
+
+    /// Hostile NegTokenInit shapes: each is refused with an error, never a panic.
+    #[test]
+    fn hostile_init_shapes() {
+        let wrap = |seq_body: &[u8]| {
+            let mut inner = der::tlv(der::TAG_OID, OID_SPNEGO);
+            der::put_tlv(
+                &mut inner,
+                context(0),
+                &der::tlv(der::TAG_SEQUENCE, seq_body),
+            );
+            der::tlv(der::TAG_GSS_INITIAL, &inner)
+        };
+        let oid_list = der::tlv(der::TAG_SEQUENCE, &der::tlv(der::TAG_OID, OID_KRB5));
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            // mechTypes [0] holding an OCTET STRING, not a SEQUENCE OF.
+            (
+                "list not a sequence",
+                wrap(&der::tlv(
+                    context(0),
+                    &der::tlv(der::TAG_OCTET_STRING, b"x"),
+                )),
+            ),
+            // An INTEGER inside the MechTypeList.
+            (
+                "non-OID in the list",
+                wrap(&der::tlv(
+                    context(0),
+                    &der::tlv(der::TAG_SEQUENCE, &[0x02, 0x01, 0x05]),
+                )),
+            ),
+            // mechToken [2] holding a SEQUENCE, not an OCTET STRING.
+            (
+                "token wrong tag",
+                wrap(&der::tlv(context(2), &der::tlv(der::TAG_SEQUENCE, b""))),
+            ),
+            // A field [5] that NegTokenInit does not have.
+            ("unknown field", wrap(&der::tlv(context(5), b""))),
+            // Fields out of order: [2] before [0].
+            ("out of order", {
+                let mut b = der::tlv(context(2), &der::tlv(der::TAG_OCTET_STRING, b"t"));
+                b.extend(der::tlv(context(0), &oid_list));
+                wrap(&b)
+            }),
+            // An inner length that claims more than its parent holds.
+            ("overlong inner", wrap(&[0xa0, 0x7f, 0x30, 0x00])),
+            // An outer length of 4 GiB.
+            (
+                "overlong outer",
+                vec![0x60, 0x84, 0xff, 0xff, 0xff, 0xff, 0x06],
+            ),
+            // Indefinite (BER) length.
+            (
+                "indefinite",
+                vec![
+                    0x60, 0x80, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02, 0, 0,
+                ],
+            ),
+            // Trailing bytes after the wrapper.
+            ("trailing", {
+                let mut t = wrap(&der::tlv(context(0), &oid_list));
+                t.push(0);
+                t
+            }),
+            // The [0] choice holding something that is not a SEQUENCE.
+            ("choice not a sequence", {
+                let mut inner = der::tlv(der::TAG_OID, OID_SPNEGO);
+                der::put_tlv(
+                    &mut inner,
+                    context(0),
+                    &der::tlv(der::TAG_OCTET_STRING, b""),
+                );
+                der::tlv(der::TAG_GSS_INITIAL, &inner)
+            }),
+            // A NegTokenResp choice [1] inside the InitialContextToken.
+            ("resp in wrapper", {
+                let mut inner = der::tlv(der::TAG_OID, OID_SPNEGO);
+                der::put_tlv(&mut inner, context(1), &der::tlv(der::TAG_SEQUENCE, b""));
+                der::tlv(der::TAG_GSS_INITIAL, &inner)
+            }),
+            ("empty", vec![]),
+        ];
+        for (name, tok) in cases {
+            assert!(
+                matches!(
+                    NegTokenInit::decode(&tok),
+                    Err(AuthError::MalformedToken { .. })
+                ),
+                "{name}: {:?}",
+                NegTokenInit::decode(&tok)
+            );
+        }
+        // Sanity: the well-formed base of the cases decodes.
+        assert!(NegTokenInit::decode(&wrap(&der::tlv(context(0), &oid_list))).is_ok());
+    }
+
+    /// Hostile NegTokenResp shapes.
+    #[test]
+    fn hostile_resp_shapes() {
+        let resp = |body: &[u8]| der::tlv(context(1), &der::tlv(der::TAG_SEQUENCE, body));
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "negState two bytes",
+                resp(&der::tlv(
+                    context(0),
+                    &der::tlv(der::TAG_ENUMERATED, &[0, 1]),
+                )),
+            ),
+            (
+                "negState empty",
+                resp(&der::tlv(context(0), &der::tlv(der::TAG_ENUMERATED, &[]))),
+            ),
+            (
+                "negState not ENUMERATED",
+                resp(&der::tlv(context(0), &der::tlv(0x02, &[1]))),
+            ),
+            (
+                "supportedMech not an OID",
+                resp(&der::tlv(
+                    context(1),
+                    &der::tlv(der::TAG_OCTET_STRING, OID_KRB5),
+                )),
+            ),
+            (
+                "token not an OCTET STRING",
+                resp(&der::tlv(context(2), &der::tlv(der::TAG_OID, b"x"))),
+            ),
+            (
+                "MIC not an OCTET STRING",
+                resp(&der::tlv(context(3), &der::tlv(der::TAG_SEQUENCE, b""))),
+            ),
+            ("unknown field [4]", resp(&der::tlv(context(4), b""))),
+            (
+                "overlong token",
+                resp(&[0xa2, 0x04, 0x04, 0x84, 0x7f, 0xff]),
+            ),
+            ("trailing", {
+                let mut t = resp(b"");
+                t.extend_from_slice(&[0xa1, 0x00]);
+                t
+            }),
+            (
+                "wrong outer tag",
+                der::tlv(context(2), &der::tlv(der::TAG_SEQUENCE, b"")),
+            ),
+            (
+                "not a sequence",
+                der::tlv(context(1), &der::tlv(der::TAG_OCTET_STRING, b"")),
+            ),
+        ];
+        for (name, tok) in cases {
+            assert!(
+                matches!(
+                    NegTokenResp::decode(&tok),
+                    Err(AuthError::MalformedToken { .. })
+                ),
+                "{name}: {:?}",
+                NegTokenResp::decode(&tok)
+            );
+        }
+    }
 }

@@ -38,6 +38,11 @@ pub enum Accept {
 
 enum State {
     Initial,
+    /// The client's first mechanism was another one; NTLMSSP was chosen, its NEGOTIATE is
+    /// awaited in a NegTokenResp ([RFC 4178] 5).
+    Switched {
+        mech_types: Vec<u8>,
+    },
     SentChallenge {
         negotiate: Vec<u8>,
         challenge: Vec<u8>,
@@ -100,6 +105,13 @@ impl NtlmAcceptor {
     pub fn step(&mut self, client_token: &[u8]) -> Result<Accept, AuthError> {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Initial => self.challenge(client_token),
+            State::Switched { mech_types } => {
+                let resp = NegTokenResp::decode(client_token)?;
+                let negotiate = resp.response_token.ok_or(AuthError::MissingToken {
+                    what: "NEGOTIATE_MESSAGE",
+                })?;
+                self.challenge_for(negotiate, mech_types)
+            }
             State::SentChallenge {
                 negotiate,
                 challenge,
@@ -112,11 +124,35 @@ impl NtlmAcceptor {
     fn challenge(&mut self, token: &[u8]) -> Result<Accept, AuthError> {
         let init = NegTokenInit::decode(token)?;
         if init.mech_types.first() != Some(&OID_NTLMSSP) {
-            return Err(AuthError::NoCommonMechanism);
+            if !init.offers(OID_NTLMSSP) {
+                return Err(AuthError::NoCommonMechanism);
+            }
+            // Choose NTLMSSP over the client's first mechanism: no token in this answer, the
+            // optimistic one was for the other mechanism ([RFC 4178] 5).
+            self.state = State::Switched {
+                mech_types: init.mech_types_der(),
+            };
+            return Ok(Accept::Continue(
+                NegTokenResp {
+                    neg_state: Some(NegState::AcceptIncomplete),
+                    supported_mech: Some(OID_NTLMSSP),
+                    response_token: None,
+                    mech_list_mic: None,
+                }
+                .encode(),
+            ));
         }
         let negotiate = init.mech_token.ok_or(AuthError::MissingToken {
             what: "NEGOTIATE_MESSAGE",
         })?;
+        self.challenge_for(negotiate, init.mech_types_der())
+    }
+
+    fn challenge_for(
+        &mut self,
+        negotiate: &[u8],
+        mech_types: Vec<u8>,
+    ) -> Result<Accept, AuthError> {
         let neg = NegotiateMessage::decode(negotiate)?;
         let flags = neg
             .flags
@@ -162,7 +198,7 @@ impl NtlmAcceptor {
         self.state = State::SentChallenge {
             negotiate: negotiate.to_vec(),
             challenge,
-            mech_types: init.mech_types_der(),
+            mech_types,
         };
         Ok(Accept::Continue(token))
     }
