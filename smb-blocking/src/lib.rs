@@ -124,6 +124,9 @@ pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
 pub use smb_core::wire::fscc::FileStreamEntry;
 
+mod fsx;
+pub use fsx::*;
+
 type Reply = Result<Response, OpError>;
 
 /// Wait for a future on this thread (the futures here only wait for replies from the

@@ -127,6 +127,9 @@ pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
 pub use smb_core::wire::fscc::FileStreamEntry;
 
+mod fsx;
+pub use fsx::*;
+
 type Reply = Result<Response, OpError>;
 
 /// The driver's waiter: a one-shot sender.

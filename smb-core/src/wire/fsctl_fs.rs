@@ -195,6 +195,48 @@ impl IoctlData<'_> for SnapshotArray {
     }
 }
 
+/// The time of a `@GMT-YYYY.MM.DD-HH.MM.SS` token ([MS-SMB2] 2.2.32.2, UTC) as a FILETIME,
+/// for [`OpenOptions::snapshot`](crate::client::OpenOptions::snapshot). `None` if the
+/// token is not in that form or names no real date.
+pub fn gmt_token_time(token: &str) -> Option<u64> {
+    let b = token.as_bytes();
+    if b.len() != 24 || !token.starts_with("@GMT-") {
+        return None;
+    }
+    // Separators at fixed places, digits elsewhere.
+    for (i, c) in b.iter().enumerate().skip(5) {
+        let sep = match i {
+            9 | 12 | 18 | 21 => Some(b'.'),
+            15 => Some(b'-'),
+            _ => None,
+        };
+        if sep.map_or(!c.is_ascii_digit(), |s| *c != s) {
+            return None;
+        }
+    }
+    let num = |r: core::ops::Range<usize>| token[r].parse::<i64>().ok();
+    let (y, mo, d) = (num(5..9)?, num(10..12)?, num(13..15)?);
+    let (h, mi, s) = (num(16..18)?, num(19..21)?, num(22..24)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d < 1 || d > month_days[(mo - 1) as usize] {
+        return None;
+    }
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 to the date (proleptic Gregorian), counted from March so that
+    // the leap day is last.
+    let (yy, mm) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
+    Some(crate::time::FileTime::from_unix(secs, 0).0)
+}
+
 /// IO_REPARSE_TAG_SYMLINK ([MS-FSCC] 2.1.2.1).
 pub const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
 /// SYMLINK_FLAG_RELATIVE: the substitute name is relative to the link's directory

@@ -200,3 +200,34 @@ fn symlink_reparse_refusals() {
     bad[14..16].copy_from_slice(&3u16.to_le_bytes());
     assert!(SymlinkReparse::decode_data(&bad).is_err());
 }
+
+#[test]
+fn gmt_tokens_to_filetime() {
+    // 2026-01-01T00:00:00Z is 1767225600 s after the Unix epoch.
+    let t = gmt_token_time("@GMT-2026.01.01-00.00.00").unwrap();
+    assert_eq!(t, 1_767_225_600 * 10_000_000 + crate::time::FileTime::UNIX_EPOCH_TICKS);
+    let t = gmt_token_time("@GMT-1970.01.01-00.00.01").unwrap();
+    assert_eq!(t, 10_000_000 + crate::time::FileTime::UNIX_EPOCH_TICKS);
+    // A leap day, the end of a day.
+    let leap = gmt_token_time("@GMT-2024.02.29-23.59.59").unwrap();
+    let next = gmt_token_time("@GMT-2024.03.01-00.00.00").unwrap();
+    assert_eq!(next - leap, 10_000_000);
+    for bad in [
+        "",
+        "@GMT-2026.01.01-00.00.0",
+        "@GMT-2026.01.01-00.00.000",
+        "@gmt-2026.01.01-00.00.00",
+        "@GMT-2026-01-01-00.00.00",
+        "@GMT-2026.13.01-00.00.00",
+        "@GMT-2026.00.01-00.00.00",
+        "@GMT-2025.02.29-00.00.00",
+        "@GMT-2026.04.31-00.00.00",
+        "@GMT-2026.01.01-24.00.00",
+        "@GMT-2026.01.01-00.60.00",
+        "@GMT-2026.01.01-00.00.60",
+        "@GMT-+026.01.01-00.00.00",
+        "@GMT-2026.01.01-00.00.0\u{e9}",
+    ] {
+        assert_eq!(gmt_token_time(bad), None, "{bad}");
+    }
+}
