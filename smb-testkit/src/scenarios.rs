@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 mod fs_extras;
 pub use fs_extras::{
     FsExtras, FsxOp, FsxOut, previous_versions_via_snapshot, security_descriptor_read_and_add_ace,
-    sparse_file_hole,
+    sparse_file_hole, symlinks_on_samba,
 };
 mod fs_watch;
 pub use fs_watch::*;
@@ -1606,7 +1606,7 @@ macro_rules! scenario_tests {
             watch_overflow_says_rescan,
             list_shares_of_samba, named_pipe_transact_binds,
             security_descriptor_read_and_add_ace, sparse_file_hole,
-            previous_versions_via_snapshot);
+            previous_versions_via_snapshot, symlinks_on_samba);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -246,10 +246,17 @@ impl<S: Submitter> super::ShareOps<S> {
         let opts = plain(access::FILE_READ_ATTRIBUTES)
             .with_create_options(create_options::OPEN_REPARSE_POINT);
         let req = self.fsctl(fsctl::GET_REPARSE_POINT, Vec::new(), OUTPUT_LEN);
-        match self.on_path(path, opts, req).await? {
-            Response::Ioctl { output, .. } => SymlinkReparse::decode_data(&output)
+        match self.on_path(path, opts, req).await {
+            Ok(Response::Ioctl { output, .. }) => SymlinkReparse::decode_data(&output)
                 .map_err(|_| protocol("not a symbolic link's reparse data")),
-            _ => Err(protocol("unexpected response type")),
+            Ok(_) => Err(protocol("unexpected response type")),
+            Err(e) if e.status == Some(crate::wire::NtStatus::NOT_A_REPARSE_POINT) => {
+                Err(e.with_context(alloc::format!(
+                    "{path} is not a symbolic link as the server shows it (Samba follows or \
+                     hides unix symlinks instead of showing reparse points)"
+                )))
+            }
+            Err(e) => Err(e),
         }
     }
 

@@ -11,7 +11,9 @@
 //! the structure. Decoders check every count and offset against the buffer first.
 
 use super::ioctl::IoctlData;
-use super::{DecodeError, DecodeResult, Reader, put_utf16le, utf16le_len, utf16le_to_string};
+use super::{
+    DecodeError, DecodeResult, Reader, put_utf16le, slice_at, utf16le_len, utf16le_to_string,
+};
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::BufMut;
@@ -237,11 +239,7 @@ pub fn gmt_token_time(token: &str) -> Option<u64> {
     Some(crate::time::FileTime::from_unix(secs, 0).0)
 }
 
-/// IO_REPARSE_TAG_SYMLINK ([MS-FSCC] 2.1.2.1).
-pub const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
-/// SYMLINK_FLAG_RELATIVE: the substitute name is relative to the link's directory
-/// ([MS-FSCC] 2.1.2.4).
-pub const SYMLINK_FLAG_RELATIVE: u32 = 0x0000_0001;
+pub use super::error::{IO_REPARSE_TAG_SYMLINK, SYMLINK_FLAG_RELATIVE};
 
 /// Symbolic link reparse data ([MS-FSCC] 2.1.2.4): REPARSE_DATA_BUFFER with
 /// IO_REPARSE_TAG_SYMLINK, as FSCTL_GET_REPARSE_POINT returns it and FSCTL_SET_REPARSE_POINT
@@ -304,14 +302,9 @@ impl IoctlData<'_> for SymlinkReparse {
                 value: data_len as u64,
             });
         }
+        // Offsets are relative to PathBuffer.
         let path = &buf[SYMLINK_FIXED..8 + data_len];
-        let name = |off: usize, len: usize, field| -> DecodeResult<String> {
-            let end = off.checked_add(len).filter(|e| *e <= path.len());
-            match end {
-                Some(end) => utf16le_to_string(&path[off..end]),
-                None => Err(DecodeError::BadOffset { field }),
-            }
-        };
+        let name = |off, len, field| utf16le_to_string(slice_at(path, off, len, 0, field)?);
         Ok(SymlinkReparse {
             substitute_name: name(sub_off, sub_len, "SubstituteNameOffset")?,
             print_name: name(print_off, print_len, "PrintNameOffset")?,

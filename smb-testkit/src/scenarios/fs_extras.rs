@@ -275,3 +275,63 @@ pub async fn previous_versions_via_snapshot<H: FsExtras>(h: H) {
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
     h.shutdown(c).await;
 }
+
+/// Symbolic links as Samba 4.17 serves them to an SMB2 client without unix extensions:
+/// with `follow symlinks = yes` a link inside the share is its target (read, `metadata` and
+/// `symlink_metadata` see the target, not a reparse point) and `read_link` fails clearly
+/// (NOT_A_REPARSE_POINT, the message says why); a link leaving the share is not found;
+/// creating a link is refused with a message naming it and leaves no file behind. (Samba
+/// never answers STOPPED_ON_SYMLINK here: that path is tested against a scripted server.)
+pub async fn symlinks_on_samba<H: FsExtras>(h: H) {
+    let server = SambaConfig::new()
+        .extra_share("links", &["follow symlinks = yes", "wide links = no"])
+        .start()
+        .expect("start an smbd");
+    let root = server.share_path("links");
+    std::fs::write(root.join("target.txt"), b"target").expect("target on disk");
+    std::os::unix::fs::symlink("target.txt", root.join("link")).expect("link on disk");
+    std::os::unix::fs::symlink("/etc/hostname", root.join("outside")).expect("outside link");
+    let (c, _) = h
+        .connect(user_login(&server, ClientConfig::default()))
+        .await
+        .expect("login");
+    let s = h.share(&c, "links").await.expect("tree connect");
+
+    assert_eq!(h.read_whole(&s, "link").await.expect("read through"), b"target");
+    let m = match h.fsx(&s, FsxOp::SymlinkMetadata("link".into())).await {
+        Ok(FsxOut::Meta(m)) => m,
+        other => panic!("symlink_metadata: {other:?}"),
+    };
+    assert_eq!(m.len(), 6, "the target's size");
+    assert_eq!(m.attributes & 0x400, 0, "no FILE_ATTRIBUTE_REPARSE_POINT: {m:?}");
+    let e = h
+        .fsx(&s, FsxOp::ReadLink("link".into()))
+        .await
+        .expect_err("read_link of a link Samba follows");
+    let msg = e.to_string();
+    assert!(msg.contains("not a symbolic link as the server shows it"), "{msg}");
+    assert!(msg.contains("NOT_A_REPARSE_POINT"), "{msg}");
+
+    for op in [
+        FsxOp::SymlinkMetadata("outside".into()),
+        FsxOp::ReadLink("outside".into()),
+    ] {
+        let e = h.fsx(&s, op).await.expect_err("a link leaving the share");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    }
+
+    let e = h
+        .fsx(&s, FsxOp::Symlink("target.txt".into(), "new".into(), true))
+        .await
+        .expect_err("Samba does not create reparse points");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("refused to create the symbolic link new -> target.txt"),
+        "{msg}"
+    );
+    assert!(
+        !root.join("new").exists(),
+        "the refused link's file is removed"
+    );
+    h.shutdown(c).await;
+}
