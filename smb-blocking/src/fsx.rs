@@ -34,7 +34,12 @@ impl Share {
 
     /// The allocated ranges of `path` within `offset..offset + len`
     /// (FSCTL_QUERY_ALLOCATED_RANGES): what lies outside them is a hole.
-    pub fn allocated_ranges(&self, path: &str, offset: u64, len: u64) -> io::Result<Vec<AllocatedRange>> {
+    pub fn allocated_ranges(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<Vec<AllocatedRange>> {
         Ok(block_on(self.ops().allocated_ranges(path, offset, len))?)
     }
 

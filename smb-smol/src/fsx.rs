@@ -18,7 +18,12 @@ impl Share {
 
     /// Replace the parts of `path`'s security descriptor named by `parts` with those of
     /// `sd` (read it with [`Share::security`], change the DACL, write it back).
-    pub async fn set_security(&self, path: &str, sd: &SecurityDescriptor, parts: u32) -> io::Result<()> {
+    pub async fn set_security(
+        &self,
+        path: &str,
+        sd: &SecurityDescriptor,
+        parts: u32,
+    ) -> io::Result<()> {
         Ok(self.ops().set_security(path, sd, parts).await?)
     }
 
@@ -34,7 +39,12 @@ impl Share {
 
     /// The allocated ranges of `path` within `offset..offset + len`
     /// (FSCTL_QUERY_ALLOCATED_RANGES): what lies outside them is a hole.
-    pub async fn allocated_ranges(&self, path: &str, offset: u64, len: u64) -> io::Result<Vec<AllocatedRange>> {
+    pub async fn allocated_ranges(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<Vec<AllocatedRange>> {
         Ok(self.ops().allocated_ranges(path, offset, len).await?)
     }
 

@@ -1,8 +1,8 @@
 //! [`FsExtras`] for smb_blocking: security descriptors, sparse files, snapshots, symlinks.
 
 use super::Blocking;
-use smb_testkit::scenarios::{BoxFut, FsExtras, FsxOp, FsxOut};
 use smb_blocking::{OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, FsExtras, FsxOp, FsxOut};
 use std::io;
 
 impl FsExtras for Blocking {

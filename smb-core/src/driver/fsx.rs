@@ -2,14 +2,16 @@
 //! security descriptors, sparse files, previous versions (snapshots) and symbolic links.
 //! Each is one compound of CREATE + the request + CLOSE ([MS-SMB2] 3.2.4.1.4).
 
-use super::ops::{Metadata, compound, smb_path};
 use super::Submitter;
+use super::ops::{Metadata, compound, smb_path};
 use crate::client::{
     ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, access, create_options,
     share_access,
 };
 use crate::wire::fscc::{FileAllInformation, FsccInfo};
-use crate::wire::fsctl_fs::{AllocatedRange, AllocatedRanges, SetSparse, SnapshotArray, SymlinkReparse, ZeroData};
+use crate::wire::fsctl_fs::{
+    AllocatedRange, AllocatedRanges, SetSparse, SnapshotArray, SymlinkReparse, ZeroData,
+};
 use crate::wire::ioctl::{IoctlData, fsctl};
 use crate::wire::security::{SecurityDescriptor, security_information as si};
 use alloc::string::String;
@@ -65,7 +67,9 @@ impl<S: Submitter> super::ShareOps<S> {
             },
         ]);
         let mut parts = compound(self.sub.submit(req).await)?.into_iter();
-        parts.nth(1).ok_or_else(|| protocol("short compound response"))
+        parts
+            .nth(1)
+            .ok_or_else(|| protocol("short compound response"))
     }
 
     fn fsctl(&self, ctl_code: u32, input: Vec<u8>, max_output: u32) -> Request {
@@ -96,8 +100,9 @@ impl<S: Submitter> super::ShareOps<S> {
             output_len: OUTPUT_LEN,
         };
         match self.on_path(path, plain(mask), req).await? {
-            Response::Info { data } => SecurityDescriptor::decode(&data)
-                .map_err(|_| protocol("bad security descriptor")),
+            Response::Info { data } => {
+                SecurityDescriptor::decode(&data).map_err(|_| protocol("bad security descriptor"))
+            }
             _ => Err(protocol("unexpected response type")),
         }
     }
@@ -152,8 +157,8 @@ impl<S: Submitter> super::ShareOps<S> {
             file_offset: offset,
             beyond_final_zero: end,
         };
-        let opts = plain(access::FILE_WRITE_DATA)
-            .with_create_options(create_options::NON_DIRECTORY_FILE);
+        let opts =
+            plain(access::FILE_WRITE_DATA).with_create_options(create_options::NON_DIRECTORY_FILE);
         let req = self.fsctl(fsctl::SET_ZERO_DATA, input.to_bytes(), 0);
         self.on_path(path, opts, req).await.map(|_| ())
     }
@@ -250,12 +255,11 @@ impl<S: Submitter> super::ShareOps<S> {
             Ok(Response::Ioctl { output, .. }) => SymlinkReparse::decode_data(&output)
                 .map_err(|_| protocol("not a symbolic link's reparse data")),
             Ok(_) => Err(protocol("unexpected response type")),
-            Err(e) if e.status == Some(crate::wire::NtStatus::NOT_A_REPARSE_POINT) => {
-                Err(e.with_context(alloc::format!(
+            Err(e) if e.status == Some(crate::wire::NtStatus::NOT_A_REPARSE_POINT) => Err(e
+                .with_context(alloc::format!(
                     "{path} is not a symbolic link as the server shows it (Samba follows or \
                      hides unix symlinks instead of showing reparse points)"
-                )))
-            }
+                ))),
             Err(e) => Err(e),
         }
     }
@@ -276,9 +280,7 @@ impl<S: Submitter> super::ShareOps<S> {
         };
         let opts = OpenOptions::new()
             .create_new(true)
-            .with_access(
-                access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES | access::DELETE,
-            )
+            .with_access(access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES | access::DELETE)
             .with_share_access(share_access::ALL)
             .with_create_options(create_options::NON_DIRECTORY_FILE)
             .with_durable(false)
@@ -298,12 +300,12 @@ impl<S: Submitter> super::ShareOps<S> {
         }
     }
 
-    /// Like [`ShareOps::metadata`], of the link itself when `path` is a symbolic link
+    /// Like [`ShareOps::metadata`](super::ShareOps::metadata), of the link itself when `path` is a symbolic link
     /// (opened with FILE_OPEN_REPARSE_POINT): its attributes carry
     /// FILE_ATTRIBUTE_REPARSE_POINT (0x400).
     pub async fn symlink_metadata(&self, path: &str) -> Result<Metadata, OpError> {
-        let opts = OpenOptions::metadata_only()
-            .with_create_options(create_options::OPEN_REPARSE_POINT);
+        let opts =
+            OpenOptions::metadata_only().with_create_options(create_options::OPEN_REPARSE_POINT);
         let req = Request::QueryInfo {
             file: FileHandle::RELATED,
             info_type: INFO_FILE,

@@ -1116,4 +1116,5 @@ mod tests {
         let mut bad = b.clone();
         bad[..4].copy_from_slice(&4u32.to_le_bytes());
         assert!(FileStreamInformation::decode(&bad).is_err());
-    }}
+    }
+}

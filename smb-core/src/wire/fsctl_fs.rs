@@ -117,7 +117,10 @@ impl IoctlData<'_> for AllocatedRanges {
         let mut v = Vec::with_capacity(buf.len() / AllocatedRange::SIZE);
         for chunk in buf.chunks_exact(AllocatedRange::SIZE) {
             let r = AllocatedRange::decode_data(chunk)?;
-            if r.offset.checked_add(r.length).is_none_or(|e| e > i64::MAX as u64) {
+            if r.offset
+                .checked_add(r.length)
+                .is_none_or(|e| e > i64::MAX as u64)
+            {
                 return Err(DecodeError::BadField {
                     field: "Length",
                     value: r.length,
@@ -220,7 +223,20 @@ pub fn gmt_token_time(token: &str) -> Option<u64> {
     let (y, mo, d) = (num(5..9)?, num(10..12)?, num(13..15)?);
     let (h, mi, s) = (num(16..18)?, num(19..21)?, num(22..24)?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&mo) || d < 1 || d > month_days[(mo - 1) as usize] {
         return None;
     }
@@ -229,7 +245,11 @@ pub fn gmt_token_time(token: &str) -> Option<u64> {
     }
     // Days from 1970-01-01 to the date (proleptic Gregorian), counted from March so that
     // the leap day is last.
-    let (yy, mm) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = yy.div_euclid(400);
     let yoe = yy - era * 400;
     let doy = (153 * mm + 2) / 5 + d - 1;

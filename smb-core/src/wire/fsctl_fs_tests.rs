@@ -24,17 +24,17 @@ fn zero_data_vector_and_refusals() {
         beyond_final_zero: 0x3000,
     };
     let b = z.to_bytes();
-    assert_eq!(
-        b,
-        [0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0]
-    );
+    assert_eq!(b, [0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0]);
     assert_eq!(ZeroData::decode_data(&b).unwrap(), z);
     for n in 0..b.len() {
         assert!(ZeroData::decode_data(&b[..n]).is_err(), "prefix {n}");
     }
     let mut neg = b.clone();
     neg[15] = 0x80;
-    assert!(ZeroData::decode_data(&neg).is_err(), "negative BeyondFinalZero");
+    assert!(
+        ZeroData::decode_data(&neg).is_err(),
+        "negative BeyondFinalZero"
+    );
 }
 
 #[test]
@@ -205,7 +205,10 @@ fn symlink_reparse_refusals() {
 fn gmt_tokens_to_filetime() {
     // 2026-01-01T00:00:00Z is 1767225600 s after the Unix epoch.
     let t = gmt_token_time("@GMT-2026.01.01-00.00.00").unwrap();
-    assert_eq!(t, 1_767_225_600 * 10_000_000 + crate::time::FileTime::UNIX_EPOCH_TICKS);
+    assert_eq!(
+        t,
+        1_767_225_600 * 10_000_000 + crate::time::FileTime::UNIX_EPOCH_TICKS
+    );
     let t = gmt_token_time("@GMT-1970.01.01-00.00.01").unwrap();
     assert_eq!(t, 10_000_000 + crate::time::FileTime::UNIX_EPOCH_TICKS);
     // A leap day, the end of a day.

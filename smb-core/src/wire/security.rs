@@ -347,8 +347,12 @@ impl fmt::Display for Ace {
     /// `ALLOWED/0x03/0x001f01ff S-1-5-18`, `OTHER(0x11)/0x00/12 bytes`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Ace::Allowed { flags, mask, sid } => write!(f, "ALLOWED/0x{flags:02x}/0x{mask:08x} {sid}"),
-            Ace::Denied { flags, mask, sid } => write!(f, "DENIED/0x{flags:02x}/0x{mask:08x} {sid}"),
+            Ace::Allowed { flags, mask, sid } => {
+                write!(f, "ALLOWED/0x{flags:02x}/0x{mask:08x} {sid}")
+            }
+            Ace::Denied { flags, mask, sid } => {
+                write!(f, "DENIED/0x{flags:02x}/0x{mask:08x} {sid}")
+            }
             Ace::Other {
                 ace_type,
                 flags,
@@ -542,13 +546,17 @@ impl SecurityDescriptor {
             }
         };
         let sid = |off, field| -> DecodeResult<Option<Sid>> {
-            at(off, field)?.map(|b| Sid::parse(b).map(|s| s.0)).transpose()
+            at(off, field)?
+                .map(|b| Sid::parse(b).map(|s| s.0))
+                .transpose()
         };
         let acl = |off, field, bit: u16| -> DecodeResult<Option<Acl>> {
             if ctl & bit == 0 {
                 return Ok(None);
             }
-            at(off, field)?.map(|b| Acl::decode(b).map(|a| a.0)).transpose()
+            at(off, field)?
+                .map(|b| Acl::decode(b).map(|a| a.0))
+                .transpose()
         };
         Ok(SecurityDescriptor {
             revision,
@@ -612,7 +620,11 @@ impl SecurityDescriptor {
 impl fmt::Display for SecurityDescriptor {
     /// One line per part: `OWNER:S-1-...`, `GROUP:...`, `ACL:<ace>` per DACL entry.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "REVISION:{}\nCONTROL:0x{:04x}", self.revision, self.control)?;
+        write!(
+            f,
+            "REVISION:{}\nCONTROL:0x{:04x}",
+            self.revision, self.control
+        )?;
         if let Some(o) = &self.owner {
             write!(f, "\nOWNER:{o}")?;
         }

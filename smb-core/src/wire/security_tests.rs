@@ -110,10 +110,7 @@ fn sid_hostile_counts() {
     assert!(Sid::parse(&p).is_err());
     // 15 announced, 2 present.
     let p = [1, 15, 0, 0, 0, 0, 0, 5, 1, 0, 0, 0, 2, 0, 0, 0];
-    assert!(matches!(
-        Sid::parse(&p),
-        Err(DecodeError::Truncated { .. })
-    ));
+    assert!(matches!(Sid::parse(&p), Err(DecodeError::Truncated { .. })));
 }
 
 #[test]
@@ -150,7 +147,10 @@ fn descriptor_vector_decodes_and_reencodes_byte_for_byte() {
     );
     let text = sd.to_string();
     assert!(text.contains("OWNER:S-1-5-18"), "{text}");
-    assert!(text.contains("ACL:ALLOWED/0x03/0x001f01ff S-1-1-0"), "{text}");
+    assert!(
+        text.contains("ACL:ALLOWED/0x03/0x001f01ff S-1-1-0"),
+        "{text}"
+    );
     assert!(text.contains("ACL:OTHER(0x11)/0x00/16 bytes"), "{text}");
 }
 
@@ -248,7 +248,8 @@ fn put32(b: &mut [u8], at: usize, v: u32) {
 
 #[test]
 fn hostile_offsets_and_sizes_are_refused() {
-    let cases: [(&str, fn(&mut [u8])); 9] = [
+    type Edit = fn(&mut [u8]);
+    let cases: [(&str, Edit); 9] = [
         ("owner past the end", |b| put32(b, 4, 0xFFFF_FFF0)),
         ("owner inside the header", |b| put32(b, 4, 8)),
         ("group at the very end", |b| put32(b, 8, 92)),

@@ -1,10 +1,10 @@
 //! [`FsExtras`] for smb_smol: security descriptors, sparse files, snapshots, symlinks.
 
 use super::Smol;
-use smb_testkit::scenarios::{BoxFut, FsExtras, FsxOp, FsxOut};
-use smb_smol::{OpenOptions, Share};
-use std::io;
 use futures_lite::AsyncReadExt;
+use smb_smol::{OpenOptions, Share};
+use smb_testkit::scenarios::{BoxFut, FsExtras, FsxOp, FsxOut};
+use std::io;
 
 impl FsExtras for Smol {
     fn fsx(&self, s: &Share, op: FsxOp) -> BoxFut<'static, io::Result<FsxOut>> {
@@ -24,7 +24,9 @@ impl FsExtras for Smol {
                     s.zero_range(&p, o, l).await?;
                     FsxOut::Done
                 }
-                FsxOp::AllocatedRanges(p, o, l) => FsxOut::Ranges(s.allocated_ranges(&p, o, l).await?),
+                FsxOp::AllocatedRanges(p, o, l) => {
+                    FsxOut::Ranges(s.allocated_ranges(&p, o, l).await?)
+                }
                 FsxOp::Snapshots(d) => FsxOut::Names(s.snapshots(&d).await?),
                 FsxOp::ReadSnapshot(p, t) => {
                     let opts = OpenOptions::new().read(true).snapshot(t);

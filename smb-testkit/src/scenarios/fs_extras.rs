@@ -89,7 +89,10 @@ pub async fn security_descriptor_read_and_add_ace<H: FsExtras>(h: H) {
     let server = SambaConfig::new()
         .extra_share(
             "acl",
-            &["vfs objects = acl_xattr", "acl_xattr:ignore system acls = yes"],
+            &[
+                "vfs objects = acl_xattr",
+                "acl_xattr:ignore system acls = yes",
+            ],
         )
         .tmpfs(false)
         .start()
@@ -104,7 +107,11 @@ pub async fn security_descriptor_read_and_add_ace<H: FsExtras>(h: H) {
     let all = si::OWNER | si::GROUP | si::DACL;
     let before = sd(&h, &s, "f.txt", all).await;
     let me = user_sid(&server);
-    assert_eq!(before.owner.as_ref(), Some(&me), "owner is the test user\n{before}");
+    assert_eq!(
+        before.owner.as_ref(),
+        Some(&me),
+        "owner is the test user\n{before}"
+    );
     assert!(me.to_string().starts_with("S-1-5-21-"), "{me}");
     assert!(before.group.is_some(), "{before}");
     let dacl = before.dacl.clone().expect("a DACL");
@@ -127,15 +134,24 @@ pub async fn security_descriptor_read_and_add_ace<H: FsExtras>(h: H) {
         mask: 0x0012_00A9, // read and execute
         sid: users.clone(),
     });
-    h.fsx(&s, FsxOp::SetSecurity("f.txt".into(), changed.clone(), si::DACL))
-        .await
-        .expect("set the DACL");
+    h.fsx(
+        &s,
+        FsxOp::SetSecurity("f.txt".into(), changed.clone(), si::DACL),
+    )
+    .await
+    .expect("set the DACL");
     let after = sd(&h, &s, "f.txt", all).await;
     assert_eq!(after.dacl, changed.dacl, "the DACL as written\n{after}");
     assert_eq!(after.owner, before.owner, "owner unchanged");
     let text = after.to_string();
-    assert!(text.contains("ACL:ALLOWED/0x00/0x001200a9 S-1-5-32-545"), "{text}");
-    assert!(text.contains("ACL:DENIED/0x00/0x00000010 S-1-5-32-546"), "{text}");
+    assert!(
+        text.contains("ACL:ALLOWED/0x00/0x001200a9 S-1-5-32-545"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ACL:DENIED/0x00/0x00000010 S-1-5-32-546"),
+        "{text}"
+    );
 
     let owner_only = sd(&h, &s, "f.txt", si::OWNER).await;
     assert_eq!(owner_only.owner, Some(me));
@@ -155,7 +171,9 @@ pub async fn sparse_file_hole<H: FsExtras>(h: H) {
     let (_c, s) = setup(&h, "sparse").await;
     let f = "sparse/f.bin";
     const K64: u64 = 64 * 1024;
-    h.write(&s, f, vec![0xAB; 3 * K64 as usize]).await.expect("write");
+    h.write(&s, f, vec![0xAB; 3 * K64 as usize])
+        .await
+        .expect("write");
     let ranges = |o, l| {
         let (h, s) = (h.clone(), s.clone());
         async move {
@@ -178,7 +196,11 @@ pub async fn sparse_file_hole<H: FsExtras>(h: H) {
         .await
         .expect("set sparse");
     let m = h.stat(&s, f).await.expect("stat");
-    assert!(m.attributes & 0x200 != 0, "FILE_ATTRIBUTE_SPARSE_FILE: {:#x}", m.attributes);
+    assert!(
+        m.attributes & 0x200 != 0,
+        "FILE_ATTRIBUTE_SPARSE_FILE: {:#x}",
+        m.attributes
+    );
     h.fsx(&s, FsxOp::ZeroRange(f.into(), K64, K64))
         .await
         .expect("zero the middle");
@@ -297,19 +319,29 @@ pub async fn symlinks_on_samba<H: FsExtras>(h: H) {
         .expect("login");
     let s = h.share(&c, "links").await.expect("tree connect");
 
-    assert_eq!(h.read_whole(&s, "link").await.expect("read through"), b"target");
+    assert_eq!(
+        h.read_whole(&s, "link").await.expect("read through"),
+        b"target"
+    );
     let m = match h.fsx(&s, FsxOp::SymlinkMetadata("link".into())).await {
         Ok(FsxOut::Meta(m)) => m,
         other => panic!("symlink_metadata: {other:?}"),
     };
     assert_eq!(m.len(), 6, "the target's size");
-    assert_eq!(m.attributes & 0x400, 0, "no FILE_ATTRIBUTE_REPARSE_POINT: {m:?}");
+    assert_eq!(
+        m.attributes & 0x400,
+        0,
+        "no FILE_ATTRIBUTE_REPARSE_POINT: {m:?}"
+    );
     let e = h
         .fsx(&s, FsxOp::ReadLink("link".into()))
         .await
         .expect_err("read_link of a link Samba follows");
     let msg = e.to_string();
-    assert!(msg.contains("not a symbolic link as the server shows it"), "{msg}");
+    assert!(
+        msg.contains("not a symbolic link as the server shows it"),
+        "{msg}"
+    );
     assert!(msg.contains("NOT_A_REPARSE_POINT"), "{msg}");
 
     for op in [

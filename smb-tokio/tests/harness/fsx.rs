@@ -24,7 +24,9 @@ impl FsExtras for Tokio {
                     s.zero_range(&p, o, l).await?;
                     FsxOut::Done
                 }
-                FsxOp::AllocatedRanges(p, o, l) => FsxOut::Ranges(s.allocated_ranges(&p, o, l).await?),
+                FsxOp::AllocatedRanges(p, o, l) => {
+                    FsxOut::Ranges(s.allocated_ranges(&p, o, l).await?)
+                }
                 FsxOp::Snapshots(d) => FsxOut::Names(s.snapshots(&d).await?),
                 FsxOp::ReadSnapshot(p, t) => {
                     let opts = OpenOptions::new().read(true).snapshot(t);
