@@ -255,6 +255,17 @@ impl<S: Submitter> super::ShareOps<S> {
             Ok(Response::Ioctl { output, .. }) => SymlinkReparse::decode_data(&output)
                 .map_err(|_| protocol("not a symbolic link's reparse data")),
             Ok(_) => Err(protocol("unexpected response type")),
+            // A server that stops on the link itself says where it points in the error
+            // response ([MS-SMB2] 2.2.2.2.1); nothing of the path left means `path` is the
+            // link.
+            Err(OpError {
+                symlink: Some(link),
+                ..
+            }) if link.unparsed_path_length == 0 => Ok(SymlinkReparse {
+                substitute_name: link.substitute_name,
+                print_name: link.print_name,
+                flags: link.flags,
+            }),
             Err(e) if e.status == Some(crate::wire::NtStatus::NOT_A_REPARSE_POINT) => Err(e
                 .with_context(alloc::format!(
                     "{path} is not a symbolic link as the server shows it (Samba follows or \
@@ -266,8 +277,8 @@ impl<S: Submitter> super::ShareOps<S> {
 
     /// Make `path` a symbolic link to `target` (FSCTL_SET_REPARSE_POINT with symlink reparse
     /// data, [MS-FSCC] 2.1.2.4; `relative` sets SYMLINK_FLAG_RELATIVE). The file is created
-    /// first. Servers commonly refuse this (Samba answers ACCESS_DENIED or NOT_SUPPORTED
-    /// for most configurations): the error says so.
+    /// first. Servers commonly refuse this (Samba 4.17 answers NOT_A_REPARSE_POINT): the error
+    /// then names the link, and the empty file is removed.
     pub async fn symlink(&self, target: &str, path: &str, relative: bool) -> Result<(), OpError> {
         let data = SymlinkReparse {
             substitute_name: target.into(),
@@ -324,3 +335,7 @@ impl<S: Submitter> super::ShareOps<S> {
 
 /// ACCESS_SYSTEM_SECURITY ([MS-SMB2] 2.2.13.1.1): read or write the SACL.
 const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
+
+#[cfg(test)]
+#[path = "fsx_tests.rs"]
+mod tests;
