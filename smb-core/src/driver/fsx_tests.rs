@@ -14,8 +14,10 @@ use std::sync::Mutex;
 
 /// Answers the middle request of each compound (and each single request) with the next
 /// scripted result; CREATE and CLOSE succeed. Records every request.
+type Answers = Vec<Result<Response, OpError>>;
+
 #[derive(Clone, Default)]
-struct Script(Arc<Mutex<(Vec<Result<Response, OpError>>, Vec<Request>)>>);
+struct Script(Arc<Mutex<(Answers, Vec<Request>)>>);
 
 impl Script {
     fn new(answers: Vec<Result<Response, OpError>>) -> Self {
