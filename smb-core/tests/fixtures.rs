@@ -327,8 +327,9 @@ fn decode_info(info_type: InfoType, class: u8, buf: &[u8]) -> Option<Result<Vec<
         return Some(one::<FileNameInformation>(buf));
     }
     if info_type == InfoType::SECURITY {
-        let sd = SecurityDescriptor { raw: buf.to_vec() };
-        return Some(sd.parse().map(|_| buf.to_vec()));
+        return Some(
+            smb_core::wire::security::SecurityDescriptor::decode(buf).map(|_| buf.to_vec()),
+        );
     }
     None
 }

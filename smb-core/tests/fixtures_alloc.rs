@@ -7,6 +7,7 @@
 use smb_core::wire::create_context::{self, TypedContext};
 use smb_core::wire::fscc::*;
 use smb_core::wire::ioctl::{self, IoctlData};
+use smb_core::wire::security::{SecurityDescriptor, Sid};
 use smb_core::wire::{
     Command, Decode, Header, HeaderFlags, cancel, change_notify, close, compound, create, echo,
     error, flush, lock, logoff, negotiate, oplock_break, query_directory, query_info, read,
@@ -161,9 +162,7 @@ fn payloads(what: &str, b: &[u8]) {
         ioctl::DfsReferralResponse,
     );
     run!(what, b, Sid::parse(b));
-    // The descriptor is built outside the measured call: only parsing is measured.
-    let sd = SecurityDescriptor { raw: b.to_vec() };
-    run!(what, b, sd.parse());
+    run!(what, b, SecurityDescriptor::decode(b));
     for class in 0..=70u8 {
         run!(
             what,
@@ -368,9 +367,8 @@ fn huge_claims_are_rejected_without_large_allocations() {
     p[20] = 2;
     put16(&mut p, 22, 80); // AclSize
     put16(&mut p, 24, 0xffff); // AceCount
-    let sd = SecurityDescriptor { raw: p.clone() };
-    run!("acl", &p, sd.parse());
-    assert!(sd.parse().is_err());
+    run!("acl", &p, SecurityDescriptor::decode(&p));
+    assert!(SecurityDescriptor::decode(&p).is_err());
     // A directory page whose FileNameLength claims 2^32-1 bytes.
     let mut p = vec![0u8; 100];
     put32(&mut p, 60, u32::MAX);

@@ -749,3 +749,48 @@ fn requests_in_flight_stay_within_max_in_flight() {
     // Every answer was counted (the login's, the open's and the ten WRITEs').
     assert!(s.client.stats().responses_received >= 10);
 }
+
+/// STATUS_STOPPED_ON_SYMLINK: the symbolic link error response ([MS-SMB2] 2.2.2.2.1) reaches
+/// the caller in `OpError::symlink`; a malformed one leaves it empty and the status stands.
+#[test]
+fn stopped_on_symlink_hands_the_link_to_the_caller() {
+    use smb_core::wire::NtStatus;
+    use smb_core::wire::error::SymlinkError;
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    let link = SymlinkError {
+        unparsed_path_length: 8,
+        substitute_name: "\\??\\C:\\real".into(),
+        print_name: "C:\\real".into(),
+        flags: 0,
+    };
+    let mut data = Vec::new();
+    link.encode(&mut data);
+    s.server.symlinks.push(("dir\\f.txt".into(), data.clone()));
+    let open = |s: &mut Sim, path: &str| {
+        s.op(Request::Create {
+            tree,
+            path: path.into(),
+            options: OpenOptions::new().read(true),
+        })
+        .unwrap_err()
+    };
+    let e = open(&mut s, "dir\\f.txt");
+    assert_eq!(e.status, Some(NtStatus::STOPPED_ON_SYMLINK));
+    assert_eq!(e.symlink.as_deref(), Some(&link));
+    // ErrorData that is not a symlink error (wrong tag, cut short): no link, same status.
+    let mut wrong_tag = data.clone();
+    wrong_tag[4] ^= 0xFF;
+    s.server.symlinks.push(("tag.txt".into(), wrong_tag));
+    s.server
+        .symlinks
+        .push(("cut.txt".into(), data[..data.len() - 3].to_vec()));
+    for path in ["tag.txt", "cut.txt"] {
+        let e = open(&mut s, path);
+        assert_eq!(e.status, Some(NtStatus::STOPPED_ON_SYMLINK), "{path}");
+        assert_eq!(e.symlink, None, "{path}");
+    }
+    // Another error carries no link.
+    assert_eq!(open(&mut s, "missing.txt").symlink, None);
+}

@@ -30,6 +30,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod fs_extras;
+pub use fs_extras::{
+    FsExtras, FsxOp, FsxOut, previous_versions_via_snapshot, security_descriptor_read_and_add_ace,
+    sparse_file_hole, symlinks_on_samba,
+};
 mod fs_watch;
 pub use fs_watch::*;
 mod multichannel;
@@ -1599,7 +1604,9 @@ macro_rules! scenario_tests {
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,
-            list_shares_of_samba, named_pipe_transact_binds);
+            list_shares_of_samba, named_pipe_transact_binds,
+            security_descriptor_read_and_add_ace, sparse_file_hole,
+            previous_versions_via_snapshot, symlinks_on_samba);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -61,6 +61,10 @@
 //! | alternate data streams | [`Share::streams`]; open `"file.txt:name"` like any path |
 //! | byte-range locks | [`File::lock`], [`File::lock_shared`], [`File::try_lock`], [`File::try_lock_shared`], [`File::unlock`] (released on close) |
 //! | volume | [`Share::fs_info`], [`Share::space`] |
+//! | security descriptors | [`Share::security`] / [`Share::set_security`] ([`security_information`]: owner, group, DACL; [`Sid`] prints as `S-1-5-21-...`) |
+//! | sparse files | [`Share::set_sparse`], [`Share::zero_range`], [`Share::allocated_ranges`] |
+//! | previous versions | [`Share::snapshots`]; open one with [`OpenOptions::snapshot`] and [`gmt_token_time`] |
+//! | symbolic links | [`Share::read_link`], [`Share::symlink_metadata`], [`Share::symlink`] (most servers refuse it) |
 //! | watch for changes | [`Share::watch`] |
 //! | named pipes | [`Client::open_pipe`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
@@ -124,6 +128,9 @@ pub use smb_core::driver::{FileType, Permissions, WalkEntry, WalkError};
 pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
 pub use smb_core::wire::fscc::FileStreamEntry;
+
+mod fsx;
+pub use fsx::*;
 
 type Reply = Result<Response, OpError>;
 

@@ -16,6 +16,8 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+mod fsx;
+
 #[derive(Clone)]
 pub struct Blocking;
 

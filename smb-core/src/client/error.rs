@@ -280,6 +280,9 @@ pub struct OpError {
     /// What the error is about or a likely cause, for the message: the share name, the
     /// server address, a hint.
     pub context: Option<String>,
+    /// With STATUS_STOPPED_ON_SYMLINK: the symbolic link error response the server sent
+    /// ([MS-SMB2] 2.2.2.2.1): the link's target and how much of the path is left after it.
+    pub symlink: Option<alloc::boxed::Box<crate::wire::error::SymlinkError>>,
 }
 
 impl OpError {
@@ -290,6 +293,7 @@ impl OpError {
             status: None,
             command: None,
             context: None,
+            symlink: None,
         }
     }
 
@@ -339,6 +343,7 @@ impl OpError {
             status: Some(status),
             command: Some(command),
             context: None,
+            symlink: None,
         }
     }
 
@@ -381,6 +386,7 @@ impl From<SessionError> for OpError {
                     status: Some(s),
                     command: Some(Command::SessionSetup),
                     context: None,
+                    symlink: None,
                 };
             }
             SessionError::SigningUnavailable => ErrorKind::SigningRequired,

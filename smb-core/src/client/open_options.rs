@@ -26,6 +26,10 @@ pub mod access {
     pub const DELETE: u32 = 0x0001_0000;
     /// Read the security descriptor.
     pub const READ_CONTROL: u32 = 0x0002_0000;
+    /// Change the DACL ([MS-SMB2] 2.2.13.1.1 WRITE_DAC).
+    pub const WRITE_DAC: u32 = 0x0004_0000;
+    /// Change the owner ([MS-SMB2] 2.2.13.1.1 WRITE_OWNER).
+    pub const WRITE_OWNER: u32 = 0x0008_0000;
     /// Synchronize.
     pub const SYNCHRONIZE: u32 = 0x0010_0000;
     /// Maximum allowed.
@@ -172,6 +176,9 @@ pub struct OpenOptions {
     pub durable: Option<bool>,
     /// Lease v2 (read+handle for readers, +write for writers): `None` = the client's default.
     pub lease: Option<bool>,
+    /// Open the file as it was in a previous version: the snapshot's time as FILETIME,
+    /// sent as the TWrp create context ([MS-SMB2] 2.2.13.2.7). `None`: the current file.
+    pub snapshot: Option<u64>,
     mode: Mode,
 }
 
@@ -193,6 +200,7 @@ impl OpenOptions {
             create_options: create_options::NON_DIRECTORY_FILE,
             durable: None,
             lease: None,
+            snapshot: None,
             mode: Mode::default(),
         }
     }
@@ -298,6 +306,14 @@ impl OpenOptions {
             lease: Some(false),
             ..Self::new()
         }
+    }
+    /// Open the version of the file in the snapshot taken at `time` (a FILETIME, e.g. from
+    /// [`gmt_token_time`](crate::wire::fsctl_fs::gmt_token_time) of a token
+    /// [`snapshots`](crate::driver::ShareOps::snapshots) listed): the TWrp create context
+    /// ([MS-SMB2] 2.2.13.2.7). Snapshots are read-only.
+    pub fn snapshot(mut self, time: u64) -> Self {
+        self.snapshot = Some(time);
+        self
     }
     /// Create a directory.
     pub fn mkdir() -> Self {
@@ -479,6 +495,9 @@ impl fmt::Debug for OpenOptions {
             .field("lease", &Tri(self.lease));
         if self.mode.append {
             d.field("append", &true);
+        }
+        if let Some(t) = self.snapshot {
+            d.field("snapshot", &t);
         }
         d.finish()
     }

@@ -413,6 +413,10 @@ impl Client {
                 }
             }
         }
+        if let Some(timestamp) = o.snapshot {
+            // TWrp: open the previous version ([MS-SMB2] 2.2.13.2.7).
+            contexts.push(crate::wire::create_context::TimewarpToken { timestamp }.into());
+        }
         CreateRequest {
             oplock_level: oplock,
             impersonation: ImpersonationLevel::Impersonation,

@@ -9,6 +9,20 @@ fn malformed(cmd: Command) -> impl Fn(DecodeError) -> OpError {
     move |_e: DecodeError| OpError::new(ErrorKind::Protocol(MALFORMED)).with_command(cmd)
 }
 
+/// The symbolic link error response of a STATUS_STOPPED_ON_SYMLINK answer ([MS-SMB2]
+/// 2.2.2.2.1), if its ErrorData holds a well-formed one (a bad one is not an error of its
+/// own: the status already says what happened).
+fn symlink_error(msg: &[u8]) -> Option<crate::wire::error::SymlinkError> {
+    use crate::wire::error::{ErrorDetail, ErrorResponse};
+    match ErrorResponse::decode(msg)
+        .ok()?
+        .detail(NtStatus::STOPPED_ON_SYMLINK)
+    {
+        Ok(ErrorDetail::Symlink(s)) => Some(s),
+        _ => None,
+    }
+}
+
 fn is_malformed(r: &Result<Response, OpError>) -> bool {
     matches!(
         r,
@@ -140,7 +154,11 @@ impl Client {
                     entries: Vec::new(),
                 });
             }
-            return Err(OpError::from_status(status, cmd));
+            let mut e = OpError::from_status(status, cmd);
+            if status == NtStatus::STOPPED_ON_SYMLINK {
+                e.symlink = symlink_error(msg).map(alloc::boxed::Box::new);
+            }
+            return Err(e);
         }
         match req {
             Request::TreeConnect { .. } => Err(OpError::new(ErrorKind::Protocol("tree connect"))),

@@ -25,6 +25,7 @@
 mod dir;
 mod file;
 mod fs;
+mod fsx;
 #[cfg(feature = "std")]
 pub mod gate;
 #[cfg(feature = "std")]

@@ -229,6 +229,9 @@ pub struct Server {
     /// Answer this many durable reconnects "not found" first (a server still tearing the
     /// old connection down, as Samba does for a moment).
     pub refuse_reclaims: usize,
+    /// Paths a CREATE answers with STATUS_STOPPED_ON_SYMLINK, with these bytes as ErrorData
+    /// (a symbolic link error response, [MS-SMB2] 2.2.2.2.1, or garbage).
+    pub symlinks: Vec<(String, Vec<u8>)>,
     /// PreviousSessionId of every new-session SESSION_SETUP.
     pub previous_session_ids: Vec<u64>,
     /// Binding SESSION_SETUP requests: (connection, signed with the session's key).
@@ -277,6 +280,7 @@ impl Server {
             break_acks: Vec::new(),
             reclaimed: 0,
             refuse_reclaims: 0,
+            symlinks: Vec::new(),
             previous_session_ids: Vec::new(),
             bind_requests: Vec::new(),
             bound: Vec::new(),
@@ -1112,6 +1116,16 @@ impl Server {
     ) -> Option<Vec<(Header, Vec<u8>)>> {
         let req = CreateRequest::decode(msg).unwrap();
         self.creates.push((h.tree_id(), req.name.clone()));
+        if let Some((_, data)) = self.symlinks.iter().find(|(p, _)| *p == req.name) {
+            let data = data.clone();
+            let rh = self.resp(h, NtStatus::STOPPED_ON_SYMLINK);
+            let mut body = Vec::new();
+            smb_core::wire::error::ErrorResponse {
+                data: smb_core::wire::error::ErrorData::Plain(&data),
+            }
+            .encode(&mut body);
+            return Some(vec![(rh, body)]);
+        }
         let mut contexts: Vec<CreateContext> = Vec::new();
         // Durable reconnects ([MS-SMB2] 3.3.5.9.7 / 3.3.5.9.12).
         let dh2c = find::<DurableHandleReconnectV2>(&req.contexts).and_then(|r| r.ok());

@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod fsx;
+
 #[derive(Clone)]
 pub enum Smol {
     Smol,

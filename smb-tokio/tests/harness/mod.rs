@@ -16,6 +16,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+mod fsx;
+
 #[derive(Clone)]
 pub struct Tokio(Arc<tokio::runtime::Runtime>);
 
