@@ -448,3 +448,166 @@ impl Job {
         self.submit(client, Step::Read { offset, len }, r, now)
     }
 }
+
+/// The job's own refusals, fed the answers a broken or hostile server could give. The engine
+/// already refuses an overlong READ and retries short ones ([MS-SMB2] 3.2.5.10), so these
+/// checks are the job's second line; they are exercised here by handing `advance` the bad
+/// answers directly.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::boxed::Box;
+    use alloc::string::ToString;
+    use smb_core::auth::{NtlmCredentials, NtlmFactory};
+    use smb_core::client::ClientConfig;
+    use smb_core::time::FileTime;
+
+    /// Deterministic bytes for the engine's ClientGuid and salts (no OS randomness needed).
+    struct Counter(u64);
+    impl rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
+            self.0
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for b in dest {
+                *b = self.next_u64() as u8;
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+    impl rand_core::CryptoRng for Counter {}
+
+    fn client() -> Client {
+        let auth = NtlmFactory::user(NtlmCredentials::password("", "u", "p"));
+        Client::new(
+            ClientConfig::default(),
+            Box::new(auth),
+            Box::new(Counter(1)),
+            Instant::from_nanos(0),
+            FileTime(0),
+        )
+    }
+
+    fn job() -> Job {
+        let mut c = client();
+        let login = c.connect(
+            smb_core::client::ServerAddr("127.0.0.1:445".into()),
+            Instant::from_nanos(0),
+        );
+        let spec = JobSpec {
+            share: "share".into(),
+            file: "f.bin".into(),
+            size: 1 << 20,
+            piece: 64 << 10,
+            depth: 2,
+        };
+        Job::new(spec, login)
+    }
+
+    fn pattern(offset: u64, len: u64) -> Bytes {
+        Bytes::from(
+            (offset..offset + len)
+                .map(pattern_byte)
+                .collect::<Vec<u8>>(),
+        )
+    }
+
+    fn read_back(job: &mut Job, offset: u64, len: u32, data: Vec<Bytes>) -> Result<(), JobError> {
+        let r = Ok(Response::Read { data, eof: false });
+        job.advance(
+            &mut client(),
+            Step::Read { offset, len },
+            r,
+            Instant::from_nanos(0),
+        )
+    }
+
+    #[test]
+    fn a_read_longer_than_asked_is_refused() {
+        let mut j = job();
+        // 4 bytes asked at 4096, 5 given (all of them the right bytes).
+        let e = read_back(&mut j, 4096, 4, Vec::from([pattern(4096, 5)])).unwrap_err();
+        assert!(
+            matches!(e, JobError::Unexpected(m) if m.contains("more than asked")),
+            "{e}"
+        );
+        // Split over two chunks, the excess in the second.
+        let e = read_back(&mut j, 0, 4, Vec::from([pattern(0, 3), pattern(3, 2)])).unwrap_err();
+        assert!(matches!(e, JobError::Unexpected(_)), "{e}");
+        assert_eq!(
+            j.report.verified, 0,
+            "nothing of a refused answer counts as verified"
+        );
+    }
+
+    #[test]
+    fn a_read_with_no_bytes_is_no_progress() {
+        let mut j = job();
+        let e = read_back(&mut j, 65536, 1024, Vec::new()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                JobError::Short {
+                    step: "read back",
+                    at: 65536
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(e.to_string(), "read back: no progress at offset 65536");
+    }
+
+    #[test]
+    fn a_wrong_byte_names_its_offset() {
+        let mut j = job();
+        let mut bytes = pattern(100, 16).to_vec();
+        bytes[9] ^= 0xFF;
+        let e = read_back(&mut j, 100, 16, Vec::from([Bytes::from(bytes)])).unwrap_err();
+        assert!(matches!(e, JobError::Mismatch { offset: 109 }), "{e}");
+    }
+
+    #[test]
+    fn a_write_acknowledging_nothing_is_no_progress() {
+        let mut j = job();
+        let r = Ok(Response::Written { count: 0 });
+        let step = Step::Write {
+            offset: 131072,
+            len: 65536,
+        };
+        let e = j
+            .advance(&mut client(), step, r, Instant::from_nanos(0))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                JobError::Short {
+                    step: "write",
+                    at: 131072
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(j.report.written, 0);
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_kind_is_refused() {
+        let mut j = job();
+        let e = j
+            .advance(
+                &mut client(),
+                Step::Logoff,
+                Ok(Response::Closed),
+                Instant::from_nanos(0),
+            )
+            .unwrap_err();
+        assert!(matches!(e, JobError::Unexpected(_)), "{e}");
+    }
+}
