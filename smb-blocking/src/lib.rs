@@ -104,11 +104,12 @@ pub use smb_core::client::{Cipher, ClientConfig, Dialect, DirEntry, Event, OpenO
 #[cfg(feature = "fast-crypto")]
 pub use smb_core::crypto::AwsLcProvider;
 pub use smb_core::crypto::{CryptoProvider, RustCryptoProvider};
+pub use smb_core::driver::PipeMessage;
+use smb_core::driver::PipeOps;
 pub use smb_core::driver::{Credentials, Metadata, SessionInfo, StatsSnapshot, op_error};
 pub use smb_core::driver::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, FsInfo, FsSpace, NotifyAction, WatchEvent,
 };
-pub use smb_core::driver::{PipeMessage, PipeOps};
 pub use smb_core::wire::change_notify::CompletionFilter;
 pub use smb_core::wire::srvsvc::{ShareInfo, ShareKind, ShareType};
 
@@ -119,6 +120,9 @@ pub use smb_core::client::{
     ErrorKind, FileAttributes, OpError, access, create_options, disposition, file_attributes,
     share_access,
 };
+/// The engine's request and response, for [`Client::raw`] (the escape hatch below the file
+/// API).
+pub use smb_core::client::{Request as RawRequest, Response as RawResponse};
 pub use smb_core::driver::{FileType, Permissions, WalkEntry, WalkError};
 pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
@@ -195,10 +199,10 @@ impl Drop for Inner {
 
 /// How handles reach the driver thread.
 #[derive(Clone)]
-pub struct Sub(Arc<Inner>);
+struct Sub(Arc<Inner>);
 
 /// The reply of one request.
-pub struct ReplyFuture(oneshot::Receiver<Reply>);
+struct ReplyFuture(oneshot::Receiver<Reply>);
 
 impl Future for ReplyFuture {
     type Output = Reply;

@@ -1342,7 +1342,7 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
         // The client tries to reconnect (the proxy refuses): give up after 2 s.
         let cfg = ClientConfig::default()
             .with_request_timeout(smb_core::time::Duration::from_secs(10))
-            .with_reconnect_give_up(Some(smb_core::time::Duration::from_secs(2)));
+            .with_reconnect_give_up(Some(std::time::Duration::from_secs(2)));
         let (c, _) = h
             .connect(proxied_login(&proxy, server, cfg))
             .await
