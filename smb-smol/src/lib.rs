@@ -50,7 +50,7 @@
 //!
 //! | To | Call |
 //! |---|---|
-//! | connect and log in | [`Client::connect`] (`host`, `host:port`, `smb://host[:port]`), [`Client::connect_with_events`] |
+//! | connect and log in | [`Client::connect_url`] (`smb://user@host/share`, `\\host\share`: client and share at once), [`Client::connect`] (`host`, `host:port`, `smb://host[:port]`), [`Client::connect_with_events`] |
 //! | use a share | [`Client::share`]; list them: [`Client::list_shares`] |
 //! | open, create, append | [`Share::open`] with [`OpenOptions`] (`new().read(true)`, `.write`, `.append`, `.create`, `.create_new`, `.truncate`, `.share_mode`, `.durable`, `.lease`, `.attributes`), [`Share::create`] |
 //! | read / write a file | the `File`'s `AsyncRead`/`AsyncWrite`/`AsyncSeek` (futures-io), [`File::read_at`], [`File::write_at`], [`File::sync_all`], [`File::close`] |
@@ -126,6 +126,7 @@ pub use smb_core::client::{
 /// The engine's request and response, for [`Client::raw`] (the escape hatch below the file
 /// API).
 pub use smb_core::client::{Request as RawRequest, Response as RawResponse};
+pub use smb_core::driver::UrlLogin;
 pub use smb_core::driver::{FileType, Permissions, WalkEntry, WalkError};
 pub use smb_core::time::FileTime;
 pub use smb_core::url::{SmbUrl, UrlError};
@@ -220,7 +221,35 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
     ) -> io::Result<Client> {
-        Self::start(target, creds, config, None).await
+        Self::start(driver::parse_target(target)?, creds, config, None).await
+    }
+
+    /// Connect to the server and share that `url` names and log in: `smb://[domain;]user@host[:port]/share`,
+    /// or the UNC forms `\\host\share` and `//host/share` (see [`SmbUrl::parse_any`]). `login`
+    /// is a password for the URL's user (`&str`/`String`) or full [`Credentials`] (a user in
+    /// the URL must then be theirs). A URL without a share, a password without a user in the
+    /// URL, or a malformed URL is an `InvalidInput` error holding the [`UrlError`]. The URL's
+    /// path is not opened: `SmbUrl::parse_any(url)?.path` gives it.
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// use smb_smol::{Client, ClientConfig};
+    /// let (client, share) =
+    ///     Client::connect_url("smb://alice@127.0.0.1/public", "secret", ClientConfig::default()).await?;
+    /// let bytes = share.read("notes.txt").await?;
+    /// # drop((client, bytes));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_url(
+        url: &str,
+        login: impl Into<UrlLogin>,
+        config: ClientConfig,
+    ) -> io::Result<(Client, Share)> {
+        let t = driver::url_target(url, login.into())?;
+        let client = Self::start(t.addr, t.credentials, config, None).await?;
+        let share = client.share(&t.share).await?;
+        Ok((client, share))
     }
 
     /// [`Client::connect`], with the client's [`Event`]s from the very first: the login's
@@ -232,18 +261,17 @@ impl Client {
     ) -> io::Result<(Client, Events)> {
         let (events, sink) = Events::channel();
         Ok((
-            Self::start(target, creds, config, Some(sink)).await?,
+            Self::start(driver::parse_target(target)?, creds, config, Some(sink)).await?,
             events,
         ))
     }
 
     async fn start(
-        target: &str,
+        addr: smb_core::client::ServerAddr,
         creds: Credentials,
         config: ClientConfig,
         sink: Option<Box<dyn EventSink>>,
     ) -> io::Result<Client> {
-        let addr = driver::parse_target(target)?;
         let auth = creds.into_auth_factory()?;
         let epoch = std::time::Instant::now();
         // The adapter reads the clocks; the engine only ever sees their values.

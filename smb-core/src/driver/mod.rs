@@ -20,6 +20,7 @@
 //! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
 //!   DCE/RPC over them, and the server's share list (srvsvc NetrShareEnum).
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
+//! - [`url_target`] (feature `std`): `connect_url`'s URL and login handling.
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 mod dir;
@@ -32,6 +33,8 @@ mod io_error;
 mod meta;
 mod ops;
 mod pipe;
+#[cfg(feature = "std")]
+mod url_login;
 mod walk;
 mod watch;
 
@@ -45,6 +48,8 @@ pub use io_error::{
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
 pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
+#[cfg(feature = "std")]
+pub use url_login::{UrlLogin, UrlTarget, url_target};
 pub use walk::{Walk, WalkEntry, WalkError};
 pub use watch::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
