@@ -489,7 +489,8 @@ impl Share {
     pub fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
         let (handle, attrs) = block_on(self.ops().open(path, options.clone()))?;
         let cfg = FileIoConfig::default();
-        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
+        let io =
+            FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
         Ok(File {
             io,
             _share: self.clone(),

@@ -533,10 +533,7 @@ fn every_error_kind_reads_well() {
     let e = OpError::from_status(NtStatus::OBJECT_NAME_NOT_FOUND, Command::Create);
     assert_eq!(
         e.to_string(),
-        format!(
-            "CREATE: no such file or directory ({})",
-            NtStatus::OBJECT_NAME_NOT_FOUND
-        )
+        "CREATE: no such file or directory (STATUS_OBJECT_NAME_NOT_FOUND)"
     );
     assert!(
         OpError::new(ErrorKind::Channel(ChannelError::Unresponsive(120_000)))

@@ -469,7 +469,8 @@ impl Share {
     pub async fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
         let (handle, attrs) = self.ops().open(path, options.clone()).await?;
         let cfg = FileIoConfig::default();
-        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
+        let io =
+            FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
         Ok(File {
             io,
             seek: None,

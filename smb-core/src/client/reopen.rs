@@ -135,6 +135,7 @@ impl Client {
                                 "the durable handle could not be reclaimed after the connection \
                                  was lost (the file may have changed); open it again",
                             )),
+                            operation: None,
                         };
                         for w in flight.waiters {
                             // A CLOSE whose handle the server no longer has is done: the

@@ -711,4 +711,6 @@ impl fmt::Debug for Credentials {
 }
 
 #[cfg(test)]
+mod error_tests;
+#[cfg(test)]
 mod tests;
