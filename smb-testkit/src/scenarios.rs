@@ -41,12 +41,16 @@ pub use multichannel::{
 mod shares;
 mod signing;
 mod std_api;
+mod url_errors;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use signing::signing_by_default_on_311;
 pub use smb_core::wire::srvsvc::ShareInfo;
 pub use std_api::{
     FileApi, Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
     dir_entries_and_patterns, open_options_like_std, walk_recursive_with_depth_and_errors,
+};
+pub use url_errors::{
+    UrlConnect, connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
 };
 mod reconnect;
 pub use reconnect::{
@@ -1505,7 +1509,7 @@ pub async fn error_kinds<H: Harness>(h: H) {
     assert_message(
         &e,
         &[
-            "CREATE",
+            "open errk/missing.txt",
             "no such file or directory",
             "STATUS_OBJECT_NAME_NOT_FOUND",
         ],
@@ -1599,7 +1603,8 @@ macro_rules! scenario_tests {
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,
-            list_shares_of_samba, named_pipe_transact_binds);
+            list_shares_of_samba, named_pipe_transact_binds,
+            connect_url_uses_user_and_share, error_messages_name_the_call_and_path);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(
