@@ -79,6 +79,11 @@
 //! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
+//!
+//! Debug builds: a program built with plain `cargo build` runs the crypto code unoptimised,
+//! so signed and encrypted transfers crawl (MEASURED). Optimise the dependencies
+//! while keeping your own code in debug, in the application's `Cargo.toml`:
+//! `[profile.dev.package."*"]` with `opt-level = 3`.
 
 use bytes::Bytes;
 use futures_channel::oneshot;
@@ -818,6 +823,7 @@ fn run_driver(
                     channel,
                     addr,
                     reader,
+                    resolver,
                 } => {
                     let (ftx, frx) = mpsc::channel();
                     let closing = Arc::new(AtomicBool::new(false));
@@ -838,7 +844,7 @@ fn run_driver(
                             .name("smb-conn".into())
                             .spawn(move || {
                                 let _g = span.enter();
-                                connect_channel(reader, target, frx, sock, closing, tx)
+                                connect_channel(reader, target, resolver, frx, sock, closing, tx)
                             });
                     if let Err(e) = spawned {
                         let reason = CloseReason::ConnectFailed(e.to_string());
@@ -886,13 +892,21 @@ fn run_driver(
 fn connect_channel(
     reader: ChannelReader,
     target: String,
+    resolver: Option<Arc<dyn smb_core::client::Resolver>>,
     frames: mpsc::Receiver<Frame>,
     sock: SockSlot,
     closing: Arc<AtomicBool>,
     tx: Tx,
 ) {
     let channel = reader.channel();
-    let stream = match TcpStream::connect(&target) {
+    let addrs = match driver::resolve_target(resolver.as_deref(), &target) {
+        Ok(a) => a,
+        Err(reason) => {
+            let _ = tx.send(Command::Closed { channel, reason });
+            return;
+        }
+    };
+    let stream = match TcpStream::connect(&addrs[..]) {
         Ok(s) => s,
         Err(e) => {
             let reason = CloseReason::ConnectFailed(e.to_string());

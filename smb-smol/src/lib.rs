@@ -80,6 +80,11 @@
 //! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
+//!
+//! Debug builds: a program built with plain `cargo build` runs the crypto code unoptimised,
+//! so signed and encrypted transfers crawl (MEASURED). Optimise the dependencies
+//! while keeping your own code in debug, in the application's `Cargo.toml`:
+//! `[profile.dev.package."*"]` with `opt-level = 3`.
 
 use async_channel as mpsc;
 use async_net::TcpStream;
@@ -790,6 +795,7 @@ async fn run_driver(
                     channel,
                     addr,
                     reader,
+                    resolver,
                 } => {
                     let (ftx, frx) = mpsc::unbounded();
                     let (ctx, crx) = mpsc::bounded(1);
@@ -804,7 +810,8 @@ async fn run_driver(
                     let tx = tx.clone();
                     ex.spawn(
                         async move {
-                            let (w, r) = connect_channel(reader, target, frx, crx, tx).await;
+                            let (w, r) =
+                                connect_channel(reader, target, resolver, frx, crx, tx).await;
                             futures_lite::future::zip(w, r).await;
                         }
                         .in_current_span(),
@@ -856,13 +863,36 @@ type Io = Pin<Box<dyn Future<Output = ()>>>;
 async fn connect_channel(
     reader: ChannelReader,
     target: String,
+    resolver: Option<Arc<dyn smb_core::client::Resolver>>,
     frames: mpsc::Receiver<smb_core::client::Frame>,
     close: mpsc::Receiver<()>,
     tx: Tx,
 ) -> (Io, Io) {
     let channel = reader.channel();
     let none = || -> (Io, Io) { (Box::pin(async {}), Box::pin(async {})) };
-    let stream = match TcpStream::connect(&target).await {
+    // The lookup may block (the system's resolver, or the caller's): on its own thread.
+    let (rt, rr) = mpsc::bounded(1);
+    let t = target.clone();
+    let spawned = std::thread::Builder::new()
+        .name("smb-resolve".into())
+        .spawn(move || {
+            let _ = rt.send_blocking(driver::resolve_target(resolver.as_deref(), &t));
+        });
+    let looked_up = match spawned {
+        Ok(_) => rr
+            .recv()
+            .await
+            .unwrap_or_else(|_| Err(CloseReason::ConnectFailed("resolver thread lost".into()))),
+        Err(e) => Err(CloseReason::ConnectFailed(e.to_string())),
+    };
+    let addrs = match looked_up {
+        Ok(a) => a,
+        Err(reason) => {
+            let _ = tx.try_send(Command::Closed { channel, reason });
+            return none();
+        }
+    };
+    let stream = match TcpStream::connect(&addrs[..]).await {
         Ok(s) => s,
         Err(e) => {
             let reason = CloseReason::ConnectFailed(e.to_string());

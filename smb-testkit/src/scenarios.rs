@@ -51,6 +51,7 @@ pub use std_api::{
 };
 pub use url_errors::{
     UrlConnect, connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
+    unresolvable_host_is_its_own_kind,
 };
 mod reconnect;
 pub use reconnect::{
@@ -1604,7 +1605,8 @@ macro_rules! scenario_tests {
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,
             list_shares_of_samba, named_pipe_transact_binds,
-            connect_url_uses_user_and_share, error_messages_name_the_call_and_path);
+            connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
+            unresolvable_host_is_its_own_kind);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

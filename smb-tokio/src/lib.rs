@@ -78,6 +78,11 @@
 //! comes from aws-lc-rs (`AwsLcProvider`, AES-GCM/GMAC/HMAC-SHA256, several times faster
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
+//!
+//! Debug builds: a program built with plain `cargo build` runs the crypto code unoptimised,
+//! so signed and encrypted transfers crawl (MEASURED). Optimise the dependencies
+//! while keeping your own code in debug, in the application's `Cargo.toml`:
+//! `[profile.dev.package."*"]` with `opt-level = 3`.
 
 use bytes::Bytes;
 use smb_core::client::{ChannelId, CloseReason, Request, Response};
@@ -815,6 +820,7 @@ async fn run_driver(
                     channel,
                     addr,
                     reader,
+                    resolver,
                 } => {
                     let (ftx, frx) = mpsc::unbounded_channel();
                     let (ctx, crx) = oneshot::channel();
@@ -827,7 +833,8 @@ async fn run_driver(
                     );
                     let target = driver::socket_target(&addr);
                     tokio::spawn(
-                        connect_channel(reader, target, frx, crx, tx.clone()).in_current_span(),
+                        connect_channel(reader, target, resolver, frx, crx, tx.clone())
+                            .in_current_span(),
                     );
                 }
                 Action::Close { channel } => {
@@ -863,12 +870,29 @@ async fn run_driver(
 async fn connect_channel(
     reader: ChannelReader,
     target: String,
+    resolver: Option<Arc<dyn smb_core::client::Resolver>>,
     frames: mpsc::UnboundedReceiver<smb_core::client::Frame>,
     close: oneshot::Receiver<()>,
     tx: Tx,
 ) {
     let channel = reader.channel();
-    let stream = match TcpStream::connect(&target).await {
+    // The lookup may block (the system's resolver, or the caller's): off the reactor.
+    let t = target.clone();
+    let lookup =
+        tokio::task::spawn_blocking(move || driver::resolve_target(resolver.as_deref(), &t));
+    let addrs = match lookup.await {
+        Ok(Ok(a)) => a,
+        Ok(Err(reason)) => {
+            let _ = tx.send(Command::Closed { channel, reason });
+            return;
+        }
+        Err(e) => {
+            let reason = CloseReason::ConnectFailed(e.to_string());
+            let _ = tx.send(Command::Closed { channel, reason });
+            return;
+        }
+    };
+    let stream = match TcpStream::connect(&addrs[..]).await {
         Ok(s) => s,
         Err(e) => {
             let reason = CloseReason::ConnectFailed(e.to_string());

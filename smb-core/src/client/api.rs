@@ -189,6 +189,11 @@ pub struct ClientConfig {
     /// [`multichannel::same_address`]: only the first connection's address, so nothing is
     /// ever connected that the caller did not name. See [`multichannel`] for others.
     pub channel_addrs: multichannel::AddrPolicy,
+    /// Turns host names into addresses before connecting; `None` (the default) uses the
+    /// system's resolver. A name that does not resolve fails the connect with
+    /// [`CloseReason::NameNotResolved`](super::CloseReason::NameNotResolved), which is not
+    /// retried.
+    pub resolver: Option<Arc<dyn super::Resolver>>,
 }
 
 /// Address policies for extra channels ([`ClientConfig::channel_addrs`]).
@@ -359,6 +364,7 @@ impl Default for ClientConfig {
             validate_negotiate: true,
             unresponsive_timeout: Some(Duration::from_secs(120)),
             break_policy: Arc::new(AckBreaks),
+            resolver: None,
             allow_guest_fallback: false,
             reconnect_give_up: Some(Duration::from_secs(60)),
             reconnect_backoff: Duration::from_millis(100),
@@ -479,6 +485,11 @@ impl ClientConfig {
     /// Silence bound while requests are outstanding (`None` disables).
     pub fn with_unresponsive_timeout(mut self, d: Option<core::time::Duration>) -> Self {
         self.unresponsive_timeout = d.map(Duration::from);
+        self
+    }
+    /// Resolve host names with `r` instead of the system's resolver (see `resolver`).
+    pub fn with_resolver(mut self, r: Arc<dyn super::Resolver>) -> Self {
+        self.resolver = Some(r);
         self
     }
     /// Replace the lease/oplock break policy.

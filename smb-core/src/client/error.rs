@@ -41,6 +41,9 @@ pub enum CloseReason {
     Eof,
     /// The TCP connection could not be established.
     ConnectFailed(String),
+    /// The host name did not resolve to any address (the resolver's message). Not
+    /// retried: asking again will not make the name exist.
+    NameNotResolved(String),
     /// A read or write failed.
     Io(String),
     /// The client asked for the close (`Output::Close`).
@@ -52,6 +55,7 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::Eof => f.write_str("connection closed by the server"),
             CloseReason::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            CloseReason::NameNotResolved(e) => write!(f, "cannot resolve host name {e}"),
             CloseReason::Io(e) => write!(f, "I/O error: {e}"),
             CloseReason::Requested => f.write_str("closed by the client"),
         }
@@ -372,6 +376,7 @@ impl OpError {
     pub fn is_retryable(&self) -> bool {
         match &self.kind {
             ErrorKind::ServerGone | ErrorKind::TimedOut => true,
+            ErrorKind::Channel(ChannelError::Closed(CloseReason::NameNotResolved(_))) => false,
             ErrorKind::Channel(e) => matches!(
                 e,
                 ChannelError::Closed(_)

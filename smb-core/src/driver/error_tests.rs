@@ -221,3 +221,65 @@ fn in_use_and_wrong_type_say_which() {
         "copy a: access denied (STATUS_ACCESS_DENIED)"
     );
 }
+
+/// A resolver that knows one name (`localhost`, so that a resolver wrongly bypassed would
+/// still never ask DNS) and counts its calls.
+#[derive(Debug, Default)]
+struct OneName(
+    std::sync::atomic::AtomicUsize,
+    Option<core::net::SocketAddr>,
+);
+
+impl crate::client::Resolver for OneName {
+    fn resolve(&self, host: &str, port: u16) -> Result<Vec<core::net::SocketAddr>, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match self.1 {
+            Some(a) if host == "localhost" => {
+                Ok(Vec::from([core::net::SocketAddr::new(a.ip(), port)]))
+            }
+            _ => Err("no such host".to_string()),
+        }
+    }
+}
+
+#[test]
+fn name_resolution_failure_is_its_own_kind() {
+    use crate::client::{ChannelError, CloseReason, ErrorKind};
+    let refuse = OneName::default();
+    let why = resolve_target(Some(&refuse), "localhost:445").unwrap_err();
+    assert_eq!(
+        why,
+        CloseReason::NameNotResolved("\"localhost:445\": no such host".to_string())
+    );
+    let e = OpError::from(ChannelError::Closed(why));
+    assert!(!e.is_retryable(), "a missing name is not retried");
+    assert_eq!(io_error_kind(&e), std::io::ErrorKind::HostUnreachable);
+    assert_eq!(
+        e.to_string(),
+        "cannot resolve host name \"localhost:445\": no such host"
+    );
+    assert!(matches!(
+        e.kind,
+        ErrorKind::Channel(ChannelError::Closed(CloseReason::NameNotResolved(_)))
+    ));
+    // A connect failure stays retryable.
+    let refused = OpError::from(ChannelError::Closed(CloseReason::ConnectFailed("x".into())));
+    assert!(refused.is_retryable());
+
+    // Addresses are used as they are: the resolver is not asked.
+    let a = resolve_target(Some(&refuse), "127.0.0.1:4455").unwrap();
+    assert_eq!(a, Vec::from(["127.0.0.1:4455".parse().unwrap()]));
+    let a = resolve_target(Some(&refuse), "[::1]:445").unwrap();
+    assert_eq!(a, Vec::from(["[::1]:445".parse().unwrap()]));
+    assert_eq!(refuse.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let map = OneName(Default::default(), Some("127.0.0.1:1".parse().unwrap()));
+    let a = resolve_target(Some(&map), "localhost:4455").unwrap();
+    assert_eq!(a, Vec::from(["127.0.0.1:4455".parse().unwrap()]));
+    // A target without a port is refused before any lookup.
+    assert!(matches!(
+        resolve_target(Some(&map), "localhost"),
+        Err(CloseReason::NameNotResolved(_))
+    ));
+    assert_eq!(map.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

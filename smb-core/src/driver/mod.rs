@@ -43,7 +43,8 @@ pub use file::{FileIo, FileIoConfig, SeekFrom};
 pub use fs::{FsInfo, FsSpace};
 #[cfg(feature = "std")]
 pub use io_error::{
-    consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
+    consume_chunks, io_error_kind, op_error, parse_target, resolve_target, socket_target,
+    to_io_error,
 };
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
@@ -424,6 +425,8 @@ pub enum Action {
         /// The channel's read side, sized by the configuration's largest frame: the
         /// adapter's reader feeds it what the socket delivers.
         reader: ChannelReader,
+        /// The configuration's resolver (`None`: the system's), for [`resolve_target`].
+        resolver: Option<alloc::sync::Arc<dyn crate::client::Resolver>>,
     },
     /// Close the channel's socket.
     Close {
@@ -587,10 +590,12 @@ impl<C: Completion> Driver<C> {
                     let reader = ChannelReader::with_limit(channel, config.max_frame_len);
                     #[cfg(feature = "std")]
                     let reader = reader.with_budget(config.max_unconsumed_bytes);
+                    let resolver = config.resolver.clone();
                     return Some(Action::Connect {
                         channel,
                         addr,
                         reader,
+                        resolver,
                     });
                 }
                 Output::Close { channel } => return Some(Action::Close { channel }),

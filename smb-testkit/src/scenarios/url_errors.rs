@@ -184,3 +184,71 @@ pub async fn error_messages_name_the_call_and_path<H: Harness>(h: H) {
     let _ = server;
     h.remove_dir_all(&s, "errmsg").await.ok();
 }
+
+/// A resolver for `localhost` only (a resolver wrongly bypassed still asks no DNS server:
+/// the system resolves `localhost` from the hosts file), mapping it to `to` when set.
+#[derive(Debug)]
+struct Localhost {
+    to: Option<std::net::SocketAddr>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl smb_core::client::Resolver for Localhost {
+    fn resolve(&self, host: &str, _port: u16) -> Result<Vec<std::net::SocketAddr>, String> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match self.to {
+            Some(a) if host == "localhost" => Ok(vec![a]),
+            _ => Err("no such host (test resolver)".into()),
+        }
+    }
+}
+
+/// A name the resolver does not know fails the connect at once with its own,
+/// non-retryable error (io HostUnreachable); a name it knows connects through it.
+pub async fn unresolvable_host_is_its_own_kind<H: Harness>(h: H) {
+    use smb_core::client::{ChannelError, CloseReason, ErrorKind};
+    let server = SambaServer::shared();
+    let port = server.addr().port();
+    let refuse = std::sync::Arc::new(Localhost {
+        to: None,
+        calls: Default::default(),
+    });
+    let mut login = user_login(
+        server,
+        ClientConfig::default().with_resolver(refuse.clone()),
+    );
+    login.target = format!("localhost:{port}");
+    let started = std::time::Instant::now();
+    let e = h.connect(login).await.err().expect("an unknown name");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not retried: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), io::ErrorKind::HostUnreachable, "{e}");
+    let op = smb_core::driver::op_error(&e).expect("the engine's error");
+    assert!(
+        matches!(
+            &op.kind,
+            ErrorKind::Channel(ChannelError::Closed(CloseReason::NameNotResolved(_)))
+        ),
+        "{op:?}"
+    );
+    assert!(!op.is_retryable());
+    assert_eq!(
+        e.to_string(),
+        format!("cannot resolve host name \"localhost:{port}\": no such host (test resolver)")
+    );
+    assert!(refuse.calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    let map = std::sync::Arc::new(Localhost {
+        to: Some(server.addr()),
+        calls: Default::default(),
+    });
+    let mut login = user_login(server, ClientConfig::default().with_resolver(map.clone()));
+    login.target = format!("localhost:{port}");
+    let (c, _) = h.connect(login).await.expect("a name the resolver knows");
+    let s = h.share(&c, SHARE).await.expect("tree connect");
+    assert!(h.exists(&s, "").await.expect("stat the root"));
+    assert!(map.calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
