@@ -870,20 +870,25 @@ async fn connect_channel(
 ) -> (Io, Io) {
     let channel = reader.channel();
     let none = || -> (Io, Io) { (Box::pin(async {}), Box::pin(async {})) };
-    // The lookup may block (the system's resolver, or the caller's): on its own thread.
-    let (rt, rr) = mpsc::bounded(1);
-    let t = target.clone();
-    let spawned = std::thread::Builder::new()
-        .name("smb-resolve".into())
-        .spawn(move || {
-            let _ = rt.send_blocking(driver::resolve_target(resolver.as_deref(), &t));
-        });
-    let looked_up = match spawned {
-        Ok(_) => rr
-            .recv()
-            .await
-            .unwrap_or_else(|_| Err(CloseReason::ConnectFailed("resolver thread lost".into()))),
-        Err(e) => Err(CloseReason::ConnectFailed(e.to_string())),
+    // The lookup may block (the system's resolver, or the caller's): on its own thread,
+    // except for an address (the common case), which needs none.
+    let looked_up = match target.parse::<std::net::SocketAddr>() {
+        Ok(a) => Ok(vec![a]),
+        Err(_) => {
+            let (rt, rr) = mpsc::bounded(1);
+            let t = target.clone();
+            let spawned = std::thread::Builder::new()
+                .name("smb-resolve".into())
+                .spawn(move || {
+                    let _ = rt.send_blocking(driver::resolve_target(resolver.as_deref(), &t));
+                });
+            match spawned {
+                Ok(_) => rr.recv().await.unwrap_or_else(|_| {
+                    Err(CloseReason::ConnectFailed("resolver thread lost".into()))
+                }),
+                Err(e) => Err(CloseReason::ConnectFailed(e.to_string())),
+            }
+        }
     };
     let addrs = match looked_up {
         Ok(a) => a,

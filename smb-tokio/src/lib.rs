@@ -877,10 +877,16 @@ async fn connect_channel(
 ) {
     let channel = reader.channel();
     // The lookup may block (the system's resolver, or the caller's): off the reactor.
+    // An address (the common case) needs no lookup and no thread.
     let t = target.clone();
-    let lookup =
-        tokio::task::spawn_blocking(move || driver::resolve_target(resolver.as_deref(), &t));
-    let addrs = match lookup.await {
+    let looked_up = match target.parse::<std::net::SocketAddr>() {
+        Ok(a) => Ok(Ok(vec![a])),
+        Err(_) => {
+            tokio::task::spawn_blocking(move || driver::resolve_target(resolver.as_deref(), &t))
+                .await
+        }
+    };
+    let addrs = match looked_up {
         Ok(Ok(a)) => a,
         Ok(Err(reason)) => {
             let _ = tx.send(Command::Closed { channel, reason });
