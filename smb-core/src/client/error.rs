@@ -286,7 +286,8 @@ pub struct OpError {
     pub context: Option<String>,
     /// The operation the user called and its path (`rename a/b -> a/c`), set by the file
     /// API; the message then starts with it instead of the SMB command.
-    pub operation: Option<String>,
+    /// (Boxed so that the error stays small: it travels in every `Result`.)
+    pub operation: Option<alloc::boxed::Box<str>>,
 }
 
 impl OpError {
@@ -306,13 +307,13 @@ impl OpError {
     /// Replaces an operation set by a step inside it, so the message names the call the
     /// user made.
     pub fn during(mut self, operation: &str, path: &str) -> Self {
-        self.operation = Some(alloc::format!("{operation} {path}"));
+        self.operation = Some(alloc::format!("{operation} {path}").into_boxed_str());
         self
     }
 
     /// [`OpError::during`] for an operation on two paths: `rename a/b -> a/c`.
     pub fn during2(mut self, operation: &str, from: &str, to: &str) -> Self {
-        self.operation = Some(alloc::format!("{operation} {from} -> {to}"));
+        self.operation = Some(alloc::format!("{operation} {from} -> {to}").into_boxed_str());
         self
     }
 
