@@ -40,6 +40,7 @@ mod ops;
 mod receive;
 mod reopen;
 mod requests;
+mod resolve;
 mod results;
 mod send;
 mod session_setup;
@@ -54,6 +55,7 @@ pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, Sub
 pub use open_options::{
     OpenOptions, access, create_options, disposition, file_attributes, share_access,
 };
+pub use resolve::Resolver;
 
 pub use crate::auth::{AuthFactory, Authenticator};
 pub use crate::state::{ChannelId, FileHandle, ObjectRef, OpId, TreeId};

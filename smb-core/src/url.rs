@@ -3,6 +3,10 @@
 //! Form: `smb://[domain;]user[:password]@host[:port][/share[/path...]]`. The host may be a
 //! name, an IPv4 address or a bracketed IPv6 address. Percent-escapes are decoded in the user,
 //! domain, password and path parts, so `%40` can stand for `@` in a user name.
+//!
+//! [`SmbUrl::parse_any`] also takes the UNC forms `\\host\share\path` and
+//! `//host/share/path` (no user part, no percent-escapes: `%` is an ordinary name character
+//! there).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -61,6 +65,22 @@ pub enum UrlError {
     BadEscape,
     /// A path component is not allowed (e.g. `..`, or a character SMB forbids in names).
     BadPathComponent(String),
+    /// The host holds a character no host name or address has (space, control character,
+    /// `%`, `\`, or a user part `user@` in a UNC path).
+    BadHost(String),
+    /// Neither `smb://`, `\\host\share` nor `//host/share`.
+    UnknownForm,
+    /// Connecting needs a share in the URL (`smb://host/share`).
+    MissingShare,
+    /// A password was given but the URL names no user (`smb://user@host/share`).
+    MissingUser,
+    /// The URL names one user and the credentials another.
+    UserMismatch {
+        /// User in the URL.
+        url: String,
+        /// User in the credentials.
+        credentials: String,
+    },
 }
 
 impl fmt::Display for UrlError {
@@ -72,6 +92,18 @@ impl fmt::Display for UrlError {
             UrlError::BadIpv6 => f.write_str("unterminated [ in IPv6 host"),
             UrlError::BadEscape => f.write_str("malformed percent-escape"),
             UrlError::BadPathComponent(c) => write!(f, "path component {c:?} is not allowed"),
+            UrlError::BadHost(h) => write!(f, "invalid host {h:?}"),
+            UrlError::MissingShare => f.write_str("URL names no share (smb://host/share)"),
+            UrlError::MissingUser => {
+                f.write_str("URL names no user for the password (smb://user@host/share)")
+            }
+            UrlError::UserMismatch { url, credentials } => write!(
+                f,
+                "URL names user {url:?} but the credentials are for {credentials:?}"
+            ),
+            UrlError::UnknownForm => {
+                f.write_str("expected smb://host/share, \\\\host\\share or //host/share")
+            }
         }
     }
 }
@@ -119,9 +151,7 @@ impl SmbUrl {
             password = pass.map(percent_decode).transpose()?;
         }
         let (host, port) = split_host_port(hostport)?;
-        if host.is_empty() {
-            return Err(UrlError::MissingHost);
-        }
+        check_host(host)?;
         let mut parts = path.splitn(2, '/');
         let share = parts
             .next()
@@ -140,6 +170,57 @@ impl SmbUrl {
             port,
             share,
             path,
+        })
+    }
+
+    /// Parse an `smb://` URL or a UNC path, `\\host[:port]\share\path` or
+    /// `//host[:port]/share/path` (either separator after the host). A UNC path has no user
+    /// or password, and its names are taken literally (no percent-escapes).
+    ///
+    /// ```
+    /// use smb_core::url::SmbUrl;
+    /// let u = SmbUrl::parse_any(r"\\files\data\reports\100%.txt").unwrap();
+    /// assert_eq!((u.host.as_str(), u.share.as_deref()), ("files", Some("data")));
+    /// assert_eq!(u.path, "reports\\100%.txt");
+    /// let u = SmbUrl::parse_any("//127.0.0.1:4455/data").unwrap();
+    /// assert_eq!((u.port, u.path.as_str()), (4455, ""));
+    /// assert!(SmbUrl::parse_any("files/data").is_err());
+    /// ```
+    pub fn parse_any(s: &str) -> Result<SmbUrl, UrlError> {
+        if strip_prefix_ignore_case(s, "smb://").is_some() {
+            return Self::parse(s);
+        }
+        let rest = match s.as_bytes() {
+            [a, b, ..] if matches!(a, b'\\' | b'/') && a == b => &s[2..],
+            _ => return Err(UrlError::UnknownForm),
+        };
+        let (authority, path) = match rest.find(['/', '\\']) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            return Err(UrlError::BadHost(authority.to_string()));
+        }
+        let (host, port) = split_host_port(authority)?;
+        check_host(host)?;
+        let (share, path) = match path.find(['/', '\\']) {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (path, ""),
+        };
+        if share
+            .chars()
+            .any(|c| (c as u32) < 0x20 || "\"*:<>?|".contains(c))
+        {
+            return Err(UrlError::BadPathComponent(share.to_string()));
+        }
+        Ok(SmbUrl {
+            domain: None,
+            user: None,
+            password: None,
+            host: host.to_string(),
+            port,
+            share: Some(share.to_string()).filter(|s| !s.is_empty()),
+            path: normalize_path(path)?,
         })
     }
 
@@ -192,6 +273,27 @@ fn split_host_port(hp: &str) -> Result<(&str, u16), UrlError> {
         },
     };
     Ok((host, port))
+}
+
+/// A host is a name or an IPv4 address (letters, digits, `-`, `.`, `_`) or an IPv6 address
+/// (the inside of `[...]`, which must parse as one); anything else would reach the resolver or the
+/// `\\server\share` path of TREE_CONNECT unchecked.
+fn check_host(host: &str) -> Result<(), UrlError> {
+    if host.is_empty() {
+        return Err(UrlError::MissingHost);
+    }
+    let ok = if host.contains(':') {
+        host.parse::<core::net::Ipv6Addr>().is_ok()
+    } else {
+        host.len() <= 255
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    };
+    if !ok {
+        return Err(UrlError::BadHost(host.to_string()));
+    }
+    Ok(())
 }
 
 fn percent_decode(s: &str) -> Result<String, UrlError> {
@@ -336,6 +438,71 @@ mod tests {
         assert!(SmbUrl::parse("smb://h/s/:b").is_err());
         assert!(SmbUrl::parse("smb://h/s/a:b:c:d").is_err());
         assert!(SmbUrl::parse("smb://h/s/a:b").is_ok());
+    }
+
+    #[test]
+    fn unc_forms() {
+        let u = SmbUrl::parse_any(r"\\srv\share\a\b.txt").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("srv", 445));
+        assert_eq!(
+            (u.share.as_deref(), u.path.as_str()),
+            (Some("share"), "a\\b.txt")
+        );
+        assert_eq!(
+            (u.user.clone(), u.domain.clone(), u.password.clone()),
+            (None, None, None)
+        );
+        let u = SmbUrl::parse_any("//127.0.0.1:1445/s/x/").unwrap();
+        assert_eq!(
+            (u.socket_addr().as_str(), u.path.as_str()),
+            ("127.0.0.1:1445", "x")
+        );
+        // Mixed separators, the IPv6 literal bracketed, a name with `%` taken literally.
+        let u = SmbUrl::parse_any(r"\\[::1]:4455/s\50%.txt").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 4455, "50%.txt")
+        );
+        let u = SmbUrl::parse_any(r"\\srv").unwrap();
+        assert_eq!(u.share, None);
+        let u = SmbUrl::parse_any("smb://alice@srv/s").unwrap();
+        assert_eq!(u.user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn rejects_hostile_unc_and_hosts() {
+        use UrlError::*;
+        for (input, want) in [
+            ("srv/share", UnknownForm),
+            (r"\srv\share", UnknownForm),
+            ("/srv/share", UnknownForm),
+            ("", UnknownForm),
+            (r"\\", MissingHost),
+            (r"\\\share", MissingHost),
+            ("///share", MissingHost),
+            (r"\\alice@srv\s", BadHost("alice@srv".into())),
+            (r"\\srv:0\s", BadPort("0".into())),
+            (r"\\srv:x\s", BadPort("x".into())),
+            (r"\\[::1\s", BadIpv6),
+            (r"\\[::g]\s", BadHost("::g".into())),
+            (r"\\s%20rv\s", BadHost("s%20rv".into())),
+            ("\\\\srv\u{1}\\s", BadHost("srv\u{1}".into())),
+            (r"\\srv\sh*re", BadPathComponent("sh*re".into())),
+            (r"\\srv\s\..\etc", BadPathComponent("..".into())),
+            (r"\\srv\s\a:b\c", BadPathComponent("a:b".into())),
+        ] {
+            assert_eq!(SmbUrl::parse_any(input), Err(want), "{input:?}");
+        }
+        // smb:// hosts get the same check: no space, no escape, no unbracketed IPv6.
+        assert!(matches!(SmbUrl::parse("smb://a b/s"), Err(BadHost(_))));
+        assert!(matches!(SmbUrl::parse("smb://h%41/s"), Err(BadHost(_))));
+        assert!(matches!(SmbUrl::parse("smb://::1/s"), Err(BadHost(_))));
+        let long = alloc::format!("smb://{}/s", "a".repeat(256));
+        assert!(matches!(SmbUrl::parse(&long), Err(BadHost(_))));
+        assert_eq!(
+            alloc::format!("{}", UnknownForm),
+            "expected smb://host/share, \\\\host\\share or //host/share"
+        );
     }
 
     #[test]

@@ -203,9 +203,9 @@ fn validate_negotiate_on_30_and_302_only() {
 fn silent_server_with_reconnect_fails_when_the_recovery_gives_up() {
     let cfg = client_config()
         .with_request_timeout(Duration::from_secs(3600))
-        .with_echo_interval(Some(Duration::from_secs(10)))
-        .with_unresponsive_timeout(Some(Duration::from_secs(20)))
-        .with_reconnect_give_up(Some(Duration::from_secs(60)));
+        .with_echo_interval(Some(std::time::Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(std::time::Duration::from_secs(20)))
+        .with_reconnect_give_up(Some(std::time::Duration::from_secs(60)));
     let mut s = Sim::new(cfg, ServerConfig::default());
     s.login();
     let t = s.tree();
@@ -533,10 +533,7 @@ fn every_error_kind_reads_well() {
     let e = OpError::from_status(NtStatus::OBJECT_NAME_NOT_FOUND, Command::Create);
     assert_eq!(
         e.to_string(),
-        format!(
-            "CREATE: no such file or directory ({})",
-            NtStatus::OBJECT_NAME_NOT_FOUND
-        )
+        "CREATE: no such file or directory (STATUS_OBJECT_NAME_NOT_FOUND)"
     );
     assert!(
         OpError::new(ErrorKind::Channel(ChannelError::Unresponsive(120_000)))
@@ -554,8 +551,8 @@ fn silent_server_fails_outstanding_ops_within_the_bound() {
     let cfg = client_config()
         .with_reconnect_give_up(None)
         .with_request_timeout(Duration::from_secs(3600))
-        .with_echo_interval(Some(Duration::from_secs(10)))
-        .with_unresponsive_timeout(Some(Duration::from_secs(20)));
+        .with_echo_interval(Some(std::time::Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(std::time::Duration::from_secs(20)));
     let mut s = Sim::new(cfg, ServerConfig::default());
     s.login();
     let t = s.tree();
@@ -599,8 +596,8 @@ fn silent_server_fails_outstanding_ops_within_the_bound() {
 #[test]
 fn idle_channel_is_probed_by_echo_and_a_dead_server_detected() {
     let cfg = client_config()
-        .with_echo_interval(Some(Duration::from_secs(10)))
-        .with_unresponsive_timeout(Some(Duration::from_secs(20)));
+        .with_echo_interval(Some(std::time::Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(std::time::Duration::from_secs(20)));
     let mut s = Sim::new(cfg, ServerConfig::default());
     s.login();
     s.server.hold = true;
@@ -628,8 +625,8 @@ fn a_slow_but_alive_server_is_not_unresponsive() {
     // Pending CHANGE_NOTIFY (interim received) waits without bound; the channel stays Good
     // as long as ECHO is answered.
     let cfg = client_config()
-        .with_echo_interval(Some(Duration::from_secs(10)))
-        .with_unresponsive_timeout(Some(Duration::from_secs(20)));
+        .with_echo_interval(Some(std::time::Duration::from_secs(10)))
+        .with_unresponsive_timeout(Some(std::time::Duration::from_secs(20)));
     let mut s = Sim::new(cfg, ServerConfig::default());
     s.login();
     let t = s.tree();

@@ -665,7 +665,7 @@ fn reconnect_attempts_back_off_then_succeed() {
 #[test]
 fn the_recovery_gives_up_then_a_new_request_starts_again() {
     let mut s = Sim::new(
-        client_config().with_reconnect_give_up(Some(Duration::from_secs(5))),
+        client_config().with_reconnect_give_up(Some(std::time::Duration::from_secs(5))),
         durable_server(),
     );
     s.login();

@@ -46,12 +46,17 @@ pub use multichannel::{
 mod shares;
 mod signing;
 mod std_api;
+mod url_errors;
 pub use shares::{list_shares_of_samba, named_pipe_transact_binds};
 pub use signing::signing_by_default_on_311;
 pub use smb_core::wire::srvsvc::ShareInfo;
 pub use std_api::{
     FileApi, Locking, alternate_data_streams, attributes_and_permissions, byte_range_locks,
     dir_entries_and_patterns, open_options_like_std, walk_recursive_with_depth_and_errors,
+};
+pub use url_errors::{
+    UrlConnect, connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
+    unresolvable_host_is_its_own_kind,
 };
 mod reconnect;
 pub use reconnect::{
@@ -1347,7 +1352,7 @@ pub async fn server_gone_mid_transfer<H: Harness>(h: H) {
         // The client tries to reconnect (the proxy refuses): give up after 2 s.
         let cfg = ClientConfig::default()
             .with_request_timeout(smb_core::time::Duration::from_secs(10))
-            .with_reconnect_give_up(Some(smb_core::time::Duration::from_secs(2)));
+            .with_reconnect_give_up(Some(std::time::Duration::from_secs(2)));
         let (c, _) = h
             .connect(proxied_login(&proxy, server, cfg))
             .await
@@ -1510,7 +1515,7 @@ pub async fn error_kinds<H: Harness>(h: H) {
     assert_message(
         &e,
         &[
-            "CREATE",
+            "open errk/missing.txt",
             "no such file or directory",
             "STATUS_OBJECT_NAME_NOT_FOUND",
         ],
@@ -1606,7 +1611,9 @@ macro_rules! scenario_tests {
             watch_overflow_says_rescan,
             list_shares_of_samba, named_pipe_transact_binds,
             security_descriptor_read_and_add_ace, sparse_file_hole,
-            previous_versions_via_snapshot, symlinks_on_samba);
+            previous_versions_via_snapshot, symlinks_on_samba,
+            connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
+            unresolvable_host_is_its_own_kind);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -189,6 +189,11 @@ pub struct ClientConfig {
     /// [`multichannel::same_address`]: only the first connection's address, so nothing is
     /// ever connected that the caller did not name. See [`multichannel`] for others.
     pub channel_addrs: multichannel::AddrPolicy,
+    /// Turns host names into addresses before connecting; `None` (the default) uses the
+    /// system's resolver. A name that does not resolve fails the connect with
+    /// [`CloseReason::NameNotResolved`](super::CloseReason::NameNotResolved), which is not
+    /// retried.
+    pub resolver: Option<Arc<dyn super::Resolver>>,
 }
 
 /// Address policies for extra channels ([`ClientConfig::channel_addrs`]).
@@ -359,6 +364,7 @@ impl Default for ClientConfig {
             validate_negotiate: true,
             unresponsive_timeout: Some(Duration::from_secs(120)),
             break_policy: Arc::new(AckBreaks),
+            resolver: None,
             allow_guest_fallback: false,
             reconnect_give_up: Some(Duration::from_secs(60)),
             reconnect_backoff: Duration::from_millis(100),
@@ -412,14 +418,14 @@ impl ClientConfig {
         self.server_name = Some(name.into());
         self
     }
-    /// Per-request deadline.
-    pub fn with_request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
+    /// Per-request deadline (a `std::time::Duration` or the engine's own).
+    pub fn with_request_timeout(mut self, d: impl Into<Duration>) -> Self {
+        self.request_timeout = d.into();
         self
     }
     /// Idle ECHO interval (`None` disables).
-    pub fn with_echo_interval(mut self, d: Option<Duration>) -> Self {
-        self.echo_interval = d;
+    pub fn with_echo_interval(mut self, d: Option<core::time::Duration>) -> Self {
+        self.echo_interval = d.map(Duration::from);
         self
     }
     /// Cap of one READ/WRITE piece.
@@ -477,8 +483,13 @@ impl ClientConfig {
         self
     }
     /// Silence bound while requests are outstanding (`None` disables).
-    pub fn with_unresponsive_timeout(mut self, d: Option<Duration>) -> Self {
-        self.unresponsive_timeout = d;
+    pub fn with_unresponsive_timeout(mut self, d: Option<core::time::Duration>) -> Self {
+        self.unresponsive_timeout = d.map(Duration::from);
+        self
+    }
+    /// Resolve host names with `r` instead of the system's resolver (see `resolver`).
+    pub fn with_resolver(mut self, r: Arc<dyn super::Resolver>) -> Self {
+        self.resolver = Some(r);
         self
     }
     /// Replace the lease/oplock break policy.
@@ -492,8 +503,8 @@ impl ClientConfig {
         self
     }
     /// How long to keep reconnecting (`None`: never reconnect).
-    pub fn with_reconnect_give_up(mut self, d: Option<Duration>) -> Self {
-        self.reconnect_give_up = d;
+    pub fn with_reconnect_give_up(mut self, d: Option<core::time::Duration>) -> Self {
+        self.reconnect_give_up = d.map(Duration::from);
         self
     }
     /// Channels one session may use (see `max_channels`; at least 1).
@@ -507,9 +518,13 @@ impl ClientConfig {
         self
     }
     /// Backoff between reconnect attempts: the first delay and the largest.
-    pub fn with_reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.reconnect_backoff = first;
-        self.reconnect_backoff_max = max;
+    pub fn with_reconnect_backoff(
+        mut self,
+        first: impl Into<Duration>,
+        max: impl Into<Duration>,
+    ) -> Self {
+        self.reconnect_backoff = first.into();
+        self.reconnect_backoff_max = max.into();
         self
     }
 }
@@ -1063,4 +1078,33 @@ pub struct Stats {
     pub channels_bound: u64,
     /// Binding attempts that failed (the channel was dropped; the session stayed).
     pub bind_failures: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientConfig;
+    use crate::time::Duration;
+
+    #[test]
+    fn timeouts_accept_core_time_durations() {
+        let std_like = core::time::Duration::from_millis;
+        let c = ClientConfig::default()
+            .with_request_timeout(std_like(1500))
+            .with_echo_interval(Some(std_like(250)))
+            .with_unresponsive_timeout(None)
+            .with_reconnect_give_up(Some(core::time::Duration::from_secs(7)))
+            .with_reconnect_backoff(std_like(10), Duration::from_secs(2));
+        assert_eq!(c.request_timeout, Duration::from_millis(1500));
+        assert_eq!(c.echo_interval, Some(Duration::from_millis(250)));
+        assert_eq!(c.unresponsive_timeout, None);
+        assert_eq!(c.reconnect_give_up, Some(Duration::from_secs(7)));
+        assert_eq!(c.reconnect_backoff, Duration::from_millis(10));
+        assert_eq!(c.reconnect_backoff_max, Duration::from_secs(2));
+        // A span too long for the engine's u64 nanoseconds saturates instead of wrapping.
+        let c = ClientConfig::default().with_request_timeout(core::time::Duration::MAX);
+        assert_eq!(c.request_timeout, Duration::from_nanos(u64::MAX));
+        // And the field values convert back for a user who reads them.
+        let back: core::time::Duration = c.request_timeout.into();
+        assert_eq!(back, core::time::Duration::from_nanos(u64::MAX));
+    }
 }

@@ -41,6 +41,9 @@ pub enum CloseReason {
     Eof,
     /// The TCP connection could not be established.
     ConnectFailed(String),
+    /// The host name did not resolve to any address (the resolver's message). Not
+    /// retried: asking again will not make the name exist.
+    NameNotResolved(String),
     /// A read or write failed.
     Io(String),
     /// The client asked for the close (`Output::Close`).
@@ -52,6 +55,7 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::Eof => f.write_str("connection closed by the server"),
             CloseReason::ConnectFailed(e) => write!(f, "connect failed: {e}"),
+            CloseReason::NameNotResolved(e) => write!(f, "cannot resolve host name {e}"),
             CloseReason::Io(e) => write!(f, "I/O error: {e}"),
             CloseReason::Requested => f.write_str("closed by the client"),
         }
@@ -283,6 +287,10 @@ pub struct OpError {
     /// With STATUS_STOPPED_ON_SYMLINK: the symbolic link error response the server sent
     /// ([MS-SMB2] 2.2.2.2.1): the link's target and how much of the path is left after it.
     pub symlink: Option<alloc::boxed::Box<crate::wire::error::SymlinkError>>,
+    /// The operation the user called and its path (`rename a/b -> a/c`), set by the file
+    /// API; the message then starts with it instead of the SMB command.
+    /// (Boxed so that the error stays small: it travels in every `Result`.)
+    pub operation: Option<alloc::boxed::Box<str>>,
 }
 
 impl OpError {
@@ -294,7 +302,23 @@ impl OpError {
             command: None,
             context: None,
             symlink: None,
+            operation: None,
         }
+    }
+
+    /// Name the operation the user called on `path` (`"open"`, `"remove_dir"`...) for the
+    /// message: `open a/b.txt: no such file or directory (STATUS_OBJECT_NAME_NOT_FOUND)`.
+    /// Replaces an operation set by a step inside it, so the message names the call the
+    /// user made.
+    pub fn during(mut self, operation: &str, path: &str) -> Self {
+        self.operation = Some(alloc::format!("{operation} {path}").into_boxed_str());
+        self
+    }
+
+    /// [`OpError::during`] for an operation on two paths: `rename a/b -> a/c`.
+    pub fn during2(mut self, operation: &str, from: &str, to: &str) -> Self {
+        self.operation = Some(alloc::format!("{operation} {from} -> {to}").into_boxed_str());
+        self
     }
 
     /// Attach context (share name, address, hint) shown in the message.
@@ -344,6 +368,7 @@ impl OpError {
             command: Some(command),
             context: None,
             symlink: None,
+            operation: None,
         }
     }
 
@@ -357,6 +382,7 @@ impl OpError {
     pub fn is_retryable(&self) -> bool {
         match &self.kind {
             ErrorKind::ServerGone | ErrorKind::TimedOut => true,
+            ErrorKind::Channel(ChannelError::Closed(CloseReason::NameNotResolved(_))) => false,
             ErrorKind::Channel(e) => matches!(
                 e,
                 ChannelError::Closed(_)
@@ -387,6 +413,7 @@ impl From<SessionError> for OpError {
                     command: Some(Command::SessionSetup),
                     context: None,
                     symlink: None,
+                    operation: None,
                 };
             }
             SessionError::SigningUnavailable => ErrorKind::SigningRequired,
@@ -399,8 +426,12 @@ impl From<SessionError> for OpError {
 
 impl fmt::Display for OpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(c) = self.command {
-            write!(f, "{c}: ")?;
+        // One layer: the user's operation and path when the file API named them, else the
+        // SMB command.
+        match (&self.operation, self.command) {
+            (Some(op), _) => write!(f, "{op}: ")?,
+            (None, Some(c)) => write!(f, "{c}: ")?,
+            (None, None) => {}
         }
         let ctx = self.context.as_deref();
         match &self.kind {
@@ -432,12 +463,20 @@ impl fmt::Display for OpError {
             ErrorKind::Cancelled => f.write_str("cancelled")?,
             ErrorKind::InvalidHandle => f.write_str("the file handle is no longer valid")?,
             ErrorKind::HandleLost => f.write_str("the file handle was lost with the connection")?,
-            ErrorKind::InUse => {
-                f.write_str("the file is in use (sharing violation or lock conflict)")?
-            }
-            ErrorKind::WrongType => {
-                f.write_str("wrong file type (not a directory, is a directory, or not empty)")?
-            }
+            ErrorKind::InUse => f.write_str(match self.status {
+                Some(NtStatus::SHARING_VIOLATION) => "sharing violation",
+                Some(NtStatus::FILE_LOCK_CONFLICT | NtStatus::LOCK_NOT_GRANTED) => {
+                    "locked by another open"
+                }
+                Some(NtStatus::DELETE_PENDING) => "the file is being deleted",
+                _ => "the file is in use (sharing violation or lock conflict)",
+            })?,
+            ErrorKind::WrongType => f.write_str(match self.status {
+                Some(NtStatus::NOT_A_DIRECTORY) => "not a directory",
+                Some(NtStatus::FILE_IS_A_DIRECTORY) => "is a directory",
+                Some(NtStatus::DIRECTORY_NOT_EMPTY) => "directory not empty",
+                _ => "wrong file type (not a directory, is a directory, or not empty)",
+            })?,
             ErrorKind::Unsupported => f.write_str("not supported by the server")?,
             ErrorKind::ShutDown => f.write_str("the client was shut down")?,
             ErrorKind::Channel(e) => write!(f, "{e}")?,
@@ -453,15 +492,27 @@ impl fmt::Display for OpError {
             ErrorKind::TooLarge => {
                 f.write_str("too large to hold in memory (over the size limit)")?
             }
-            ErrorKind::Status => f.write_str("the server reported an error")?,
+            ErrorKind::Status => match self.status.and_then(|s| s.description()) {
+                // The status's own description, lower-cased to continue the sentence.
+                Some(d) => {
+                    let mut c = d.chars();
+                    if let Some(first) = c.next() {
+                        write!(f, "{}{}", first.to_ascii_lowercase(), c.as_str())?;
+                    }
+                }
+                None => f.write_str("the server reported an error")?,
+            },
             ErrorKind::Rpc(e) => write!(f, "{e}")?,
         }
         match (&self.kind, ctx) {
             (ErrorKind::BadShare | ErrorKind::ServerGone | ErrorKind::TimedOut, _) | (_, None) => {}
             (_, Some(c)) => write!(f, ": {c}")?,
         }
-        if let Some(s) = self.status {
-            write!(f, " ({s})")?;
+        // The status by name only: the words are the message above.
+        match self.status.map(|s| (s, s.name())) {
+            Some((_, Some(name))) => write!(f, " ({name})")?,
+            Some((s, None)) => write!(f, " (NTSTATUS {:#010x})", s.0)?,
+            None => {}
         }
         Ok(())
     }

@@ -534,6 +534,10 @@ impl Client {
     pub(super) fn channel_op_error(&self, error: &ChannelError) -> OpError {
         let addr = self.addr.as_ref().map_or("", |a| a.0.as_str());
         match error {
+            // No address for the name: its own kind, not "server gone" (which is retried).
+            ChannelError::Closed(super::CloseReason::NameNotResolved(_)) => {
+                OpError::from(error.clone())
+            }
             ChannelError::Closed(r) => {
                 OpError::new(ErrorKind::ServerGone).with_context(alloc::format!("{addr}: {r}"))
             }

@@ -136,6 +136,7 @@ impl Client {
                                  was lost (the file may have changed); open it again",
                             )),
                             symlink: None,
+                            operation: None,
                         };
                         for w in flight.waiters {
                             // A CLOSE whose handle the server no longer has is done: the

@@ -100,6 +100,8 @@ pub struct DirStream<S: Submitter> {
     entries: VecDeque<DirEntry>,
     page_len: u32,
     pattern: String,
+    /// The directory as the user named it, for error messages.
+    path: String,
     /// A digest of every page seen: a server sending the same page again (a listing that
     /// would never end) is refused at the first repeat.
     pages_seen: BTreeSet<u64>,
@@ -134,6 +136,7 @@ impl<S: Submitter> DirStream<S> {
             entries: VecDeque::new(),
             page_len: DIR_PAGE_LEN,
             pattern: String::from(pattern),
+            path: String::from(path),
             pages_seen: BTreeSet::new(),
             listed: 0,
             max_entries: MAX_LISTING_ENTRIES,
@@ -159,8 +162,19 @@ impl<S: Submitter> DirStream<S> {
         self.state = State::Done;
     }
 
-    /// The next entry, `None` at the end. Errors end the listing.
+    /// The next entry, `None` at the end. Errors end the listing; their message names
+    /// `read_dir` and the directory.
     pub fn poll_next_entry(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<DirEntry, OpError>>> {
+        match self.poll_next_unnamed(cx) {
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.during("read_dir", &self.path)))),
+            other => other,
+        }
+    }
+
+    fn poll_next_unnamed(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<DirEntry, OpError>>> {

@@ -9,6 +9,7 @@ use crate::wire::fscc::{FileAllInformation, FsccInfo};
 use crate::wire::lock::LockFlags;
 use crate::wire::{Command, NtStatus};
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use bytes::{Buf, Bytes, BytesMut};
 use core::future::Future;
 use core::pin::Pin;
@@ -84,6 +85,8 @@ pub struct FileIo<S: Submitter> {
     // Seek to End and close in progress.
     size_query: Option<S::Reply>,
     close_reply: Option<S::Reply>,
+    /// The file's path as the user named it, for error messages ([`FileIo::with_path`]).
+    path: Option<String>,
 }
 
 fn unexpected() -> OpError {
@@ -123,7 +126,34 @@ impl<S: Submitter> FileIo<S> {
             writes: VecDeque::new(),
             size_query: None,
             close_reply: None,
+            path: None,
         }
+    }
+
+    /// Name `path` (and the operation: `read`, `write`...) in this file's errors:
+    /// `write a/b.txt: access denied (STATUS_ACCESS_DENIED)`.
+    pub fn with_path(mut self, path: &str) -> Self {
+        self.path = Some(String::from(path));
+        self
+    }
+
+    fn name(&self, e: OpError, operation: &str) -> OpError {
+        match &self.path {
+            Some(p) => e.during(operation, p),
+            None => e,
+        }
+    }
+
+    fn named<T>(&self, p: Poll<Result<T, OpError>>, operation: &str) -> Poll<Result<T, OpError>> {
+        p.map_err(|e| self.name(e, operation))
+    }
+
+    async fn named_async<T>(
+        &self,
+        operation: &str,
+        f: impl Future<Output = Result<T, OpError>>,
+    ) -> Result<T, OpError> {
+        f.await.map_err(|e| self.name(e, operation))
     }
 
     /// The file size reported by CREATE, to keep read-ahead within the file.
@@ -179,6 +209,15 @@ impl<S: Submitter> FileIo<S> {
 
     /// Read into `buf` at the cursor; `Ok(0)` at end of file.
     pub fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, OpError>> {
+        let p = self.poll_read_unnamed(cx, buf);
+        self.named(p, "read")
+    }
+
+    fn poll_read_unnamed(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
@@ -310,6 +349,15 @@ impl<S: Submitter> FileIo<S> {
     /// sent in the background, at most `write_window` at a time; an error of an earlier
     /// background WRITE is returned by a later call (or by flush/close).
     pub fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, OpError>> {
+        let p = self.poll_write_unnamed(cx, buf);
+        self.named(p, "write")
+    }
+
+    fn poll_write_unnamed(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, OpError>> {
         if self.closed {
             return Poll::Ready(Err(Self::closed_error()));
         }
@@ -358,6 +406,11 @@ impl<S: Submitter> FileIo<S> {
 
     /// Send buffered bytes and wait until every WRITE in flight is done.
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), OpError>> {
+        let p = self.poll_flush_unnamed(cx);
+        self.named(p, "write")
+    }
+
+    fn poll_flush_unnamed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), OpError>> {
         self.dispatch();
         if let Err(e) = self.reap(cx) {
             return Poll::Ready(Err(e));
@@ -372,6 +425,15 @@ impl<S: Submitter> FileIo<S> {
     /// Move the cursor; returns the new position. Seeking from the end asks the server for
     /// the size. Call again with the same `pos` after `Pending`.
     pub fn poll_seek(&mut self, cx: &mut Context<'_>, pos: SeekFrom) -> Poll<Result<u64, OpError>> {
+        let p = self.poll_seek_unnamed(cx, pos);
+        self.named(p, "seek")
+    }
+
+    fn poll_seek_unnamed(
+        &mut self,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<Result<u64, OpError>> {
         if self.closed {
             return Poll::Ready(Err(Self::closed_error()));
         }
@@ -425,6 +487,11 @@ impl<S: Submitter> FileIo<S> {
     /// Flush, then CLOSE the handle, reporting errors of either. Later calls return
     /// `Ok(())`.
     pub fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), OpError>> {
+        let p = self.poll_close_unnamed(cx);
+        self.named(p, "close")
+    }
+
+    fn poll_close_unnamed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), OpError>> {
         if self.closed && self.close_reply.is_none() {
             return Poll::Ready(Ok(()));
         }
@@ -458,69 +525,78 @@ impl<S: Submitter> FileIo<S> {
     /// Positional read of up to `buf.len()` bytes at `offset` (does not move the cursor;
     /// independent of it, callable concurrently through `&self`). `Ok(0)` at end of file.
     pub async fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, OpError> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let len = buf.len().min(u32::MAX as usize) as u32;
-        let r = self
-            .sub
-            .submit(Request::Read {
-                file: self.file,
-                offset,
-                len,
-            })
-            .await;
-        match r {
-            Ok(Response::Read { data, .. }) => {
-                let mut n = 0;
-                for b in data {
-                    let m = b.len().min(buf.len() - n);
-                    buf[n..n + m].copy_from_slice(&b[..m]);
-                    n += m;
-                }
-                Ok(n)
+        self.named_async("read", async {
+            if buf.is_empty() {
+                return Ok(0);
             }
-            Ok(_) => Err(unexpected()),
-            Err(e) if e.status == Some(NtStatus::END_OF_FILE) => Ok(0),
-            Err(e) => Err(e),
-        }
+            let len = buf.len().min(u32::MAX as usize) as u32;
+            let r = self
+                .sub
+                .submit(Request::Read {
+                    file: self.file,
+                    offset,
+                    len,
+                })
+                .await;
+            match r {
+                Ok(Response::Read { data, .. }) => {
+                    let mut n = 0;
+                    for b in data {
+                        let m = b.len().min(buf.len() - n);
+                        buf[n..n + m].copy_from_slice(&b[..m]);
+                        n += m;
+                    }
+                    Ok(n)
+                }
+                Ok(_) => Err(unexpected()),
+                Err(e) if e.status == Some(NtStatus::END_OF_FILE) => Ok(0),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// Positional write of all of `data` at `offset` (does not move the cursor).
     pub async fn write_at(&self, offset: u64, data: Bytes) -> Result<usize, OpError> {
-        let len = data.len();
-        if len == 0 {
-            return Ok(0);
-        }
-        let r = self
-            .sub
-            .submit(Request::Write {
-                file: self.file,
-                offset,
-                data,
-            })
-            .await;
-        check_written(r, len as u64).map(|_| len)
+        self.named_async("write", async {
+            let len = data.len();
+            if len == 0 {
+                return Ok(0);
+            }
+            let r = self
+                .sub
+                .submit(Request::Write {
+                    file: self.file,
+                    offset,
+                    data,
+                })
+                .await;
+            check_written(r, len as u64).map(|_| len)
+        })
+        .await
     }
 
     /// Size, times and attributes of the open file (QUERY_INFO FileAllInformation).
     pub async fn metadata(&self) -> Result<Metadata, OpError> {
-        let r = self
-            .sub
-            .submit(Request::QueryInfo {
-                file: self.file,
-                info_type: 1,
-                class: FileAllInformation::CLASS,
-                additional: 0,
-                output_len: 4096,
-            })
-            .await?;
-        match r {
-            Response::Info { data } => FileAllInformation::decode(&data)
-                .map(|all| Metadata::from_all(&all))
-                .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation"))),
-            _ => Err(unexpected()),
-        }
+        self.named_async("metadata", async {
+            let r = self
+                .sub
+                .submit(Request::QueryInfo {
+                    file: self.file,
+                    info_type: 1,
+                    class: FileAllInformation::CLASS,
+                    additional: 0,
+                    output_len: 4096,
+                })
+                .await?;
+            match r {
+                Response::Info { data } => FileAllInformation::decode(&data)
+                    .map(|all| Metadata::from_all(&all))
+                    .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation"))),
+                _ => Err(unexpected()),
+            }
+        })
+        .await
     }
 
     /// Lock `len` bytes at `offset` (SMB2 LOCK, [MS-SMB2] 2.2.26 / 3.2.4.19): `exclusive`
@@ -535,21 +611,27 @@ impl<S: Submitter> FileIo<S> {
         exclusive: bool,
         wait: bool,
     ) -> Result<(), OpError> {
-        let mut flags = if exclusive {
-            LockFlags::EXCLUSIVE
-        } else {
-            LockFlags::SHARED
-        };
-        if !wait {
-            flags |= LockFlags::FAIL_IMMEDIATELY;
-        }
-        self.lock_request(offset, len, flags).await
+        self.named_async("lock", async {
+            let mut flags = if exclusive {
+                LockFlags::EXCLUSIVE
+            } else {
+                LockFlags::SHARED
+            };
+            if !wait {
+                flags |= LockFlags::FAIL_IMMEDIATELY;
+            }
+            self.lock_request(offset, len, flags).await
+        })
+        .await
     }
 
     /// Release a range locked earlier with exactly this `offset` and `len`
     /// ([MS-SMB2] 2.2.26.1 SMB2_LOCKFLAG_UNLOCK).
     pub async fn unlock(&self, offset: u64, len: u64) -> Result<(), OpError> {
-        self.lock_request(offset, len, LockFlags::UNLOCK).await
+        self.named_async("unlock", async {
+            self.lock_request(offset, len, LockFlags::UNLOCK).await
+        })
+        .await
     }
 
     async fn lock_request(&self, offset: u64, length: u64, flags: u32) -> Result<(), OpError> {
@@ -574,10 +656,13 @@ impl<S: Submitter> FileIo<S> {
     /// Ask the server to flush the file to stable storage (SMB2 FLUSH). Buffered writes of
     /// the cursor are not included: call `poll_flush` first.
     pub async fn sync(&self) -> Result<(), OpError> {
-        self.sub
-            .submit(Request::Flush { file: self.file })
-            .await
-            .map(|_| ())
+        self.named_async("sync_all", async {
+            self.sub
+                .submit(Request::Flush { file: self.file })
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 }
 

@@ -45,6 +45,11 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         ErrorKind::WrongType => K::InvalidInput,
         ErrorKind::Unsupported => K::Unsupported,
         ErrorKind::ShutDown => K::NotConnected,
+        // No such host: nothing to connect to (std reports lookups as NotFound-like
+        // errors of its own; HostUnreachable says what a retry cannot change).
+        ErrorKind::Channel(ChannelError::Closed(CloseReason::NameNotResolved(_))) => {
+            K::HostUnreachable
+        }
         ErrorKind::Channel(ChannelError::Closed(CloseReason::ConnectFailed(_))) => {
             K::ConnectionRefused
         }
@@ -157,4 +162,37 @@ pub fn socket_target(addr: &crate::client::ServerAddr) -> alloc::string::String 
     } else {
         addr.0.clone()
     }
+}
+
+/// The addresses of `target` (`host:port`, `[v6]:port`, as [`socket_target`] gives it): an
+/// IP address as it is, a name through `resolver` or, without one, the system's resolver
+/// (which blocks: adapters call this off their reactor). No address is
+/// [`CloseReason::NameNotResolved`].
+pub fn resolve_target(
+    resolver: Option<&dyn crate::client::Resolver>,
+    target: &str,
+) -> Result<alloc::vec::Vec<std::net::SocketAddr>, CloseReason> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = target.parse::<std::net::SocketAddr>() {
+        return Ok(alloc::vec![a]);
+    }
+    let unresolved = |why: &str| CloseReason::NameNotResolved(alloc::format!("{target:?}: {why}"));
+    let (host, port) = match target.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(p) => (h.trim_start_matches('[').trim_end_matches(']'), p),
+            Err(_) => return Err(unresolved("no port")),
+        },
+        None => return Err(unresolved("no port")),
+    };
+    let found = match resolver {
+        Some(r) => r.resolve(host, port).map_err(|e| unresolved(&e))?,
+        None => (host, port)
+            .to_socket_addrs()
+            .map_err(|e| unresolved(&alloc::string::ToString::to_string(&e)))?
+            .collect(),
+    };
+    if found.is_empty() {
+        return Err(unresolved("no address"));
+    }
+    Ok(found)
 }

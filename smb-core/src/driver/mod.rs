@@ -20,6 +20,7 @@
 //! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
 //!   DCE/RPC over them, and the server's share list (srvsvc NetrShareEnum).
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
+//! - [`url_target`] (feature `std`): `connect_url`'s URL and login handling.
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 mod dir;
@@ -33,6 +34,8 @@ mod io_error;
 mod meta;
 mod ops;
 mod pipe;
+#[cfg(feature = "std")]
+mod url_login;
 mod walk;
 mod watch;
 
@@ -41,11 +44,14 @@ pub use file::{FileIo, FileIoConfig, SeekFrom};
 pub use fs::{FsInfo, FsSpace};
 #[cfg(feature = "std")]
 pub use io_error::{
-    consume_chunks, io_error_kind, op_error, parse_target, socket_target, to_io_error,
+    consume_chunks, io_error_kind, op_error, parse_target, resolve_target, socket_target,
+    to_io_error,
 };
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
 pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
+#[cfg(feature = "std")]
+pub use url_login::{UrlLogin, UrlTarget, url_target};
 pub use walk::{Walk, WalkEntry, WalkError};
 pub use watch::{
     DEFAULT_WATCH_FILTER, FileNotifyInformation, NotifyAction, WATCH_BUFFER_LEN, Watch, WatchEvent,
@@ -420,6 +426,8 @@ pub enum Action {
         /// The channel's read side, sized by the configuration's largest frame: the
         /// adapter's reader feeds it what the socket delivers.
         reader: ChannelReader,
+        /// The configuration's resolver (`None`: the system's), for [`resolve_target`].
+        resolver: Option<alloc::sync::Arc<dyn crate::client::Resolver>>,
     },
     /// Close the channel's socket.
     Close {
@@ -583,10 +591,12 @@ impl<C: Completion> Driver<C> {
                     let reader = ChannelReader::with_limit(channel, config.max_frame_len);
                     #[cfg(feature = "std")]
                     let reader = reader.with_budget(config.max_unconsumed_bytes);
+                    let resolver = config.resolver.clone();
                     return Some(Action::Connect {
                         channel,
                         addr,
                         reader,
+                        resolver,
                     });
                 }
                 Output::Close { channel } => return Some(Action::Close { channel }),
@@ -706,5 +716,7 @@ impl fmt::Debug for Credentials {
     }
 }
 
+#[cfg(test)]
+mod error_tests;
 #[cfg(test)]
 mod tests;

@@ -123,6 +123,25 @@ pub(super) fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, Op
 /// The largest file [`ShareOps::read`] reads into memory (4 GiB); bigger files are streamed.
 pub const MAX_WHOLE_FILE_READ: u64 = 4 << 30;
 
+/// Run `f`, naming `operation` on `path` in its error ([`OpError::during`]).
+pub(super) async fn during<T>(
+    operation: &str,
+    path: &str,
+    f: impl Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    f.await.map_err(|e| e.during(operation, path))
+}
+
+/// [`during`] for an operation on two paths.
+async fn during2<T>(
+    operation: &str,
+    from: &str,
+    to: &str,
+    f: impl Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    f.await.map_err(|e| e.during2(operation, from, to))
+}
+
 fn unexpected() -> OpError {
     OpError::new(ErrorKind::Protocol("unexpected response type"))
 }
@@ -164,13 +183,16 @@ impl<S: Submitter> ShareOps<S> {
         path: &str,
         options: OpenOptions,
     ) -> Result<(FileHandle, FileAttributes), OpError> {
-        let path = smb_path(path)?;
-        match self.sub.submit(self.create(path, options)).await? {
-            Response::Created {
-                file, attributes, ..
-            } => Ok((file, attributes)),
-            _ => Err(unexpected()),
-        }
+        during("open", path, async {
+            let path = smb_path(path)?;
+            match self.sub.submit(self.create(path, options)).await? {
+                Response::Created {
+                    file, attributes, ..
+                } => Ok((file, attributes)),
+                _ => Err(unexpected()),
+            }
+        })
+        .await
     }
 
     /// Close a handle and wait for the result.
@@ -210,36 +232,42 @@ impl<S: Submitter> ShareOps<S> {
 
     /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip.
     pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
-        match self
-            .query_path(path, FileAllInformation::CLASS, 4096)
-            .await?
-        {
-            (_, Some(data)) => {
-                let all = FileAllInformation::decode(&data)
-                    .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation")))?;
-                Ok(Metadata::from_all(&all))
+        during("metadata", path, async {
+            match self
+                .query_path(path, FileAllInformation::CLASS, 4096)
+                .await?
+            {
+                (_, Some(data)) => {
+                    let all = FileAllInformation::decode(&data)
+                        .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileAllInformation")))?;
+                    Ok(Metadata::from_all(&all))
+                }
+                (Some(Response::Created { attributes, .. }), None) => {
+                    Ok(Metadata::from_attributes(&attributes, 0))
+                }
+                _ => Err(unexpected()),
             }
-            (Some(Response::Created { attributes, .. }), None) => {
-                Ok(Metadata::from_attributes(&attributes, 0))
-            }
-            _ => Err(unexpected()),
-        }
+        })
+        .await
     }
 
     /// The data streams of a file or directory (FileStreamInformation, [MS-FSCC] 2.4.49):
     /// `::$DATA` is the unnamed one, `:name:$DATA` an alternate stream, opened as
     /// `path:name`. Empty on a server without streams support.
     pub async fn streams(&self, path: &str) -> Result<Vec<FileStreamEntry>, OpError> {
-        match self
-            .query_path(path, FileStreamInformation::CLASS, 65536)
-            .await?
-        {
-            (_, Some(data)) => FileStreamInformation::decode(&data)
-                .map(|i| i.streams)
-                .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileStreamInformation"))),
-            (Some(Response::Created { .. }), None) => Ok(Vec::new()),
-            _ => Err(unexpected()),
-        }
+        during("streams", path, async {
+            match self
+                .query_path(path, FileStreamInformation::CLASS, 65536)
+                .await?
+            {
+                (_, Some(data)) => FileStreamInformation::decode(&data)
+                    .map(|i| i.streams)
+                    .map_err(|_| OpError::new(ErrorKind::Protocol("bad FileStreamInformation"))),
+                (Some(Response::Created { .. }), None) => Ok(Vec::new()),
+                _ => Err(unexpected()),
+            }
+        })
+        .await
     }
 
     /// Whether `path` exists (a NotFound answer is `false`, other errors are errors).
@@ -288,32 +316,42 @@ impl<S: Submitter> ShareOps<S> {
 
     /// Create one directory (the parent must exist).
     pub async fn create_dir(&self, path: &str) -> Result<(), OpError> {
-        self.open_close(smb_path(path)?, OpenOptions::mkdir()).await
+        during("create_dir", path, async {
+            self.open_close(smb_path(path)?, OpenOptions::mkdir()).await
+        })
+        .await
     }
 
     /// Create a directory and its missing parents (`mkdir -p`). Tries the whole path first,
     /// so an existing parent chain costs one round trip.
     pub async fn create_dir_all(&self, path: &str) -> Result<(), OpError> {
-        let path = smb_path(path)?;
-        if path.is_empty() {
-            return Ok(());
-        }
-        match self.open_close(path.clone(), OpenOptions::mkdir()).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind == ErrorKind::AlreadyExists => return self.expect_dir(&path).await,
-            Err(e) if e.kind == ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut prefix = String::new();
-        for comp in path.split('\\') {
-            prefix = join_path(&prefix, comp);
-            match self.open_close(prefix.clone(), OpenOptions::mkdir()).await {
-                Ok(()) => {}
-                Err(e) if e.kind == ErrorKind::AlreadyExists => self.expect_dir(&prefix).await?,
+        during("create_dir_all", path, async {
+            let path = smb_path(path)?;
+            if path.is_empty() {
+                return Ok(());
+            }
+            match self.open_close(path.clone(), OpenOptions::mkdir()).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                    return self.expect_dir(&path).await;
+                }
+                Err(e) if e.kind == ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
-        }
-        Ok(())
+            let mut prefix = String::new();
+            for comp in path.split('\\') {
+                prefix = join_path(&prefix, comp);
+                match self.open_close(prefix.clone(), OpenOptions::mkdir()).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                        self.expect_dir(&prefix).await?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn expect_dir(&self, path: &str) -> Result<(), OpError> {
@@ -329,20 +367,26 @@ impl<S: Submitter> ShareOps<S> {
 
     /// Delete a file: CREATE(delete-on-close) + CLOSE.
     pub async fn remove_file(&self, path: &str) -> Result<(), OpError> {
-        let opts = OpenOptions::delete_on_close().with_create_options(
-            create_options::DELETE_ON_CLOSE | create_options::NON_DIRECTORY_FILE,
-        );
-        self.open_close(smb_path(path)?, opts).await
+        during("remove_file", path, async {
+            let opts = OpenOptions::delete_on_close().with_create_options(
+                create_options::DELETE_ON_CLOSE | create_options::NON_DIRECTORY_FILE,
+            );
+            self.open_close(smb_path(path)?, opts).await
+        })
+        .await
     }
 
     /// Delete an empty directory: CREATE + SET_INFO(FileDispositionInformation) + CLOSE, so
     /// that a non-empty directory fails with STATUS_DIRECTORY_NOT_EMPTY.
     pub async fn remove_dir(&self, path: &str) -> Result<(), OpError> {
-        let path = smb_path(path)?;
-        if path.is_empty() {
-            return Err(OpError::new(ErrorKind::AccessDenied));
-        }
-        self.remove_dir_smb(path).await
+        during("remove_dir", path, async {
+            let path = smb_path(path)?;
+            if path.is_empty() {
+                return Err(OpError::new(ErrorKind::AccessDenied));
+            }
+            self.remove_dir_smb(path).await
+        })
+        .await
     }
 
     async fn remove_dir_smb(&self, path: String) -> Result<(), OpError> {
@@ -366,7 +410,7 @@ impl<S: Submitter> ShareOps<S> {
         &'a self,
         path: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), OpError>> + Send + 'a>> {
-        Box::pin(async move {
+        Box::pin(during("remove_dir_all", path, async move {
             let path = smb_path(path)?;
             let mut subdirs = Vec::new();
             let mut files = Vec::new();
@@ -415,41 +459,47 @@ impl<S: Submitter> ShareOps<S> {
                 return Ok(());
             }
             self.remove_dir_smb(path).await
-        })
+        }))
     }
 
     /// Rename (move) `from` to `to` within the share: CREATE(DELETE) + SET_INFO(rename) +
     /// CLOSE. An existing `to` is replaced when `replace` is set (not for directories).
     pub async fn rename(&self, from: &str, to: &str, replace: bool) -> Result<(), OpError> {
-        let from = smb_path(from)?;
-        let to = smb_path(to)?;
-        let opts = OpenOptions::delete_on_close()
-            .with_access(access::DELETE | access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE)
-            .with_create_options(0);
-        let info = FileRenameInformation {
-            replace_if_exists: replace,
-            root_directory: 0,
-            file_name: to,
-        };
-        self.set_info(from, opts, FileRenameInformation::CLASS, info.to_bytes())
-            .await
+        during2("rename", from, to, async {
+            let from = smb_path(from)?;
+            let to = smb_path(to)?;
+            let opts = OpenOptions::delete_on_close()
+                .with_access(access::DELETE | access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE)
+                .with_create_options(0);
+            let info = FileRenameInformation {
+                replace_if_exists: replace,
+                root_directory: 0,
+                file_name: to,
+            };
+            self.set_info(from, opts, FileRenameInformation::CLASS, info.to_bytes())
+                .await
+        })
+        .await
     }
 
     /// Truncate or extend: CREATE + SET_INFO(FileEndOfFileInformation) + CLOSE.
     pub async fn set_len(&self, path: &str, len: u64) -> Result<(), OpError> {
-        let opts = OpenOptions::new()
-            .read(true)
-            .with_access(access::FILE_WRITE_DATA | access::SYNCHRONIZE)
-            .with_share_access(share_access::ALL)
-            .with_durable(false)
-            .with_lease(false);
-        let info = FileEndOfFileInformation { end_of_file: len };
-        self.set_info(
-            smb_path(path)?,
-            opts,
-            FileEndOfFileInformation::CLASS,
-            info.to_bytes(),
-        )
+        during("set_len", path, async {
+            let opts = OpenOptions::new()
+                .read(true)
+                .with_access(access::FILE_WRITE_DATA | access::SYNCHRONIZE)
+                .with_share_access(share_access::ALL)
+                .with_durable(false)
+                .with_lease(false);
+            let info = FileEndOfFileInformation { end_of_file: len };
+            self.set_info(
+                smb_path(path)?,
+                opts,
+                FileEndOfFileInformation::CLASS,
+                info.to_bytes(),
+            )
+            .await
+        })
         .await
     }
 
@@ -462,9 +512,12 @@ impl<S: Submitter> ShareOps<S> {
         modified: Option<FileTime>,
         created: Option<FileTime>,
     ) -> Result<(), OpError> {
-        let t = |x: Option<FileTime>| WireTime(x.map_or(0, |t| t.0));
-        self.set_basic(path, [t(created), t(accessed), t(modified)], 0)
-            .await
+        during("set_times", path, async {
+            let t = |x: Option<FileTime>| WireTime(x.map_or(0, |t| t.0));
+            self.set_basic(path, [t(created), t(accessed), t(modified)], 0)
+                .await
+        })
+        .await
     }
 
     /// CREATE + SET_INFO(FileBasicInformation, [MS-FSCC] 2.4.7: `[creation, access, write]`
@@ -498,10 +551,13 @@ impl<S: Submitter> ShareOps<S> {
     /// [MS-FSCC] 2.4.7, times left unchanged) + CLOSE. The DIRECTORY bit is kept as the
     /// object is; an empty mask is sent as FILE_ATTRIBUTE_NORMAL (0 would mean "unchanged").
     pub async fn set_attributes(&self, path: &str, attributes: u32) -> Result<(), OpError> {
-        let attrs = attributes & !crate::client::file_attributes::DIRECTORY;
-        let keep = [WireTime(0); 3];
-        self.set_basic(path, keep, super::meta::nonzero_attributes(attrs))
-            .await
+        during("set_attributes", path, async {
+            let attrs = attributes & !crate::client::file_attributes::DIRECTORY;
+            let keep = [WireTime(0); 3];
+            self.set_basic(path, keep, super::meta::nonzero_attributes(attrs))
+                .await
+        })
+        .await
     }
 
     /// Set or clear read-only (like `std::fs::set_permissions`), keeping the other
@@ -511,28 +567,34 @@ impl<S: Submitter> ShareOps<S> {
         path: &str,
         perms: super::Permissions,
     ) -> Result<(), OpError> {
-        let current = self.metadata(path).await?.attributes;
-        self.set_attributes(path, perms.apply_to(current)).await
+        during("set_permissions", path, async {
+            let current = self.metadata(path).await?.attributes;
+            self.set_attributes(path, perms.apply_to(current)).await
+        })
+        .await
     }
 
     /// Read a whole file into memory (for small files; stream big ones through a file).
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, OpError> {
-        let (file, attrs) = self
-            .open(
-                path,
-                OpenOptions::new()
-                    .read(true)
-                    .with_durable(false)
-                    .with_lease(false),
-            )
-            .await?;
-        let result = self
-            .read_all(file, attrs.end_of_file, MAX_WHOLE_FILE_READ)
-            .await;
-        let closed = self.close(file).await;
-        let data = result?;
-        closed?;
-        Ok(data)
+        during("read", path, async {
+            let (file, attrs) = self
+                .open(
+                    path,
+                    OpenOptions::new()
+                        .read(true)
+                        .with_durable(false)
+                        .with_lease(false),
+                )
+                .await?;
+            let result = self
+                .read_all(file, attrs.end_of_file, MAX_WHOLE_FILE_READ)
+                .await;
+            let closed = self.close(file).await;
+            let data = result?;
+            closed?;
+            Ok(data)
+        })
+        .await
     }
 
     /// The whole of `file` (`size` as the server reported it), refused past `limit` bytes
@@ -592,18 +654,21 @@ impl<S: Submitter> ShareOps<S> {
 
     /// Create or truncate a file and write `data` to it.
     pub async fn write(&self, path: &str, data: Bytes) -> Result<(), OpError> {
-        let (file, _) = self
-            .open(
-                path,
-                OpenOptions::create_truncate()
-                    .with_durable(false)
-                    .with_lease(false),
-            )
-            .await?;
-        let result = self.write_all_at(file, 0, data).await;
-        let closed = self.close(file).await;
-        result?;
-        closed
+        during("write", path, async {
+            let (file, _) = self
+                .open(
+                    path,
+                    OpenOptions::create_truncate()
+                        .with_durable(false)
+                        .with_lease(false),
+                )
+                .await?;
+            let result = self.write_all_at(file, 0, data).await;
+            let closed = self.close(file).await;
+            result?;
+            closed
+        })
+        .await
     }
 
     /// Write all of `data` at `offset` (the engine splits and pipelines it).
@@ -632,38 +697,41 @@ impl<S: Submitter> ShareOps<S> {
     /// (FSCTL_SRV_COPYCHUNK_WRITE, [MS-SMB2] 3.2.4.20.2) when the server supports it, else
     /// streams the data through the client with a bounded window. Returns the bytes copied.
     pub async fn copy(&self, from: &str, to: &str) -> Result<u64, OpError> {
-        let read_opts = OpenOptions::new()
-            .read(true)
-            .with_durable(false)
-            .with_lease(false);
-        let (src, attrs) = self.open(from, read_opts).await?;
-        let dst = match self
-            .open(
-                to,
-                OpenOptions::create_truncate()
-                    .with_durable(false)
-                    .with_lease(false),
-            )
-            .await
-        {
-            Ok((f, _)) => f,
-            Err(e) => {
-                let _ = self.close(src).await;
-                return Err(e);
-            }
-        };
-        let size = attrs.end_of_file;
-        let result = match self.server_copy(src, dst, size).await {
-            Ok(n) => Ok(n),
-            Err(e) if copychunk_unsupported(&e) => self.stream_copy(src, dst).await,
-            Err(e) => Err(e),
-        };
-        let c1 = self.close(src).await;
-        let c2 = self.close(dst).await;
-        let n = result?;
-        c1?;
-        c2?;
-        Ok(n)
+        during2("copy", from, to, async {
+            let read_opts = OpenOptions::new()
+                .read(true)
+                .with_durable(false)
+                .with_lease(false);
+            let (src, attrs) = self.open(from, read_opts).await?;
+            let dst = match self
+                .open(
+                    to,
+                    OpenOptions::create_truncate()
+                        .with_durable(false)
+                        .with_lease(false),
+                )
+                .await
+            {
+                Ok((f, _)) => f,
+                Err(e) => {
+                    let _ = self.close(src).await;
+                    return Err(e);
+                }
+            };
+            let size = attrs.end_of_file;
+            let result = match self.server_copy(src, dst, size).await {
+                Ok(n) => Ok(n),
+                Err(e) if copychunk_unsupported(&e) => self.stream_copy(src, dst).await,
+                Err(e) => Err(e),
+            };
+            let c1 = self.close(src).await;
+            let c2 = self.close(dst).await;
+            let n = result?;
+            c1?;
+            c2?;
+            Ok(n)
+        })
+        .await
     }
 
     async fn server_copy(

@@ -46,7 +46,7 @@ pub fn client_config() -> ClientConfig {
             REQUEST_TIMEOUT.as_millis() as u64,
         ))
         .with_echo_interval(None)
-        .with_unresponsive_timeout(Some(smb_core::time::Duration::from_secs(3)))
+        .with_unresponsive_timeout(Some(std::time::Duration::from_secs(3)))
 }
 
 /// What the client does once the server runs.

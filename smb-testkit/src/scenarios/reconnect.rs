@@ -289,8 +289,8 @@ pub async fn stalled_connection_is_replaced<H: Harness>(h: H) {
     let proxy = proxy_for(server);
     proxy.set_response_delay(Duration::from_millis(2));
     let cfg = ClientConfig::default()
-        .with_echo_interval(Some(smb_core::time::Duration::from_millis(500)))
-        .with_unresponsive_timeout(Some(smb_core::time::Duration::from_secs(2)));
+        .with_echo_interval(Some(std::time::Duration::from_millis(500)))
+        .with_unresponsive_timeout(Some(std::time::Duration::from_secs(2)));
     let (c, _) = h
         .connect(proxied_login(&proxy, server, cfg))
         .await

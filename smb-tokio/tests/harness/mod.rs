@@ -441,3 +441,15 @@ impl Locking for Locks {
         })
     }
 }
+
+impl smb_testkit::scenarios::UrlConnect for Tokio {
+    fn connect_url(
+        &self,
+        url: &str,
+        login: smb_core::driver::UrlLogin,
+        config: smb_core::client::ClientConfig,
+    ) -> BoxFut<'static, io::Result<(Client, Share)>> {
+        let url = url.to_string();
+        Box::pin(async move { Client::connect_url(&url, login, config).await })
+    }
+}
