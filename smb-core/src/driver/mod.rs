@@ -22,6 +22,7 @@
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
+pub mod dfs;
 mod dir;
 mod file;
 mod fs;
