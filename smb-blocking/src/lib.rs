@@ -80,6 +80,7 @@
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
 
+mod dfs;
 use bytes::Bytes;
 use futures_channel::oneshot;
 use smb_core::client::{ChannelId, CloseReason, Frame, Request, Response};
@@ -236,6 +237,7 @@ impl Submitter for Sub {
 pub struct Client {
     sub: Sub,
     info: SessionInfo,
+    dfs: driver::DfsLinks<Client>,
 }
 
 impl std::fmt::Debug for Client {
@@ -247,7 +249,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in.
     pub fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
-        Self::start(target, creds, config, None)
+        Self::start(target, creds, config, None, None)
     }
 
     /// [`Client::connect`], with the client's [`Event`]s from the very first: the login's
@@ -258,7 +260,10 @@ impl Client {
         config: ClientConfig,
     ) -> io::Result<(Client, Events)> {
         let (events, sink) = Events::channel();
-        Ok((Self::start(target, creds, config, Some(sink))?, events))
+        Ok((
+            Self::start(target, creds, config, Some(sink), None)?,
+            events,
+        ))
     }
 
     fn start(
@@ -266,9 +271,12 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
         sink: Option<Box<dyn EventSink>>,
+        links: Option<driver::DfsLinks<Client>>,
     ) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
-        let auth = creds.into_auth_factory()?;
+        let auth = driver::SharedAuth::new(creds.into_auth_factory()?);
+        let dfs = links
+            .unwrap_or_else(|| driver::DfsLinks::new(config.clone(), auth.clone(), addr.clone()));
         let epoch = std::time::Instant::now();
         // The adapter reads the clocks; the engine only ever sees their values.
         let wall = SystemTime::now()
@@ -277,7 +285,7 @@ impl Client {
         let gate = Gate::for_config(&config);
         let client = smb_core::client::Client::new(
             config,
-            auth,
+            Box::new(auth),
             Box::new(rand_core::OsRng),
             smb_core::time::Instant::from_elapsed(epoch.elapsed()),
             smb_core::time::FileTime::from_unix_duration(wall),
@@ -301,7 +309,7 @@ impl Client {
         });
         let sub = Sub(Arc::new(Inner { tx, gate }));
         let info = SessionInfo::from_connected(block_on(ReplyFuture(r))?)?;
-        Ok(Client { sub, info })
+        Ok(Client { sub, info, dfs })
     }
 
     /// What the session negotiated.
@@ -349,6 +357,7 @@ impl Client {
                 inner: Arc::new(ShareInner {
                     ops: ShareOps::new(self.sub.clone(), tree),
                     name: name.into(),
+                    client: self.clone(),
                 }),
             }),
             _ => Err(io::Error::new(
@@ -424,6 +433,8 @@ impl Iterator for Events {
 struct ShareInner {
     ops: ShareOps<Sub>,
     name: String,
+    /// The client it belongs to (for DFS referrals: the session that reaches the targets).
+    client: Client,
 }
 
 impl Drop for ShareInner {
@@ -452,13 +463,16 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = block_on(self.ops().open(path, options.clone()))?;
+        let (share, handle, attrs) = self.with_dfs(path, |s, p| {
+            let options = options.clone();
+            async move {
+                let (h, a) = s.ops().open(&p, options).await?;
+                Ok((s, h, a))
+            }
+        })?;
         let cfg = FileIoConfig::default();
-        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
-        Ok(File {
-            io,
-            _share: self.clone(),
-        })
+        let io = FileIo::opened(share.ops().sub.clone(), handle, cfg, &attrs, &options);
+        Ok(File { io, _share: share })
     }
 
     /// Create or truncate a file for writing (and reading).
@@ -476,11 +490,11 @@ impl Share {
 
     /// Size, times and attributes (one round trip).
     pub fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        Ok(block_on(self.ops().metadata(path))?)
+        self.with_dfs(path, |s, p| async move { s.ops().metadata(&p).await })
     }
     /// Whether `path` exists.
     pub fn exists(&self, path: &str) -> io::Result<bool> {
-        Ok(block_on(self.ops().exists(path))?)
+        self.with_dfs(path, |s, p| async move { s.ops().exists(&p).await })
     }
     /// Create a directory.
     pub fn create_dir(&self, path: &str) -> io::Result<()> {
@@ -532,7 +546,7 @@ impl Share {
     }
     /// Read a whole file.
     pub fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        Ok(block_on(self.ops().read(path))?)
+        self.with_dfs(path, |s, p| async move { s.ops().read(&p).await })
     }
     /// Create or truncate a file with `data`.
     pub fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {

@@ -79,6 +79,7 @@
 //! than RustCrypto's); `ClientConfig::with_crypto_provider` picks another, e.g.
 //! [`RustCryptoProvider`] (the only one without the feature).
 
+mod dfs;
 use bytes::Bytes;
 use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
@@ -198,6 +199,7 @@ impl Submitter for Sub {
 pub struct Client {
     sub: Sub,
     info: SessionInfo,
+    dfs: driver::DfsLinks<Client>,
 }
 
 impl std::fmt::Debug for Client {
@@ -214,7 +216,7 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
     ) -> io::Result<Client> {
-        Self::start(target, creds, config, None).await
+        Self::start(target, creds, config, None, None).await
     }
 
     /// [`Client::connect`], with the client's [`Event`]s from the very first: the login's
@@ -245,7 +247,7 @@ impl Client {
     ) -> io::Result<(Client, Events)> {
         let (events, sink) = Events::channel();
         Ok((
-            Self::start(target, creds, config, Some(sink)).await?,
+            Self::start(target, creds, config, Some(sink), None).await?,
             events,
         ))
     }
@@ -255,9 +257,12 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
         sink: Option<Box<dyn EventSink>>,
+        links: Option<driver::DfsLinks<Client>>,
     ) -> io::Result<Client> {
         let addr = driver::parse_target(target)?;
-        let auth = creds.into_auth_factory()?;
+        let auth = driver::SharedAuth::new(creds.into_auth_factory()?);
+        let dfs = links
+            .unwrap_or_else(|| driver::DfsLinks::new(config.clone(), auth.clone(), addr.clone()));
         let epoch = std::time::Instant::now();
         // The adapter reads the clocks; the engine only ever sees their values.
         let wall = SystemTime::now()
@@ -266,7 +271,7 @@ impl Client {
         let gate = Gate::for_config(&config);
         let client = smb_core::client::Client::new(
             config,
-            auth,
+            Box::new(auth),
             Box::new(rand_core::OsRng),
             smb_core::time::Instant::from_elapsed(epoch.elapsed()),
             smb_core::time::FileTime::from_unix_duration(wall),
@@ -284,7 +289,7 @@ impl Client {
         });
         let sub = Sub(Arc::new(Inner { tx, gate }));
         let info = SessionInfo::from_connected(ReplyFuture(r).await?)?;
-        Ok(Client { sub, info })
+        Ok(Client { sub, info, dfs })
     }
 
     /// What the session negotiated.
@@ -335,6 +340,7 @@ impl Client {
                 inner: Arc::new(ShareInner {
                     ops: ShareOps::new(self.sub.clone(), tree),
                     name: name.into(),
+                    client: self.clone(),
                 }),
             }),
             _ => Err(io::Error::new(
@@ -409,6 +415,8 @@ impl futures_core::Stream for Events {
 struct ShareInner {
     ops: ShareOps<Sub>,
     name: String,
+    /// The client it belongs to (for DFS referrals: the session that reaches the targets).
+    client: Client,
 }
 
 impl Drop for ShareInner {
@@ -437,13 +445,21 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub async fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = self.ops().open(path, options.clone()).await?;
+        let (share, handle, attrs) = self
+            .with_dfs(path, |s, p| {
+                let options = options.clone();
+                async move {
+                    let (h, a) = s.ops().open(&p, options).await?;
+                    Ok((s, h, a))
+                }
+            })
+            .await?;
         let cfg = FileIoConfig::default();
-        let io = FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options);
+        let io = FileIo::opened(share.ops().sub.clone(), handle, cfg, &attrs, &options);
         Ok(File {
             io,
             seek: None,
-            _share: self.clone(),
+            _share: share,
         })
     }
 
@@ -462,11 +478,13 @@ impl Share {
 
     /// Size, times and attributes (one round trip).
     pub async fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        Ok(self.ops().metadata(path).await?)
+        self.with_dfs(path, |s, p| async move { s.ops().metadata(&p).await })
+            .await
     }
     /// Whether `path` exists.
     pub async fn exists(&self, path: &str) -> io::Result<bool> {
-        Ok(self.ops().exists(path).await?)
+        self.with_dfs(path, |s, p| async move { s.ops().exists(&p).await })
+            .await
     }
     /// Create a directory.
     pub async fn create_dir(&self, path: &str) -> io::Result<()> {
@@ -516,7 +534,8 @@ impl Share {
     }
     /// Read a whole file.
     pub async fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        Ok(self.ops().read(path).await?)
+        self.with_dfs(path, |s, p| async move { s.ops().read(&p).await })
+            .await
     }
     /// Create or truncate a file with `data`.
     pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {

@@ -23,6 +23,8 @@
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 pub mod dfs;
+#[cfg(feature = "std")]
+mod dfs_links;
 mod dir;
 mod file;
 mod fs;
@@ -36,6 +38,8 @@ mod pipe;
 mod walk;
 mod watch;
 
+#[cfg(feature = "std")]
+pub use dfs_links::{DfsLinks, DfsServer, SharedAuth, with_referrals};
 pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 pub use fs::{FsInfo, FsSpace};
