@@ -30,6 +30,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod dfs;
+pub use dfs::{DFS_ROOT, dfs_referrals_to_other_servers_and_shares};
 mod fs_watch;
 pub use fs_watch::*;
 mod multichannel;
@@ -1596,6 +1598,7 @@ macro_rules! scenario_tests {
             multichannel_transitions_are_the_same_on_every_runtime,
             open_options_like_std, dir_entries_and_patterns, attributes_and_permissions,
             byte_range_locks, walk_recursive_with_depth_and_errors, alternate_data_streams,
+            dfs_referrals_to_other_servers_and_shares,
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,
