@@ -72,8 +72,24 @@ fn resolver(root: &SambaServer, target: &SambaServer) -> DfsResolver {
 /// off the open fails with STATUS_PATH_NOT_COVERED.
 pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
     let (root, target) = dfs_lab();
-    let config = ClientConfig::default().with_dfs_resolver(resolver(&root, &target));
-    let (c, _) = h.connect(user_login(&root, config)).await.expect("login");
+    // Both servers behind counting proxies; the resolver sends each referral host to its
+    // server's proxy. One channel per session, so connections count sessions.
+    let root_proxy = FaultProxy::start(root.addr()).expect("proxy");
+    let target_proxy = FaultProxy::start(target.addr()).expect("proxy");
+    let mut config = ClientConfig::default().with_dfs_resolver(DfsResolver::map([
+        (
+            "127.0.0.1".into(),
+            ServerAddr(root_proxy.addr().to_string()),
+        ),
+        (
+            "127.0.0.2".into(),
+            ServerAddr(target_proxy.addr().to_string()),
+        ),
+    ]));
+    config.max_channels = 1;
+    let mut login = user_login(&root, config);
+    login.target = root_proxy.addr().to_string();
+    let (c, _) = h.connect(login).await.expect("login");
     let s = h
         .share(&c, DFS_ROOT)
         .await
@@ -99,12 +115,19 @@ pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
             .expect("metadata"),
         (13, false)
     );
+    // The referral was asked for once and cached ([MS-DFSC] 3.1.5.1): the whole-file read
+    // and the metadata went straight to the target, over the one session to it.
+    assert_eq!(root_proxy.request_count(Command::Ioctl), 1, "one referral");
+    assert_eq!(target_proxy.connections(), 1, "one session to the target");
     assert_eq!(
         h.read_file(&s, "local\\file.txt")
             .await
             .expect("same-server link"),
         b"same server"
     );
+    // Same server: the root's own session reached the other share.
+    assert_eq!(root_proxy.connections(), 1, "no second session to the root");
+    assert_eq!(root_proxy.request_count(Command::Ioctl), 2);
     let mut names = h.list(&s, "").await.expect("list the root");
     names.sort();
     for link in ["local", "loop", "remote"] {
