@@ -154,13 +154,18 @@ impl<C: Clone> DfsLinks<C> {
     /// or one to connect to (unknown to the resolver: an error naming `path`).
     pub fn server(&self, hop: &DfsHop, path: &str) -> Result<DfsServer<C>, OpError> {
         let i = &self.inner;
+        // The server this client calls by the referral's name is this one, whatever port
+        // it listens on; another name is this one too if it resolves to this address.
+        if hop.server.eq_ignore_ascii_case(&i.server_name) {
+            return Ok(DfsServer::Same);
+        }
         let addr = i
             .config
             .dfs_resolver
             .resolve(&hop.server)
             .ok_or_else(|| unknown_server(path, &hop.server))?;
         let target = socket_target(&addr);
-        if hop.server.eq_ignore_ascii_case(&i.server_name) && target == socket_target(&i.addr) {
+        if target == socket_target(&i.addr) {
             return Ok(DfsServer::Same);
         }
         let others = i.others.lock().unwrap_or_else(|p| p.into_inner());
@@ -211,9 +216,12 @@ where
     FoFut: Future<Output = io::Result<(Sh, String)>>,
 {
     let (mut share, mut at) = (share, String::from(path));
-    for _ in 0..=MAX_DFS_HOPS {
+    for hop in 0..=MAX_DFS_HOPS {
         match op(share.clone(), at.clone()).await {
             Err(e) if e.status == Some(NtStatus::PATH_NOT_COVERED) => {
+                if hop == MAX_DFS_HOPS {
+                    break;
+                }
                 if !enabled {
                     let why = format!("{at}: crosses a DFS link (following referrals is off)");
                     return Err(to_io_error(e.with_context(why)));
