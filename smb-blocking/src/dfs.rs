@@ -50,7 +50,7 @@ async fn follow(share: Share, path: String) -> io::Result<(Share, String)> {
             config,
             links,
         } => {
-            let other = Client::start(&addr.0, creds, config, None, Some(links))
+            let other = Client::start(&addr.0, creds, *config, None, Some(links))
                 .map_err(|e| with_path(e, &unc))?;
             c.dfs.remember(&addr, other.clone());
             other

@@ -16,7 +16,10 @@ use core::fmt;
 /// injects its own. `None` from the function fails the open as an unknown server (no name
 /// is looked up then).
 #[derive(Clone)]
-pub struct DfsResolver(Arc<dyn Fn(&str) -> Option<ServerAddr> + Send + Sync>);
+pub struct DfsResolver(Arc<ResolveFn>);
+
+/// The function inside a [`DfsResolver`].
+type ResolveFn = dyn Fn(&str) -> Option<ServerAddr> + Send + Sync;
 
 impl DfsResolver {
     /// Any mapping of referral host names (as the referral spells them) to addresses.

@@ -59,7 +59,7 @@ pub enum DfsServer<C> {
         /// Who (the first session's factory, shared).
         creds: Credentials,
         /// How.
-        config: ClientConfig,
+        config: Box<ClientConfig>,
         /// The links of the new client: the same cache.
         links: DfsLinks<C>,
     },
@@ -183,7 +183,7 @@ impl<C: Clone> DfsLinks<C> {
             ),
             addr,
             creds: i.auth.credentials(),
-            config,
+            config: Box::new(config),
         })
     }
 

@@ -233,10 +233,13 @@ fn dfs_paths_have_one_leading_backslash() {
     assert_eq!(dfs_path("srv", "root", ""), "\\srv\\root");
 }
 
+/// Scripted IOCTL outputs: (bytes, STATUS_BUFFER_OVERFLOW).
+type Outputs = Arc<Mutex<Vec<(Vec<u8>, bool)>>>;
+
 /// Answers every IOCTL with `output` and records the inputs.
 #[derive(Clone)]
 struct Referrer {
-    output: Arc<Mutex<Vec<(Vec<u8>, bool)>>>,
+    output: Outputs,
     sent: Arc<Mutex<Vec<Request>>>,
 }
 
