@@ -63,6 +63,7 @@
 //! | volume | [`Share::fs_info`], [`Share::space`] |
 //! | watch for changes | [`Share::watch`] |
 //! | named pipes | [`Client::open_pipe`] |
+//! | DFS links | followed by [`Share::open`], [`Share::read`], [`Share::metadata`], [`Share::exists`]; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
 //! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
 //!
@@ -81,6 +82,7 @@
 
 mod dfs;
 use bytes::Bytes;
+pub use smb_core::client::DfsResolver;
 use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
 use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
