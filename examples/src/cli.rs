@@ -103,6 +103,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=32), help_heading = "Connection")]
     pub channels: u16,
+    /// Do not follow DFS referrals: a path through a DFS link fails with
+    /// STATUS_PATH_NOT_COVERED instead of being opened on the link's target.
+    #[arg(long, global = true, help_heading = "Connection")]
+    pub no_dfs: bool,
     /// Time limit of each request and of connecting (e.g. 30, 30s, 500ms, 2m).
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration, help_heading = "Connection")]
     pub timeout: Option<Duration>,
@@ -586,6 +590,18 @@ mod tests {
         assert_eq!(d.global.verbose, 2);
         assert_eq!(d.global.user.unwrap().user, "u");
         assert!(Cli::try_parse_from(["smb", "ls", "smb://h/s", "--channels", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["smb", "ls", "smb://h/s", "--no-dfs"])
+                .unwrap()
+                .global
+                .no_dfs
+        );
+        assert!(
+            !Cli::try_parse_from(["smb", "ls", "smb://h/s"])
+                .unwrap()
+                .global
+                .no_dfs
+        );
         assert!(Cli::try_parse_from(["smb", "ls", "smb://h/s", "--max-dialect", "9"]).is_err());
         // The password never shows in a parsed command's Debug.
         let e = Cli::try_parse_from(["smb", "ls", "smb://h/s", "-U", "u%hunter2"]).unwrap();

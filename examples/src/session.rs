@@ -75,6 +75,8 @@ impl Session {
         // Extra channels bind to the same session when the server offers multichannel
         // (SMB 3.x); they connect to the address given, never to others the server reports.
         config.max_channels = usize::from(g.channels);
+        // DFS links are followed to their targets (the host of a referral on port 445).
+        config.follow_dfs = !g.no_dfs;
         if let Some(d) = g.min_dialect {
             config.min_dialect = d;
         }

@@ -67,6 +67,7 @@
 //! | symbolic links | [`Share::read_link`], [`Share::symlink_metadata`], [`Share::symlink`] (most servers refuse it) |
 //! | watch for changes | [`Share::watch`] |
 //! | named pipes | [`Client::open_pipe`] |
+//! | DFS links | followed by [`Share::open`], [`Share::read`], [`Share::metadata`], [`Share::exists`]; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
 //! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
 //!
@@ -91,8 +92,10 @@
 //! while keeping your own code in debug, in the application's `Cargo.toml`:
 //! `[profile.dev.package."*"]` with `opt-level = 3`.
 
+mod dfs;
 use bytes::Bytes;
 use futures_channel::oneshot;
+pub use smb_core::client::DfsResolver;
 use smb_core::client::{ChannelId, CloseReason, Frame, Request, Response};
 use smb_core::driver::EventSink;
 use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
@@ -255,6 +258,7 @@ impl Submitter for Sub {
 pub struct Client {
     sub: Sub,
     info: SessionInfo,
+    dfs: driver::DfsLinks<Client>,
 }
 
 impl std::fmt::Debug for Client {
@@ -266,7 +270,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connect to `target` (`host`, `host:port` or an `smb://` URL) and log in.
     pub fn connect(target: &str, creds: Credentials, config: ClientConfig) -> io::Result<Client> {
-        Self::start(driver::parse_target(target)?, creds, config, None)
+        Self::start(driver::parse_target(target)?, creds, config, None, None)
     }
 
     /// Connect to the server and share that `url` names and log in: `smb://[domain;]user@host[:port]/share`,
@@ -292,7 +296,7 @@ impl Client {
         config: ClientConfig,
     ) -> io::Result<(Client, Share)> {
         let t = driver::url_target(url, login.into())?;
-        let client = Self::start(t.addr, t.credentials, config, None)?;
+        let client = Self::start(t.addr, t.credentials, config, None, None)?;
         let share = client.share(&t.share)?;
         Ok((client, share))
     }
@@ -306,7 +310,13 @@ impl Client {
     ) -> io::Result<(Client, Events)> {
         let (events, sink) = Events::channel();
         Ok((
-            Self::start(driver::parse_target(target)?, creds, config, Some(sink))?,
+            Self::start(
+                driver::parse_target(target)?,
+                creds,
+                config,
+                Some(sink),
+                None,
+            )?,
             events,
         ))
     }
@@ -316,8 +326,11 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
         sink: Option<Box<dyn EventSink>>,
+        links: Option<driver::DfsLinks<Client>>,
     ) -> io::Result<Client> {
-        let auth = creds.into_auth_factory()?;
+        let auth = driver::SharedAuth::new(creds.into_auth_factory()?);
+        let dfs = links
+            .unwrap_or_else(|| driver::DfsLinks::new(config.clone(), auth.clone(), addr.clone()));
         let epoch = std::time::Instant::now();
         // The adapter reads the clocks; the engine only ever sees their values.
         let wall = SystemTime::now()
@@ -326,7 +339,7 @@ impl Client {
         let gate = Gate::for_config(&config);
         let client = smb_core::client::Client::new(
             config,
-            auth,
+            Box::new(auth),
             Box::new(rand_core::OsRng),
             smb_core::time::Instant::from_elapsed(epoch.elapsed()),
             smb_core::time::FileTime::from_unix_duration(wall),
@@ -350,7 +363,7 @@ impl Client {
         });
         let sub = Sub(Arc::new(Inner { tx, gate }));
         let info = SessionInfo::from_connected(block_on(ReplyFuture(r))?)?;
-        Ok(Client { sub, info })
+        Ok(Client { sub, info, dfs })
     }
 
     /// What the session negotiated.
@@ -398,6 +411,7 @@ impl Client {
                 inner: Arc::new(ShareInner {
                     ops: ShareOps::new(self.sub.clone(), tree),
                     name: name.into(),
+                    client: self.clone(),
                 }),
             }),
             _ => Err(io::Error::new(
@@ -473,6 +487,8 @@ impl Iterator for Events {
 struct ShareInner {
     ops: ShareOps<Sub>,
     name: String,
+    /// The client it belongs to (for DFS referrals: the session that reaches the targets).
+    client: Client,
 }
 
 impl Drop for ShareInner {
@@ -501,14 +517,17 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = block_on(self.ops().open(path, options.clone()))?;
+        let (share, handle, attrs) = self.with_dfs(path, |s, p| {
+            let options = options.clone();
+            async move {
+                let (h, a) = s.ops().open(&p, options).await?;
+                Ok((s, h, a))
+            }
+        })?;
         let cfg = FileIoConfig::default();
         let io =
-            FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
-        Ok(File {
-            io,
-            _share: self.clone(),
-        })
+            FileIo::opened(share.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
+        Ok(File { io, _share: share })
     }
 
     /// Create or truncate a file for writing (and reading).
@@ -526,11 +545,11 @@ impl Share {
 
     /// Size, times and attributes (one round trip).
     pub fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        Ok(block_on(self.ops().metadata(path))?)
+        self.with_dfs(path, |s, p| async move { s.ops().metadata(&p).await })
     }
     /// Whether `path` exists.
     pub fn exists(&self, path: &str) -> io::Result<bool> {
-        Ok(block_on(self.ops().exists(path))?)
+        self.with_dfs(path, |s, p| async move { s.ops().exists(&p).await })
     }
     /// Create a directory.
     pub fn create_dir(&self, path: &str) -> io::Result<()> {
@@ -582,7 +601,7 @@ impl Share {
     }
     /// Read a whole file.
     pub fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        Ok(block_on(self.ops().read(path))?)
+        self.with_dfs(path, |s, p| async move { s.ops().read(&p).await })
     }
     /// Create or truncate a file with `data`.
     pub fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {

@@ -30,6 +30,7 @@
 mod api;
 mod bind;
 mod breaks;
+mod dfs;
 mod error;
 mod events;
 mod io;
@@ -51,6 +52,7 @@ pub use api::{
     FileAttributes, Frame, LeaseBreak, LockRange, Output, RecoveryEvent, Request, Response,
     ServerAddr, Stats, multichannel,
 };
+pub use dfs::DfsResolver;
 pub use error::{ChannelError, CloseReason, ErrorKind, OpError, SessionError, SubmitError};
 pub use open_options::{
     OpenOptions, access, create_options, disposition, file_attributes, share_access,
@@ -102,7 +104,9 @@ use crate::wire::session_setup::{
     SessionFlags, SessionSetupFlags, SessionSetupRequest, SessionSetupResponse,
 };
 use crate::wire::transform::{ProtocolKind, TRANSFORM_HEADER_LEN, TransformHeader, classify};
-use crate::wire::tree_connect::{ShareFlags, TreeConnectRequest, TreeConnectResponse};
+use crate::wire::tree_connect::{
+    ShareCapabilities, ShareFlags, TreeConnectRequest, TreeConnectResponse,
+};
 use crate::wire::{Decode, DecodeError, Encode, HEADER_LEN, Header, HeaderFlags, NtStatus};
 use bytes::BytesMut;
 use negotiate::*;
@@ -310,6 +314,9 @@ struct Tree {
     encrypt: bool,
     /// ShareType PIPE (IPC$): a READ there returns one message at most (see `client/io.rs`).
     pipe: bool,
+    /// The TREE_CONNECT response had SMB2_SHARE_CAP_DFS: CREATEs on it carry
+    /// SMB2_FLAGS_DFS_OPERATIONS and a `server\share\path` name ([MS-SMB2] 3.2.4.3).
+    dfs: bool,
     /// Its last user asked for TREE_DISCONNECT: a new TreeConnect of the share gets a tree of
     /// its own instead of this one, which the server is about to drop.
     leaving: bool,

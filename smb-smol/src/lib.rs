@@ -68,6 +68,7 @@
 //! | symbolic links | [`Share::read_link`], [`Share::symlink_metadata`], [`Share::symlink`] (most servers refuse it) |
 //! | watch for changes | [`Share::watch`] |
 //! | named pipes | [`Client::open_pipe`] |
+//! | DFS links | followed by [`Share::open`], [`Share::read`], [`Share::metadata`], [`Share::exists`]; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
 //! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
 //!
@@ -92,12 +93,14 @@
 //! while keeping your own code in debug, in the application's `Cargo.toml`:
 //! `[profile.dev.package."*"]` with `opt-level = 3`.
 
+mod dfs;
 use async_channel as mpsc;
 use async_net::TcpStream;
 use bytes::Bytes;
 use futures_channel::oneshot;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+pub use smb_core::client::DfsResolver;
 use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
 use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
@@ -219,6 +222,7 @@ impl Submitter for Sub {
 pub struct Client {
     sub: Sub,
     info: SessionInfo,
+    dfs: driver::DfsLinks<Client>,
 }
 
 impl std::fmt::Debug for Client {
@@ -235,7 +239,7 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
     ) -> io::Result<Client> {
-        Self::start(driver::parse_target(target)?, creds, config, None).await
+        Self::start(driver::parse_target(target)?, creds, config, None, None).await
     }
 
     /// Connect to the server and share that `url` names and log in: `smb://[domain;]user@host[:port]/share`,
@@ -261,7 +265,7 @@ impl Client {
         config: ClientConfig,
     ) -> io::Result<(Client, Share)> {
         let t = driver::url_target(url, login.into())?;
-        let client = Self::start(t.addr, t.credentials, config, None).await?;
+        let client = Self::start(t.addr, t.credentials, config, None, None).await?;
         let share = client.share(&t.share).await?;
         Ok((client, share))
     }
@@ -275,7 +279,14 @@ impl Client {
     ) -> io::Result<(Client, Events)> {
         let (events, sink) = Events::channel();
         Ok((
-            Self::start(driver::parse_target(target)?, creds, config, Some(sink)).await?,
+            Self::start(
+                driver::parse_target(target)?,
+                creds,
+                config,
+                Some(sink),
+                None,
+            )
+            .await?,
             events,
         ))
     }
@@ -285,8 +296,11 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
         sink: Option<Box<dyn EventSink>>,
+        links: Option<driver::DfsLinks<Client>>,
     ) -> io::Result<Client> {
-        let auth = creds.into_auth_factory()?;
+        let auth = driver::SharedAuth::new(creds.into_auth_factory()?);
+        let dfs = links
+            .unwrap_or_else(|| driver::DfsLinks::new(config.clone(), auth.clone(), addr.clone()));
         let epoch = std::time::Instant::now();
         // The adapter reads the clocks; the engine only ever sees their values.
         let wall = SystemTime::now()
@@ -295,7 +309,7 @@ impl Client {
         let gate = Gate::for_config(&config);
         let client = smb_core::client::Client::new(
             config,
-            auth,
+            Box::new(auth),
             Box::new(rand_core::OsRng),
             smb_core::time::Instant::from_elapsed(epoch.elapsed()),
             smb_core::time::FileTime::from_unix_duration(wall),
@@ -320,7 +334,7 @@ impl Client {
         });
         let sub = Sub(Arc::new(Inner { tx, gate }));
         let info = SessionInfo::from_connected(ReplyFuture(r).await?)?;
-        Ok(Client { sub, info })
+        Ok(Client { sub, info, dfs })
     }
 
     /// What the session negotiated.
@@ -369,6 +383,7 @@ impl Client {
                 inner: Arc::new(ShareInner {
                     ops: ShareOps::new(self.sub.clone(), tree),
                     name: name.into(),
+                    client: self.clone(),
                 }),
             }),
             _ => Err(io::Error::new(
@@ -443,6 +458,8 @@ impl futures_core::Stream for Events {
 struct ShareInner {
     ops: ShareOps<Sub>,
     name: String,
+    /// The client it belongs to (for DFS referrals: the session that reaches the targets).
+    client: Client,
 }
 
 impl Drop for ShareInner {
@@ -471,14 +488,19 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub async fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (handle, attrs) = self.ops().open(path, options.clone()).await?;
+        let (share, handle, attrs) = self
+            .with_dfs(path, |s, p| {
+                let options = options.clone();
+                async move {
+                    let (h, a) = s.ops().open(&p, options).await?;
+                    Ok((s, h, a))
+                }
+            })
+            .await?;
         let cfg = FileIoConfig::default();
         let io =
-            FileIo::opened(self.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
-        Ok(File {
-            io,
-            _share: self.clone(),
-        })
+            FileIo::opened(share.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
+        Ok(File { io, _share: share })
     }
 
     /// Create or truncate a file for writing (and reading).
@@ -496,11 +518,13 @@ impl Share {
 
     /// Size, times and attributes (one round trip).
     pub async fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        Ok(self.ops().metadata(path).await?)
+        self.with_dfs(path, |s, p| async move { s.ops().metadata(&p).await })
+            .await
     }
     /// Whether `path` exists.
     pub async fn exists(&self, path: &str) -> io::Result<bool> {
-        Ok(self.ops().exists(path).await?)
+        self.with_dfs(path, |s, p| async move { s.ops().exists(&p).await })
+            .await
     }
     /// Create a directory.
     pub async fn create_dir(&self, path: &str) -> io::Result<()> {
@@ -550,7 +574,8 @@ impl Share {
     }
     /// Read a whole file.
     pub async fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        Ok(self.ops().read(path).await?)
+        self.with_dfs(path, |s, p| async move { s.ops().read(&p).await })
+            .await
     }
     /// Create or truncate a file with `data`.
     pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {

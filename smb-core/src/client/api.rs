@@ -3,7 +3,7 @@
 
 use super::OpenOptions;
 use super::error::{ChannelError, OpError, SessionError};
-use super::{Cipher, Dialect, SigningAlgorithm};
+use super::{Cipher, DfsResolver, Dialect, SigningAlgorithm};
 use crate::crypto::CryptoProvider;
 use crate::state::{ChannelId, FileHandle, OpId, TreeId};
 use crate::time::Duration;
@@ -194,6 +194,15 @@ pub struct ClientConfig {
     /// [`CloseReason::NameNotResolved`](super::CloseReason::NameNotResolved), which is not
     /// retried.
     pub resolver: Option<Arc<dyn super::Resolver>>,
+    /// Follow DFS referrals: on STATUS_PATH_NOT_COVERED from a share whose TREE_CONNECT
+    /// response had SMB2_SHARE_CAP_DFS, ask for a referral (FSCTL_DFS_GET_REFERRALS) and
+    /// open the path on the target share, connecting to the target server if it is another
+    /// one. Default on; off makes such an open fail with the status STATUS_PATH_NOT_COVERED
+    /// and the path in the error.
+    pub follow_dfs: bool,
+    /// Where the servers named by DFS referrals are reached (a referral names a host only).
+    /// Default [`DfsResolver::default`]: the host itself on port 445.
+    pub dfs_resolver: DfsResolver,
 }
 
 /// Address policies for extra channels ([`ClientConfig::channel_addrs`]).
@@ -372,6 +381,8 @@ impl Default for ClientConfig {
             crypto_provider: crate::crypto::preferred_provider(),
             max_channels: 4,
             channel_addrs: multichannel::same_address,
+            follow_dfs: true,
+            dfs_resolver: DfsResolver::default(),
         }
     }
 }
@@ -411,6 +422,16 @@ impl ClientConfig {
     /// Fixed ClientGuid.
     pub fn with_client_guid(mut self, guid: Guid) -> Self {
         self.client_guid = Some(guid);
+        self
+    }
+    /// Follow DFS referrals (default on; see [`ClientConfig::follow_dfs`]).
+    pub fn with_follow_dfs(mut self, on: bool) -> Self {
+        self.follow_dfs = on;
+        self
+    }
+    /// How DFS referral targets are reached (see [`ClientConfig::dfs_resolver`]).
+    pub fn with_dfs_resolver(mut self, resolver: DfsResolver) -> Self {
+        self.dfs_resolver = resolver;
         self
     }
     /// Server name for NETNAME and share paths.

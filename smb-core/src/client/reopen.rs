@@ -61,8 +61,9 @@ impl Client {
         }
         let wire = open.wire;
         let tw = self.trees.get(&open.tree)?.wire_id;
-        let body = self.create_request(&memo, Some((wire, &durable)));
+        let mut body = self.create_request(&memo, Some((wire, &durable)));
         let hdr = self.header(Command::Create, tw);
+        let hdr = self.dfs_create(open.tree, hdr, &mut body);
         let msg = encode_msg(&hdr, &body);
         Some(self.out_msg(msg, None, Command::Create, 0, Part::Reopen, tw))
     }

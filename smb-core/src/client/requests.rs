@@ -71,7 +71,8 @@ impl Client {
                         &fresh
                     }
                 };
-                let body = self.create_request(memo, None);
+                let mut body = self.create_request(memo, None);
+                let hdr = self.dfs_create(*tree, hdr, &mut body);
                 (Command::Create, encode_msg(&hdr, &body), None, 0, tw)
             }
             Request::Close { file } => {

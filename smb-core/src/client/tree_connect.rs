@@ -41,6 +41,7 @@ impl Client {
                     wire_id: 0,
                     encrypt: false,
                     pipe: false,
+                    dfs: false,
                     leaving: false,
                     users: 0,
                     info: None,
@@ -370,6 +371,7 @@ impl Client {
         t.wire_id = hdr.tree_id();
         t.encrypt = encrypt;
         t.pipe = share_type == 2;
+        t.dfs = r.capabilities.has(ShareCapabilities::DFS);
         t.session_epoch = epoch;
         self.stats.tree_connects += 1;
         Ok(Ok(Response::TreeConnected {

@@ -23,6 +23,9 @@
 //! - [`url_target`] (feature `std`): `connect_url`'s URL and login handling.
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
+pub mod dfs;
+#[cfg(feature = "std")]
+mod dfs_links;
 mod dir;
 mod file;
 mod fs;
@@ -39,6 +42,8 @@ mod url_login;
 mod walk;
 mod watch;
 
+#[cfg(feature = "std")]
+pub use dfs_links::{DfsLinks, DfsServer, SharedAuth, with_referrals};
 pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 pub use fs::{FsInfo, FsSpace};

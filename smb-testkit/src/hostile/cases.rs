@@ -1064,7 +1064,9 @@ macro_rules! hostile_tests {
             hostile_no_large_mtu_limits_payloads, hostile_server_picks_hmac_sha256_signing,
             hostile_rpc_bind_ack_truncated, hostile_rpc_bind_ack_bogus_frag_length,
             hostile_rpc_response_bogus_count, hostile_rpc_fault,
-            hostile_stalled_writes_backpressure);
+            hostile_stalled_writes_backpressure, hostile_dfs_referral_to_itself_forever,
+            hostile_dfs_path_consumed_past_the_path, hostile_dfs_entry_size_past_the_buffer,
+            hostile_dfs_referral_to_unknown_host);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(
