@@ -232,6 +232,12 @@ pub trait Harness: Clone + Send + Sync + 'static {
         c: &Self::Client,
     ) -> BoxFut<'static, io::Result<smb_core::driver::StatsSnapshot>>;
     /// Log off and close the connection (the adapter's `Client::shutdown`).
+    /// Subscribe to the client's events (`Client::events`): the returned function hands
+    /// out the next waiting event without waiting (`None` when none waits).
+    fn events(
+        &self,
+        c: &Self::Client,
+    ) -> Box<dyn FnMut() -> Option<smb_core::client::Event> + Send>;
     fn shutdown(&self, c: Self::Client) -> BoxFut<'static, ()>;
     /// Open `path` (existing) for reading with the given ShareAccess and keep it open: the
     /// returned guard closes it (in the background) when dropped.

@@ -23,6 +23,8 @@
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 mod dir;
+#[cfg(feature = "std")]
+pub mod events;
 mod file;
 mod fs;
 #[cfg(feature = "std")]

@@ -1064,7 +1064,7 @@ macro_rules! hostile_tests {
             hostile_no_large_mtu_limits_payloads, hostile_server_picks_hmac_sha256_signing,
             hostile_rpc_bind_ack_truncated, hostile_rpc_bind_ack_bogus_frag_length,
             hostile_rpc_response_bogus_count, hostile_rpc_fault,
-            hostile_stalled_writes_backpressure);
+            hostile_stalled_writes_backpressure, hostile_slow_event_subscriber);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

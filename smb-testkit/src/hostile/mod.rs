@@ -21,12 +21,14 @@
 
 mod backlog_cases;
 mod cases;
+mod event_cases;
 mod rpc_cases;
 mod server;
 pub mod suite;
 
 pub use backlog_cases::*;
 pub use cases::*;
+pub use event_cases::*;
 pub use rpc_cases::*;
 pub use server::{
     Conn, DIR, PASSWORD, QueryDirectory, TREE_ID, USER, body, dir_entry, parse_query_directory,
