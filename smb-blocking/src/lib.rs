@@ -181,6 +181,8 @@ impl Completion for Waiter {
     }
 }
 
+/// Handles to driver: an unbounded type, bounded by the gate (see "What bounds the
+/// adapters' channels" in `smb_core::driver::gate`).
 type Tx = mpsc::Sender<Command<Waiter>>;
 
 struct Inner {
@@ -792,6 +794,8 @@ fn run_driver(
                     addr,
                     reader,
                 } => {
+                    // Frames to the writer: bounded by max_in_flight (see "What bounds the
+                    // adapters' channels" in smb_core::driver::gate).
                     let (ftx, frx) = mpsc::channel();
                     let closing = Arc::new(AtomicBool::new(false));
                     let sock = SockSlot::default();

@@ -145,6 +145,8 @@ impl Completion for Waiter {
     }
 }
 
+/// Handles to driver: an unbounded type, bounded by the gate (see "What bounds the
+/// adapters' channels" in `smb_core::driver::gate`).
 type Tx = mpsc::Sender<Command<Waiter>>;
 
 struct Inner {
@@ -768,6 +770,8 @@ async fn run_driver(
                     addr,
                     reader,
                 } => {
+                    // Frames to the writer: bounded by max_in_flight (see "What bounds the
+                    // adapters' channels" in smb_core::driver::gate).
                     let (ftx, frx) = mpsc::unbounded();
                     let (ctx, crx) = mpsc::bounded(1);
                     chans.insert(

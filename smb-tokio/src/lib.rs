@@ -143,6 +143,8 @@ impl Completion for Waiter {
     }
 }
 
+/// Handles to driver: an unbounded type, bounded by the gate (see "What bounds the
+/// adapters' channels" in `smb_core::driver::gate`).
 type Tx = mpsc::UnboundedSender<Command<Waiter>>;
 
 struct Inner {
@@ -795,6 +797,8 @@ async fn run_driver(
                     addr,
                     reader,
                 } => {
+                    // Frames to the writer: bounded by max_in_flight (see "What bounds the
+                    // adapters' channels" in smb_core::driver::gate).
                     let (ftx, frx) = mpsc::unbounded_channel();
                     let (ctx, crx) = oneshot::channel();
                     chans.insert(

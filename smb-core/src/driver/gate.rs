@@ -15,6 +15,25 @@
 //!
 //! One request larger than the byte limit is admitted when nothing else is queued, so a
 //! single big write cannot wait forever.
+//!
+//! # What bounds the adapters' channels
+//!
+//! The adapters keep runtime channels of unbounded types (a bounded send would block or
+//! fail the engine's loop); these limits bound what they can hold:
+//! - the command channel (handles to driver): every `Submit` carries a [`Permit`], so at
+//!   most `ClientConfig::max_queued_ops` admitted requests plus the exempt ones
+//!   ([`bypasses_gate`]: one CLOSE per open handle, one TREE_DISCONNECT per tree, LOGOFF,
+//!   break acks) and the control commands of a caller (`Connect`, `Inspect`, `Subscribe`,
+//!   `Shutdown`, one per call awaited); request payload is bounded by `max_buffered_bytes`;
+//! - a connection's frame channel (driver to writer task): a frame is made when the engine
+//!   sends a request, which counts it in flight, so the frames waiting there are at most
+//!   `ClientConfig::max_in_flight` requests of that connection plus the engine's own
+//!   unanswered messages (break acks, CANCELs, one ECHO);
+//! - what the reader hands the driver: `max_unconsumed_bytes` (the reader stops reading);
+//! - the event channels: bounded queues, see [`super::events`].
+//!
+//! The hostile case `hostile_stalled_writes_backpressure` (smb-testkit, every runtime)
+//! checks the first two against a server that stops answering.
 
 use crate::client::{OpError, Request, Response};
 use alloc::collections::VecDeque;
