@@ -80,6 +80,13 @@ fn forced_permits_are_counted_and_room_tracks_the_byte_limit() {
     drop(p);
     assert_eq!(woken.0.load(Ordering::SeqCst), 1);
     assert!(gate.poll_room(&mut cx).is_ready());
+    // Exactly at the limit is not below it: the reader pauses.
+    let at = gate.force(100);
+    assert!(gate.poll_room(&mut cx).is_pending(), "100 of 100 held");
+    let under = gate.force(0);
+    drop(at);
+    assert!(gate.poll_room(&mut cx).is_ready(), "0 of 100 held");
+    drop(under);
 }
 
 #[test]
