@@ -997,6 +997,15 @@ fn signer_errors() {
     );
     assert_eq!(SigningAlgorithm::from_wire_id(3), None);
     assert_eq!(SigningAlgorithm::AesCmac.wire_id(), 1);
+    // [MS-SMB2] 2.2.3.1.7: HMAC-SHA256 0, AES-CMAC 1, AES-GMAC 2, each way.
+    for (id, alg) in [
+        (0, SigningAlgorithm::HmacSha256),
+        (1, SigningAlgorithm::AesCmac),
+        (2, SigningAlgorithm::AesGmac),
+    ] {
+        assert_eq!(SigningAlgorithm::from_wire_id(id), Some(alg));
+        assert_eq!(alg.wire_id(), id);
+    }
     assert!(alloc::format!("{s:?}").contains("redacted"));
 }
 
