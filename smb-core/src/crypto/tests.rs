@@ -673,6 +673,13 @@ fn gmac_nonce_layout() {
     hdr[16] = 0x00;
     hdr[12] = 0x0C; // CANCEL request
     assert_eq!(signing::gmac_nonce(&hdr)[8..], [2, 0, 0, 0]);
+    // The Command field is both bytes 12 and 13 (little-endian): 0x010C is not CANCEL,
+    // whatever the byte before it (Status/ChannelSequence) holds.
+    hdr[13] = 0x01;
+    assert_eq!(signing::gmac_nonce(&hdr)[8..], [0, 0, 0, 0]);
+    hdr[13] = 0x00;
+    hdr[11] = 0x01;
+    assert_eq!(signing::gmac_nonce(&hdr)[8..], [2, 0, 0, 0]);
 }
 
 #[test]
