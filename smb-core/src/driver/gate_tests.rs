@@ -101,6 +101,15 @@ fn payload_bytes_and_exempt_requests() {
     assert!(!bypasses_gate(&w));
     assert!(bypasses_gate(&Request::Close { file }));
     assert_eq!(request_bytes(&Request::Echo), 0);
+    let ioctl = Request::Ioctl {
+        tree: crate::client::TreeId(1),
+        file: None,
+        ctl_code: 0,
+        input: Bytes::from_static(&[0; 33]),
+        max_output: 0,
+        fsctl: true,
+    };
+    assert_eq!(request_bytes(&ioctl), 33, "IOCTL input is held payload");
 }
 
 /// A handoff that records what reached "the driver".
