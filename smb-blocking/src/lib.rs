@@ -98,6 +98,7 @@ use futures_channel::oneshot;
 pub use smb_core::client::DfsResolver;
 use smb_core::client::{ChannelId, CloseReason, Frame, Request, Response};
 use smb_core::driver::EventSink;
+use smb_core::driver::events::{EventQueue, event_channel};
 use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
@@ -202,11 +203,15 @@ impl Completion for Waiter {
     }
 }
 
+/// Handles to driver: an unbounded type, bounded by the gate (see "What bounds the
+/// adapters' channels" in `smb_core::driver::gate`).
 type Tx = mpsc::Sender<Command<Waiter>>;
 
 struct Inner {
     tx: Tx,
     gate: Arc<Gate>,
+    /// `ClientConfig::event_capacity`, for [`Client::events`].
+    event_capacity: usize,
 }
 
 impl Drop for Inner {
@@ -308,7 +313,7 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
     ) -> io::Result<(Client, Events)> {
-        let (events, sink) = Events::channel();
+        let (events, sink) = Events::channel(config.event_capacity);
         Ok((
             Self::start(
                 driver::parse_target(target)?,
@@ -337,6 +342,7 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let gate = Gate::for_config(&config);
+        let event_capacity = config.event_capacity;
         let client = smb_core::client::Client::new(
             config,
             Box::new(auth),
@@ -361,7 +367,11 @@ impl Client {
             addr,
             waiter: Waiter(t, None),
         });
-        let sub = Sub(Arc::new(Inner { tx, gate }));
+        let sub = Sub(Arc::new(Inner {
+            tx,
+            gate,
+            event_capacity,
+        }));
         let info = SessionInfo::from_connected(block_on(ReplyFuture(r))?)?;
         Ok(Client { sub, info, dfs })
     }
@@ -398,7 +408,7 @@ impl Client {
     /// # }
     /// ```
     pub fn events(&self) -> Events {
-        let (events, sink) = Events::channel();
+        let (events, sink) = Events::channel(self.sub.0.event_capacity);
         let _ = self.sub.0.tx.send(Command::Subscribe(sink));
         events
     }
@@ -455,32 +465,33 @@ impl Client {
 }
 
 /// A client's [`Event`]s (see [`Client::events`]); the iterator ends when the client is
-/// shut down.
+/// shut down. Bounded by `ClientConfig::event_capacity`: a subscriber that falls behind
+/// loses the oldest events and reads [`Event::Lagged`] with their count instead (the client
+/// never waits for a subscriber).
 #[derive(Debug)]
-pub struct Events(mpsc::Receiver<Event>);
+pub struct Events(EventQueue);
 
 impl Events {
-    fn channel() -> (Events, Box<dyn EventSink>) {
-        let (tx, rx) = mpsc::channel();
-        let sink = move |e: &Event| tx.send(e.clone()).is_ok();
-        (Events(rx), Box::new(sink))
+    fn channel(capacity: usize) -> (Events, Box<dyn EventSink>) {
+        let (queue, sink) = event_channel(capacity);
+        (Events(queue), sink)
     }
 
     /// The next event if one is waiting.
     pub fn try_next(&mut self) -> Option<Event> {
-        self.0.try_recv().ok()
+        self.0.try_next()
     }
 
     /// The next event, waiting at most `timeout`.
     pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Event> {
-        self.0.recv_timeout(timeout).ok()
+        self.0.next_blocking(Some(timeout))
     }
 }
 
 impl Iterator for Events {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        self.0.recv().ok()
+        self.0.next_blocking(None)
     }
 }
 
@@ -853,6 +864,8 @@ fn run_driver(
                     reader,
                     resolver,
                 } => {
+                    // Frames to the writer: bounded by max_in_flight (see "What bounds the
+                    // adapters' channels" in smb_core::driver::gate).
                     let (ftx, frx) = mpsc::channel();
                     let closing = Arc::new(AtomicBool::new(false));
                     let sock = SockSlot::default();

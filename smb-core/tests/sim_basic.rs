@@ -794,3 +794,50 @@ fn stopped_on_symlink_hands_the_link_to_the_caller() {
     // Another error carries no link.
     assert_eq!(open(&mut s, "missing.txt").symlink, None);
 }
+
+/// The engine's own table of operations has its own bound (`max_engine_ops`), above the
+/// adapters' gate (`max_queued_ops`), so that gate-exempt requests (CLOSE, TREE_DISCONNECT,
+/// break acks) and background flushes are never refused as `Busy` when the gate is full.
+#[test]
+fn the_engine_backlog_has_its_own_bound_above_the_gate() {
+    // The gate admits 1: the engine still takes more (the exempt ones).
+    let config = client_config().with_max_queued_ops(1);
+    assert!(config.max_engine_ops >= 2, "{}", config.max_engine_ops);
+    let config = config.with_max_engine_ops(3);
+    let mut s = Sim::new(config, ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    let f = s.open(tree, "b.bin", OpenOptions::create_truncate());
+    s.server.hold = true;
+    let write = |i: u64| Request::Write {
+        file: f,
+        offset: i * 4,
+        data: Bytes::from_static(b"abcd"),
+    };
+    let ops: Vec<OpId> = (0..3)
+        .map(|i| {
+            s.client
+                .submit(write(i), s.now)
+                .expect("within max_engine_ops")
+        })
+        .collect();
+    assert_eq!(
+        s.client.submit(write(3), s.now),
+        Err(SubmitError::Busy),
+        "the fourth is over max_engine_ops"
+    );
+    s.run();
+    s.server.hold = false;
+    let held = std::mem::take(&mut s.server.held);
+    s.server.outbox.extend(held);
+    s.run();
+    for op in ops {
+        let r = s.done.remove(&op).expect("completed");
+        assert!(matches!(r, Ok(Response::Written { .. })), "{r:?}");
+    }
+    // Room again once they completed.
+    assert!(s.client.submit(write(4), s.now).is_ok());
+    // Raising the gate keeps the engine above it.
+    let big = ClientConfig::default().with_max_queued_ops(10_000);
+    assert_eq!(big.max_engine_ops, 20_000);
+}

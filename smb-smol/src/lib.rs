@@ -103,6 +103,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 pub use smb_core::client::DfsResolver;
 use smb_core::client::{ChannelId, CloseReason, Request, Response};
 use smb_core::driver::EventSink;
+use smb_core::driver::events::{EventQueue, event_channel};
 use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
 use smb_core::driver::{
     self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
@@ -166,11 +167,15 @@ impl Completion for Waiter {
     }
 }
 
+/// Handles to driver: an unbounded type, bounded by the gate (see "What bounds the
+/// adapters' channels" in `smb_core::driver::gate`).
 type Tx = mpsc::Sender<Command<Waiter>>;
 
 struct Inner {
     tx: Tx,
     gate: Arc<Gate>,
+    /// `ClientConfig::event_capacity`, for [`Client::events`].
+    event_capacity: usize,
 }
 
 impl Drop for Inner {
@@ -277,7 +282,7 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
     ) -> io::Result<(Client, Events)> {
-        let (events, sink) = Events::channel();
+        let (events, sink) = Events::channel(config.event_capacity);
         Ok((
             Self::start(
                 driver::parse_target(target)?,
@@ -307,6 +312,7 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let gate = Gate::for_config(&config);
+        let event_capacity = config.event_capacity;
         let client = smb_core::client::Client::new(
             config,
             Box::new(auth),
@@ -332,7 +338,11 @@ impl Client {
             addr,
             waiter: Waiter(t, None),
         });
-        let sub = Sub(Arc::new(Inner { tx, gate }));
+        let sub = Sub(Arc::new(Inner {
+            tx,
+            gate,
+            event_capacity,
+        }));
         let info = SessionInfo::from_connected(ReplyFuture(r).await?)?;
         Ok(Client { sub, info, dfs })
     }
@@ -367,7 +377,7 @@ impl Client {
     /// # }
     /// ```
     pub fn events(&self) -> Events {
-        let (events, sink) = Events::channel();
+        let (events, sink) = Events::channel(self.sub.0.event_capacity);
         let _ = self.sub.0.tx.try_send(Command::Subscribe(sink));
         events
     }
@@ -427,31 +437,33 @@ impl Client {
 }
 
 /// A client's [`Event`]s (see [`Client::events`]); ends when the client is shut down.
+/// Bounded by `ClientConfig::event_capacity`: a subscriber that falls behind loses the
+/// oldest events and reads [`Event::Lagged`] with their count instead (the client never
+/// waits for a subscriber).
 #[derive(Debug)]
-pub struct Events(Pin<Box<mpsc::Receiver<Event>>>);
+pub struct Events(EventQueue);
 
 impl Events {
-    fn channel() -> (Events, Box<dyn EventSink>) {
-        let (tx, rx) = mpsc::unbounded();
-        let sink = move |e: &Event| tx.try_send(e.clone()).is_ok();
-        (Events(Box::pin(rx)), Box::new(sink))
+    fn channel(capacity: usize) -> (Events, Box<dyn EventSink>) {
+        let (queue, sink) = event_channel(capacity);
+        (Events(queue), sink)
     }
 
     /// The next event; `None` once the client is gone.
     pub async fn next(&mut self) -> Option<Event> {
-        self.0.recv().await.ok()
+        std::future::poll_fn(|cx| self.0.poll_next(cx)).await
     }
 
     /// The next event if one is waiting.
     pub fn try_next(&mut self) -> Option<Event> {
-        self.0.try_recv().ok()
+        self.0.try_next()
     }
 }
 
 impl futures_core::Stream for Events {
     type Item = Event;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.0.as_mut().poll_next(cx)
+        self.0.poll_next(cx)
     }
 }
 
@@ -831,6 +843,8 @@ async fn run_driver(
                     reader,
                     resolver,
                 } => {
+                    // Frames to the writer: bounded by max_in_flight (see "What bounds the
+                    // adapters' channels" in smb_core::driver::gate).
                     let (ftx, frx) = mpsc::unbounded();
                     let (ctx, crx) = mpsc::bounded(1);
                     chans.insert(

@@ -211,6 +211,10 @@ impl Harness for Blocking {
             f.close()
         })
     }
+    fn events(&self, c: &Client) -> Box<dyn FnMut() -> Option<smb_core::client::Event> + Send> {
+        let mut events = c.events();
+        Box::new(move || events.try_next())
+    }
     fn shutdown(&self, c: Client) -> BoxFut<'static, ()> {
         Box::pin(async move { c.shutdown() })
     }

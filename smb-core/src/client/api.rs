@@ -127,8 +127,21 @@ pub struct ClientConfig {
     pub max_io_size: u32,
     /// Credits the client asks the server for, per channel.
     pub credit_target: u16,
-    /// Bound of the queue of operations not yet completed; `submit` answers `Busy` beyond it.
+    /// Operations the adapters' admission gate lets in (admitted, not yet completed); a
+    /// submitter beyond it waits in line (first come, first served). Default 4096.
     pub max_queued_ops: usize,
+    /// Bound of the engine's own table of operations not yet completed
+    /// ([`Client::submit`](crate::client::Client::submit) answers `Busy` beyond it). A
+    /// separate knob because requests that release server resources (CLOSE,
+    /// TREE_DISCONNECT, LOGOFF, break acks) and background flushes bypass the gate: the
+    /// engine needs headroom above `max_queued_ops` so that these are never refused.
+    /// Default 8192 (twice the gate's).
+    pub max_engine_ops: usize,
+    /// Events a subscriber's channel holds (`Client::events` of every adapter). A
+    /// subscriber that does not keep up never slows the engine and never grows memory past
+    /// this: the oldest events are dropped and the subscriber receives
+    /// [`Event::Lagged`] with the count in their place. Default 1024.
+    pub event_capacity: usize,
     /// Bound of the request payload bytes (WRITE data, IOCTL input) held by operations not
     /// yet completed; a submitter over it (or over `max_queued_ops`) waits. Default 256 MiB.
     pub max_buffered_bytes: usize,
@@ -364,6 +377,8 @@ impl Default for ClientConfig {
             max_io_size: 1 << 20,
             credit_target: 512,
             max_queued_ops: 4096,
+            max_engine_ops: 8192,
+            event_capacity: 1024,
             max_buffered_bytes: 256 << 20,
             max_in_flight: 512,
             max_unconsumed_bytes: 64 << 20,
@@ -464,14 +479,27 @@ impl ClientConfig {
         self.sign_if_supported = on;
         self
     }
-    /// Bound of the operation queue.
+    /// Operations the adapters' gate admits (see `max_queued_ops`). Raises
+    /// `max_engine_ops` to twice this when it was lower, keeping the engine's headroom.
     pub fn with_max_queued_ops(mut self, n: usize) -> Self {
         self.max_queued_ops = n.max(1);
+        self.max_engine_ops = self
+            .max_engine_ops
+            .max(self.max_queued_ops.saturating_mul(2));
         self
     }
-
-    /// Backpressure limits: bytes of request payload queued, requests in flight per
-    /// connection and bytes received but not handled yet (each at least 1).
+    /// Bound of the engine's table of operations (see `max_engine_ops`; at least 1).
+    pub fn with_max_engine_ops(mut self, n: usize) -> Self {
+        self.max_engine_ops = n.max(1);
+        self
+    }
+    /// Capacity of each event subscriber's channel (see `event_capacity`; at least 1).
+    pub fn with_event_capacity(mut self, n: usize) -> Self {
+        self.event_capacity = n.max(1);
+        self
+    }
+    /// Limits of the backlog: payload bytes held by queued operations, requests in flight
+    /// per connection, bytes a reader hands the driver unhandled (each at least 1).
     pub fn with_backlog_limits(
         mut self,
         bytes: usize,
@@ -963,6 +991,13 @@ pub enum Event {
         channel: ChannelId,
         /// Its MessageId.
         message_id: u64,
+    },
+    /// Not from the engine: a subscriber's channel was full and dropped its `missed` oldest
+    /// events to make room (see `ClientConfig::event_capacity`). Delivered in their place,
+    /// before the events that were kept.
+    Lagged {
+        /// Events dropped since the previous event this subscriber received.
+        missed: u64,
     },
 }
 

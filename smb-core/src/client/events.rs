@@ -83,6 +83,9 @@ impl fmt::Display for Event {
                 channel,
                 message_id,
             } => write!(f, "{channel}: dropped a message (MessageId {message_id})"),
+            Event::Lagged { missed } => {
+                write!(f, "lagged: {missed} events missed (subscriber too slow)")
+            }
         }
     }
 }

@@ -279,7 +279,7 @@ impl Client {
         if self.addr.is_none() {
             return Err(SubmitError::NotConnected);
         }
-        if self.ops.len() >= self.config.max_queued_ops {
+        if self.ops.len() >= self.config.max_engine_ops {
             return Err(SubmitError::Busy);
         }
         match self.session.machine.state() {

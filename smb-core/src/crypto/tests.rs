@@ -673,6 +673,13 @@ fn gmac_nonce_layout() {
     hdr[16] = 0x00;
     hdr[12] = 0x0C; // CANCEL request
     assert_eq!(signing::gmac_nonce(&hdr)[8..], [2, 0, 0, 0]);
+    // The Command field is both bytes 12 and 13 (little-endian): 0x010C is not CANCEL,
+    // whatever the byte before it (Status/ChannelSequence) holds.
+    hdr[13] = 0x01;
+    assert_eq!(signing::gmac_nonce(&hdr)[8..], [0, 0, 0, 0]);
+    hdr[13] = 0x00;
+    hdr[11] = 0x01;
+    assert_eq!(signing::gmac_nonce(&hdr)[8..], [2, 0, 0, 0]);
 }
 
 #[test]
@@ -997,6 +1004,15 @@ fn signer_errors() {
     );
     assert_eq!(SigningAlgorithm::from_wire_id(3), None);
     assert_eq!(SigningAlgorithm::AesCmac.wire_id(), 1);
+    // [MS-SMB2] 2.2.3.1.7: HMAC-SHA256 0, AES-CMAC 1, AES-GMAC 2, each way.
+    for (id, alg) in [
+        (0, SigningAlgorithm::HmacSha256),
+        (1, SigningAlgorithm::AesCmac),
+        (2, SigningAlgorithm::AesGmac),
+    ] {
+        assert_eq!(SigningAlgorithm::from_wire_id(id), Some(alg));
+        assert_eq!(alg.wire_id(), id);
+    }
     assert!(alloc::format!("{s:?}").contains("redacted"));
 }
 

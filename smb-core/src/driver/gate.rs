@@ -4,16 +4,39 @@
 //!
 //! A submitter asks [`Gate::admit`]: [`Admit::Go`] hands it a [`Permit`] that travels with
 //! the operation (in the adapter's waiter) and gives its share back when dropped, i.e. when
-//! the operation completes; [`Admit::Wait`] means the limits are reached and the submitter
-//! waits ([`Gate::poll_admit`], woken when a permit is released). The adapters do not wait
+//! the operation completes; [`Admit::Wait`] means the limits are reached (or others wait
+//! already) and the submitter waits in line with a [`Ticket`] ([`Ticket::poll_admit`]).
+//! Waiters are admitted first come, first served: a release wakes only the first in line,
+//! and only when it fits, so a large request is never overtaken by a stream of small ones
+//! arriving after it. Exempt requests ([`bypasses_gate`]) skip the line. The adapters do not wait
 //! themselves: [`Gated`] is the reply future of every adapter, holding the request until it
 //! is admitted. The same gate, with a byte limit only, bounds what a channel's reader has
 //! handed the driver and the driver has not handled yet ([`super::ChannelReader::ready`]).
 //!
 //! One request larger than the byte limit is admitted when nothing else is queued, so a
 //! single big write cannot wait forever.
+//!
+//! # What bounds the adapters' channels
+//!
+//! The adapters keep runtime channels of unbounded types (a bounded send would block or
+//! fail the engine's loop); these limits bound what they can hold:
+//! - the command channel (handles to driver): every `Submit` carries a [`Permit`], so at
+//!   most `ClientConfig::max_queued_ops` admitted requests plus the exempt ones
+//!   ([`bypasses_gate`]: one CLOSE per open handle, one TREE_DISCONNECT per tree, LOGOFF,
+//!   break acks) and the control commands of a caller (`Connect`, `Inspect`, `Subscribe`,
+//!   `Shutdown`, one per call awaited); request payload is bounded by `max_buffered_bytes`;
+//! - a connection's frame channel (driver to writer task): a frame is made when the engine
+//!   sends a request, which counts it in flight, so the frames waiting there are at most
+//!   `ClientConfig::max_in_flight` requests of that connection plus the engine's own
+//!   unanswered messages (break acks, CANCELs, one ECHO);
+//! - what the reader hands the driver: `max_unconsumed_bytes` (the reader stops reading);
+//! - the event channels: bounded queues, see [`super::events`].
+//!
+//! The hostile case `hostile_stalled_writes_backpressure` (smb-testkit, every runtime)
+//! checks the first two against a server that stops answering.
 
 use crate::client::{OpError, Request, Response};
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -26,19 +49,46 @@ use std::sync::Mutex;
 pub enum Admit {
     /// Admitted: keep the permit until the operation completes.
     Go(Permit),
-    /// Over a limit: wait for a release.
-    Wait,
+    /// Over a limit, or others are waiting already: wait in line with this ticket
+    /// ([`Ticket::poll_admit`]).
+    Wait(Ticket),
+}
+
+/// One submitter waiting in line: its ticket number, the bytes it asks for and the waker
+/// of its last poll (none before the first).
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    bytes: usize,
+    waker: Option<Waker>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     ops: usize,
     bytes: usize,
-    wakers: Vec<Waker>,
+    /// Submitters waiting for admission, in arrival order: only the first may be admitted.
+    line: VecDeque<Waiter>,
+    next_id: u64,
+    /// Readers waiting for byte room ([`Gate::poll_room`]): all woken by every release.
+    room: Vec<Waker>,
 }
 
-/// Counts queued operations and buffered bytes against two limits. See the
-/// [module docs](self).
+impl State {
+    /// The waker of the first in line, if it would be admitted now (nobody behind it can be,
+    /// so nobody else needs waking).
+    fn head_to_wake(&self, gate: &Gate) -> Option<Waker> {
+        let head = self.line.front()?;
+        if gate.fits(self, head.bytes) {
+            head.waker.clone()
+        } else {
+            None
+        }
+    }
+}
+
+/// Counts queued operations and buffered bytes against two limits, admitting waiting
+/// submitters first come, first served. See the [module docs](self).
 #[derive(Debug)]
 pub struct Gate {
     max_ops: usize,
@@ -79,29 +129,30 @@ impl Gate {
         }
     }
 
-    /// Admit one operation holding `bytes` bytes, or say to wait.
+    /// Admit one operation holding `bytes` bytes now if it fits and nobody is waiting
+    /// before it; else hand out a place in line.
     pub fn admit(self: &Arc<Self>, bytes: usize) -> Admit {
         let mut s = self.lock();
-        if self.fits(&s, bytes) {
-            Admit::Go(self.take(&mut s, bytes))
-        } else {
-            Admit::Wait
+        if s.line.is_empty() && self.fits(&s, bytes) {
+            return Admit::Go(self.take(&mut s, bytes));
         }
+        let id = s.next_id;
+        s.next_id = s.next_id.wrapping_add(1);
+        s.line.push_back(Waiter {
+            id,
+            bytes,
+            waker: None,
+        });
+        Admit::Wait(Ticket {
+            gate: self.clone(),
+            id,
+            bytes,
+            admitted: false,
+        })
     }
 
-    /// [`Gate::admit`], registering `cx`'s waker to be woken by the next release when it
-    /// must wait.
-    pub fn poll_admit(self: &Arc<Self>, bytes: usize, cx: &mut Context<'_>) -> Poll<Permit> {
-        let mut s = self.lock();
-        if self.fits(&s, bytes) {
-            return Poll::Ready(self.take(&mut s, bytes));
-        }
-        Self::register(&mut s, cx);
-        Poll::Pending
-    }
-
-    /// Admit regardless of the limits (requests that release server resources, such as
-    /// CLOSE, and requests whose submitter is gone): still counted.
+    /// Admit regardless of the limits and of the line (requests that release server
+    /// resources, such as CLOSE, and requests whose submitter is gone): still counted.
     pub fn force(self: &Arc<Self>, bytes: usize) -> Permit {
         let mut s = self.lock();
         self.take(&mut s, bytes)
@@ -114,14 +165,10 @@ impl Gate {
         if s.bytes < self.max_bytes {
             return Poll::Ready(());
         }
-        Self::register(&mut s, cx);
-        Poll::Pending
-    }
-
-    fn register(s: &mut State, cx: &mut Context<'_>) {
-        if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            s.wakers.push(cx.waker().clone());
+        if !s.room.iter().any(|w| w.will_wake(cx.waker())) {
+            s.room.push(cx.waker().clone());
         }
+        Poll::Pending
     }
 
     /// Operations admitted and not completed yet, and the bytes they hold.
@@ -130,14 +177,75 @@ impl Gate {
         (s.ops, s.bytes)
     }
 
+    /// Submitters waiting in line for admission.
+    pub fn waiting(&self) -> usize {
+        self.lock().line.len()
+    }
+
     fn release(&self, bytes: usize) {
-        let wakers = {
+        let (room, head) = {
             let mut s = self.lock();
             s.ops = s.ops.saturating_sub(1);
             s.bytes = s.bytes.saturating_sub(bytes);
-            core::mem::take(&mut s.wakers)
+            (core::mem::take(&mut s.room), s.head_to_wake(self))
         };
-        for w in wakers {
+        for w in room.into_iter().chain(head) {
+            w.wake();
+        }
+    }
+}
+
+/// A submitter's place in a [`Gate`]'s line. Waiters are admitted strictly in arrival
+/// order, so a stream of small requests cannot starve a large one queued before them:
+/// while the first in line does not fit, nobody behind it is admitted. Dropped before
+/// admission, it leaves the line (the next one moves up).
+#[derive(Debug)]
+pub struct Ticket {
+    gate: Arc<Gate>,
+    id: u64,
+    bytes: usize,
+    admitted: bool,
+}
+
+impl Ticket {
+    /// Ready with the permit once this ticket is first in line and fits; else registers
+    /// `cx`'s waker, woken when it may fit (a release, or the one before it admitted or
+    /// gone). Must not be polled again after it returned ready.
+    pub fn poll_admit(&mut self, cx: &mut Context<'_>) -> Poll<Permit> {
+        let gate = self.gate.clone();
+        let mut s = gate.lock();
+        let first = s.line.front().map(|w| w.id) == Some(self.id);
+        if first && !self.admitted && gate.fits(&s, self.bytes) {
+            s.line.pop_front();
+            self.admitted = true;
+            let permit = gate.take(&mut s, self.bytes);
+            let next = s.head_to_wake(&gate);
+            drop(s);
+            if let Some(w) = next {
+                w.wake();
+            }
+            return Poll::Ready(permit);
+        }
+        if let Some(w) = s.line.iter_mut().find(|w| w.id == self.id) {
+            if !w.waker.as_ref().is_some_and(|o| o.will_wake(cx.waker())) {
+                w.waker = Some(cx.waker().clone());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.admitted {
+            return;
+        }
+        let next = {
+            let mut s = self.gate.lock();
+            s.line.retain(|w| w.id != self.id);
+            s.head_to_wake(&self.gate)
+        };
+        if let Some(w) = next {
             w.wake();
         }
     }
@@ -200,6 +308,7 @@ enum GatedState<H: Handoff> {
     Held {
         handoff: H,
         gate: Arc<Gate>,
+        ticket: Ticket,
         request: Option<Request>,
     },
     Sent(H::Reply),
@@ -217,9 +326,10 @@ impl<H: Handoff> Gated<H> {
         };
         let state = match admitted {
             Admit::Go(permit) => GatedState::Sent(handoff.hand_over(request, permit)),
-            Admit::Wait => GatedState::Held {
+            Admit::Wait(ticket) => GatedState::Held {
                 handoff: handoff.clone(),
                 gate: gate.clone(),
+                ticket,
                 request: Some(request),
             },
         };
@@ -238,12 +348,12 @@ impl<H: Handoff> Future for Gated<H> {
         let this = &mut *self;
         if let GatedState::Held {
             handoff,
-            gate,
+            ticket,
             request,
+            ..
         } = &mut this.state
         {
-            let bytes = request.as_ref().map_or(0, request_bytes);
-            let permit = match gate.poll_admit(bytes, cx) {
+            let permit = match ticket.poll_admit(cx) {
                 Poll::Ready(p) => p,
                 Poll::Pending => return Poll::Pending,
             };
@@ -265,6 +375,7 @@ impl<H: Handoff> Drop for Gated<H> {
             handoff,
             gate,
             request,
+            ..
         } = &mut self.state
         {
             if let Some(request) = request.take() {

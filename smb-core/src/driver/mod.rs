@@ -27,6 +27,8 @@ pub mod dfs;
 #[cfg(feature = "std")]
 mod dfs_links;
 mod dir;
+#[cfg(feature = "std")]
+pub mod events;
 mod file;
 mod fs;
 mod fsx;
@@ -451,7 +453,12 @@ pub enum Action {
 pub struct Driver<C> {
     client: Client,
     waiters: BTreeMap<OpId, C>,
-    /// Requests refused with `Busy`, retried in order as operations complete.
+    /// Requests refused with `Busy` (over `ClientConfig::max_engine_ops`), retried in order
+    /// as operations complete. Not bounded here: what reaches the driver is bounded by the
+    /// adapters' gate (`max_queued_ops` admitted operations) plus the gate-exempt requests
+    /// (one CLOSE per open handle, one TREE_DISCONNECT per tree, LOGOFF, break acks), and
+    /// `max_engine_ops` (default twice `max_queued_ops`) leaves room for those, so with the
+    /// defaults this stays empty.
     backlog: VecDeque<(Request, C)>,
     deadline: Option<Instant>,
     shut_down: bool,

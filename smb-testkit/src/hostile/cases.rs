@@ -1066,7 +1066,7 @@ macro_rules! hostile_tests {
             hostile_rpc_response_bogus_count, hostile_rpc_fault,
             hostile_stalled_writes_backpressure, hostile_dfs_referral_to_itself_forever,
             hostile_dfs_path_consumed_past_the_path, hostile_dfs_entry_size_past_the_buffer,
-            hostile_dfs_referral_to_unknown_host);
+            hostile_dfs_referral_to_unknown_host, hostile_slow_event_subscriber);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -22,6 +22,7 @@
 mod backlog_cases;
 mod cases;
 mod dfs_cases;
+mod event_cases;
 mod rpc_cases;
 mod server;
 pub mod suite;
@@ -29,6 +30,7 @@ pub mod suite;
 pub use backlog_cases::*;
 pub use cases::*;
 pub use dfs_cases::*;
+pub use event_cases::*;
 pub use rpc_cases::*;
 pub use server::{
     Conn, DIR, PASSWORD, QueryDirectory, TREE_ID, USER, body, dir_entry, parse_query_directory,
