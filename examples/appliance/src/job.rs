@@ -57,8 +57,8 @@ pub enum JobError {
     Op {
         /// Which step.
         step: &'static str,
-        /// The engine's error (kind, NTSTATUS, message).
-        error: OpError,
+        /// The engine's error (kind, NTSTATUS, message); boxed to keep `Result`s small.
+        error: alloc::boxed::Box<OpError>,
     },
     /// The engine refused a request (queue full, shut down).
     Submit(&'static str),
@@ -219,7 +219,7 @@ impl Job {
     ) -> Result<(), JobError> {
         let r = result.map_err(|error| JobError::Op {
             step: step.name(),
-            error,
+            error: alloc::boxed::Box::new(error),
         })?;
         match (step, r) {
             (
