@@ -4,7 +4,8 @@
 extern crate std;
 
 use super::*;
-use crate::client::TreeId;
+use crate::client::{FileAttributes, TreeId};
+use crate::driver::ops::SMALL_READ;
 use crate::wire::NtStatus;
 use crate::wire::error::SymlinkError;
 use alloc::sync::Arc;
@@ -17,7 +18,8 @@ use std::sync::Mutex;
 type Answers = Vec<Result<Response, OpError>>;
 
 #[derive(Clone, Default)]
-struct Script(Arc<Mutex<(Answers, Vec<Request>)>>);
+/// The third field is the EndOfFile every CREATE reports.
+struct Script(Arc<Mutex<(Answers, Vec<Request>, u64)>>);
 
 impl Script {
     fn new(answers: Vec<Result<Response, OpError>>) -> Self {
@@ -32,7 +34,10 @@ impl Script {
             Request::Create { .. } => Ok(Response::Created {
                 file: FileHandle(7),
                 create_action: 1,
-                attributes: Default::default(),
+                attributes: FileAttributes {
+                    end_of_file: g.2,
+                    ..Default::default()
+                },
                 durable: false,
                 lease_state: 0,
             }),
@@ -266,4 +271,52 @@ fn read_link_from_reparse_data_or_the_symlink_error() {
         e.context.unwrap().contains("not a symbolic link"),
         "context names the cause"
     );
+}
+
+fn read_answer(data: &[u8]) -> Result<Response, OpError> {
+    Ok(Response::Read {
+        data: vec![bytes::Bytes::copy_from_slice(data)],
+        eof: false,
+    })
+}
+
+/// `read` of a small file: one CREATE + READ + CLOSE compound, nothing else on the wire.
+#[test]
+fn a_small_file_is_read_in_one_compound() {
+    let s = Script::new(vec![read_answer(b"hello")]);
+    s.0.lock().unwrap().2 = 5;
+    assert_eq!(run(ops(&s).read("a.txt")).unwrap(), b"hello");
+    let reqs = s.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:?}");
+    assert!(
+        matches!(reqs[1], Request::Read { file: FileHandle::RELATED, offset: 0, len } if len == SMALL_READ)
+    );
+    assert!(matches!(
+        reqs[2],
+        Request::Close {
+            file: FileHandle::RELATED
+        }
+    ));
+    // An empty file: the READ answers END_OF_FILE.
+    let s = Script::new(vec![Err(OpError::from_status(
+        NtStatus::END_OF_FILE,
+        crate::wire::Command::Read,
+    ))]);
+    assert_eq!(run(ops(&s).read("empty")).unwrap(), b"");
+    assert_eq!(s.requests().len(), 3);
+}
+
+/// A file larger than the first READ (or one whose reported size and data disagree) is read
+/// again through an open handle, whole: the compound's bytes are never taken as the file.
+#[test]
+fn a_file_larger_than_the_first_read_is_read_whole() {
+    // CREATE says 8 bytes; the compound's READ brings 5 (a size that moved, or a short
+    // answer); the careful path then reads all 8.
+    let eof = || Err(OpError::from_status(NtStatus::END_OF_FILE, crate::wire::Command::Read));
+    let s = Script::new(vec![read_answer(b"hello"), read_answer(b"hello123"), eof()]);
+    s.0.lock().unwrap().2 = 8;
+    assert_eq!(run(ops(&s).read("a.txt")).unwrap(), b"hello123");
+    let reqs = s.requests();
+    assert!(reqs.len() > 3, "the careful path ran: {reqs:?}");
+    assert!(matches!(reqs[3], Request::Create { .. }), "{reqs:?}");
 }

@@ -123,6 +123,10 @@ pub(super) fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, Op
 /// The largest file [`ShareOps::read`] reads into memory (4 GiB); bigger files are streamed.
 pub const MAX_WHOLE_FILE_READ: u64 = 4 << 30;
 
+/// The READ of [`ShareOps::read`]'s first round trip: files up to this size take one
+/// CREATE + READ + CLOSE compound (64 KiB: CreditCharge 1, within every server's MaxReadSize).
+pub const SMALL_READ: u32 = 64 * 1024;
+
 /// Run `f`, naming `operation` on `path` in its error ([`OpError::during`]).
 pub(super) async fn during<T>(
     operation: &str,
@@ -577,6 +581,9 @@ impl<S: Submitter> ShareOps<S> {
     /// Read a whole file into memory (for small files; stream big ones through a file).
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, OpError> {
         during("read", path, async {
+            if let Some(data) = self.read_small(path).await? {
+                return Ok(data);
+            }
             let (file, attrs) = self
                 .open(
                     path,
@@ -595,6 +602,55 @@ impl<S: Submitter> ShareOps<S> {
             Ok(data)
         })
         .await
+    }
+
+    /// A small file in one round trip: CREATE + READ of [`SMALL_READ`] bytes + CLOSE, related
+    /// ([MS-SMB2] 3.2.4.1.4). `None` when the file turned out larger than that READ (the
+    /// caller then reads it through an open handle); an error of the CREATE (not found, a DFS
+    /// link, ...) is the answer.
+    async fn read_small(&self, path: &str) -> Result<Option<Vec<u8>>, OpError> {
+        let path = smb_path(path)?;
+        let options = OpenOptions::new()
+            .read(true)
+            .with_durable(false)
+            .with_lease(false);
+        let req = Request::Compound(alloc::vec![
+            self.create(path, options),
+            Request::Read {
+                file: FileHandle::RELATED,
+                offset: 0,
+                len: SMALL_READ,
+            },
+            Request::Close {
+                file: FileHandle::RELATED
+            },
+        ]);
+        let Response::Compound(parts) = self.sub.submit(req).await? else {
+            return Err(unexpected());
+        };
+        let mut parts = parts.into_iter();
+        let size = match parts.next().ok_or_else(unexpected)?? {
+            Response::Created { attributes, .. } => attributes.end_of_file,
+            _ => return Err(unexpected()),
+        };
+        match parts.next().ok_or_else(unexpected)? {
+            // The whole file came back: what CREATE reported is what arrived.
+            Ok(Response::Read { data, .. }) => {
+                let got: usize = data.iter().map(|d| d.len()).sum();
+                if got as u64 != size {
+                    return Ok(None);
+                }
+                let mut out = Vec::with_capacity(got);
+                for d in &data {
+                    out.extend_from_slice(d);
+                }
+                Ok(Some(out))
+            }
+            // An empty file: READ at offset 0 answers STATUS_END_OF_FILE ([MS-SMB2] 3.3.5.12).
+            Err(e) if size == 0 && e.status == Some(NtStatus::END_OF_FILE) => Ok(Some(Vec::new())),
+            // Anything else (a size that moved, a READ refused): the careful path decides.
+            _ => Ok(None),
+        }
     }
 
     /// The whole of `file` (`size` as the server reported it), refused past `limit` bytes
