@@ -312,11 +312,49 @@ fn a_small_file_is_read_in_one_compound() {
 fn a_file_larger_than_the_first_read_is_read_whole() {
     // CREATE says 8 bytes; the compound's READ brings 5 (a size that moved, or a short
     // answer); the careful path then reads all 8.
-    let eof = || Err(OpError::from_status(NtStatus::END_OF_FILE, crate::wire::Command::Read));
+    let eof = || {
+        Err(OpError::from_status(
+            NtStatus::END_OF_FILE,
+            crate::wire::Command::Read,
+        ))
+    };
     let s = Script::new(vec![read_answer(b"hello"), read_answer(b"hello123"), eof()]);
     s.0.lock().unwrap().2 = 8;
     assert_eq!(run(ops(&s).read("a.txt")).unwrap(), b"hello123");
     let reqs = s.requests();
     assert!(reqs.len() > 3, "the careful path ran: {reqs:?}");
     assert!(matches!(reqs[3], Request::Create { .. }), "{reqs:?}");
+}
+
+/// `write` of a small file: one CREATE + WRITE + CLOSE compound; a short acknowledgement
+/// sends it all again through an open handle; the CLOSE's error is not dropped.
+#[test]
+fn a_small_file_is_written_in_one_compound() {
+    let written = |n: u64| Ok(Response::Written { count: n });
+    let s = Script::new(vec![written(5)]);
+    run(ops(&s).write("a.txt", bytes::Bytes::from_static(b"hello"))).unwrap();
+    let reqs = s.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:?}");
+    assert!(
+        matches!(&reqs[1], Request::Write { file: FileHandle::RELATED, offset: 0, data } if &data[..] == b"hello")
+    );
+    // Short: 2 of 5 acknowledged in the compound, then the careful path writes all 5.
+    let s = Script::new(vec![written(2), written(5)]);
+    run(ops(&s).write("a.txt", bytes::Bytes::from_static(b"hello"))).unwrap();
+    let reqs = s.requests();
+    assert!(matches!(reqs[3], Request::Create { .. }), "{reqs:?}");
+    assert!(
+        matches!(&reqs[4], Request::Write { file: FileHandle(7), data, .. } if data.len() == 5)
+    );
+    // An empty file: CREATE + CLOSE only.
+    let s = Script::new(vec![]);
+    run(ops(&s).write("e.txt", bytes::Bytes::new())).unwrap();
+    assert_eq!(s.requests().len(), 2);
+    // A WRITE error is the answer.
+    let s = Script::new(vec![Err(OpError::from_status(
+        NtStatus::DISK_FULL,
+        crate::wire::Command::Write,
+    ))]);
+    let e = run(ops(&s).write("a.txt", bytes::Bytes::from_static(b"x"))).unwrap_err();
+    assert_eq!(e.status, Some(NtStatus::DISK_FULL));
 }

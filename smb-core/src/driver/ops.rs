@@ -123,8 +123,9 @@ pub(super) fn compound(r: Result<Response, OpError>) -> Result<Vec<Response>, Op
 /// The largest file [`ShareOps::read`] reads into memory (4 GiB); bigger files are streamed.
 pub const MAX_WHOLE_FILE_READ: u64 = 4 << 30;
 
-/// The READ of [`ShareOps::read`]'s first round trip: files up to this size take one
-/// CREATE + READ + CLOSE compound (64 KiB: CreditCharge 1, within every server's MaxReadSize).
+/// The READ of [`ShareOps::read`]'s first round trip, and the largest [`ShareOps::write`] sent
+/// as one CREATE + WRITE + CLOSE: files up to this size take one compound (64 KiB:
+/// CreditCharge 1, within every server's MaxReadSize and MaxWriteSize).
 pub const SMALL_READ: u32 = 64 * 1024;
 
 /// Run `f`, naming `operation` on `path` in its error ([`OpError::during`]).
@@ -711,6 +712,9 @@ impl<S: Submitter> ShareOps<S> {
     /// Create or truncate a file and write `data` to it.
     pub async fn write(&self, path: &str, data: Bytes) -> Result<(), OpError> {
         during("write", path, async {
+            if data.len() <= SMALL_READ as usize && self.write_small(path, data.clone()).await? {
+                return Ok(());
+            }
             let (file, _) = self
                 .open(
                     path,
@@ -725,6 +729,44 @@ impl<S: Submitter> ShareOps<S> {
             closed
         })
         .await
+    }
+
+    /// A small file in one round trip: CREATE (create or truncate) + WRITE + CLOSE, related
+    /// ([MS-SMB2] 3.2.4.1.4). `false` when the server acknowledged less than all of `data`
+    /// (the caller then writes it again through an open handle); any error is the answer.
+    async fn write_small(&self, path: &str, data: Bytes) -> Result<bool, OpError> {
+        let path = smb_path(path)?;
+        let len = data.len() as u64;
+        let options = OpenOptions::create_truncate()
+            .with_durable(false)
+            .with_lease(false);
+        let mut parts = alloc::vec![self.create(path, options)];
+        if len > 0 {
+            parts.push(Request::Write {
+                file: FileHandle::RELATED,
+                offset: 0,
+                data,
+            });
+        }
+        parts.push(Request::Close {
+            file: FileHandle::RELATED,
+        });
+        let Response::Compound(answers) = self.sub.submit(Request::Compound(parts)).await? else {
+            return Err(unexpected());
+        };
+        let mut answers = answers.into_iter();
+        answers.next().ok_or_else(unexpected)??;
+        if len > 0 {
+            match answers.next().ok_or_else(unexpected)?? {
+                Response::Written { count } if count == len => {}
+                // A short WRITE: the compound's CLOSE already ran; write it all again.
+                Response::Written { .. } => return Ok(false),
+                _ => return Err(unexpected()),
+            }
+        }
+        // The CLOSE's answer counts too: no error of the upload is dropped.
+        answers.next().ok_or_else(unexpected)??;
+        Ok(true)
     }
 
     /// Write all of `data` at `offset` (the engine splits and pipelines it).

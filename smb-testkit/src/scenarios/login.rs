@@ -32,9 +32,11 @@ pub(crate) async fn assert_signed_on_wire(proxy: &FaultProxy, what: &str) -> usi
     // Counted exactly as the check below counts them: the requests after the last
     // SESSION_SETUP against their final answers (counting the whole log let a surplus
     // before the logon hide a missing answer after it, and the check then ran too early).
-    let answered = |p: &FaultProxy| {
-        let log = p.log();
-        let reqs = requests(&log);
+    // The check runs on the very snapshot the wait approved: a background request sent
+    // after it (the CLOSE of a listing that already returned) is then not half-counted,
+    // with its request in the log and its answer not yet.
+    let answered = |log: &[crate::proxy::Event]| {
+        let reqs = requests(log);
         let Some(last) = reqs
             .iter()
             .rposition(|m| m.command == Command::SessionSetup)
@@ -42,7 +44,7 @@ pub(crate) async fn assert_signed_on_wire(proxy: &FaultProxy, what: &str) -> usi
             return false;
         };
         let setup_id = reqs[last].message_id;
-        let finals = messages(&log)
+        let finals = messages(log)
             .iter()
             .filter(|m| m.response && m.message_id > setup_id)
             .filter(|m| m.status != smb_core::wire::NtStatus::PENDING)
@@ -51,8 +53,17 @@ pub(crate) async fn assert_signed_on_wire(proxy: &FaultProxy, what: &str) -> usi
         finals >= reqs.len() - last - 1
     };
     // Generous: on a loaded machine the background CLOSE's answer can take a while.
-    wait_until(proxy, Duration::from_secs(20), answered).await;
-    let log = proxy.log();
+    let mut approved = None;
+    wait_until(proxy, Duration::from_secs(20), |p| {
+        let log = p.log();
+        let ok = answered(&log);
+        if ok {
+            approved = Some(log);
+        }
+        ok
+    })
+    .await;
+    let log = approved.unwrap_or_else(|| proxy.log());
     let all = messages(&log);
     let reqs = requests(&log);
     let last_setup = reqs
