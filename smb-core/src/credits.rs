@@ -275,4 +275,57 @@ mod tests {
         let c = w.reserve(1).unwrap();
         assert_eq!(c.credit_request, 10);
     }
+
+    /// The accessors the engine's stats and send path read: the multi-credit switch, the
+    /// charge in flight, the sum of every grant.
+    #[test]
+    fn accessors_report_the_window() {
+        let mut w = CreditWindow::new(8);
+        assert!(!w.multi_credit());
+        w.set_multi_credit(true);
+        assert!(w.multi_credit());
+        assert_eq!(w.granted_total(), 0);
+        w.grant(7);
+        w.grant(3);
+        assert_eq!(w.granted_total(), 10);
+        let r = w.reserve(4).unwrap();
+        assert_eq!(w.in_flight(), 4);
+        let r2 = w.reserve(2).unwrap();
+        assert_eq!(w.in_flight(), 6);
+        w.release(&r);
+        assert_eq!(w.in_flight(), 2);
+        w.release(&r2);
+        assert_eq!(w.in_flight(), 0);
+        w.set_multi_credit(false);
+        assert!(!w.multi_credit());
+    }
+
+    /// `stalled` needs both: no credit and nothing in flight.
+    #[test]
+    fn stalled_only_without_credits_and_without_requests_in_flight() {
+        let mut w = CreditWindow::new(4);
+        assert!(!w.stalled(), "one credit, nothing in flight");
+        let r = w.reserve(1).unwrap();
+        assert!(!w.stalled(), "no credit, but a request in flight");
+        w.release(&r);
+        assert!(w.stalled(), "no credit and nothing in flight");
+    }
+
+    /// A target near 65535 asks for everything missing in one CreditRequest, capped so that
+    /// charge + extra still fits the 16-bit field.
+    #[test]
+    fn the_credit_request_is_capped_at_the_field() {
+        let mut w = CreditWindow::new(u16::MAX);
+        w.set_multi_credit(true);
+        w.grant(9); // 10 available
+        let r = w.reserve(2).unwrap();
+        // have = 8 available + 2 in flight; missing = 65525, within 65535 - 2.
+        assert_eq!(r.credit_request, 2 + 65525);
+        let mut w = CreditWindow::new(u16::MAX);
+        w.set_multi_credit(true);
+        w.grant(3);
+        let r = w.reserve(4).unwrap();
+        // have = 0 + 4; missing = 65531 = 65535 - 4 exactly: the request is the field's max.
+        assert_eq!(r.credit_request, u16::MAX);
+    }
 }
