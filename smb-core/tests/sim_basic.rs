@@ -869,7 +869,8 @@ fn channel_counters_count_every_received_byte() {
     assert_eq!(received(&s), streamed);
     // As frames: the hook holds every frame back and the test hands each one over whole.
     let mut s = Sim::new(client_config(), ServerConfig::default());
-    let held: Arc<Mutex<Vec<(ChannelId, Vec<u8>)>>> = Arc::default();
+    type Held = Arc<Mutex<Vec<(ChannelId, Vec<u8>)>>>;
+    let held: Held = Arc::default();
     let hold = held.clone();
     s.on_frame = Some(Box::new(move |ch, f| {
         hold.lock().unwrap().push((ch, f.clone()));
