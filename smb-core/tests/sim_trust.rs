@@ -113,6 +113,7 @@ fn a_flipped_signature_byte_is_refused() {
         ErrorKind::Integrity(ChannelError::BadSignature(Command::Read)),
         "{e}"
     );
+    assert!(s.client.stats().malformed >= 1, "the refusal is counted");
 }
 
 /// A body byte changed after signing: the signature no longer matches.
@@ -416,6 +417,7 @@ fn a_tampered_ciphertext_does_not_decrypt() {
         ErrorKind::Integrity(ChannelError::DecryptFailed),
         "{e}"
     );
+    assert!(s.client.stats().malformed >= 1, "the refusal is counted");
 }
 
 /// A TRANSFORM before any session exists reads as what it is, not "access denied".
@@ -436,6 +438,7 @@ fn a_transform_before_any_session_is_a_protocol_error() {
             || e.to_string().contains("TRANSFORM"),
         "{e}"
     );
+    assert!(s.client.stats().malformed >= 1, "the refusal is counted");
 }
 
 // ---------------------------------------------------------------------------------------
