@@ -4,7 +4,7 @@
 use crate::{Client, Share};
 use smb_core::client::OpError;
 use smb_core::driver::dfs::{dfs_path, get_referral};
-use smb_core::driver::{self, DfsServer, to_io_error};
+use smb_core::driver::{self, DfsServer};
 use std::future::Future;
 use std::io;
 
@@ -44,7 +44,7 @@ async fn follow(share: Share, path: String) -> io::Result<(Share, String)> {
         } => {
             let other = Client::start(addr.clone(), creds, *config, None, Some(links))
                 .await
-                .map_err(|e| with_path(e, &unc))?;
+                .map_err(|e| driver::with_dfs_path(e, &unc))?;
             c.dfs.remember(&addr, other.clone());
             other
         }
@@ -52,20 +52,6 @@ async fn follow(share: Share, path: String) -> io::Result<(Share, String)> {
     let next = target
         .share(&hop.share)
         .await
-        .map_err(|e| with_path(e, &unc))?;
+        .map_err(|e| driver::with_dfs_path(e, &unc))?;
     Ok((next, hop.path))
-}
-
-/// `e` with the DFS path it happened on in its message.
-fn with_path(e: io::Error, unc: &str) -> io::Error {
-    match driver::op_error(&e) {
-        Some(op) => {
-            let context = match &op.context {
-                Some(c) => format!("DFS {unc}: {c}"),
-                None => format!("DFS {unc}"),
-            };
-            to_io_error(op.clone().with_context(context))
-        }
-        None => io::Error::new(e.kind(), format!("DFS {unc}: {e}")),
-    }
 }

@@ -104,6 +104,21 @@ pub fn op_error(e: &io::Error) -> Option<&OpError> {
         .or_else(|| inner.downcast_ref::<super::WalkError>().map(|w| &w.error))
 }
 
+/// `e` with the DFS path it happened on (`unc`) in its message: the error of following a
+/// referral, the same in every adapter.
+pub fn with_dfs_path(e: io::Error, unc: &str) -> io::Error {
+    match op_error(&e) {
+        Some(op) => {
+            let context = match &op.context {
+                Some(c) => alloc::format!("DFS {unc}: {c}"),
+                None => alloc::format!("DFS {unc}"),
+            };
+            to_io_error(op.clone().with_context(context))
+        }
+        None => io::Error::new(e.kind(), alloc::format!("DFS {unc}: {e}")),
+    }
+}
+
 impl std::error::Error for super::WalkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)

@@ -52,7 +52,7 @@ pub use fs::{FsInfo, FsSpace};
 #[cfg(feature = "std")]
 pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, resolve_target, socket_target,
-    to_io_error,
+    to_io_error, with_dfs_path,
 };
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};

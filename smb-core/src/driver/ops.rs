@@ -158,6 +158,22 @@ pub(crate) fn smb_path(path: &str) -> Result<String, OpError> {
     })
 }
 
+/// How [`ShareOps::read`] opens a file: read only, no durable handle or lease (the handle
+/// lives for one call).
+fn whole_file_read() -> OpenOptions {
+    OpenOptions::new()
+        .read(true)
+        .with_durable(false)
+        .with_lease(false)
+}
+
+/// How [`ShareOps::write`] opens a file: created or truncated, no durable handle or lease.
+fn whole_file_write() -> OpenOptions {
+    OpenOptions::create_truncate()
+        .with_durable(false)
+        .with_lease(false)
+}
+
 /// The operations of one connected share, generic over the adapter's [`Submitter`].
 /// Adapters wrap these in their public `Share` type and convert the errors.
 #[derive(Clone, Debug)]
@@ -585,15 +601,7 @@ impl<S: Submitter> ShareOps<S> {
             if let Some(data) = self.read_small(path).await? {
                 return Ok(data);
             }
-            let (file, attrs) = self
-                .open(
-                    path,
-                    OpenOptions::new()
-                        .read(true)
-                        .with_durable(false)
-                        .with_lease(false),
-                )
-                .await?;
+            let (file, attrs) = self.open(path, whole_file_read()).await?;
             let result = self
                 .read_all(file, attrs.end_of_file, MAX_WHOLE_FILE_READ)
                 .await;
@@ -611,12 +619,8 @@ impl<S: Submitter> ShareOps<S> {
     /// link, ...) is the answer.
     async fn read_small(&self, path: &str) -> Result<Option<Vec<u8>>, OpError> {
         let path = smb_path(path)?;
-        let options = OpenOptions::new()
-            .read(true)
-            .with_durable(false)
-            .with_lease(false);
         let req = Request::Compound(alloc::vec![
-            self.create(path, options),
+            self.create(path, whole_file_read()),
             Request::Read {
                 file: FileHandle::RELATED,
                 offset: 0,
@@ -715,14 +719,7 @@ impl<S: Submitter> ShareOps<S> {
             if data.len() <= SMALL_READ as usize && self.write_small(path, data.clone()).await? {
                 return Ok(());
             }
-            let (file, _) = self
-                .open(
-                    path,
-                    OpenOptions::create_truncate()
-                        .with_durable(false)
-                        .with_lease(false),
-                )
-                .await?;
+            let (file, _) = self.open(path, whole_file_write()).await?;
             let result = self.write_all_at(file, 0, data).await;
             let closed = self.close(file).await;
             result?;
@@ -737,10 +734,7 @@ impl<S: Submitter> ShareOps<S> {
     async fn write_small(&self, path: &str, data: Bytes) -> Result<bool, OpError> {
         let path = smb_path(path)?;
         let len = data.len() as u64;
-        let options = OpenOptions::create_truncate()
-            .with_durable(false)
-            .with_lease(false);
-        let mut parts = alloc::vec![self.create(path, options)];
+        let mut parts = alloc::vec![self.create(path, whole_file_write())];
         if len > 0 {
             parts.push(Request::Write {
                 file: FileHandle::RELATED,
