@@ -20,6 +20,7 @@ pub mod close;
 pub mod compound;
 pub mod create;
 pub mod create_context;
+pub mod dfs_referral;
 pub mod echo;
 pub mod error;
 pub mod flush;
