@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 /// The Unix account every throwaway server maps its SMB user to (and uses as guest account).
 pub const UNIX_USER: &str = "smbtest";
+/// A second group [`UNIX_USER`] belongs to ([`ensure_unix_group`]).
+pub const UNIX_GROUP: &str = "smbtestgrp";
 
 const LOCK_FILE: &str = "/tmp/smb-testkit.lock";
 
@@ -85,6 +87,38 @@ pub fn ensure_unix_user() -> io::Result<(u32, u32)> {
             (Some(uid), Some(gid)) if out.status.success() => Ok((uid, gid)),
             _ => Err(format!(
                 "could not create Unix user {UNIX_USER} (are we root?): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        }
+    })
+    .clone()
+    .map_err(io::Error::other)
+}
+
+/// A second Unix group of [`UNIX_USER`]'s, for tests that change a file's group: its gid,
+/// creating the group and the membership if missing. smbd reads a user's groups at logon,
+/// so call this before the session is set up.
+pub fn ensure_unix_group() -> io::Result<u32> {
+    static DONE: OnceLock<Result<u32, String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        ensure_unix_user().map_err(|e| e.to_string())?;
+        let script = format!(
+            "getent group {g} >/dev/null 2>&1 || groupadd {g} || /usr/sbin/groupadd {g}; \
+             id -nG {u} | tr ' ' '\\n' | grep -qx {g} || usermod -aG {g} {u} || \
+             /usr/sbin/usermod -aG {g} {u}; getent group {g} | cut -d: -f3",
+            g = UNIX_GROUP,
+            u = UNIX_USER
+        );
+        let out = locked_sh(&script).map_err(|e| format!("creating group: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text
+            .lines()
+            .filter_map(|l| l.trim().parse::<u32>().ok())
+            .next()
+        {
+            Some(gid) if out.status.success() => Ok(gid),
+            _ => Err(format!(
+                "could not create Unix group {UNIX_GROUP} for {UNIX_USER} (are we root?): {}",
                 String::from_utf8_lossy(&out.stderr)
             )),
         }

@@ -27,7 +27,10 @@ mod proxy;
 mod samba;
 pub mod scenarios;
 
-pub use install::{UNIX_USER, ensure_samba_installed, ensure_unix_user, find_program};
+pub use install::{
+    UNIX_GROUP, UNIX_USER, ensure_samba_installed, ensure_unix_group, ensure_unix_user,
+    find_program,
+};
 pub use kerberos::{KerberosLab, in_private_netns};
 pub use proxy::{Direction, Event, FaultProxy, Hook, Intercept, Seen};
 pub use samba::{

@@ -334,7 +334,12 @@ impl OpError {
             | NtStatus::OBJECT_PATH_NOT_FOUND
             | NtStatus::NO_SUCH_FILE
             | NtStatus::NOT_FOUND => ErrorKind::NotFound,
-            NtStatus::ACCESS_DENIED | NtStatus::PRIVILEGE_NOT_HELD => ErrorKind::AccessDenied,
+            // An owner or group the caller may not assign is a refusal of this caller
+            // ([MS-DTYP] 2.4.6: taking ownership needs a privilege).
+            NtStatus::ACCESS_DENIED
+            | NtStatus::PRIVILEGE_NOT_HELD
+            | NtStatus::INVALID_OWNER
+            | NtStatus::INVALID_PRIMARY_GROUP => ErrorKind::AccessDenied,
             NtStatus::OBJECT_NAME_COLLISION => ErrorKind::AlreadyExists,
             NtStatus::LOGON_FAILURE
             | NtStatus::WRONG_PASSWORD
@@ -436,7 +441,14 @@ impl fmt::Display for OpError {
         let ctx = self.context.as_deref();
         match &self.kind {
             ErrorKind::NotFound => f.write_str("no such file or directory")?,
-            ErrorKind::AccessDenied => f.write_str("access denied")?,
+            ErrorKind::AccessDenied => f.write_str(match self.status {
+                Some(NtStatus::INVALID_OWNER) => "access denied: that owner cannot be assigned",
+                Some(NtStatus::INVALID_PRIMARY_GROUP) => {
+                    "access denied: that group cannot be assigned"
+                }
+                Some(NtStatus::PRIVILEGE_NOT_HELD) => "access denied: a privilege is needed",
+                _ => "access denied",
+            })?,
             ErrorKind::AlreadyExists => f.write_str("the file already exists")?,
             ErrorKind::LogonFailure => f.write_str(
                 "logon failed: wrong user name or password, or the account cannot log on",

@@ -203,6 +203,23 @@ fn in_use_and_wrong_type_say_which() {
         m(NtStatus::DIRECTORY_NOT_EMPTY),
         "open f: directory not empty (STATUS_DIRECTORY_NOT_EMPTY)"
     );
+    // Refusals of an owner, a group or a privilege: access denied, saying which.
+    let k = |s| OpError::from_status(s, Cmd::SetInfo).kind;
+    for s in [NtStatus::INVALID_OWNER, NtStatus::INVALID_PRIMARY_GROUP] {
+        assert_eq!(k(s), ErrorKind::AccessDenied, "{s:?}");
+    }
+    assert_eq!(
+        m(NtStatus::INVALID_OWNER),
+        "open f: access denied: that owner cannot be assigned (STATUS_INVALID_OWNER)"
+    );
+    assert_eq!(
+        m(NtStatus::INVALID_PRIMARY_GROUP),
+        "open f: access denied: that group cannot be assigned (STATUS_INVALID_PRIMARY_GROUP)"
+    );
+    assert_eq!(
+        m(NtStatus::PRIVILEGE_NOT_HELD),
+        "open f: access denied: a privilege is needed (STATUS_PRIVILEGE_NOT_HELD)"
+    );
     // A status without a message of its own: its description, then its name.
     assert_eq!(
         m(NtStatus::FILE_TOO_LARGE),

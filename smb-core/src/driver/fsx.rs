@@ -3,7 +3,7 @@
 //! Each is one compound of CREATE + the request + CLOSE ([MS-SMB2] 3.2.4.1.4).
 
 use super::Submitter;
-use super::ops::{Metadata, compound, smb_path};
+use super::ops::{Metadata, compound, during, smb_path};
 use crate::client::{
     ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, access, create_options,
     share_access,
@@ -88,6 +88,14 @@ impl<S: Submitter> super::ShareOps<S> {
     /// DACL; SACL needs a privilege): QUERY_INFO with InfoType SMB2_0_INFO_SECURITY and
     /// AdditionalInformation `parts` ([MS-SMB2] 2.2.37), decoded ([MS-DTYP] 2.4.6).
     pub async fn security(&self, path: &str, parts: u32) -> Result<SecurityDescriptor, OpError> {
+        during("security", path, self.security_unnamed(path, parts)).await
+    }
+
+    async fn security_unnamed(
+        &self,
+        path: &str,
+        parts: u32,
+    ) -> Result<SecurityDescriptor, OpError> {
         let mut mask = access::READ_CONTROL;
         if parts & si::SACL != 0 {
             mask |= ACCESS_SYSTEM_SECURITY;
@@ -117,6 +125,20 @@ impl<S: Submitter> super::ShareOps<S> {
         sd: &SecurityDescriptor,
         parts: u32,
     ) -> Result<(), OpError> {
+        during(
+            "set_security",
+            path,
+            self.set_security_unnamed(path, sd, parts),
+        )
+        .await
+    }
+
+    async fn set_security_unnamed(
+        &self,
+        path: &str,
+        sd: &SecurityDescriptor,
+        parts: u32,
+    ) -> Result<(), OpError> {
         let mut mask = 0;
         if parts & si::DACL != 0 {
             mask |= access::WRITE_DAC;
@@ -140,6 +162,10 @@ impl<S: Submitter> super::ShareOps<S> {
     /// Make `path` sparse (or normal again with `false`): FSCTL_SET_SPARSE ([MS-FSCC] 2.3,
     /// FILE_SET_SPARSE_BUFFER).
     pub async fn set_sparse(&self, path: &str, sparse: bool) -> Result<(), OpError> {
+        during("set_sparse", path, self.set_sparse_unnamed(path, sparse)).await
+    }
+
+    async fn set_sparse_unnamed(&self, path: &str, sparse: bool) -> Result<(), OpError> {
         let opts = plain(access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES)
             .with_create_options(create_options::NON_DIRECTORY_FILE);
         let req = self.fsctl(fsctl::SET_SPARSE, SetSparse(sparse).to_bytes(), 0);
@@ -149,6 +175,15 @@ impl<S: Submitter> super::ShareOps<S> {
     /// Zero `len` bytes of `path` from `offset` (FSCTL_SET_ZERO_DATA, [MS-FSCC] 2.3.85); a
     /// sparse file gives the space back, leaving a hole. The size does not change.
     pub async fn zero_range(&self, path: &str, offset: u64, len: u64) -> Result<(), OpError> {
+        during(
+            "zero_range",
+            path,
+            self.zero_range_unnamed(path, offset, len),
+        )
+        .await
+    }
+
+    async fn zero_range_unnamed(&self, path: &str, offset: u64, len: u64) -> Result<(), OpError> {
         let end = offset
             .checked_add(len)
             .filter(|e| *e <= i64::MAX as u64)
@@ -168,6 +203,20 @@ impl<S: Submitter> super::ShareOps<S> {
     /// a hole. A non-sparse file is one range. An answer cut at the buffer's end
     /// (STATUS_BUFFER_OVERFLOW) is continued after its last range.
     pub async fn allocated_ranges(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<AllocatedRange>, OpError> {
+        during(
+            "allocated_ranges",
+            path,
+            self.allocated_ranges_unnamed(path, offset, len),
+        )
+        .await
+    }
+
+    async fn allocated_ranges_unnamed(
         &self,
         path: &str,
         offset: u64,
@@ -235,6 +284,10 @@ impl<S: Submitter> super::ShareOps<S> {
     /// [`OpenOptions::snapshot`] and
     /// [`gmt_token_time`](crate::wire::fsctl_fs::gmt_token_time).
     pub async fn snapshots(&self, dir: &str) -> Result<Vec<String>, OpError> {
+        during("snapshots", dir, self.snapshots_unnamed(dir)).await
+    }
+
+    async fn snapshots_unnamed(&self, dir: &str) -> Result<Vec<String>, OpError> {
         let opts = plain(access::FILE_READ_DATA | access::FILE_READ_ATTRIBUTES);
         let req = self.fsctl(fsctl::SRV_ENUMERATE_SNAPSHOTS, Vec::new(), OUTPUT_LEN);
         match self.on_path(dir, opts, req).await? {
@@ -248,6 +301,10 @@ impl<S: Submitter> super::ShareOps<S> {
     /// The target of the symbolic link `path` (FSCTL_GET_REPARSE_POINT on the link itself,
     /// opened with FILE_OPEN_REPARSE_POINT, [MS-FSCC] 2.1.2.4).
     pub async fn read_link(&self, path: &str) -> Result<SymlinkReparse, OpError> {
+        during("read_link", path, self.read_link_unnamed(path)).await
+    }
+
+    async fn read_link_unnamed(&self, path: &str) -> Result<SymlinkReparse, OpError> {
         let opts = plain(access::FILE_READ_ATTRIBUTES)
             .with_create_options(create_options::OPEN_REPARSE_POINT);
         let req = self.fsctl(fsctl::GET_REPARSE_POINT, Vec::new(), OUTPUT_LEN);
@@ -280,6 +337,20 @@ impl<S: Submitter> super::ShareOps<S> {
     /// first. Servers commonly refuse this (Samba 4.17 answers NOT_A_REPARSE_POINT): the error
     /// then names the link, and the empty file is removed.
     pub async fn symlink(&self, target: &str, path: &str, relative: bool) -> Result<(), OpError> {
+        during(
+            "symlink",
+            path,
+            self.symlink_unnamed(target, path, relative),
+        )
+        .await
+    }
+
+    async fn symlink_unnamed(
+        &self,
+        target: &str,
+        path: &str,
+        relative: bool,
+    ) -> Result<(), OpError> {
         let data = SymlinkReparse {
             substitute_name: target.into(),
             print_name: target.into(),
@@ -315,6 +386,15 @@ impl<S: Submitter> super::ShareOps<S> {
     /// (opened with FILE_OPEN_REPARSE_POINT): its attributes carry
     /// FILE_ATTRIBUTE_REPARSE_POINT (0x400).
     pub async fn symlink_metadata(&self, path: &str) -> Result<Metadata, OpError> {
+        during(
+            "symlink_metadata",
+            path,
+            self.symlink_metadata_unnamed(path),
+        )
+        .await
+    }
+
+    async fn symlink_metadata_unnamed(&self, path: &str) -> Result<Metadata, OpError> {
         let opts =
             OpenOptions::metadata_only().with_create_options(create_options::OPEN_REPARSE_POINT);
         let req = Request::QueryInfo {

@@ -85,7 +85,15 @@ fn user_sid(server: &SambaServer) -> Sid {
 /// Read a file's security descriptor on a share with `acl_xattr` (the NT ACL stored as
 /// is): the owner is the test user's SID; add an ALLOWED ACE and a DENIED ACE to the DACL,
 /// write it back and read the same DACL; a descriptor asked for OWNER only has no DACL.
+/// Then the GROUP part: set to a second Unix group of the user's (`S-1-22-2-<gid>`, Samba's
+/// SID for an unmapped Unix group), read back and seen on disk as the file's gid. The OWNER
+/// part: BUILTIN\\Users (no Unix uid) is kept by Samba in the acl_xattr blob only, and set
+/// back; root (S-1-22-1-0) would need a chown the user may not do and is refused, like
+/// reading the SACL (SeSecurityPrivilege), as access denied naming the call and the path,
+/// leaving the file as it was.
 pub async fn security_descriptor_read_and_add_ace<H: FsExtras>(h: H) {
+    // Before the login: smbd reads the user's groups when the session is set up.
+    let gid = crate::ensure_unix_group().expect("a second Unix group for the test user");
     let server = SambaConfig::new()
         .extra_share(
             "acl",
@@ -154,8 +162,81 @@ pub async fn security_descriptor_read_and_add_ace<H: FsExtras>(h: H) {
     );
 
     let owner_only = sd(&h, &s, "f.txt", si::OWNER).await;
-    assert_eq!(owner_only.owner, Some(me));
+    assert_eq!(owner_only.owner, Some(me.clone()));
     assert_eq!(owner_only.dacl, None, "{owner_only}");
+
+    // The group: written, read back, and on disk.
+    let group: Sid = format!("S-1-22-2-{gid}").parse().expect("a Unix group SID");
+    let regroup = SecurityDescriptor {
+        group: Some(group.clone()),
+        ..SecurityDescriptor::default()
+    };
+    h.fsx(&s, FsxOp::SetSecurity("f.txt".into(), regroup, si::GROUP))
+        .await
+        .expect("set the group to one of the user's groups");
+    let after = sd(&h, &s, "f.txt", all).await;
+    assert_eq!(after.group.as_ref(), Some(&group), "{after}");
+    assert_eq!(after.owner.as_ref(), Some(&me), "owner unchanged\n{after}");
+    assert_eq!(after.dacl, changed.dacl, "DACL unchanged\n{after}");
+    let on_disk = std::fs::metadata(server.share_path("acl").join("f.txt")).expect("stat");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::gid(&on_disk),
+        gid,
+        "the file's Unix group"
+    );
+
+    // Another owner: Samba keeps an owner without a Unix uid (BUILTIN\\Users) in the
+    // acl_xattr blob only, the file's uid stays; an owner that is a Unix uid other than the
+    // user's (S-1-22-1-0, root) needs a chown the user may not do: refused, nothing changed.
+    let owner_sd = |owner: &Sid| SecurityDescriptor {
+        owner: Some(owner.clone()),
+        ..SecurityDescriptor::default()
+    };
+    let uid_before = std::os::unix::fs::MetadataExt::uid(&on_disk);
+    h.fsx(
+        &s,
+        FsxOp::SetSecurity("f.txt".into(), owner_sd(&users), si::OWNER),
+    )
+    .await
+    .expect("set the owner to BUILTIN\\Users");
+    let after = sd(&h, &s, "f.txt", si::OWNER).await;
+    assert_eq!(after.owner.as_ref(), Some(&users), "{after}");
+    let on_disk = std::fs::metadata(server.share_path("acl").join("f.txt")).expect("stat");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&on_disk), uid_before);
+    h.fsx(
+        &s,
+        FsxOp::SetSecurity("f.txt".into(), owner_sd(&me), si::OWNER),
+    )
+    .await
+    .expect("the owner back to the user");
+    let root: Sid = "S-1-22-1-0".parse().expect("Unix uid 0");
+    let e = h
+        .fsx(
+            &s,
+            FsxOp::SetSecurity("f.txt".into(), owner_sd(&root), si::OWNER),
+        )
+        .await
+        .expect_err("giving the file to root needs a chown the user may not do");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "set_security f.txt: access denied: that owner cannot be assigned \
+         (STATUS_INVALID_OWNER)",
+        "names the call, the path and the status"
+    );
+    // The SACL: the open asks ACCESS_SYSTEM_SECURITY, which needs SeSecurityPrivilege.
+    let e = h
+        .fsx(&s, FsxOp::Security("f.txt".into(), si::SACL))
+        .await
+        .expect_err("reading the SACL needs SeSecurityPrivilege");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "security f.txt: access denied: a privilege is needed (STATUS_PRIVILEGE_NOT_HELD)"
+    );
+    let last = sd(&h, &s, "f.txt", all).await;
+    assert_eq!(last.owner.as_ref(), Some(&me), "{last}");
+    assert_eq!(last.group.as_ref(), Some(&group), "{last}");
 
     let e = h
         .fsx(&s, FsxOp::Security("missing.txt".into(), all))
