@@ -574,6 +574,17 @@ impl Client {
         self.neg().map(|n| n.dialect)
     }
 
+    /// The server's capabilities (SMB2_GLOBAL_CAP_*, [MS-SMB2] 2.2.4), once negotiated.
+    pub fn server_capabilities(&self) -> Option<u32> {
+        self.neg().map(|n| n.capabilities)
+    }
+
+    /// The lease state `file` holds now (0: none; lowered by every lease break as it
+    /// arrives), or `None` for a handle that is not open.
+    pub fn lease_state(&self, file: FileHandle) -> Option<u32> {
+        self.opens.get(&file).map(|o| o.lease_state)
+    }
+
     /// The SessionId, once the server assigned one.
     pub fn session_id(&self) -> u64 {
         self.session.id

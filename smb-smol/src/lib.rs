@@ -353,14 +353,12 @@ impl Client {
     }
 
     /// The engine's counters and every channel's state, bytes and credits now (multichannel
-    /// shows one entry per connection).
+    /// shows one entry per connection), and the lease cache's hits and misses.
     pub async fn stats(&self) -> io::Result<StatsSnapshot> {
         let (t, r) = oneshot::channel();
         let queue = self.sub.0.gate.queued();
-        let look = move |c: &smb_core::client::Client| {
-            drop(t.send(StatsSnapshot::of(c).with_queue(queue)))
-        };
-        let _ = self.sub.0.tx.try_send(Command::Inspect(Box::new(look)));
+        let take = move |s: StatsSnapshot| drop(t.send(s.with_queue(queue)));
+        let _ = self.sub.0.tx.try_send(Command::Stats(Box::new(take)));
         r.await
             .map_err(|_| io::Error::new(io::ErrorKind::NotConnected, "the client is shut down"))
     }

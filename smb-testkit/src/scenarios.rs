@@ -35,6 +35,10 @@ pub use fs_extras::{
     FsExtras, FsxOp, FsxOut, previous_versions_via_snapshot, security_descriptor_read_and_add_ace,
     sparse_file_hole, symlinks_on_samba,
 };
+mod lease_cache;
+pub use lease_cache::{
+    lease_cache_off_without_server_leases, lease_cache_serves_repeats_until_a_break,
+};
 mod dfs;
 pub use dfs::{DFS_ROOT, dfs_referrals_to_other_servers_and_shares};
 mod fs_watch;
@@ -120,7 +124,8 @@ macro_rules! scenario_tests {
             security_descriptor_read_and_add_ace, sparse_file_hole,
             previous_versions_via_snapshot, symlinks_on_samba,
             connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
-            unresolvable_host_is_its_own_kind);
+            unresolvable_host_is_its_own_kind,
+            lease_cache_serves_repeats_until_a_break, lease_cache_off_without_server_leases);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -155,6 +155,15 @@ pub struct ClientConfig {
     pub request_durable: bool,
     /// Ask for leases (v2) on CREATE by default when the server supports them.
     pub request_leases: bool,
+    /// How long the share operations keep a handle open under a read-and-handle caching
+    /// lease, answering repeated `metadata`/`exists`/`read` of the path without a request
+    /// (see `smb_core::driver::LeaseCache`); a lease break ends it at once. Zero turns the
+    /// cache off. Default 1 s (the Linux client's deferred-close time, `closetimeo`).
+    pub lease_cache_ttl: Duration,
+    /// Paths the lease cache holds at most (each an open handle on the server, and up to
+    /// 64 KiB of a small file's contents); the oldest is closed to make room. Zero turns
+    /// the cache off. Default 64.
+    pub lease_cache_entries: usize,
     /// Largest frame accepted from the server.
     pub max_frame_len: usize,
     /// After each TREE_CONNECT on 3.0/3.0.2, check the negotiation with a signed
@@ -384,6 +393,8 @@ impl Default for ClientConfig {
             max_unconsumed_bytes: 64 << 20,
             request_durable: true,
             request_leases: true,
+            lease_cache_ttl: Duration::from_secs(1),
+            lease_cache_entries: 64,
             max_frame_len: (8 << 20) + 4096,
             validate_negotiate: true,
             unresponsive_timeout: Some(Duration::from_secs(120)),
@@ -520,6 +531,18 @@ impl ClientConfig {
     pub fn with_leases(mut self, on: bool) -> Self {
         self.request_leases = on;
         self
+    }
+    /// The lease cache: handles kept for `ttl` under a read-and-handle lease, at most
+    /// `max_entries` paths (see `lease_cache_ttl`; a zero of either turns it off). Needs
+    /// leases ([`ClientConfig::with_leases`]) and a server that grants them.
+    pub fn with_lease_cache(mut self, ttl: impl Into<Duration>, max_entries: usize) -> Self {
+        self.lease_cache_ttl = ttl.into();
+        self.lease_cache_entries = max_entries;
+        self
+    }
+    /// No lease cache: every `metadata`, `exists` and `read` asks the server.
+    pub fn without_lease_cache(self) -> Self {
+        self.with_lease_cache(Duration::ZERO, 0)
     }
     /// FSCTL_VALIDATE_NEGOTIATE_INFO after TREE_CONNECT on 3.0/3.0.2.
     pub fn with_validate_negotiate(mut self, on: bool) -> Self {
@@ -737,6 +760,10 @@ pub enum Request {
         /// The oplock level kept.
         level: u8,
     },
+    /// Answered by the adapters' driver, never sent: the lease cache of the share
+    /// operations (see `smb_core::driver::LeaseCache`). Completes with
+    /// [`Response::LeaseCache`]; the engine alone refuses it.
+    LeaseCache(crate::driver::LeaseCacheOp),
 }
 
 impl Request {
@@ -761,6 +788,7 @@ impl Request {
             Request::Compound(_) => "Compound",
             Request::LeaseBreakAck { .. } => "LeaseBreakAck",
             Request::OplockBreakAck { .. } => "OplockBreakAck",
+            Request::LeaseCache(_) => "LeaseCache",
         }
     }
 }
@@ -923,6 +951,8 @@ pub enum Response {
         /// The state granted: the lease state, or the oplock level.
         state: u32,
     },
+    /// The driver's answer to a [`Request::LeaseCache`].
+    LeaseCache(crate::driver::LeaseCacheAnswer),
 }
 
 /// A lease break notification ([MS-SMB2] 2.2.23.2).

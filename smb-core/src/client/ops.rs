@@ -351,6 +351,11 @@ impl Client {
             (in_compound && *f == FileHandle::RELATED) || self.opens.contains_key(f)
         };
         let ok = match r {
+            Request::LeaseCache(_) => {
+                return Err(SubmitError::InvalidRequest(
+                    "the lease cache is the driver's; the engine has none",
+                ));
+            }
             Request::Compound(v) => {
                 if in_compound {
                     return Err(SubmitError::InvalidRequest("nested compound"));

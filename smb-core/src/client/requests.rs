@@ -314,6 +314,11 @@ impl Client {
             Request::OplockBreakAck { file, level } => {
                 return self.oplock_ack_msg(*file, *level, part);
             }
+            Request::LeaseCache(_) => {
+                return Err(OpError::new(ErrorKind::Protocol(
+                    "the lease cache is the driver's",
+                )));
+            }
         };
         Ok(self.out_msg(msg, data, cmd, recv, part, tw))
     }

@@ -283,6 +283,9 @@ impl Client {
                 Ok(Response::LoggedOff)
             }
             Request::Compound(_) => Err(OpError::new(ErrorKind::Protocol("nested compound"))),
+            Request::LeaseCache(_) => Err(OpError::new(ErrorKind::Protocol(
+                "the lease cache is the driver's",
+            ))),
             Request::LeaseBreakAck { .. } | Request::OplockBreakAck { .. } => {
                 use crate::wire::oplock_break::OplockBreakMessage;
                 match OplockBreakMessage::decode(msg).map_err(&malformed)? {

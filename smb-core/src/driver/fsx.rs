@@ -149,6 +149,7 @@ impl<S: Submitter> super::ShareOps<S> {
         if parts & si::SACL != 0 {
             mask |= ACCESS_SYSTEM_SECURITY;
         }
+        self.invalidate(path).await;
         let req = Request::SetInfo {
             file: FileHandle::RELATED,
             info_type: INFO_SECURITY,
@@ -168,6 +169,7 @@ impl<S: Submitter> super::ShareOps<S> {
     async fn set_sparse_unnamed(&self, path: &str, sparse: bool) -> Result<(), OpError> {
         let opts = plain(access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES)
             .with_create_options(create_options::NON_DIRECTORY_FILE);
+        self.invalidate(path).await;
         let req = self.fsctl(fsctl::SET_SPARSE, SetSparse(sparse).to_bytes(), 0);
         self.on_path(path, opts, req).await.map(|_| ())
     }
@@ -194,6 +196,7 @@ impl<S: Submitter> super::ShareOps<S> {
         };
         let opts =
             plain(access::FILE_WRITE_DATA).with_create_options(create_options::NON_DIRECTORY_FILE);
+        self.invalidate(path).await;
         let req = self.fsctl(fsctl::SET_ZERO_DATA, input.to_bytes(), 0);
         self.on_path(path, opts, req).await.map(|_| ())
     }
@@ -367,6 +370,7 @@ impl<S: Submitter> super::ShareOps<S> {
             .with_create_options(create_options::NON_DIRECTORY_FILE)
             .with_durable(false)
             .with_lease(false);
+        self.invalidate(path).await;
         let req = self.fsctl(fsctl::SET_REPARSE_POINT, data.to_bytes(), 0);
         match self.on_path(path, opts, req).await {
             Ok(_) => Ok(()),

@@ -15,6 +15,8 @@
 //! - [`FileIo`] (module `file`): the poll-based cursor of an open file with bounded
 //!   read-ahead and write-behind; the adapters wrap it in their `AsyncRead`/`Read` traits.
 //! - [`DirStream`] (module `dir`): a directory listing fetched page by page.
+//! - [`LeaseCache`] (module `lease_cache`): handles kept open under a read-and-handle lease
+//!   so that repeated `metadata`/`exists`/`read` need no request; held by the [`Driver`].
 //! - [`Watch`] (module `watch`): change notification on a directory, re-armed after each
 //!   answer; [`FsInfo`] / [`FsSpace`] (module `fs`): a share's volume and space.
 //! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
@@ -23,6 +25,7 @@
 //! - [`url_target`] (feature `std`): `connect_url`'s URL and login handling.
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
+mod cached;
 pub mod dfs;
 #[cfg(feature = "std")]
 mod dfs_links;
@@ -36,6 +39,7 @@ mod fsx;
 pub mod gate;
 #[cfg(feature = "std")]
 mod io_error;
+mod lease_cache;
 mod meta;
 mod ops;
 mod pipe;
@@ -54,6 +58,9 @@ pub use io_error::{
     consume_chunks, io_error_kind, op_error, parse_target, resolve_target, socket_target,
     to_io_error, with_dfs_path,
 };
+pub use lease_cache::{
+    LeaseCache, LeaseCacheAnswer, LeaseCacheOp, LeaseCacheStats, MAX_CACHED_FILE,
+};
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
 pub use pipe::{MAX_PIPE_REPLY, PipeMessage, PipeOps, RpcPipe, list_shares};
@@ -66,7 +73,8 @@ pub use watch::{
 
 use crate::client::{
     AuthFactory, Authenticator, ChannelId, Cipher, Client, CloseReason, Dialect, ErrorKind, Event,
-    Frame, OpError, OpId, Output, Request, Response, ServerAddr, SigningAlgorithm, SubmitError,
+    FileHandle, Frame, OpError, OpId, Output, Request, Response, ServerAddr, SigningAlgorithm,
+    SubmitError,
 };
 use crate::time::Instant;
 use crate::wire::DecodeError;
@@ -148,8 +156,11 @@ pub enum Command<C> {
         reason: CloseReason,
     },
     /// Run `look` against the engine now (to read its counters and states from another
-    /// thread or task: see [`StatsSnapshot`]).
+    /// thread or task).
     Inspect(Box<dyn FnOnce(&Client) + Send>),
+    /// Hand `take` the [`StatsSnapshot`] of now: the engine's and the lease cache's
+    /// counters (the adapter adds its gate's queue).
+    Stats(Box<dyn FnOnce(StatsSnapshot) + Send>),
     /// Deliver every [`Event`] from now on to `sink` (as well as through
     /// [`Action::Event`]), until it reports that its receiver is gone.
     Subscribe(Box<dyn EventSink>),
@@ -171,6 +182,9 @@ pub struct StatsSnapshot {
     pub queued_ops: usize,
     /// Request payload bytes those operations hold.
     pub queued_bytes: usize,
+    /// The lease cache's counters (module `lease_cache`): hits are calls answered
+    /// without a request.
+    pub lease_cache: LeaseCacheStats,
 }
 
 impl StatsSnapshot {
@@ -181,6 +195,7 @@ impl StatsSnapshot {
             channels: client.channel_stats(),
             queued_ops: 0,
             queued_bytes: 0,
+            lease_cache: LeaseCacheStats::default(),
         }
     }
 
@@ -228,6 +243,7 @@ impl<C> fmt::Debug for Command<C> {
             Command::Closed { channel, reason } => write!(f, "Closed({channel:?}, {reason})"),
             Command::Subscribe(_) => f.write_str("Subscribe"),
             Command::Inspect(_) => f.write_str("Inspect"),
+            Command::Stats(_) => f.write_str("Stats"),
             Command::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -463,12 +479,24 @@ pub struct Driver<C> {
     deadline: Option<Instant>,
     shut_down: bool,
     sinks: Vec<Box<dyn EventSink>>,
+    cache: LeaseCache,
+    /// CLOSEs of cached handles whose waiter asked the cache (and gets
+    /// [`LeaseCacheAnswer::Done`], whatever the CLOSE answered).
+    cache_waits: alloc::collections::BTreeSet<OpId>,
 }
 
 impl<C: Completion> Driver<C> {
     /// Wrap a client.
     pub fn new(client: Client) -> Self {
+        let config = client.config();
+        let cache = if config.request_leases {
+            LeaseCache::new(config.lease_cache_ttl, config.lease_cache_entries)
+        } else {
+            LeaseCache::new(crate::time::Duration::ZERO, 0)
+        };
         Driver {
+            cache,
+            cache_waits: Default::default(),
             client,
             waiters: BTreeMap::new(),
             backlog: VecDeque::new(),
@@ -483,9 +511,18 @@ impl<C: Completion> Driver<C> {
         &self.client
     }
 
-    /// When to call [`Driver::handle_timeout`] (as of the last drained output).
+    /// When to call [`Driver::handle_timeout`] (as of the last drained output): the
+    /// engine's deadline or the lease cache's next expiry, whichever comes first.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        match (self.deadline, self.cache.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The lease cache's counters now.
+    pub fn lease_cache_stats(&self) -> LeaseCacheStats {
+        self.cache.stats()
     }
 
     /// Operations waiting for a result (including the backlog).
@@ -509,7 +546,15 @@ impl<C: Completion> Driver<C> {
                 let op = self.client.connect(addr, now);
                 self.waiters.insert(op, waiter);
             }
+            Command::Submit {
+                request: Request::LeaseCache(op),
+                waiter,
+            } => self.cache_op(op, waiter, now),
             Command::Submit { request, waiter } => {
+                if let Request::TreeDisconnect { tree } = request {
+                    let close = self.cache.drop_tree(tree);
+                    self.close_cached(close, None, now);
+                }
                 if !self.backlog.is_empty() {
                     self.backlog.push_back((request, waiter));
                 } else {
@@ -527,7 +572,15 @@ impl<C: Completion> Driver<C> {
             Command::Closed { channel, reason } => self.client.handle_closed(channel, reason, now),
             Command::Subscribe(sink) => self.sinks.push(sink),
             Command::Inspect(look) => look(&self.client),
+            Command::Stats(take) => {
+                let mut snapshot = StatsSnapshot::of(&self.client);
+                snapshot.lease_cache = self.cache.stats();
+                take(snapshot)
+            }
             Command::Shutdown => {
+                // The cached handles go first (LOGOFF would close them on the server too).
+                let close = self.cache.clear();
+                self.close_cached(close, None, now);
                 self.shut_down = true;
                 for (_, w) in self.backlog.drain(..) {
                     w.complete(Err(OpError::new(ErrorKind::ShutDown)));
@@ -539,7 +592,103 @@ impl<C: Completion> Driver<C> {
 
     /// The deadline passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let close = self.cache.expire(now);
+        self.close_cached(close, None, now);
         self.client.handle_timeout(now);
+    }
+
+    /// Answer a lease cache request (module `lease_cache`).
+    fn cache_op(&mut self, op: LeaseCacheOp, waiter: C, now: Instant) {
+        let answer = match op {
+            LeaseCacheOp::Lookup { tree, path } => match self.cache.lookup(tree, &path, now) {
+                Some(a) => a,
+                None => {
+                    let leasing = self
+                        .client
+                        .server_capabilities()
+                        .is_some_and(|c| c & crate::wire::negotiate::Capabilities::LEASING != 0);
+                    LeaseCacheAnswer::Miss {
+                        cacheable: leasing && self.cache.enabled() && !self.shut_down,
+                    }
+                }
+            },
+            LeaseCacheOp::Insert {
+                tree,
+                path,
+                file,
+                metadata,
+                data,
+            } => {
+                // What the handle holds now: a break that arrived since the CREATE counts.
+                let state = if self.shut_down {
+                    0
+                } else {
+                    self.client.lease_state(file).unwrap_or(0)
+                };
+                let mut close = self
+                    .cache
+                    .insert(tree, path, file, metadata, data, state, now);
+                // The caller's own handle, when not kept, is closed before it is answered.
+                if let Some(i) = close.iter().position(|f| *f == file) {
+                    close.swap_remove(i);
+                    self.close_cached(close, None, now);
+                    self.close_cached(Vec::from([file]), Some(waiter), now);
+                    return;
+                }
+                self.close_cached(close, None, now);
+                LeaseCacheAnswer::Done
+            }
+            LeaseCacheOp::StoreData {
+                tree,
+                path,
+                file,
+                data,
+            } => {
+                self.cache.store_data(tree, &path, file, data);
+                LeaseCacheAnswer::Done
+            }
+            LeaseCacheOp::Invalidate { tree, path } => {
+                let close = self.cache.invalidate(tree, &path);
+                if !close.is_empty() {
+                    self.close_cached(close, Some(waiter), now);
+                    return;
+                }
+                LeaseCacheAnswer::Done
+            }
+        };
+        waiter.complete(Ok(Response::LeaseCache(answer)));
+    }
+
+    /// Close handles the cache gave up; `waiter` (if any) gets [`LeaseCacheAnswer::Done`]
+    /// once they are closed (one compound when there are several, so that one answer
+    /// covers them all).
+    fn close_cached(&mut self, files: Vec<FileHandle>, waiter: Option<C>, now: Instant) {
+        let mut closes: Vec<Request> = files
+            .into_iter()
+            .map(|file| Request::Close { file })
+            .collect();
+        let request = match closes.len() {
+            0 => {
+                if let Some(w) = waiter {
+                    w.complete(Ok(Response::LeaseCache(LeaseCacheAnswer::Done)));
+                }
+                return;
+            }
+            1 => closes.remove(0),
+            _ => Request::Compound(closes),
+        };
+        match (self.client.submit(request, now), waiter) {
+            (Ok(op), Some(w)) => {
+                self.cache_waits.insert(op);
+                self.waiters.insert(op, w);
+            }
+            (Ok(_), None) => {}
+            // A handle the engine no longer knows (session lost) is closed already.
+            (Err(_), Some(w)) => {
+                w.complete(Ok(Response::LeaseCache(LeaseCacheAnswer::Done)));
+            }
+            (Err(_), None) => {}
+        }
     }
 
     fn submit(&mut self, request: Request, waiter: C, now: Instant) -> bool {
@@ -577,7 +726,10 @@ impl<C: Completion> Driver<C> {
     pub fn poll_action(&mut self, now: Instant) -> Option<Action> {
         loop {
             match self.client.poll_output() {
-                Output::Completed { op, result } => {
+                Output::Completed { op, mut result } => {
+                    if self.cache_waits.remove(&op) {
+                        result = Ok(Response::LeaseCache(LeaseCacheAnswer::Done));
+                    }
                     if let Some(w) = self.waiters.remove(&op) {
                         let created = match &result {
                             Ok(Response::Created { file, .. }) => Some(*file),
@@ -613,6 +765,7 @@ impl<C: Completion> Driver<C> {
                 }
                 Output::Close { channel } => return Some(Action::Close { channel }),
                 Output::Event(e) => {
+                    self.cache_event(&e, now);
                     self.sinks.retain_mut(|s| s.deliver(&e));
                     return Some(Action::Event(e));
                 }
@@ -621,6 +774,31 @@ impl<C: Completion> Driver<C> {
                     return None;
                 }
             }
+        }
+    }
+}
+
+impl<C: Completion> Driver<C> {
+    /// What the lease cache learns from an event: a break of a cached handle's lease ends
+    /// its entry and closes it (the engine has acknowledged the break already, as the
+    /// [`BreakPolicy`](crate::client::BreakPolicy) decided, [MS-SMB2] 3.2.5.19.2); a
+    /// session that lost every connection loses the handles (they are not durable), so
+    /// nothing cached can be trusted any more.
+    fn cache_event(&mut self, e: &Event, now: Instant) {
+        match e {
+            Event::LeaseBreak(b) => {
+                let broken: Vec<FileHandle> = b
+                    .files
+                    .iter()
+                    .copied()
+                    .filter(|f| self.cache.on_break(*f))
+                    .collect();
+                self.close_cached(broken, None, now);
+            }
+            Event::Recovery(crate::client::RecoveryEvent::Started { .. }) => {
+                drop(self.cache.clear());
+            }
+            _ => {}
         }
     }
 }

@@ -174,6 +174,25 @@ fn whole_file_write() -> OpenOptions {
         .with_lease(false)
 }
 
+/// Whether an open may change the file (write, append, delete access or a disposition
+/// that replaces it): the lease cache forgets the path first.
+fn changes_file(o: &OpenOptions) -> bool {
+    use crate::client::disposition as d;
+    let writes = access::GENERIC_WRITE
+        | access::GENERIC_ALL
+        | access::MAXIMUM_ALLOWED
+        | access::FILE_WRITE_DATA
+        | access::FILE_APPEND_DATA
+        | access::FILE_WRITE_ATTRIBUTES
+        | access::FILE_WRITE_EA
+        | access::DELETE
+        | access::WRITE_DAC
+        | access::WRITE_OWNER;
+    o.desired_access & writes != 0
+        || matches!(o.disposition, d::SUPERSEDE | d::OVERWRITE | d::OVERWRITE_IF)
+        || o.create_options & create_options::DELETE_ON_CLOSE != 0
+}
+
 /// The operations of one connected share, generic over the adapter's [`Submitter`].
 /// Adapters wrap these in their public `Share` type and convert the errors.
 #[derive(Clone, Debug)]
@@ -206,6 +225,9 @@ impl<S: Submitter> ShareOps<S> {
     ) -> Result<(FileHandle, FileAttributes), OpError> {
         during("open", path, async {
             let path = smb_path(path)?;
+            if changes_file(&options) {
+                self.invalidate_smb(path.clone()).await;
+            }
             match self.sub.submit(self.create(path, options)).await? {
                 Response::Created {
                     file, attributes, ..
@@ -251,9 +273,13 @@ impl<S: Submitter> ShareOps<S> {
         }
     }
 
-    /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip.
+    /// Stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip, or none
+    /// while the lease cache holds the path (module `lease_cache`).
     pub async fn metadata(&self, path: &str) -> Result<Metadata, OpError> {
         during("metadata", path, async {
+            if let Some(m) = self.cached_metadata(path).await? {
+                return Ok(m);
+            }
             match self
                 .query_path(path, FileAllInformation::CLASS, 4096)
                 .await?
@@ -392,7 +418,9 @@ impl<S: Submitter> ShareOps<S> {
             let opts = OpenOptions::delete_on_close().with_create_options(
                 create_options::DELETE_ON_CLOSE | create_options::NON_DIRECTORY_FILE,
             );
-            self.open_close(smb_path(path)?, opts).await
+            let path = smb_path(path)?;
+            self.invalidate_smb(path.clone()).await;
+            self.open_close(path, opts).await
         })
         .await
     }
@@ -405,6 +433,7 @@ impl<S: Submitter> ShareOps<S> {
             if path.is_empty() {
                 return Err(OpError::new(ErrorKind::AccessDenied));
             }
+            self.invalidate_smb(path.clone()).await;
             self.remove_dir_smb(path).await
         })
         .await
@@ -433,6 +462,8 @@ impl<S: Submitter> ShareOps<S> {
     ) -> Pin<Box<dyn Future<Output = Result<(), OpError>> + Send + 'a>> {
         Box::pin(during("remove_dir_all", path, async move {
             let path = smb_path(path)?;
+            // Everything below goes: no cached handle may keep a file (or the tree) busy.
+            self.invalidate_smb(path.clone()).await;
             let mut subdirs = Vec::new();
             let mut files = Vec::new();
             {
@@ -489,6 +520,8 @@ impl<S: Submitter> ShareOps<S> {
         during2("rename", from, to, async {
             let from = smb_path(from)?;
             let to = smb_path(to)?;
+            self.invalidate_smb(from.clone()).await;
+            self.invalidate_smb(to.clone()).await;
             let opts = OpenOptions::delete_on_close()
                 .with_access(access::DELETE | access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE)
                 .with_create_options(0);
@@ -513,6 +546,7 @@ impl<S: Submitter> ShareOps<S> {
                 .with_durable(false)
                 .with_lease(false);
             let info = FileEndOfFileInformation { end_of_file: len };
+            self.invalidate(path).await;
             self.set_info(
                 smb_path(path)?,
                 opts,
@@ -551,6 +585,7 @@ impl<S: Submitter> ShareOps<S> {
     ) -> Result<(), OpError> {
         let opts = OpenOptions::metadata_only()
             .with_access(access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE);
+        self.invalidate(path).await;
         let info = FileBasicInformation {
             creation_time: created,
             last_access_time: accessed,
@@ -596,8 +631,12 @@ impl<S: Submitter> ShareOps<S> {
     }
 
     /// Read a whole file into memory (for small files; stream big ones through a file).
+    /// While the lease cache holds the path, no request (module `lease_cache`).
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, OpError> {
         during("read", path, async {
+            if let Some(data) = self.cached_read(path).await? {
+                return Ok(data);
+            }
             if let Some(data) = self.read_small(path).await? {
                 return Ok(data);
             }
@@ -716,6 +755,7 @@ impl<S: Submitter> ShareOps<S> {
     /// Create or truncate a file and write `data` to it.
     pub async fn write(&self, path: &str, data: Bytes) -> Result<(), OpError> {
         during("write", path, async {
+            self.invalidate(path).await;
             if data.len() <= SMALL_READ as usize && self.write_small(path, data.clone()).await? {
                 return Ok(());
             }
@@ -790,6 +830,7 @@ impl<S: Submitter> ShareOps<S> {
     /// streams the data through the client with a bounded window. Returns the bytes copied.
     pub async fn copy(&self, from: &str, to: &str) -> Result<u64, OpError> {
         during2("copy", from, to, async {
+            self.invalidate(to).await;
             let read_opts = OpenOptions::new()
                 .read(true)
                 .with_durable(false)
