@@ -116,7 +116,7 @@ impl<S: Submitter> ShareOps<S> {
             }
             _ => return Ok(None),
         };
-        match self.read_all(file, size, MAX_WHOLE_FILE_READ).await {
+        match self.read_handle(file, size).await {
             Ok(data) => {
                 if data.len() <= MAX_CACHED_FILE {
                     let op = LeaseCacheOp::StoreData {
@@ -133,6 +133,32 @@ impl<S: Submitter> ShareOps<S> {
             // The handle went away meanwhile (a break closed it): read the plain way.
             Err(_) => Ok(None),
         }
+    }
+
+    /// The whole file behind a cached handle, `size` bytes as the lease vouches: a small
+    /// file in one READ of exactly its size (no READ past the end to learn where it is).
+    async fn read_handle(&self, file: FileHandle, size: u64) -> Result<Vec<u8>, OpError> {
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        if size <= u64::from(SMALL_READ) {
+            let req = Request::Read {
+                file,
+                offset: 0,
+                len: size as u32,
+            };
+            if let Response::Read { data, .. } = self.sub.submit(req).await? {
+                let got: usize = data.iter().map(|d| d.len()).sum();
+                if got as u64 == size {
+                    let mut out = Vec::with_capacity(got);
+                    for d in &data {
+                        out.extend_from_slice(d);
+                    }
+                    return Ok(out);
+                }
+            }
+        }
+        self.read_all(file, size, MAX_WHOLE_FILE_READ).await
     }
 
     /// CREATE with a lease + QUERY_INFO(FileAllInformation) (+ READ of [`SMALL_READ`] bytes

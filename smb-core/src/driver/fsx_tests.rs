@@ -57,6 +57,8 @@ impl Submitter for Script {
     type Reply = Ready<Result<Response, OpError>>;
     fn submit(&self, request: Request) -> Self::Reply {
         let r = match &request {
+            // No driver behind this submitter: no lease cache (not recorded).
+            Request::LeaseCache(_) => Err(OpError::new(ErrorKind::Unsupported)),
             Request::Compound(parts) => {
                 let v: Vec<_> = parts.iter().map(|p| self.next(p)).collect();
                 Ok(Response::Compound(v))

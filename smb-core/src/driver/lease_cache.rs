@@ -164,6 +164,17 @@ impl Entry {
     }
 }
 
+/// What the driver does for one [`LeaseCacheOp`] ([`LeaseCache::apply`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct CacheStep {
+    /// Handles to close in the background.
+    pub close: Vec<FileHandle>,
+    /// Handles to close before answering (the answer is then [`LeaseCacheAnswer::Done`]).
+    pub close_first: Vec<FileHandle>,
+    /// The answer, when nothing is to be closed first.
+    pub answer: LeaseCacheAnswer,
+}
+
 /// The cache: entries by share and normalized path. Pure bookkeeping; the
 /// [`Driver`](super::Driver) closes the handles it hands back.
 #[derive(Debug)]
@@ -203,6 +214,56 @@ impl LeaseCache {
             entries: self.entries.len(),
             ..self.stats
         }
+    }
+
+    /// Carry out `op` at `now`. `leasing`: the server grants leases (and the client is not
+    /// shutting down); `lease_state`: what a handle holds now, lowered by every break that
+    /// arrived since its CREATE.
+    pub fn apply(
+        &mut self,
+        op: LeaseCacheOp,
+        leasing: bool,
+        lease_state: impl Fn(FileHandle) -> u32,
+        now: Instant,
+    ) -> CacheStep {
+        let mut step = CacheStep {
+            close: Vec::new(),
+            close_first: Vec::new(),
+            answer: LeaseCacheAnswer::Done,
+        };
+        match op {
+            LeaseCacheOp::Lookup { tree, path } => {
+                step.answer = self
+                    .lookup(tree, &path, now)
+                    .unwrap_or(LeaseCacheAnswer::Miss {
+                        cacheable: leasing && self.enabled(),
+                    });
+            }
+            LeaseCacheOp::Insert {
+                tree,
+                path,
+                file,
+                metadata,
+                data,
+            } => {
+                let state = if leasing { lease_state(file) } else { 0 };
+                step.close = self.insert(tree, path, file, metadata, data, state, now);
+                // The caller's own handle, when not kept, is closed before it is answered.
+                if let Some(i) = step.close.iter().position(|f| *f == file) {
+                    step.close_first.push(step.close.swap_remove(i));
+                }
+            }
+            LeaseCacheOp::StoreData {
+                tree,
+                path,
+                file,
+                data,
+            } => self.store_data(tree, &path, file, data),
+            LeaseCacheOp::Invalidate { tree, path } => {
+                step.close_first = self.invalidate(tree, &path);
+            }
+        }
+        step
     }
 
     /// What is cached for `path` at `now` (an expired entry is a miss; the driver's timer

@@ -59,7 +59,7 @@ pub use io_error::{
     to_io_error, with_dfs_path,
 };
 pub use lease_cache::{
-    LeaseCache, LeaseCacheAnswer, LeaseCacheOp, LeaseCacheStats, MAX_CACHED_FILE,
+    CacheStep, LeaseCache, LeaseCacheAnswer, LeaseCacheOp, LeaseCacheStats, MAX_CACHED_FILE,
 };
 pub use meta::{FileType, Permissions};
 pub use ops::{Metadata, ShareOps};
@@ -599,64 +599,21 @@ impl<C: Completion> Driver<C> {
 
     /// Answer a lease cache request (module `lease_cache`).
     fn cache_op(&mut self, op: LeaseCacheOp, waiter: C, now: Instant) {
-        let answer = match op {
-            LeaseCacheOp::Lookup { tree, path } => match self.cache.lookup(tree, &path, now) {
-                Some(a) => a,
-                None => {
-                    let leasing = self
-                        .client
-                        .server_capabilities()
-                        .is_some_and(|c| c & crate::wire::negotiate::Capabilities::LEASING != 0);
-                    LeaseCacheAnswer::Miss {
-                        cacheable: leasing && self.cache.enabled() && !self.shut_down,
-                    }
-                }
-            },
-            LeaseCacheOp::Insert {
-                tree,
-                path,
-                file,
-                metadata,
-                data,
-            } => {
-                // What the handle holds now: a break that arrived since the CREATE counts.
-                let state = if self.shut_down {
-                    0
-                } else {
-                    self.client.lease_state(file).unwrap_or(0)
-                };
-                let mut close = self
-                    .cache
-                    .insert(tree, path, file, metadata, data, state, now);
-                // The caller's own handle, when not kept, is closed before it is answered.
-                if let Some(i) = close.iter().position(|f| *f == file) {
-                    close.swap_remove(i);
-                    self.close_cached(close, None, now);
-                    self.close_cached(Vec::from([file]), Some(waiter), now);
-                    return;
-                }
-                self.close_cached(close, None, now);
-                LeaseCacheAnswer::Done
-            }
-            LeaseCacheOp::StoreData {
-                tree,
-                path,
-                file,
-                data,
-            } => {
-                self.cache.store_data(tree, &path, file, data);
-                LeaseCacheAnswer::Done
-            }
-            LeaseCacheOp::Invalidate { tree, path } => {
-                let close = self.cache.invalidate(tree, &path);
-                if !close.is_empty() {
-                    self.close_cached(close, Some(waiter), now);
-                    return;
-                }
-                LeaseCacheAnswer::Done
-            }
-        };
-        waiter.complete(Ok(Response::LeaseCache(answer)));
+        let leasing = !self.shut_down
+            && self
+                .client
+                .server_capabilities()
+                .is_some_and(|c| c & crate::wire::negotiate::Capabilities::LEASING != 0);
+        let client = &self.client;
+        let step = self
+            .cache
+            .apply(op, leasing, |f| client.lease_state(f).unwrap_or(0), now);
+        self.close_cached(step.close, None, now);
+        if step.close_first.is_empty() {
+            waiter.complete(Ok(Response::LeaseCache(step.answer)));
+        } else {
+            self.close_cached(step.close_first, Some(waiter), now);
+        }
     }
 
     /// Close handles the cache gave up; `waiter` (if any) gets [`LeaseCacheAnswer::Done`]

@@ -47,6 +47,10 @@ impl Submitter for Fake {
 }
 
 fn answer(s: &mut FakeState, request: Request) -> Result<Response, OpError> {
+    // No driver behind this submitter: no lease cache (not recorded).
+    if let Request::LeaseCache(_) = request {
+        return Err(OpError::new(ErrorKind::Unsupported));
+    }
     s.log.push(request_name(&request));
     match request {
         Request::Read { offset, len, .. } => {

@@ -103,9 +103,18 @@ pub(crate) async fn via_proxy<H: Harness>(
     h: &H,
     server: &SambaServer,
 ) -> (FaultProxy, H::Client, H::Share) {
+    via_proxy_with(h, server, ClientConfig::default()).await
+}
+
+/// [`via_proxy`] with `config`.
+pub(crate) async fn via_proxy_with<H: Harness>(
+    h: &H,
+    server: &SambaServer,
+    config: ClientConfig,
+) -> (FaultProxy, H::Client, H::Share) {
     let proxy = proxy_for(server);
     let (c, _) = h
-        .connect(proxied_login(&proxy, server, ClientConfig::default()))
+        .connect(proxied_login(&proxy, server, config))
         .await
         .expect("login through the proxy");
     let s = h.share(&c, SHARE).await.expect("tree connect");

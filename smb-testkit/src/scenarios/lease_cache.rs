@@ -24,6 +24,17 @@ async fn break_seen<H: Harness>(h: &H, c: &H::Client, broken: u64) -> bool {
     false
 }
 
+/// The requests on files (and LOGOFF) that went through `proxy`, in order.
+fn file_requests(proxy: &FaultProxy) -> Vec<Command> {
+    use Command::*;
+    let on_files = [Create, QueryInfo, Read, Write, Close, SetInfo, Logoff];
+    requests(&proxy.log())
+        .iter()
+        .map(|m| m.command)
+        .filter(|c| on_files.contains(c))
+        .collect()
+}
+
 /// A long time to live, so that nothing expires during the scenario on a slow machine.
 fn caching_config() -> ClientConfig {
     ClientConfig::default().with_lease_cache(Duration::from_secs(60), 64)
@@ -35,11 +46,7 @@ pub async fn lease_cache_serves_repeats_until_a_break<H: Harness>(h: H) {
     let f = "leasec/f.txt";
     let (_setup, s0) = setup(&h, dir).await;
     h.write(&s0, f, b"first".to_vec()).await.expect("write");
-    let (c, _) = h
-        .connect(user_login(server, caching_config()))
-        .await
-        .expect("login");
-    let s = h.share(&c, SHARE).await.expect("tree connect");
+    let (proxy, c, s) = via_proxy_with(&h, server, caching_config()).await;
 
     // The first calls ask the server (a lease open, kept), the repeats do not.
     let (start, _) = counters(&h, &c).await;
@@ -54,6 +61,11 @@ pub async fn lease_cache_serves_repeats_until_a_break<H: Harness>(h: H) {
     }
     let (hot, sent_after) = counters(&h, &c).await;
     assert_eq!(sent_after, sent, "cache hits sent requests");
+    // On the wire: one CREATE for the lot, kept open (no CLOSE), one READ.
+    assert_eq!(
+        file_requests(&proxy),
+        [Command::Create, Command::QueryInfo, Command::Read]
+    );
     assert_eq!(hot.hits, warm.hits + 9, "{hot:?}");
     assert_eq!(hot.misses, warm.misses, "{hot:?}");
 
@@ -130,7 +142,39 @@ pub async fn lease_cache_serves_repeats_until_a_break<H: Harness>(h: H) {
         .expect("remove a tree with cached files");
     assert!(!h.exists(&s, dir).await.expect("gone"));
     h.shutdown(c2).await;
+    // Shutdown closes what is cached before LOGOFF.
+    h.write(&s0, "leasec2.txt", b"z".to_vec())
+        .await
+        .expect("write");
+    assert_eq!(
+        h.metadata(&s, "leasec2.txt").await.expect("stat"),
+        (1, false)
+    );
+    assert_eq!(counters(&h, &c).await.0.entries, 1);
     h.shutdown(c).await;
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| p
+            .request_count(Command::Logoff)
+            == 1)
+        .await,
+        "shutdown must send LOGOFF"
+    );
+    let cmds = file_requests(&proxy);
+    let last_create = cmds
+        .iter()
+        .rposition(|c| *c == Command::Create)
+        .expect("a CREATE");
+    assert_eq!(
+        cmds[last_create..],
+        [
+            Command::Create,
+            Command::QueryInfo,
+            Command::Close,
+            Command::Logoff
+        ],
+        "{cmds:?}"
+    );
+    h.remove_file(&s0, "leasec2.txt").await.expect("cleanup");
 }
 
 pub async fn lease_cache_off_without_server_leases<H: Harness>(h: H) {
