@@ -69,6 +69,7 @@
 //! | named pipes | [`Client::open_pipe`] |
 //! | DFS links | followed by [`Share::open`], [`Share::read`], [`Share::metadata`], [`Share::exists`]; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
+//! | repeated stats and small reads | answered from the lease cache while the server lets the client cache the file (a read-and-handle lease): [`Share::metadata`], [`Share::exists`], [`Share::read`] ask once, then nothing until a lease break (another client writes), a change through this client, or the time to live (`ClientConfig::with_lease_cache(ttl, max_entries)`, default 1 s and 64 paths; `without_lease_cache()` turns it off); hits and misses in [`Client::stats`] (`lease_cache`) |
 //! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
 //!
 //! One driver task owns the engine; per connection a reader task feeds it bytes and a writer

@@ -558,3 +558,126 @@ mod ops {
 
     const SMALL_READ_LEN: usize = super::super::super::ops::SMALL_READ as usize;
 }
+
+// ---- The driver answers the cache's requests itself; the engine alone refuses them.
+
+mod driver {
+    extern crate std;
+    use super::super::super::{Command, Completion, Credentials, Driver, StatsSnapshot};
+    use super::*;
+    use crate::client::{
+        Client, ClientConfig, OpError, Request, Response, ServerAddr, SubmitError,
+    };
+    use crate::time::FileTime;
+    use alloc::boxed::Box;
+    use alloc::sync::Arc;
+    use std::sync::Mutex;
+
+    type Results = Arc<Mutex<Vec<Result<Response, OpError>>>>;
+    struct Slot(Results);
+    impl Completion for Slot {
+        fn complete(self, r: Result<Response, OpError>) -> bool {
+            self.0.lock().unwrap().push(r);
+            true
+        }
+    }
+
+    fn client(config: ClientConfig) -> Client {
+        let auth = Credentials::anonymous().into_auth_factory().unwrap();
+        Client::new(config, auth, Box::new(rand_core::OsRng), at(0), FileTime(0))
+    }
+
+    fn submit(d: &mut Driver<Slot>, out: &Results, request: Request) {
+        let waiter = Slot(out.clone());
+        d.handle(Command::Submit { request, waiter }, at(0));
+        while d.poll_action(at(0)).is_some() {}
+    }
+
+    #[test]
+    fn the_driver_answers_lookups_and_takes_handles_it_cannot_keep() {
+        let mut d: Driver<Slot> = Driver::new(client(ClientConfig::default()));
+        let out: Results = Default::default();
+        let lookup = || {
+            Request::LeaseCache(LeaseCacheOp::Lookup {
+                tree: T,
+                path: "a".into(),
+            })
+        };
+        // Not connected: the server's capabilities are unknown, so no lease open is worth it.
+        submit(&mut d, &out, lookup());
+        // A handle whose lease the engine does not know is not kept; its CLOSE cannot be sent
+        // (no session) and the answer still comes.
+        let insert = LeaseCacheOp::Insert {
+            tree: T,
+            path: "a".into(),
+            file: FileHandle(3),
+            metadata: meta(1),
+            data: None,
+        };
+        submit(&mut d, &out, Request::LeaseCache(insert));
+        submit(&mut d, &out, lookup());
+        let got = core::mem::take(&mut *out.lock().unwrap());
+        assert_eq!(
+            got,
+            [
+                Ok(Response::LeaseCache(LeaseCacheAnswer::Miss {
+                    cacheable: false
+                })),
+                Ok(Response::LeaseCache(LeaseCacheAnswer::Done)),
+                Ok(Response::LeaseCache(LeaseCacheAnswer::Miss {
+                    cacheable: false
+                })),
+            ]
+        );
+        // The snapshot counts them (the second lookup met the "no lease" memo).
+        let snap: Arc<Mutex<Option<StatsSnapshot>>> = Default::default();
+        let s2 = snap.clone();
+        d.handle(
+            Command::Stats(Box::new(move |s| *s2.lock().unwrap() = Some(s))),
+            at(0),
+        );
+        let s = snap.lock().unwrap().clone().expect("a snapshot");
+        assert_eq!((s.lease_cache.misses, s.lease_cache.entries), (2, 1));
+        assert_eq!(s.stats.requests_sent, 0, "nothing went to the engine");
+        // The memo expires with the cache's time to live: the driver's deadline says when.
+        assert_eq!(
+            d.deadline(),
+            Some(at(0) + ClientConfig::default().lease_cache_ttl)
+        );
+    }
+
+    #[test]
+    fn without_leases_the_cache_is_off_and_the_engine_refuses_its_requests() {
+        let mut d: Driver<Slot> = Driver::new(client(ClientConfig::default().with_leases(false)));
+        let out: Results = Default::default();
+        let insert = LeaseCacheOp::Insert {
+            tree: T,
+            path: "a".into(),
+            file: FileHandle(3),
+            metadata: meta(1),
+            data: None,
+        };
+        submit(&mut d, &out, Request::LeaseCache(insert));
+        assert_eq!(d.lease_cache_stats().entries, 0);
+        assert_eq!(d.deadline(), None);
+        // The engine without its driver: an invalid request, not something to send.
+        let mut c = client(ClientConfig::default());
+        let _ = c.connect(ServerAddr::from("127.0.0.1:445"), at(0));
+        let r = c.submit(
+            Request::LeaseCache(LeaseCacheOp::Lookup {
+                tree: T,
+                path: "a".into(),
+            }),
+            at(0),
+        );
+        assert!(matches!(r, Err(SubmitError::InvalidRequest(_))), "{r:?}");
+        let r = c.submit(
+            Request::Compound(alloc::vec![Request::LeaseCache(LeaseCacheOp::Invalidate {
+                tree: T,
+                path: "a".into(),
+            })]),
+            at(0),
+        );
+        assert!(matches!(r, Err(SubmitError::InvalidRequest(_))), "{r:?}");
+    }
+}
