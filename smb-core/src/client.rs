@@ -369,6 +369,9 @@ struct Open {
     /// Reclaims the server refused as "not found" in this recovery, and when to try again.
     reopen_tries: u8,
     reopen_retry_at: Option<Instant>,
+    /// Its owner closes it on a lease break instead of acknowledging
+    /// ([`Client::close_on_lease_break`]).
+    close_on_break: bool,
 }
 
 /// Progress of a split READ or WRITE.
@@ -583,6 +586,23 @@ impl Client {
     /// arrives), or `None` for a handle that is not open.
     pub fn lease_state(&self, file: FileHandle) -> Option<u32> {
         self.opens.get(&file).map(|o| o.lease_state)
+    }
+
+    /// Mark `file` as closed by its owner when its lease breaks (the adapters' lease cache
+    /// does): a break of a lease whose every handle is so marked is not acknowledged (the
+    /// [`BreakPolicy`] is not asked) and the owner closes the handles on
+    /// [`Event::LeaseBreak`]. Closing the last handle of a lease ends the break on the
+    /// server as an acknowledgment would; acknowledging first would let the server retry
+    /// the conflicting open while the handle is still open, and fail it with a sharing
+    /// violation. False if `file` is not open.
+    pub fn close_on_lease_break(&mut self, file: FileHandle) -> bool {
+        match self.opens.get_mut(&file) {
+            Some(o) => {
+                o.close_on_break = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The SessionId, once the server assigned one.

@@ -37,7 +37,8 @@ pub use fs_extras::{
 };
 mod lease_cache;
 pub use lease_cache::{
-    lease_cache_off_without_server_leases, lease_cache_serves_repeats_until_a_break,
+    lease_cache_entries_expire_and_close, lease_cache_off_without_server_leases,
+    lease_cache_serves_repeats_until_a_break,
 };
 mod dfs;
 pub use dfs::{DFS_ROOT, dfs_referrals_to_other_servers_and_shares};
@@ -125,7 +126,8 @@ macro_rules! scenario_tests {
             previous_versions_via_snapshot, symlinks_on_samba,
             connect_url_uses_user_and_share, error_messages_name_the_call_and_path,
             unresolvable_host_is_its_own_kind,
-            lease_cache_serves_repeats_until_a_break, lease_cache_off_without_server_leases);
+            lease_cache_serves_repeats_until_a_break, lease_cache_off_without_server_leases,
+            lease_cache_entries_expire_and_close);
     };
     (@each $harness:expr; $($name:ident),*) => {
         $(

@@ -27,6 +27,12 @@ impl Client {
                         o.lease_state = n.new_state.0;
                     }
                 }
+                // Handles their owner closes on a break: no acknowledgment (see
+                // Client::close_on_lease_break).
+                let closing = !files.is_empty()
+                    && files
+                        .iter()
+                        .all(|f| self.opens.get(f).is_some_and(|o| o.close_on_break));
                 let lb = LeaseBreak {
                     files,
                     lease_key: n.lease_key.0,
@@ -34,7 +40,7 @@ impl Client {
                     new: n.new_state.0,
                     ack_required: ack,
                 };
-                let action = if ack {
+                let action = if ack && !closing {
                     policy.lease_break(&lb)
                 } else {
                     BreakAction::Defer

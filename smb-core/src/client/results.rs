@@ -338,6 +338,7 @@ impl Client {
                 memo,
                 reopen_tries: 0,
                 reopen_retry_at: None,
+                close_on_break: false,
             },
         );
         self.entered.insert(ObjectRef::Open(file), self.last_now);

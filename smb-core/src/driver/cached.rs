@@ -18,10 +18,13 @@ use bytes::Bytes;
 const INFO_FILE: u8 = 1;
 
 /// How a cached handle is opened: read access (a server grants no lease to an open that
-/// only reads attributes), every sharing mode so that the handle never makes anyone else's
-/// open fail (the H lease lets the server ask for it back before a conflict), a lease
-/// (R|H for a reader, [MS-SMB2] 2.2.13.2.8), no durable handle. `dir_ok`: the path may be
-/// a directory (metadata); a read wants a file.
+/// only reads attributes), a lease (R|H for a reader, [MS-SMB2] 2.2.13.2.8), no durable
+/// handle, and others may read and write but not delete: another client's delete or
+/// rename then meets a sharing conflict, for which the server first breaks the H lease
+/// and waits for the handle to close ([MS-SMB2] 3.3.4.7 via [MS-FSA] 2.1.5.1.2.1).
+/// With FILE_SHARE_DELETE granted, Samba 4.17 breaks nothing: the other client's delete
+/// stays pending (STATUS_DELETE_PENDING) until the cached handle closes. `dir_ok`: the
+/// path may be a directory (metadata); a read wants a file.
 fn cached_open(dir_ok: bool) -> OpenOptions {
     let options = if dir_ok {
         0
@@ -30,7 +33,7 @@ fn cached_open(dir_ok: bool) -> OpenOptions {
     };
     OpenOptions::new()
         .read(true)
-        .with_share_access(share_access::ALL)
+        .with_share_access(share_access::READ | share_access::WRITE)
         .with_create_options(options)
         .with_durable(false)
         .with_lease(true)

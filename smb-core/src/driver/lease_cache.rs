@@ -167,6 +167,8 @@ impl Entry {
 /// What the driver does for one [`LeaseCacheOp`] ([`LeaseCache::apply`]).
 #[derive(Debug, PartialEq, Eq)]
 pub struct CacheStep {
+    /// The handle just kept (the engine is told to leave its breaks to the driver).
+    pub kept: Option<FileHandle>,
     /// Handles to close in the background.
     pub close: Vec<FileHandle>,
     /// Handles to close before answering (the answer is then [`LeaseCacheAnswer::Done`]).
@@ -227,6 +229,7 @@ impl LeaseCache {
         now: Instant,
     ) -> CacheStep {
         let mut step = CacheStep {
+            kept: None,
             close: Vec::new(),
             close_first: Vec::new(),
             answer: LeaseCacheAnswer::Done,
@@ -249,8 +252,9 @@ impl LeaseCache {
                 let state = if leasing { lease_state(file) } else { 0 };
                 step.close = self.insert(tree, path, file, metadata, data, state, now);
                 // The caller's own handle, when not kept, is closed before it is answered.
-                if let Some(i) = step.close.iter().position(|f| *f == file) {
-                    step.close_first.push(step.close.swap_remove(i));
+                match step.close.iter().position(|f| *f == file) {
+                    Some(i) => step.close_first.push(step.close.swap_remove(i)),
+                    None => step.kept = Some(file),
                 }
             }
             LeaseCacheOp::StoreData {
@@ -373,22 +377,26 @@ impl LeaseCache {
 
     /// Forget `path` and everything below it (of `tree`): the handles to close.
     pub fn invalidate(&mut self, tree: TreeId, path: &str) -> Vec<FileHandle> {
+        let close = self.remove_where(|(t, p), _| *t == tree && within(p, path));
+        self.stats.invalidated += close.len() as u64;
+        close
+    }
+
+    /// Remove the entries `doomed` picks: their handles.
+    fn remove_where(
+        &mut self,
+        doomed: impl Fn(&(TreeId, String), &Entry) -> bool,
+    ) -> Vec<FileHandle> {
         let keys: Vec<_> = self
             .entries
-            .keys()
-            .filter(|(t, p)| *t == tree && within(p, path))
-            .cloned()
+            .iter()
+            .filter(|(k, e)| doomed(k, e))
+            .map(|(k, _)| k.clone())
             .collect();
-        let mut close = Vec::new();
-        for k in keys {
-            if let Some(e) = self.entries.remove(&k) {
-                if let Some(f) = e.file() {
-                    self.stats.invalidated += 1;
-                    close.push(f);
-                }
-            }
-        }
-        close
+        keys.iter()
+            .filter_map(|k| self.entries.remove(k))
+            .filter_map(|e| e.file())
+            .collect()
     }
 
     /// A lease break reached `file`: forget its entry. True when it was cached (the caller
@@ -422,21 +430,8 @@ impl LeaseCache {
 
     /// Forget the entries whose time is up at `now`: the handles to close.
     pub fn expire(&mut self, now: Instant) -> Vec<FileHandle> {
-        let keys: Vec<_> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.expires <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut close = Vec::new();
-        for k in keys {
-            if let Some(e) = self.entries.remove(&k) {
-                if let Some(f) = e.file() {
-                    self.stats.expired += 1;
-                    close.push(f);
-                }
-            }
-        }
+        let close = self.remove_where(|_, e| e.expires <= now);
+        self.stats.expired += close.len() as u64;
         close
     }
 

@@ -593,6 +593,17 @@ mod driver {
         while d.poll_action(at(0)).is_some() {}
     }
 
+    /// A handle (3) for "a" handed to the cache.
+    fn insert_a() -> Request {
+        Request::LeaseCache(LeaseCacheOp::Insert {
+            tree: T,
+            path: "a".into(),
+            file: FileHandle(3),
+            metadata: meta(1),
+            data: None,
+        })
+    }
+
     #[test]
     fn the_driver_answers_lookups_and_takes_handles_it_cannot_keep() {
         let mut d: Driver<Slot> = Driver::new(client(ClientConfig::default()));
@@ -607,14 +618,7 @@ mod driver {
         submit(&mut d, &out, lookup());
         // A handle whose lease the engine does not know is not kept; its CLOSE cannot be sent
         // (no session) and the answer still comes.
-        let insert = LeaseCacheOp::Insert {
-            tree: T,
-            path: "a".into(),
-            file: FileHandle(3),
-            metadata: meta(1),
-            data: None,
-        };
-        submit(&mut d, &out, Request::LeaseCache(insert));
+        submit(&mut d, &out, insert_a());
         submit(&mut d, &out, lookup());
         let got = core::mem::take(&mut *out.lock().unwrap());
         assert_eq!(
@@ -650,14 +654,7 @@ mod driver {
     fn without_leases_the_cache_is_off_and_the_engine_refuses_its_requests() {
         let mut d: Driver<Slot> = Driver::new(client(ClientConfig::default().with_leases(false)));
         let out: Results = Default::default();
-        let insert = LeaseCacheOp::Insert {
-            tree: T,
-            path: "a".into(),
-            file: FileHandle(3),
-            metadata: meta(1),
-            data: None,
-        };
-        submit(&mut d, &out, Request::LeaseCache(insert));
+        submit(&mut d, &out, insert_a());
         assert_eq!(d.lease_cache_stats().entries, 0);
         assert_eq!(d.deadline(), None);
         // The engine without its driver: an invalid request, not something to send.

@@ -608,6 +608,11 @@ impl<C: Completion> Driver<C> {
         let step = self
             .cache
             .apply(op, leasing, |f| client.lease_state(f).unwrap_or(0), now);
+        if let Some(file) = step.kept {
+            // Its breaks are the cache's: close, not acknowledge (a conflicting open by
+            // another client then goes ahead instead of meeting this handle).
+            self.client.close_on_lease_break(file);
+        }
         self.close_cached(step.close, None, now);
         if step.close_first.is_empty() {
             waiter.complete(Ok(Response::LeaseCache(step.answer)));
@@ -737,8 +742,9 @@ impl<C: Completion> Driver<C> {
 
 impl<C: Completion> Driver<C> {
     /// What the lease cache learns from an event: a break of a cached handle's lease ends
-    /// its entry and closes it (the engine has acknowledged the break already, as the
-    /// [`BreakPolicy`](crate::client::BreakPolicy) decided, [MS-SMB2] 3.2.5.19.2); a
+    /// its entry and closes it; closing the lease's last handle answers the break
+    /// ([MS-SMB2] 3.2.5.19.2; the engine sent no acknowledgment, see
+    /// [`Client::close_on_lease_break`]); a
     /// session that lost every connection loses the handles (they are not durable), so
     /// nothing cached can be trusted any more.
     fn cache_event(&mut self, e: &Event, now: Instant) {

@@ -121,6 +121,14 @@ pub(crate) async fn via_proxy_with<H: Harness>(
     (proxy, c, s)
 }
 
+/// Wait (up to 5 s) until `proxy` has seen exactly one LOGOFF.
+pub(crate) async fn logoff_seen(proxy: &FaultProxy) -> bool {
+    wait_until(proxy, Duration::from_secs(5), |p| {
+        p.request_count(Command::Logoff) == 1
+    })
+    .await
+}
+
 /// A fault proxy of one scenario in front of `server`.
 pub(crate) fn proxy_for(server: &SambaServer) -> FaultProxy {
     FaultProxy::start(server.addr()).expect("start the fault proxy")

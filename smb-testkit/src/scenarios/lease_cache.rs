@@ -1,8 +1,9 @@
 //! The lease cache against Samba: repeated `metadata`/`exists`/`read` of an unchanged
 //! file are answered without a request while the client holds a read-and-handle lease; a
 //! write by another client breaks the lease ([MS-SMB2] 3.2.5.19.2) and the next calls see
-//! the new file; the client's own renames and removes of a cached path work; a server
-//! that grants no lease gets no caching and the same answers.
+//! the new file; the client's own renames and removes of a cached path work, and so do
+//! another client's; entries expire; a server that grants no lease gets no caching and the
+//! same answers.
 
 use super::*;
 
@@ -152,13 +153,7 @@ pub async fn lease_cache_serves_repeats_until_a_break<H: Harness>(h: H) {
     );
     assert_eq!(counters(&h, &c).await.0.entries, 1);
     h.shutdown(c).await;
-    assert!(
-        wait_until(&proxy, Duration::from_secs(5), |p| p
-            .request_count(Command::Logoff)
-            == 1)
-        .await,
-        "shutdown must send LOGOFF"
-    );
+    assert!(logoff_seen(&proxy).await, "shutdown must send LOGOFF");
     let cmds = file_requests(&proxy);
     let last_create = cmds
         .iter()
@@ -217,4 +212,55 @@ pub async fn lease_cache_off_without_server_leases<H: Harness>(h: H) {
         (3, false)
     );
     h.shutdown(c).await;
+}
+
+pub async fn lease_cache_entries_expire_and_close<H: Harness>(h: H) {
+    let server = SambaServer::shared();
+    let (_setup, s0) = setup(&h, "leasex").await;
+    for name in ["a", "b", "c"] {
+        h.write(&s0, &format!("leasex/{name}"), name.as_bytes().to_vec())
+            .await
+            .expect("write");
+    }
+    // Two entries at most, kept 300 ms: the third evicts the first; time closes the rest
+    // (the adapter's loop wakes for the cache's deadline with nothing else to do).
+    let config = ClientConfig::default().with_lease_cache(Duration::from_millis(300), 2);
+    let (proxy, c, s) = via_proxy_with(&h, server, config).await;
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            h.metadata(&s, &format!("leasex/{name}"))
+                .await
+                .expect("stat"),
+            (1, false)
+        );
+    }
+    let (full, _) = counters(&h, &c).await;
+    assert_eq!(
+        (full.inserted, full.expired, full.entries),
+        (3, 1, 2),
+        "{full:?}"
+    );
+    let closes = |p: &FaultProxy| p.request_count(Command::Close);
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| closes(p) >= 1).await,
+        "the evicted handle is closed"
+    );
+    assert!(
+        wait_until(&proxy, Duration::from_secs(5), |p| closes(p) == 3).await,
+        "expired handles are closed"
+    );
+    let (end, _) = counters(&h, &c).await;
+    assert_eq!((end.expired, end.entries), (3, 0), "{end:?}");
+    // Expired: asked again.
+    assert_eq!(h.metadata(&s, "leasex/a").await.expect("stat"), (1, false));
+    assert_eq!(counters(&h, &c).await.0.misses, end.misses + 1);
+    // Another client removes the tree while this one holds "a" cached: the server breaks
+    // the lease (the cached handle does not share delete), the handle is closed instead of
+    // acknowledged, and the removal goes through at once (no STATUS_SHARING_VIOLATION, no
+    // file left pending deletion).
+    h.remove_dir_all(&s0, "leasex")
+        .await
+        .expect("another client's removal of a cached file");
+    assert_eq!(counters(&h, &c).await.0.broken, end.broken + 1);
+    assert!(!h.exists(&s0, "leasex").await.expect("gone"));
 }
