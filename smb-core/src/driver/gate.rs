@@ -284,8 +284,6 @@ pub fn bypasses_gate(r: &Request) -> bool {
             | Request::Logoff
             | Request::LeaseBreakAck { .. }
             | Request::OplockBreakAck { .. }
-            // Answered by the driver at once (or by the CLOSEs it sends).
-            | Request::LeaseCache(_)
     )
 }
 
