@@ -34,9 +34,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-/// The largest file whose bytes the cache keeps (one compounded READ, see
-/// [`SMALL_READ`](super::ops::SMALL_READ)); bigger files keep only their handle and
-/// metadata.
+/// The largest file whose bytes the cache keeps (64 KiB: what the `read` compound's first
+/// READ brings); bigger files keep only their handle and metadata.
 pub const MAX_CACHED_FILE: usize = super::ops::SMALL_READ as usize;
 
 /// The lease a cached handle must hold: reads are cached (R) and the handle may stay open
@@ -179,6 +178,25 @@ pub struct CacheStep {
 
 /// The cache: entries by share and normalized path. Pure bookkeeping; the
 /// [`Driver`](super::Driver) closes the handles it hands back.
+///
+/// ```
+/// use smb_core::client::{FileHandle, TreeId};
+/// use smb_core::driver::{LeaseCache, LeaseCacheAnswer, Metadata};
+/// use smb_core::time::{Duration, Instant};
+/// use smb_core::wire::create_context::LeaseState;
+/// let rh = LeaseState::READ_CACHING | LeaseState::HANDLE_CACHING;
+/// let (tree, now) = (TreeId(1), Instant::from_nanos(0));
+/// let mut cache = LeaseCache::new(Duration::from_secs(1), 64);
+/// let meta = Metadata { size: 5, ..Metadata::default() };
+/// // A handle opened under a read-and-handle lease is kept: nothing to close.
+/// let file = FileHandle(3);
+/// assert!(cache.insert(tree, "a.txt".into(), file, meta, None, rh, now).is_empty());
+/// let hit = cache.lookup(tree, "a.txt", now);
+/// assert!(matches!(hit, Some(LeaseCacheAnswer::Hit { metadata, .. }) if metadata.size == 5));
+/// // The server breaks the lease: the entry goes (the driver closes the handle).
+/// assert!(cache.on_break(file));
+/// assert_eq!(cache.lookup(tree, "a.txt", now), None);
+/// ```
 #[derive(Debug)]
 pub struct LeaseCache {
     ttl: Duration,
