@@ -8,8 +8,9 @@
 //!
 //! What ends an entry:
 //! - a lease break of its handle (another client writes, or opens in a way that needs the
-//!   handle closed): the break is acknowledged by the [`BreakPolicy`] as the server asked
-//!   and the cached handle is closed at once;
+//!   handle closed): the cached handle is closed at once, which answers the break (the
+//!   engine is told not to acknowledge it first, see [`Client::close_on_lease_break`]:
+//!   the server would retry the other client's open while the handle is still open);
 //! - a change through this client ([`LeaseCacheOp::Invalidate`]: writes, renames, removes,
 //!   set_len, times, attributes), which closes the handle before the change is sent, so the
 //!   change never waits for a break of the client's own lease or meets its own open;
@@ -22,7 +23,7 @@
 //! by the driver without anything on the wire.
 //!
 //! [`ClientConfig::lease_cache_ttl`]: crate::client::ClientConfig::lease_cache_ttl
-//! [`BreakPolicy`]: crate::client::BreakPolicy
+//! [`Client::close_on_lease_break`]: crate::client::Client::close_on_lease_break
 //! [`Request::LeaseCache`]: crate::client::Request::LeaseCache
 
 use super::Metadata;
