@@ -314,36 +314,11 @@ fn validate_negotiate_tolerates_servers_without_the_fsctl() {
 // ---------------------------------------------------------------------------------------
 
 fn notification(s: &mut Sim, body: Vec<u8>) {
-    let mut h = Header::request(Command::OplockBreak);
-    h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
-    h.message_id = u64::MAX;
-    h.session_id = 0;
-    h.credits = 0;
-    h.id = HeaderId::Sync {
-        process_id: 0,
-        tree_id: 0,
-    };
-    s.server.send(h, body, false, false);
-    s.run();
+    s.notify(body);
 }
 
 fn lease_break(key: u8, ack: bool) -> Vec<u8> {
-    use smb_core::wire::create_context::LeaseState;
-    use smb_core::wire::oplock_break::{LeaseBreakFlags, LeaseBreakNotification};
-    body(&LeaseBreakNotification {
-        new_epoch: 2,
-        flags: LeaseBreakFlags(if ack {
-            LeaseBreakFlags::ACK_REQUIRED
-        } else {
-            0
-        }),
-        lease_key: Guid([key; 16]),
-        current_state: LeaseState(7),
-        new_state: LeaseState(1),
-        break_reason: 0,
-        access_mask_hint: 0,
-        share_mask_hint: 0,
-    })
+    lease_break_body([key; 16], ack)
 }
 
 fn oplock_break(volatile: u64, level: u8) -> Vec<u8> {

@@ -326,6 +326,22 @@ impl Sim {
     }
 
     /// Submit without running.
+    /// The server sends an unsolicited OPLOCK_BREAK message with `body`; run until quiet.
+    pub fn notify(&mut self, body: Vec<u8>) {
+        use smb_core::wire::{Command, HeaderFlags};
+        let mut h = Header::request(Command::OplockBreak);
+        h.flags = HeaderFlags(HeaderFlags::SERVER_TO_REDIR);
+        h.message_id = u64::MAX;
+        h.session_id = 0;
+        h.credits = 0;
+        h.id = smb_core::wire::header::HeaderId::Sync {
+            process_id: 0,
+            tree_id: 0,
+        };
+        self.server.send(h, body, false, false);
+        self.run();
+    }
+
     pub fn submit(&mut self, r: Request) -> OpId {
         self.client.submit(r, self.now).expect("submitted")
     }
@@ -334,6 +350,26 @@ impl Sim {
     pub fn header_of(frame: &[u8]) -> Option<Header> {
         Header::decode(frame.get(4..)?).ok()
     }
+}
+
+/// A LEASE_BREAK notification ([MS-SMB2] 2.2.23.2) of lease `key` from RWH to R.
+pub fn lease_break_body(key: [u8; 16], ack: bool) -> Vec<u8> {
+    use smb_core::wire::create_context::LeaseState;
+    use smb_core::wire::oplock_break::{LeaseBreakFlags, LeaseBreakNotification};
+    body(&LeaseBreakNotification {
+        new_epoch: 2,
+        flags: LeaseBreakFlags(if ack {
+            LeaseBreakFlags::ACK_REQUIRED
+        } else {
+            0
+        }),
+        lease_key: smb_core::wire::Guid(key),
+        current_state: LeaseState(7),
+        new_state: LeaseState(1),
+        break_reason: 0,
+        access_mask_hint: 0,
+        share_mask_hint: 0,
+    })
 }
 
 pub fn pattern(n: usize) -> Vec<u8> {

@@ -79,6 +79,8 @@ pub struct ServerConfig {
     /// Answer this many WRITEs with STATUS_FILE_NOT_AVAILABLE first (what a server says
     /// while requests of an older ChannelSequence are outstanding, [MS-SMB2] 3.3.5.2.10).
     pub not_available_writes: u32,
+    /// Grant every lease asked for (the state requested), echoing the lease context.
+    pub grant_leases: bool,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +105,7 @@ impl Default for ServerConfig {
             multichannel: false,
             refuse_binding: None,
             not_available_writes: 0,
+            grant_leases: false,
         }
     }
 }
@@ -224,6 +227,8 @@ pub struct Server {
     pub validates: Vec<ValidateNegotiateInfoRequest>,
     /// OPLOCK_BREAK acknowledgments received (lease key or FileId.volatile, state/level).
     pub break_acks: Vec<(u128, u32)>,
+    /// Leases granted: the path and the lease key.
+    pub leases: Vec<(String, u128)>,
     /// Durable reconnects (DH2C/DHnC) that found their open.
     pub reclaimed: usize,
     /// Answer this many durable reconnects "not found" first (a server still tearing the
@@ -278,6 +283,7 @@ impl Server {
             neg_mode: 0,
             validates: Vec::new(),
             break_acks: Vec::new(),
+            leases: Vec::new(),
             reclaimed: 0,
             refuse_reclaims: 0,
             symlinks: Vec::new(),
@@ -1207,6 +1213,15 @@ impl Server {
         };
         self.next_fid += 1;
         *last_fid = fid;
+        if self.cfg.grant_leases {
+            if let Some(lease) =
+                find::<smb_core::wire::create_context::Lease>(&req.contexts).and_then(|l| l.ok())
+            {
+                self.leases
+                    .push((req.name.clone(), u128::from_le_bytes(lease.key().0)));
+                contexts.push(lease.into());
+            }
+        }
         let mut durable = None;
         if self.cfg.durable {
             if let Some(d) = dh2q {
