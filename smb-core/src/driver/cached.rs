@@ -21,7 +21,7 @@ const INFO_FILE: u8 = 1;
 /// only reads attributes), a lease (R|H for a reader, [MS-SMB2] 2.2.13.2.8), no durable
 /// handle, and others may read and write but not delete: another client's delete or
 /// rename then meets a sharing conflict, for which the server first breaks the H lease
-/// and waits for the handle to close ([MS-SMB2] 3.3.4.7 via [MS-FSA] 2.1.5.1.2.1).
+/// and waits for the handle to close ([MS-SMB2] 3.3.1.4, HANDLE caching).
 /// With FILE_SHARE_DELETE granted, Samba 4.17 breaks nothing: the other client's delete
 /// stays pending (STATUS_DELETE_PENDING) until the cached handle closes. `dir_ok`: the
 /// path may be a directory (metadata); a read wants a file.
