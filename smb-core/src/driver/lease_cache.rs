@@ -12,8 +12,9 @@
 //!   engine is told not to acknowledge it first, see [`Client::close_on_lease_break`]:
 //!   the server would retry the other client's open while the handle is still open);
 //! - a change through this client ([`LeaseCacheOp::Invalidate`]: writes, renames, removes,
-//!   set_len, times, attributes), which closes the handle before the change is sent, so the
-//!   change never waits for a break of the client's own lease or meets its own open;
+//!   set_len, times, attributes, and any `open` of the path), which closes the handle
+//!   before the change is sent, so the change never waits for a break of the client's own
+//!   lease or meets its own open;
 //! - the time to live, the entry limit (the oldest goes), the share's disconnect, a lost
 //!   session (the handles are not durable) and shutdown.
 //!

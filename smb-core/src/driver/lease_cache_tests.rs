@@ -203,7 +203,7 @@ mod ops {
     extern crate std;
     use super::super::super::{ShareOps, Submitter};
     use super::*;
-    use crate::client::{ErrorKind, FileAttributes, OpError, Request, Response};
+    use crate::client::{ErrorKind, FileAttributes, OpError, OpenOptions, Request, Response};
     use crate::wire::NtStatus;
     use crate::wire::fscc::{FileAllInformation, FsccInfo};
     use alloc::collections::BTreeMap;
@@ -517,14 +517,16 @@ mod ops {
         let closed = fake.with(|s| s.closed.clone());
         assert_eq!(closed, [FileHandle(1), FileHandle(2), FileHandle(4)]);
         assert_eq!(fake.sent(), ["Create", "SetInfo", "Close"]);
-        // A write, set_len, set_times: the entry goes, the next stat asks the server.
-        for change in 0..3 {
+        // A write, set_len, set_times, an open of its own (even to read): the entry goes,
+        // the next stat asks the server.
+        for change in 0..4 {
             run(ops.metadata("e")).unwrap();
             fake.sent();
             match change {
                 0 => run(ops.write("e", Bytes::from_static(b"new"))).unwrap(),
                 1 => run(ops.set_len("e", 0)).unwrap(),
-                _ => run(ops.set_times("e", None, None, None)).unwrap(),
+                2 => run(ops.set_times("e", None, None, None)).unwrap(),
+                _ => drop(run(ops.open("e", OpenOptions::new().read(true))).unwrap()),
             }
             assert!(
                 fake.with(|s| s.cache.lookup(T, "e", at(0)).is_none()),
@@ -532,7 +534,7 @@ mod ops {
             );
             fake.sent();
         }
-        assert_eq!(fake.with(|s| s.cache.stats().invalidated), 5);
+        assert_eq!(fake.with(|s| s.cache.stats().invalidated), 6);
     }
 
     #[test]

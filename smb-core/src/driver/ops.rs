@@ -174,25 +174,6 @@ fn whole_file_write() -> OpenOptions {
         .with_lease(false)
 }
 
-/// Whether an open may change the file (write, append, delete access or a disposition
-/// that replaces it): the lease cache forgets the path first.
-fn changes_file(o: &OpenOptions) -> bool {
-    use crate::client::disposition as d;
-    let writes = access::GENERIC_WRITE
-        | access::GENERIC_ALL
-        | access::MAXIMUM_ALLOWED
-        | access::FILE_WRITE_DATA
-        | access::FILE_APPEND_DATA
-        | access::FILE_WRITE_ATTRIBUTES
-        | access::FILE_WRITE_EA
-        | access::DELETE
-        | access::WRITE_DAC
-        | access::WRITE_OWNER;
-    o.desired_access & writes != 0
-        || matches!(o.disposition, d::SUPERSEDE | d::OVERWRITE | d::OVERWRITE_IF)
-        || o.create_options & create_options::DELETE_ON_CLOSE != 0
-}
-
 /// The operations of one connected share, generic over the adapter's [`Submitter`].
 /// Adapters wrap these in their public `Share` type and convert the errors.
 #[derive(Clone, Debug)]
@@ -225,9 +206,10 @@ impl<S: Submitter> ShareOps<S> {
     ) -> Result<(FileHandle, FileAttributes), OpError> {
         during("open", path, async {
             let path = smb_path(path)?;
-            if changes_file(&options) {
-                self.invalidate_smb(path.clone()).await;
-            }
+            // A File of its own, with its own lease: the cached handle goes first (for a
+            // writer, so that its changes are not hidden by the cache; for a reader, because
+            // Samba 4.17 then fails the File's durable reconnect after a lost connection).
+            self.invalidate_smb(path.clone()).await;
             match self.sub.submit(self.create(path, options)).await? {
                 Response::Created {
                     file, attributes, ..
