@@ -980,14 +980,15 @@ async fn read_frames(
             _ = reader.ready() => {}
             _ = &mut close => return,
         }
+        // read_buf appends into the buffer's spare capacity: no zeroing of the room first.
         let r = tokio::select! {
-            r = rd.read(reader.space()) => r,
+            r = rd.read_buf(reader.unfilled_buf()) => r,
             _ = &mut close => return,
         };
         let reason = match r {
             Ok(0) => CloseReason::Eof,
-            Ok(n) => {
-                if !reader.commit(n, |c| tx.send(c).is_ok()) {
+            Ok(_) => {
+                if !reader.commit_appended(|c| tx.send(c).is_ok()) {
                     return;
                 }
                 continue;

@@ -384,8 +384,27 @@ impl ChannelReader {
     /// `n` bytes were read into [`ChannelReader::space`]: hands every whole frame (or a
     /// framing error) to `send`. Returns false when reading must stop: the stream is corrupt,
     /// or `send` returned false (the driver is gone).
-    pub fn commit<C>(&mut self, n: usize, mut send: impl FnMut(Command<C>) -> bool) -> bool {
+    pub fn commit<C>(&mut self, n: usize, send: impl FnMut(Command<C>) -> bool) -> bool {
         self.frames.commit(n);
+        self.hand_over(send)
+    }
+
+    /// Like [`ChannelReader::space`], for a socket that appends into uninitialised capacity
+    /// (tokio's `AsyncReadExt::read_buf`): the buffer of received bytes, with room reserved
+    /// for at least [`READ_CHUNK`] more and for the rest of a large frame, none of it zeroed.
+    /// Call [`ChannelReader::commit_appended`] after the read.
+    pub fn unfilled_buf(&mut self) -> &mut bytes::BytesMut {
+        self.frames.unfilled_buf(READ_CHUNK)
+    }
+
+    /// Bytes were appended to [`ChannelReader::unfilled_buf`]: hands every whole frame to
+    /// `send`, as [`ChannelReader::commit`] does.
+    pub fn commit_appended<C>(&mut self, send: impl FnMut(Command<C>) -> bool) -> bool {
+        self.frames.commit_appended();
+        self.hand_over(send)
+    }
+
+    fn hand_over<C>(&mut self, mut send: impl FnMut(Command<C>) -> bool) -> bool {
         loop {
             let channel = self.channel;
             match self.frames.next_frame_mut() {
