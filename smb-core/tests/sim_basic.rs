@@ -893,3 +893,50 @@ fn channel_counters_count_every_received_byte() {
     assert!(matches!(s.done.remove(&op), Some(Ok(_))), "logged in");
     assert_eq!(received(&s), total);
 }
+
+/// The silence clock stops with the last answer: a channel left idle (every request
+/// answered) for far longer than `unresponsive_timeout` is still Good, and the next request
+/// starts the clock afresh, so it is not declared unresponsive the moment it goes out.
+#[test]
+fn an_idle_channel_is_not_unresponsive_after_its_last_answer() {
+    // client_config() has no ECHO: nothing but these requests crosses the connection.
+    let cfg = client_config().with_unresponsive_timeout(Some(std::time::Duration::from_secs(20)));
+    let mut s = Sim::new(cfg, ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "x", OpenOptions::create_truncate());
+    let unresponsive = |s: &Sim| {
+        s.saw(|e| {
+            matches!(
+                e,
+                Event::ChannelFailed {
+                    error: ChannelError::Unresponsive(_),
+                    ..
+                }
+            )
+        })
+    };
+    s.advance(Duration::from_secs(60));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
+    assert!(!unresponsive(&s), "idle is not silent: {:?}", s.events);
+    // A request the server holds for 10 s, half the bound counted from when it was sent.
+    s.server.hold = true;
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 10,
+    });
+    s.run();
+    s.advance(Duration::from_secs(10));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
+    assert!(!unresponsive(&s), "{:?}", s.events);
+    s.release(|_| {});
+    assert!(s.done.remove(&op).expect("answered").is_ok());
+    assert_eq!(s.connects.len(), 1, "the connection was never replaced");
+}

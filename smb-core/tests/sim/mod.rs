@@ -330,6 +330,11 @@ impl Sim {
         self.client.submit(r, self.now).expect("submitted")
     }
 
+    /// Whether the client emitted an event matching `f`.
+    pub fn saw(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(f)
+    }
+
     /// The SMB2 header of a frame as the server sent it (prefix included), unless encrypted.
     pub fn header_of(frame: &[u8]) -> Option<Header> {
         Header::decode(frame.get(4..)?).ok()
