@@ -940,3 +940,87 @@ fn an_idle_channel_is_not_unresponsive_after_its_last_answer() {
     assert!(s.done.remove(&op).expect("answered").is_ok());
     assert_eq!(s.connects.len(), 1, "the connection was never replaced");
 }
+
+/// CANCEL of a READ split into pieces, after the first piece was answered, goes to each
+/// piece still in flight by its own MessageId ([MS-SMB2] 3.2.4.24), not to the answered one.
+#[test]
+fn cancel_after_a_partial_answer_targets_the_pieces_still_in_flight() {
+    let mut s = Sim::new(
+        client_config(),
+        ServerConfig {
+            max_read: 65536,
+            ..ServerConfig::default()
+        },
+    );
+    s.login();
+    let t = s.tree();
+    s.server.files.insert("big".into(), pattern(3 * 65536));
+    let f = s.open(t, "big", OpenOptions::new().read(true));
+    let logged = s.server.log.len();
+    s.server.hold = true;
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 3 * 65536,
+    });
+    s.run();
+    let reads: Vec<u64> = s.server.log[logged..]
+        .iter()
+        .filter(|(_, h)| h.command == Command::Read)
+        .map(|(_, h)| h.message_id)
+        .collect();
+    assert_eq!(reads.len(), 3, "three pieces in flight");
+    // Only the first piece is answered.
+    let mut later = Vec::new();
+    s.release(|held| later = held.split_off(1));
+    assert_eq!(later.len(), 2);
+    assert!(!s.done.contains_key(&op));
+    s.client.cancel(op, s.now);
+    s.run();
+    let cancels: Vec<u64> = s.server.log[logged..]
+        .iter()
+        .filter(|(_, h)| h.command == Command::Cancel)
+        .map(|(_, h)| h.message_id)
+        .collect();
+    assert_eq!(cancels, reads[1..], "one CANCEL per unanswered piece");
+    let e = s.done.remove(&op).expect("completed").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled);
+}
+
+/// A compound CREATE + CLOSE answered after its operation was cancelled: the compound's own
+/// CLOSE closed the handle, so the client sends no CLOSE of its own (only a lone CREATE's
+/// orphaned handle is closed by the client, [MS-SMB2] 3.2.4.5).
+#[test]
+fn a_compound_create_answered_after_cancel_is_not_closed_twice() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    s.server.files.insert("c.txt".into(), vec![1; 10]);
+    s.server.hold = true;
+    let op = s.submit(Request::Compound(vec![
+        Request::Create {
+            tree,
+            path: "c.txt".into(),
+            options: OpenOptions::metadata_only(),
+        },
+        Request::Close {
+            file: FileHandle::RELATED,
+        },
+    ]));
+    s.run();
+    s.client.cancel(op, s.now);
+    s.run();
+    assert_eq!(
+        s.done.remove(&op).expect("completed").unwrap_err().kind,
+        ErrorKind::Cancelled
+    );
+    let closes = s.server.count(Command::Close);
+    s.release(|_| {});
+    assert!(s.server.opens.is_empty(), "the compound closed its handle");
+    assert_eq!(s.client.stats().orphaned_opens_closed, 0);
+    assert_eq!(
+        s.server.count(Command::Close),
+        closes,
+        "no CLOSE of the client's own"
+    );
+}
