@@ -945,17 +945,17 @@ fn an_idle_channel_is_not_unresponsive_after_its_last_answer() {
 /// piece still in flight by its own MessageId ([MS-SMB2] 3.2.4.24), not to the answered one.
 #[test]
 fn cancel_after_a_partial_answer_targets_the_pieces_still_in_flight() {
-    let mut s = Sim::new(
+    let server = ServerConfig {
+        max_read: 65536,
+        ..ServerConfig::default()
+    };
+    let (mut s, _, f) = Sim::with_open_file(
         client_config(),
-        ServerConfig {
-            max_read: 65536,
-            ..ServerConfig::default()
-        },
+        server,
+        "big",
+        pattern(3 * 65536),
+        OpenOptions::new().read(true),
     );
-    s.login();
-    let t = s.tree();
-    s.server.files.insert("big".into(), pattern(3 * 65536));
-    let f = s.open(t, "big", OpenOptions::new().read(true));
     let logged = s.server.log.len();
     s.server.hold = true;
     let op = s.submit(Request::Read {
