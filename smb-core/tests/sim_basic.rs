@@ -555,6 +555,8 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
         }
     )));
     assert_eq!(s4.client.channel_state(ChannelId(0)), None);
+    // An SMB2 protocol id on a message too short to be one (split_chain refuses it): counted.
+    assert_eq!(s4.client.stats().malformed, 1);
 }
 
 #[test]
