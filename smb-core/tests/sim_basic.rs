@@ -1026,3 +1026,35 @@ fn a_compound_create_answered_after_cancel_is_not_closed_twice() {
         "no CLOSE of the client's own"
     );
 }
+
+/// Bytes that arrive for a channel after shutdown (an answer already on its way when the
+/// connection was closed) are dropped and counted as stale, through either input call:
+/// nothing of them is read, not even to report an unknown MessageId.
+#[test]
+fn answers_after_shutdown_are_stale_and_not_read() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    s.submit(Request::Echo);
+    s.run();
+    let (ch, frame) = s.server.held.pop().expect("the ECHO answer, held");
+    s.client.shutdown(s.now);
+    s.run();
+    let before = s.client.stats();
+    let events = s.events.len();
+    s.client.handle_input(ch, &frame, s.now);
+    let body = bytes::BytesMut::from(&frame[4..]);
+    s.client.handle_frame(ch, body, s.now);
+    s.run();
+    let after = s.client.stats();
+    assert_eq!(after.stale_inputs, before.stale_inputs + 2, "both counted");
+    assert_eq!(after.responses_received, before.responses_received);
+    assert_eq!(after.unknown_responses, before.unknown_responses);
+    assert!(
+        !s.events[events..]
+            .iter()
+            .any(|e| matches!(e, Event::Dropped { .. })),
+        "{:?}",
+        &s.events[events..]
+    );
+}
