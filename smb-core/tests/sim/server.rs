@@ -142,6 +142,9 @@ pub enum Forge {
     Normal,
     /// Send it as it is now: no signature, no encryption (a forged plaintext answer).
     Plain,
+    /// Encrypt it with the session's key, unsigned, whatever the request was (a server that
+    /// encrypts an answer to a signed request).
+    Sealed,
 }
 
 /// A forging hook: the response header and the whole message (header + body), editable.
@@ -533,6 +536,11 @@ impl Server {
             Forge::Normal => false,
             Forge::Plain => {
                 let frame = framing::frame(msg).unwrap();
+                self.push(frame);
+                true
+            }
+            Forge::Sealed => {
+                let frame = self.seal(msg);
                 self.push(frame);
                 true
             }
