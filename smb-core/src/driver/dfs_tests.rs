@@ -86,25 +86,25 @@ fn the_rest_of_the_path_goes_to_the_target() {
     let mut c = ReferralCache::new();
     let r = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 300, "\\127.0.0.1\\other"))
         .unwrap();
-    let hop = c.insert(PATH, &r, at(0)).unwrap();
+    let hops = c.insert(PATH, &r, at(0)).unwrap();
     assert_eq!(
-        hop,
-        DfsHop {
+        hops,
+        vec![DfsHop {
             server: "127.0.0.1".into(),
             share: "other".into(),
             path: "dir\\f.txt".into(),
-        }
+        }]
     );
     // A target with a path inside its share keeps it in front of the rest.
     let r = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 300, "\\t\\s\\deep\\er\\"))
         .unwrap();
     assert_eq!(
-        c.insert(PATH, &r, at(0)).unwrap().path,
+        c.insert(PATH, &r, at(0)).unwrap()[0].path,
         "deep\\er\\dir\\f.txt"
     );
     // The link itself is the target share's root.
     assert_eq!(
-        c.insert("\\srv\\root\\link", &r, at(0)).unwrap().path,
+        c.insert("\\srv\\root\\link", &r, at(0)).unwrap()[0].path,
         "deep\\er"
     );
 }
@@ -116,7 +116,10 @@ fn cached_until_the_ttl_runs_out() {
     c.insert(PATH, &r, at(100)).unwrap();
     assert_eq!(c.len(), 1);
     // Other paths under the link, any case, hit the cache; siblings of the link do not.
-    let hop = c.lookup("\\SRV\\Root\\LINK\\other.txt", at(105)).unwrap();
+    let hop = c
+        .lookup("\\SRV\\Root\\LINK\\other.txt", at(105))
+        .unwrap()
+        .remove(0);
     assert_eq!((hop.server.as_str(), hop.path.as_str()), ("t", "other.txt"));
     assert!(c.lookup("\\srv\\root\\linkage\\x", at(105)).is_none());
     assert!(c.lookup("\\srv\\root\\x", at(105)).is_none());
@@ -126,7 +129,7 @@ fn cached_until_the_ttl_runs_out() {
     let r2 = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 10, "\\u\\s")).unwrap();
     c.insert(PATH, &r2, at(100)).unwrap();
     assert_eq!(c.len(), 1);
-    assert_eq!(c.lookup(PATH, at(101)).unwrap().server, "u");
+    assert_eq!(c.lookup(PATH, at(101)).unwrap()[0].server, "u");
 }
 
 #[test]
@@ -137,16 +140,19 @@ fn longest_prefix_wins() {
     // `\srv\root\link\dir`: 18 units.
     let inner = DfsReferralResponse::decode_data(&v3_referral(36, 60, "\\b\\s")).unwrap();
     c.insert(PATH, &inner, at(0)).unwrap();
-    let hop = c.lookup(PATH, at(1)).unwrap();
+    let hop = c.lookup(PATH, at(1)).unwrap().remove(0);
     assert_eq!((hop.server.as_str(), hop.path.as_str()), ("b", "f.txt"));
-    assert_eq!(c.lookup("\\srv\\root\\link\\x", at(1)).unwrap().server, "a");
+    assert_eq!(
+        c.lookup("\\srv\\root\\link\\x", at(1)).unwrap()[0].server,
+        "a"
+    );
 }
 
 #[test]
 fn ttl_zero_is_used_once_not_cached() {
     let mut c = ReferralCache::new();
     let r = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 0, "\\t\\s")).unwrap();
-    assert_eq!(c.insert(PATH, &r, at(0)).unwrap().share, "s");
+    assert_eq!(c.insert(PATH, &r, at(0)).unwrap()[0].share, "s");
     assert!(c.is_empty());
 }
 

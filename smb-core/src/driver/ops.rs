@@ -182,12 +182,26 @@ pub struct ShareOps<S> {
     pub sub: S,
     /// The connected tree.
     pub tree: TreeId,
+    /// The share is in a DFS namespace (SMB2_SHARE_CAP_DFS, [MS-SMB2] 2.2.10): a path on
+    /// it may cross a DFS link.
+    pub dfs: bool,
 }
 
 impl<S: Submitter> ShareOps<S> {
     /// Operations on `tree`.
     pub fn new(sub: S, tree: TreeId) -> Self {
-        ShareOps { sub, tree }
+        ShareOps {
+            sub,
+            tree,
+            dfs: false,
+        }
+    }
+
+    /// The operations of a share whose TREE_CONNECT answered `capabilities`
+    /// (SMB2_SHARE_CAP_DFS sets [`dfs`](Self::dfs)).
+    pub fn with_capabilities(mut self, capabilities: u32) -> Self {
+        self.dfs = capabilities & crate::wire::tree_connect::ShareCapabilities::DFS != 0;
+        self
     }
 
     fn create(&self, path: String, options: OpenOptions) -> Request {
