@@ -288,4 +288,4 @@ pub fn unknown_server(path: &str, server: &str) -> OpError {
 
 #[cfg(test)]
 #[path = "dfs_tests.rs"]
-mod tests;
+pub(crate) mod tests;
