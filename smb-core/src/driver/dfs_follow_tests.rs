@@ -2,7 +2,7 @@
 //! clock, failing over from a target that cannot be reached (a closed loopback port) to
 //! the next, and rename/copy paths that lead to different shares.
 
-use super::super::dfs::tests::v3_referrals;
+use super::super::dfs::tests::{run, v3_referrals};
 use super::super::{Credentials, DfsClock, SharedAuth};
 use super::*;
 use crate::client::{ClientConfig, DfsResolver, Request, Response, ServerAddr, TreeId};
@@ -14,7 +14,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Ready;
 use core::sync::atomic::{AtomicU64, Ordering};
-use core::task::Waker;
 use std::net::TcpListener;
 use std::sync::Mutex;
 
@@ -178,14 +177,6 @@ fn root(referral: Vec<u8>, hosts: &[(&str, String)], clock: &Clock) -> (FakeShar
     };
     let share = run(client.tree_connect("root")).unwrap();
     (share, sub)
-}
-
-fn run<T>(f: impl Future<Output = T>) -> T {
-    let mut f = core::pin::pin!(f);
-    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(t) => t,
-        Poll::Pending => panic!("the fakes answer at once"),
-    }
 }
 
 /// A loopback port nothing listens on (bound, then closed).

@@ -278,7 +278,8 @@ impl Submitter for Referrer {
     }
 }
 
-fn run<T>(f: impl core::future::Future<Output = T>) -> T {
+/// `f`'s output: the fakes answer at once, so one poll finishes it.
+pub(crate) fn run<T>(f: impl core::future::Future<Output = T>) -> T {
     let mut f = core::pin::pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(t) => t,

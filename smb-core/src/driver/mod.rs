@@ -29,6 +29,8 @@ pub mod dfs;
 #[cfg(feature = "std")]
 mod dfs_follow;
 #[cfg(feature = "std")]
+mod dfs_hooks;
+#[cfg(feature = "std")]
 mod dfs_links;
 #[cfg(feature = "std")]
 mod dfs_paths;
