@@ -67,7 +67,7 @@
 //! | symbolic links | [`Share::read_link`], [`Share::symlink_metadata`], [`Share::symlink`] (most servers refuse it) |
 //! | watch for changes | [`Share::watch`] |
 //! | named pipes | [`Client::open_pipe`] |
-//! | DFS links | followed by every path operation of [`Share`] (open, create, whole-file read/write, list, walk, stat, mkdir, remove, rename, copy, set_len/times/attributes/permissions, streams, watch, security descriptors, sparse, snapshots, symbolic links); a referral's targets are tried in turn until one answers; a walk follows the link its root is under, links further down are listed, not entered; [`Share::rename`] and [`Share::copy`] whose paths lead to different shares fail with [`ErrorKind::DfsTargetsDiffer`] naming both; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
+//! | DFS links | followed by every path operation of [`Share`] (open, create, whole-file read/write, list, walk, stat, mkdir, remove, rename, copy, set_len/times/attributes/permissions, streams, watch, security descriptors, sparse, snapshots, symbolic links); a referral's targets are tried in turn until one answers; a walk follows the link its root is under, links further down are listed, not entered; a [`Share::rename`] whose paths lead to different shares fails with [`ErrorKind::DfsTargetsDiffer`] naming both, a [`Share::copy`] between them is streamed through the client; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
 //! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
 //!

@@ -7,8 +7,9 @@
 //! link ([MS-DFSC] 3.1.4.1), tries its targets in order until one answers ([MS-DFSC]
 //! 3.1.5.4.4: a client that cannot reach one target tries the next), and gives the target
 //! share and the path there; [`with_dfs`] runs one operation through as many hops as it
-//! takes; [`resolve_pair`] puts the two paths of a rename or copy on one share or says
-//! they are not; [`DfsStream`] does the same for listings, which open lazily.
+//! takes; [`resolve_pair`] puts the two paths of a rename on one share or says they are
+//! not ([`resolve_both`] and [`same_share`] for a copy, which can span two);
+//! [`DfsStream`] does the same for listings, which open lazily.
 
 use super::dfs::{DfsHop, MAX_DFS_HOPS, dfs_path, get_referral, too_many_hops};
 use super::dfs_links::{DfsConnect, DfsLinks, DfsServer, not_followed, with_referrals};
@@ -160,9 +161,24 @@ pub async fn resolve<Sh: DfsShare>(share: &Sh, path: &str) -> io::Result<(Sh, St
     .await
 }
 
-/// Both paths of `call` (`"rename"`, `"copy"`) resolved ([`resolve`]): the one share they
-/// are on and the path of each there. Paths on different target shares (another share or
-/// another server: one SMB2 operation cannot span them) are an
+/// Both paths resolved ([`resolve`]): the share and path of `from`, then of `to`.
+pub async fn resolve_both<Sh: DfsShare>(
+    share: &Sh,
+    from: &str,
+    to: &str,
+) -> io::Result<((Sh, String), (Sh, String))> {
+    Ok((resolve(share, from).await?, resolve(share, to).await?))
+}
+
+/// Whether `a` and `b` are the same share of the same server (one session).
+pub fn same_share<Sh: DfsShare>(a: &Sh, b: &Sh) -> bool {
+    let (ca, cb) = (a.share_client().dfs_links(), b.share_client().dfs_links());
+    ca.same(cb) && a.share_name().eq_ignore_ascii_case(b.share_name())
+}
+
+/// Both paths of `call` (`"rename"`) resolved ([`resolve`]): the one share they are on and
+/// the path of each there. Paths on different target shares (another share or another
+/// server: one SMB2 operation cannot span them, [MS-SMB2] 2.2.39) are an
 /// [`ErrorKind::DfsTargetsDiffer`] error naming both paths and where each is.
 pub async fn resolve_pair<Sh: DfsShare>(
     share: &Sh,
@@ -170,12 +186,11 @@ pub async fn resolve_pair<Sh: DfsShare>(
     from: &str,
     to: &str,
 ) -> io::Result<(Sh, String, String)> {
-    let (a, at_a) = resolve(share, from).await?;
-    let (b, at_b) = resolve(share, to).await?;
-    let (ca, cb) = (a.share_client().dfs_links(), b.share_client().dfs_links());
-    if ca.same(cb) && a.share_name().eq_ignore_ascii_case(b.share_name()) {
+    let ((a, at_a), (b, at_b)) = resolve_both(share, from, to).await?;
+    if same_share(&a, &b) {
         return Ok((a, at_a, at_b));
     }
+    let (ca, cb) = (a.share_client().dfs_links(), b.share_client().dfs_links());
     let why = format!(
         "{call} {from} -> {to}: {from} is on \\\\{}\\{}, {to} on \\\\{}\\{}",
         ca.server_name(),

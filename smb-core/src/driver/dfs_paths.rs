@@ -1,9 +1,12 @@
 //! Every path operation of a share, following DFS links (feature `std`): what the adapters'
 //! `Share` methods call, so each is one line in each adapter. Each runs the [`ShareOps`]
-//! operation of the same name through [`with_dfs`]; rename and copy put both paths on one
-//! share first ([`resolve_pair`]); listings and walks are [`DfsStream`]s.
+//! operation of the same name through [`with_dfs`]; rename puts both paths on one share
+//! first ([`resolve_pair`]), copy streams between two when they differ; listings and
+//! walks are [`DfsStream`]s.
 
-use super::dfs_follow::{DfsClient, DfsShare, DfsStream, resolve_pair, with_dfs};
+use super::dfs_follow::{
+    DfsClient, DfsShare, DfsStream, resolve_both, resolve_pair, same_share, with_dfs,
+};
 use super::{DirStream, Metadata, Permissions, ShareOps, Walk, to_io_error};
 use crate::client::{FileAttributes, FileHandle, OpenOptions};
 use crate::time::FileTime;
@@ -135,10 +138,15 @@ impl<Sh: DfsShare> DfsPaths<Sh> {
             .map_err(to_io_error)
     }
 
-    /// [`ShareOps::copy`]: both paths must lead to one share ([`resolve_pair`]).
+    /// [`ShareOps::copy`] when both paths lead to one share (server-side when it can),
+    /// else [`ShareOps::copy_to`] from the one to the other (streamed through the client).
     pub async fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
-        let (s, from, to) = resolve_pair(&self.0, "copy", from, to).await?;
-        s.share_ops().copy(&from, &to).await.map_err(to_io_error)
+        let ((a, from), (b, to)) = resolve_both(&self.0, from, to).await?;
+        let r = match same_share(&a, &b) {
+            true => a.share_ops().copy(&from, &to).await,
+            false => a.share_ops().copy_to(&from, b.share_ops(), &to).await,
+        };
+        r.map_err(to_io_error)
     }
 
     /// [`super::Watch::start`] on directory `path`: the share it is on and the watch.

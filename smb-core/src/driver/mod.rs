@@ -54,7 +54,8 @@ mod watch;
 
 #[cfg(feature = "std")]
 pub use dfs_follow::{
-    BoxFuture, DfsClient, DfsListing, DfsShare, DfsStream, follow, resolve, resolve_pair, with_dfs,
+    BoxFuture, DfsClient, DfsListing, DfsShare, DfsStream, follow, resolve, resolve_both,
+    resolve_pair, same_share, with_dfs,
 };
 #[cfg(feature = "std")]
 pub use dfs_links::{DfsClock, DfsConnect, DfsLinks, DfsServer, SharedAuth, with_referrals};

@@ -198,9 +198,10 @@ pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
 
 /// Every path operation follows links: through `remote` (another server) a directory is
 /// listed (matching, walked: paths as the caller named them), files are written, created,
-/// copied, truncated, renamed, their attributes, times, streams and security descriptor
-/// read or set, directories made and removed, a watch sees a change; each lands on the
-/// target server's disk. A rename from the link to the root is refused naming both paths;
+/// copied (within the target, and to another link's target), truncated, renamed, their
+/// attributes, streams and security descriptor read or set, directories made and removed,
+/// a watch sees a change; each lands on the target server's disk. A rename from the link
+/// to the root is refused naming both paths;
 /// listing the looping link ends after the hop bound; `failover` reaches the target
 /// server after its first target's closed port refuses.
 pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
@@ -292,6 +293,14 @@ pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
         "{msg}"
     );
     assert!(on_target("made/moved.txt").exists(), "nothing moved");
+    // A copy can span two shares of two servers: streamed through the client.
+    let n = h
+        .copy(&s, "remote\\made\\moved.txt", "local\\copied.txt")
+        .await
+        .expect("copy from one link's target to another's");
+    assert_eq!(n, 4);
+    let copied = root.share_path(LOCAL_TARGET).join("copied.txt");
+    assert_eq!(std::fs::read(copied).unwrap(), b"stre");
 
     // Attributes, permissions, times' metadata, streams and the security descriptor.
     h.set_attributes(&s, "remote\\made\\moved.txt", 0x20)
