@@ -163,6 +163,7 @@ impl<S: Submitter> DirStream<S> {
     }
 
     /// The name pattern it lists.
+    #[cfg(feature = "std")]
     pub(super) fn pattern(&self) -> &str {
         &self.pattern
     }

@@ -68,6 +68,7 @@ impl<S: Submitter> Walk<S> {
     }
 
     /// The depth bound.
+    #[cfg(feature = "std")]
     pub(super) fn max_depth(&self) -> usize {
         self.max_depth
     }

@@ -87,7 +87,7 @@ fn closed_port() -> String {
 /// its file; `dfsroot\local\file.txt` goes to another share of the same server; whole-file
 /// read and metadata follow too; the root's listing shows the links; a link that points
 /// back at itself ends after the hop bound with an error naming the path; with referrals
-/// off the open fails with STATUS_PATH_NOT_COVERED.
+/// off an open, a listing and a rename fail with STATUS_PATH_NOT_COVERED, saying so.
 pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
     let (root, target) = dfs_lab();
     // Both servers behind counting proxies; the resolver sends each referral host to its
@@ -175,6 +175,17 @@ pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
     let op = op_error(&e).expect("an engine error");
     assert_eq!(op.status, Some(NtStatus::PATH_NOT_COVERED), "{e}");
     assert!(e.to_string().contains("remote\\sub\\file.txt"), "{e}");
+    // A listing (which opens lazily) and a rename say the same.
+    let e = h.list(&s, "remote\\sub").await.err().expect("not followed");
+    let op = op_error(&e).expect("an engine error");
+    assert_eq!(op.status, Some(NtStatus::PATH_NOT_COVERED), "{e}");
+    assert!(e.to_string().contains("following referrals is off"), "{e}");
+    let e = h
+        .rename(&s, "remote\\sub\\file.txt", "remote\\sub\\f2.txt")
+        .await
+        .err()
+        .expect("not followed");
+    assert!(e.to_string().contains("following referrals is off"), "{e}");
     h.shutdown(c).await;
 
     // A resolver that does not know the target host: a clear error, nothing connected.
