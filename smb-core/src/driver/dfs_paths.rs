@@ -8,11 +8,12 @@ use super::dfs_follow::{
     DfsClient, DfsShare, DfsStream, resolve_both, resolve_pair, same_share, with_dfs,
 };
 use super::{DirStream, Metadata, Permissions, ShareOps, Walk, to_io_error};
-use crate::client::{FileAttributes, FileHandle, OpenOptions};
+use crate::client::{ErrorKind, FileAttributes, FileHandle, OpError, OpenOptions};
 use crate::time::FileTime;
 use crate::wire::fscc::FileStreamEntry;
 use crate::wire::fsctl_fs::{AllocatedRange, SymlinkReparse};
 use crate::wire::security::SecurityDescriptor;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -61,8 +62,6 @@ impl<Sh: DfsShare> DfsPaths<Sh> {
         create_dir_all() -> ();
         /// [`ShareOps::remove_file`].
         remove_file() -> ();
-        /// [`ShareOps::remove_dir`].
-        remove_dir() -> ();
         /// [`ShareOps::set_len`].
         set_len(len: u64) -> ();
         /// [`ShareOps::set_times`].
@@ -95,9 +94,22 @@ impl<Sh: DfsShare> DfsPaths<Sh> {
         symlink_metadata() -> Metadata;
     }
 
-    /// [`ShareOps::remove_dir_all`] (on the link's target: the link itself stays).
+    /// [`ShareOps::remove_dir`]. A path that is a link itself (the root of its target
+    /// share) is refused: the link is the server's to remove.
+    pub async fn remove_dir(&self, path: &str) -> io::Result<()> {
+        with_dfs(&self.0, path, |s, p| async move {
+            not_a_link_root("remove_dir", path, &p)?;
+            s.share_ops().remove_dir(&p).await
+        })
+        .await
+    }
+
+    /// [`ShareOps::remove_dir_all`] of a directory under a link. A path that is a link
+    /// itself is refused rather than emptying the whole target share; links met inside
+    /// the directory are not followed (their STATUS_PATH_NOT_COVERED ends the removal).
     pub async fn remove_dir_all(&self, path: &str) -> io::Result<()> {
         with_dfs(&self.0, path, |s, p| async move {
+            not_a_link_root("remove_dir_all", path, &p)?;
             s.share_ops().remove_dir_all(&p).await
         })
         .await
@@ -176,4 +188,18 @@ impl<Sh: DfsShare> DfsPaths<Sh> {
         let w = Walk::new(self.ops().sub.clone(), self.ops().tree, path);
         DfsStream::new(&self.0, path, w)
     }
+}
+
+/// Refuse `call` on `at` when it is the root of a share reached through a link while the
+/// caller named a path (`path`): the caller named the link itself.
+fn not_a_link_root(call: &str, path: &str, at: &str) -> Result<(), OpError> {
+    let root = |p: &str| p.trim_matches(['/', '\\']).is_empty();
+    if root(at) && !root(path) {
+        let why = format!(
+            "{call} {path}: a DFS link (the root of its target share); the server's \
+             administrator removes links"
+        );
+        return Err(OpError::new(ErrorKind::AccessDenied).with_context(why));
+    }
+    Ok(())
 }

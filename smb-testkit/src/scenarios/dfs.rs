@@ -213,7 +213,8 @@ pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
 /// attributes, streams and security descriptor read or set, directories made and removed,
 /// a watch sees a change; each lands on the target server's disk. A rename from the link
 /// to the root is refused naming both paths;
-/// listing the looping link ends after the hop bound; `failover` reaches the target
+/// removing the link itself is refused (its target share is not emptied); listing the
+/// looping link ends after the hop bound; `failover` reaches the target
 /// server after its first target's closed port refuses.
 pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
     use smb_core::client::ErrorKind;
@@ -368,6 +369,20 @@ pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
     h.remove_dir(&s, "remote\\made").await.expect("rmdir");
     assert!(!on_target("made").exists());
     h.remove_dir_all(&s, "remote\\deep").await.expect("rm -r");
+    // The link itself is not emptied nor removed.
+    for call in ["rm -r", "rmdir"] {
+        let r = match call {
+            "rm -r" => h.remove_dir_all(&s, "remote").await,
+            _ => h.remove_dir(&s, "remote\\").await,
+        };
+        let e = r.err().expect("removing a link is refused");
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::PermissionDenied,
+            "{call}: {e}"
+        );
+        assert!(e.to_string().contains("DFS link"), "{call}: {e}");
+    }
     assert!(!on_target("deep").exists());
     assert!(
         on_target("sub/file.txt").exists(),
