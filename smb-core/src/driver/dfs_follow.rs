@@ -133,15 +133,24 @@ fn with_note(e: io::Error, note: &str) -> io::Error {
 }
 
 /// Run `op` on `path` of `share`, following DFS referrals to the share that holds it
-/// ([`with_referrals`] with [`follow`]); `op` gets the share and the path on it.
+/// ([`with_referrals`] with [`follow`]); `op` gets the share and the path on it. A path
+/// under a link already in the referral cache goes straight to the link's target, without
+/// a STATUS_PATH_NOT_COVERED round trip first ([MS-DFSC] 3.1.4.1: the cache is looked up
+/// before the I/O is sent).
 pub async fn with_dfs<Sh, T, Op, Fut>(share: &Sh, path: &str, op: Op) -> io::Result<T>
 where
     Sh: DfsShare,
     Op: FnMut(Sh, String) -> Fut,
     Fut: Future<Output = Result<T, OpError>>,
 {
-    let enabled = share.share_client().dfs_links().enabled();
-    with_referrals(share.clone(), path, enabled, op, follow).await
+    let links = share.share_client().dfs_links();
+    let enabled = links.enabled();
+    let unc = || dfs_path(links.server_name(), share.share_name(), path);
+    let (start, at) = match enabled && share.share_ops().dfs && links.cached(&unc()).is_some() {
+        true => follow(share.clone(), path.into()).await?,
+        false => (share.clone(), String::from(path)),
+    };
+    with_referrals(start, &at, enabled, op, follow).await
 }
 
 /// The share and path where `path` of `share` is, whether it exists or not: on a DFS share

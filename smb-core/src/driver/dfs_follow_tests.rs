@@ -231,8 +231,11 @@ fn an_unreachable_target_fails_over_to_the_next() {
     let (s, _) = run(follow(share.clone(), "link\\g.txt".into())).unwrap();
     assert_eq!(s.client.links.server_name(), "up");
     assert_eq!(sub.0.lock().unwrap().connects.len(), 2);
-    // An operation through the link runs on the target that answered.
+    // An operation through the link runs on the target that answered, straight from the
+    // cache: never tried on the root share first.
+    let on_root = &core::cell::Cell::new(0);
     let r = run(with_dfs(&share, "link\\h.txt", |s, p| async move {
+        on_root.set(on_root.get() + usize::from(s.ops.tree == TreeId(1)));
         if s.ops.tree == TreeId(1) {
             Err(OpError::from_status(
                 NtStatus::PATH_NOT_COVERED,
@@ -244,6 +247,17 @@ fn an_unreachable_target_fails_over_to_the_next() {
     }))
     .unwrap();
     assert_eq!(r, ("up".to_string(), "base\\h.txt".to_string()));
+    assert_eq!(on_root.get(), 0);
+    // Not cached: tried on the root, answered STATUS_PATH_NOT_COVERED, followed.
+    let r = run(with_dfs(&share, "other\\h.txt", |s, p| async move {
+        on_root.set(on_root.get() + usize::from(s.ops.tree == TreeId(1)));
+        match s.ops.tree {
+            TreeId(1) => Ok(p),
+            _ => Err(OpError::new(ErrorKind::NotFound)),
+        }
+    }))
+    .unwrap();
+    assert_eq!((r.as_str(), on_root.get()), ("other\\h.txt", 1));
 }
 
 #[test]

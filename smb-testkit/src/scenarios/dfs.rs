@@ -218,7 +218,7 @@ pub async fn dfs_referrals_to_other_servers_and_shares<H: Harness>(h: H) {
 /// server after its first target's closed port refuses.
 pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
     use smb_core::client::ErrorKind;
-    use smb_core::driver::{DEFAULT_WATCH_FILTER, NotifyAction};
+    use smb_core::driver::{DEFAULT_WATCH_FILTER, NotifyAction, WatchEvent};
     let (root, target) = dfs_lab();
     let on_target = |p: &str| target.share_path(SHARE).join(p);
     // The lab's resolver, counting the lookups of the failover link's first target.
@@ -228,7 +228,11 @@ pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
         *asked.lock().unwrap() += usize::from(host == DOWN_HOST);
         lab.resolve(host)
     });
-    let config = ClientConfig::default().with_dfs_resolver(counting);
+    let mut config = ClientConfig::default().with_dfs_resolver(counting);
+    // One channel per session: the change made after the watch is armed is then sent
+    // after its CHANGE_NOTIFY on the same connection (over two channels it could overtake
+    // it, and a change the server saw before the watch is not reported).
+    config.max_channels = 1;
     let (c, _) = h.connect(user_login(&root, config)).await.expect("login");
     let s = h
         .share(&c, DFS_ROOT)
@@ -344,21 +348,42 @@ pub async fn dfs_path_operations_through_links<H: FsExtras>(h: H) {
         other => panic!("{other:?}"),
     }
 
-    // A watch through the link sees a change made through it.
+    // A watch through the link sees a change made through it. Samba registers a watch
+    // asynchronously (its notify daemon), so a change made right after arming may go
+    // unreported: changes are made until one is seen, at most five.
     let mut w = h
         .watch(&s, "remote\\made", false, DEFAULT_WATCH_FILTER)
         .await
         .expect("watch through the link");
-    h.write(&s, "remote\\made\\new.txt", b"n".to_vec())
-        .await
-        .expect("write");
-    super::fs_watch::expect_change(&mut *w, NotifyAction::Added, "new.txt").await;
+    let mut made = Vec::new();
+    let seen = loop {
+        if made.len() == 5 {
+            break None;
+        }
+        let name = format!("new{}.txt", made.len());
+        h.write(&s, &format!("remote\\made\\{name}"), b"n".to_vec())
+            .await
+            .expect("write");
+        made.push(name);
+        match w.next(Duration::from_secs(2)).await {
+            Some(Ok(WatchEvent::Changed(change))) => break Some(change),
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            other => panic!("watch through the link: {other:?}"),
+        }
+    };
+    let change = seen.expect("no change seen through the link's watch");
+    assert_eq!(change.action, NotifyAction::Added, "{change:?}");
+    assert!(
+        made.contains(&change.file_name),
+        "{change:?} not in {made:?}"
+    );
     drop(w);
 
     // Removing.
-    h.remove_file(&s, "remote\\made\\new.txt")
-        .await
-        .expect("rm");
+    for name in &made {
+        let path = format!("remote\\made\\{name}");
+        h.remove_file(&s, &path).await.expect("rm");
+    }
     h.remove_file(&s, "remote\\made\\moved.txt")
         .await
         .expect("rm");

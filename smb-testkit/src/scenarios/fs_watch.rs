@@ -65,7 +65,7 @@ pub async fn fs_info_matches_the_disk<H: Harness>(h: H) {
 }
 
 /// Read events until one is `want` (an action on a name); fails after [`NOTICE`].
-pub(super) async fn expect_change(w: &mut dyn Watching, action: NotifyAction, name: &str) {
+async fn expect_change(w: &mut dyn Watching, action: NotifyAction, name: &str) {
     let deadline = Instant::now() + NOTICE;
     let mut seen = Vec::new();
     loop {
