@@ -20,12 +20,20 @@
 //! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
 //!   DCE/RPC over them, and the server's share list (srvsvc NetrShareEnum).
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
+//! - [`DfsPaths`] (feature `std`): every path operation following DFS links, over the
+//!   adapter's [`DfsClient`] / [`DfsShare`] (modules `dfs`, `dfs_follow`, `dfs_links`).
 //! - [`url_target`] (feature `std`): `connect_url`'s URL and login handling.
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 pub mod dfs;
 #[cfg(feature = "std")]
+mod dfs_follow;
+#[cfg(feature = "std")]
+mod dfs_hooks;
+#[cfg(feature = "std")]
 mod dfs_links;
+#[cfg(feature = "std")]
+mod dfs_paths;
 mod dir;
 #[cfg(feature = "std")]
 pub mod events;
@@ -45,7 +53,14 @@ mod walk;
 mod watch;
 
 #[cfg(feature = "std")]
-pub use dfs_links::{DfsLinks, DfsServer, SharedAuth, with_referrals};
+pub use dfs_follow::{
+    BoxFuture, DfsClient, DfsListing, DfsShare, DfsStream, follow, resolve, resolve_both,
+    resolve_pair, same_share, with_dfs,
+};
+#[cfg(feature = "std")]
+pub use dfs_links::{DfsClock, DfsConnect, DfsLinks, DfsServer, SharedAuth, with_referrals};
+#[cfg(feature = "std")]
+pub use dfs_paths::{DfsDirStream, DfsPaths, DfsWalk};
 pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 pub use fs::{FsInfo, FsSpace};

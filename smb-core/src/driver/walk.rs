@@ -69,6 +69,12 @@ impl<S: Submitter> Walk<S> {
         self
     }
 
+    /// The depth bound.
+    #[cfg(feature = "std")]
+    pub(super) fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
     /// The next entry, a directory that could not be listed, or `None` at the end.
     pub fn poll_next(
         &mut self,
