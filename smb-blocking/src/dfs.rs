@@ -1,63 +1,8 @@
-//! Following DFS referrals from a [`Share`] (the hops are [`driver::with_referrals`]; the
-//! referral cache and the sessions to other servers are the client's [`driver::DfsLinks`]).
+//! What following DFS referrals needs of this adapter: the crate-private `DfsClient` and
+//! `DfsShare` wrappers of [`Client`](crate::Client) and [`Share`](crate::Share) and
+//! `Share::dfs()`, from `smb_core::dfs_hooks!`; the hops, the referral cache and every
+//! path operation through a link are smb-core's (`smb_core::driver::DfsPaths`). The hops
+//! run as one future on the calling thread; connecting a share or another server blocks
+//! inside it, like [`Client::connect`](crate::Client::connect).
 
-use crate::{Client, Share};
-use smb_core::client::OpError;
-use smb_core::driver::dfs::{dfs_path, get_referral};
-use smb_core::driver::{self, DfsServer};
-use std::future::Future;
-use std::io;
-
-impl Share {
-    /// Run `op` on `path`, following DFS referrals to the share that holds it.
-    /// (The hops run as one future on this thread; connecting to another server blocks in
-    /// it like [`Client::connect`].)
-    pub(crate) fn with_dfs<T, Op, Fut>(&self, path: &str, op: Op) -> io::Result<T>
-    where
-        Op: FnMut(Share, String) -> Fut,
-        Fut: Future<Output = Result<T, OpError>>,
-    {
-        let enabled = self.inner.client.dfs.enabled();
-        crate::block_on(driver::with_referrals(
-            self.clone(),
-            path,
-            enabled,
-            op,
-            follow,
-        ))
-    }
-}
-
-/// The share and path that `path` of `share` leads to by its DFS referral (cached, or asked
-/// for on IPC$), connecting to the target server when it is another one.
-async fn follow(share: Share, path: String) -> io::Result<(Share, String)> {
-    let c = &share.inner.client;
-    let unc = dfs_path(c.dfs.server_name(), share.name(), &path);
-    let hop = match c.dfs.cached(&unc) {
-        Some(hop) => hop,
-        None => {
-            let ipc = c.share("IPC$")?;
-            let resp = get_referral(&c.sub, ipc.ops().tree, &unc).await?;
-            c.dfs.record(&unc, &resp)?
-        }
-    };
-    let target = match c.dfs.server(&hop, &unc)? {
-        DfsServer::Same => c.clone(),
-        DfsServer::Connected(other) => other,
-        DfsServer::Connect {
-            addr,
-            creds,
-            config,
-            links,
-        } => {
-            let other = Client::start(addr.clone(), creds, *config, None, Some(links))
-                .map_err(|e| driver::with_dfs_path(e, &unc))?;
-            c.dfs.remember(&addr, other.clone());
-            other
-        }
-    };
-    let next = target
-        .share(&hop.share)
-        .map_err(|e| driver::with_dfs_path(e, &unc))?;
-    Ok((next, hop.path))
-}
+smb_core::dfs_hooks!();

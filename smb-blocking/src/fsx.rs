@@ -13,23 +13,23 @@ impl Share {
     /// The parts of `path`'s security descriptor named by `parts` ([`security_information`]:
     /// `OWNER | GROUP | DACL`), decoded ([MS-DTYP] 2.4.6): SIDs print as `S-1-5-21-...`.
     pub fn security(&self, path: &str, parts: u32) -> io::Result<SecurityDescriptor> {
-        Ok(block_on(self.ops().security(path, parts))?)
+        block_on(self.dfs().security(path, parts))
     }
 
     /// Replace the parts of `path`'s security descriptor named by `parts` with those of
     /// `sd` (read it with [`Share::security`], change the DACL, write it back).
     pub fn set_security(&self, path: &str, sd: &SecurityDescriptor, parts: u32) -> io::Result<()> {
-        Ok(block_on(self.ops().set_security(path, sd, parts))?)
+        block_on(self.dfs().set_security(path, sd, parts))
     }
 
     /// Make `path` sparse, or normal again (FSCTL_SET_SPARSE).
     pub fn set_sparse(&self, path: &str, sparse: bool) -> io::Result<()> {
-        Ok(block_on(self.ops().set_sparse(path, sparse))?)
+        block_on(self.dfs().set_sparse(path, sparse))
     }
 
     /// Zero `len` bytes from `offset` (FSCTL_SET_ZERO_DATA): a hole in a sparse file.
     pub fn zero_range(&self, path: &str, offset: u64, len: u64) -> io::Result<()> {
-        Ok(block_on(self.ops().zero_range(path, offset, len))?)
+        block_on(self.dfs().zero_range(path, offset, len))
     }
 
     /// The allocated ranges of `path` within `offset..offset + len`
@@ -40,29 +40,29 @@ impl Share {
         offset: u64,
         len: u64,
     ) -> io::Result<Vec<AllocatedRange>> {
-        Ok(block_on(self.ops().allocated_ranges(path, offset, len))?)
+        block_on(self.dfs().allocated_ranges(path, offset, len))
     }
 
     /// The previous versions of the share as `@GMT-YYYY.MM.DD-HH.MM.SS` tokens
     /// (FSCTL_SRV_ENUMERATE_SNAPSHOTS on `dir`, `""` for the root). Open a file as of one
     /// with [`OpenOptions::snapshot`](crate::OpenOptions::snapshot) and [`gmt_token_time`].
     pub fn snapshots(&self, dir: &str) -> io::Result<Vec<String>> {
-        Ok(block_on(self.ops().snapshots(dir))?)
+        block_on(self.dfs().snapshots(dir))
     }
 
     /// The target of the symbolic link `path` (FSCTL_GET_REPARSE_POINT).
     pub fn read_link(&self, path: &str) -> io::Result<SymlinkReparse> {
-        Ok(block_on(self.ops().read_link(path))?)
+        block_on(self.dfs().read_link(path))
     }
 
     /// Make `path` a symbolic link to `target` (FSCTL_SET_REPARSE_POINT). Many servers
     /// refuse it (Samba does): the error then says the server refused the link.
     pub fn symlink(&self, target: &str, path: &str, relative: bool) -> io::Result<()> {
-        Ok(block_on(self.ops().symlink(target, path, relative))?)
+        block_on(self.dfs().symlink(target, path, relative))
     }
 
     /// The metadata of `path` itself when it is a symbolic link (not of its target).
     pub fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
-        Ok(block_on(self.ops().symlink_metadata(path))?)
+        block_on(self.dfs().symlink_metadata(path))
     }
 }

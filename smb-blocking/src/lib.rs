@@ -67,7 +67,7 @@
 //! | symbolic links | [`Share::read_link`], [`Share::symlink_metadata`], [`Share::symlink`] (most servers refuse it) |
 //! | watch for changes | [`Share::watch`] |
 //! | named pipes | [`Client::open_pipe`] |
-//! | DFS links | followed by [`Share::open`], [`Share::read`], [`Share::metadata`], [`Share::exists`]; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
+//! | DFS links | followed by every path operation of [`Share`] (open, create, whole-file read/write, list, walk, stat, mkdir, remove, rename, copy, set_len/times/attributes/permissions, streams, watch, security descriptors, sparse, snapshots, symbolic links); a referral's targets are tried in turn until one answers; a walk follows the link its root is under, links further down are listed, not entered; a [`Share::rename`] whose paths lead to different shares fails with [`ErrorKind::DfsTargetsDiffer`] naming both, a [`Share::copy`] between them is streamed through the client; off with `ClientConfig::with_follow_dfs(false)`, targets mapped by a [`DfsResolver`] |
 //! | errors | `std::io::Error` of the right kind; [`op_error`] gives the [`OpError`] ([`ErrorKind`], NTSTATUS) |
 //! | repeated stats and small reads | answered from the lease cache while the server lets the client cache the file (a read-and-handle lease): [`Share::metadata`], [`Share::exists`], [`Share::read`] ask once, then nothing until a lease break (another client writes), a change through this client, or the time to live (`ClientConfig::with_lease_cache(ttl, max_entries)`, default 1 s and 64 paths; `without_lease_cache()` turns it off); hits and misses in [`Client::stats`] (`lease_cache`) |
 //! | counters, shut down | [`Client::stats`], [`Client::shutdown`] |
@@ -102,8 +102,8 @@ use smb_core::driver::EventSink;
 use smb_core::driver::events::{EventQueue, event_channel};
 use smb_core::driver::gate::{Gate, Gated, Handoff, Permit};
 use smb_core::driver::{
-    self, Action, ChannelReader, Command, Completion, DirStream, Driver, FileIo, FileIoConfig,
-    ShareOps, Submitter,
+    self, Action, ChannelReader, Command, Completion, Driver, FileIo, FileIoConfig, ShareOps,
+    Submitter,
 };
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
@@ -264,7 +264,7 @@ impl Submitter for Sub {
 pub struct Client {
     sub: Sub,
     info: SessionInfo,
-    dfs: driver::DfsLinks<Client>,
+    dfs: driver::DfsLinks<dfs::DfsClient>,
 }
 
 impl std::fmt::Debug for Client {
@@ -332,12 +332,14 @@ impl Client {
         creds: Credentials,
         config: ClientConfig,
         sink: Option<Box<dyn EventSink>>,
-        links: Option<driver::DfsLinks<Client>>,
+        links: Option<driver::DfsLinks<dfs::DfsClient>>,
     ) -> io::Result<Client> {
         let auth = driver::SharedAuth::new(creds.into_auth_factory()?);
-        let dfs = links
-            .unwrap_or_else(|| driver::DfsLinks::new(config.clone(), auth.clone(), addr.clone()));
         let epoch = std::time::Instant::now();
+        let dfs = links.unwrap_or_else(|| {
+            let clock = Arc::new(move || smb_core::time::Instant::from_elapsed(epoch.elapsed()));
+            driver::DfsLinks::new(config.clone(), auth.clone(), addr.clone(), clock)
+        });
         // The adapter reads the clocks; the engine only ever sees their values.
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -416,11 +418,13 @@ impl Client {
     pub fn share(&self, name: &str) -> io::Result<Share> {
         let r = block_on(self.sub.submit(Request::TreeConnect { share: name.into() }))?;
         match r {
-            Response::TreeConnected { tree, .. } => Ok(Share {
+            Response::TreeConnected {
+                tree, capabilities, ..
+            } => Ok(Share {
                 inner: Arc::new(ShareInner {
-                    ops: ShareOps::new(self.sub.clone(), tree),
+                    ops: ShareOps::new(self.sub.clone(), tree).with_capabilities(capabilities),
                     name: name.into(),
-                    client: self.clone(),
+                    client: dfs::DfsClient(self.clone()),
                 }),
             }),
             _ => Err(io::Error::new(
@@ -498,7 +502,7 @@ struct ShareInner {
     ops: ShareOps<Sub>,
     name: String,
     /// The client it belongs to (for DFS referrals: the session that reaches the targets).
-    client: Client,
+    client: dfs::DfsClient,
 }
 
 impl Drop for ShareInner {
@@ -527,13 +531,7 @@ impl Share {
 
     /// Open a file (see [`OpenOptions`]).
     pub fn open(&self, path: &str, options: OpenOptions) -> io::Result<File> {
-        let (share, handle, attrs) = self.with_dfs(path, |s, p| {
-            let options = options.clone();
-            async move {
-                let (h, a) = s.ops().open(&p, options).await?;
-                Ok((s, h, a))
-            }
-        })?;
+        let (dfs::DfsShare(share), handle, attrs) = block_on(self.dfs().open(path, &options))?;
         let cfg = FileIoConfig::default();
         let io =
             FileIo::opened(share.ops().sub.clone(), handle, cfg, &attrs, &options).with_path(path);
@@ -547,47 +545,44 @@ impl Share {
 
     /// List a directory, page by page.
     pub fn read_dir(&self, path: &str) -> ReadDir {
-        ReadDir {
-            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, "*"),
-            _share: self.clone(),
-        }
+        self.read_dir_matching(path, "*")
     }
 
     /// Size, times and attributes (one round trip).
     pub fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        self.with_dfs(path, |s, p| async move { s.ops().metadata(&p).await })
+        block_on(self.dfs().metadata(path))
     }
     /// Whether `path` exists.
     pub fn exists(&self, path: &str) -> io::Result<bool> {
-        self.with_dfs(path, |s, p| async move { s.ops().exists(&p).await })
+        block_on(self.dfs().exists(path))
     }
     /// Create a directory.
     pub fn create_dir(&self, path: &str) -> io::Result<()> {
-        Ok(block_on(self.ops().create_dir(path))?)
+        block_on(self.dfs().create_dir(path))
     }
     /// Create a directory and its parents.
     pub fn create_dir_all(&self, path: &str) -> io::Result<()> {
-        Ok(block_on(self.ops().create_dir_all(path))?)
+        block_on(self.dfs().create_dir_all(path))
     }
     /// Delete a file.
     pub fn remove_file(&self, path: &str) -> io::Result<()> {
-        Ok(block_on(self.ops().remove_file(path))?)
+        block_on(self.dfs().remove_file(path))
     }
     /// Delete an empty directory.
     pub fn remove_dir(&self, path: &str) -> io::Result<()> {
-        Ok(block_on(self.ops().remove_dir(path))?)
+        block_on(self.dfs().remove_dir(path))
     }
     /// Delete a directory and its content.
     pub fn remove_dir_all(&self, path: &str) -> io::Result<()> {
-        Ok(block_on(self.ops().remove_dir_all(path))?)
+        block_on(self.dfs().remove_dir_all(path))
     }
     /// Rename or move within the share, replacing an existing file `to`.
     pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        Ok(block_on(self.ops().rename(from, to, true))?)
+        block_on(self.dfs().rename(from, to))
     }
     /// Truncate or extend a file.
     pub fn set_len(&self, path: &str, len: u64) -> io::Result<()> {
-        Ok(block_on(self.ops().set_len(path, len))?)
+        block_on(self.dfs().set_len(path, len))
     }
     /// Set access and/or modification time (`None` leaves it).
     pub fn set_times(
@@ -602,24 +597,19 @@ impl Share {
                 smb_core::time::FileTime::from_unix_duration(since)
             })
         };
-        Ok(block_on(self.ops().set_times(
-            path,
-            c(accessed),
-            c(modified),
-            None,
-        ))?)
+        block_on(self.dfs().set_times(path, c(accessed), c(modified), None))
     }
     /// Read a whole file.
     pub fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        self.with_dfs(path, |s, p| async move { s.ops().read(&p).await })
+        block_on(self.dfs().read(path))
     }
     /// Create or truncate a file with `data`.
     pub fn write(&self, path: &str, data: impl Into<Bytes>) -> io::Result<()> {
-        Ok(block_on(self.ops().write(path, data.into()))?)
+        block_on(self.dfs().write(path, data.into()))
     }
     /// Copy a file (server-side when supported); returns the bytes copied.
     pub fn copy(&self, from: &str, to: &str) -> io::Result<u64> {
-        Ok(block_on(self.ops().copy(from, to))?)
+        block_on(self.dfs().copy(from, to))
     }
     /// Size, free and available bytes of the share's volume (one round trip).
     pub fn space(&self) -> io::Result<FsSpace> {
@@ -666,10 +656,10 @@ impl Share {
     /// # Ok(()) }
     /// ```
     pub fn watch(&self, path: &str, recursive: bool, filter: u32) -> io::Result<Watch> {
-        let (sub, tree) = (self.ops().sub.clone(), self.ops().tree);
+        let (dfs::DfsShare(share), inner) = block_on(self.dfs().watch(path, recursive, filter))?;
         Ok(Watch {
-            inner: block_on(driver::Watch::start(sub, tree, path, recursive, filter))?,
-            _share: self.clone(),
+            inner,
+            _share: share,
         })
     }
 }
@@ -714,14 +704,13 @@ impl Pipe {
 /// A directory listing: an `Iterator` of entries (`.` and `..` skipped), fetched page by
 /// page.
 pub struct ReadDir {
-    inner: DirStream<Sub>,
-    _share: Share,
+    inner: driver::DfsDirStream<dfs::DfsShare>,
 }
 
 impl Iterator for ReadDir {
     type Item = io::Result<DirEntry>;
     fn next(&mut self) -> Option<Self::Item> {
-        block_on(poll_fn(|cx| self.inner.poll_next_entry(cx))).map(|r| r.map_err(io::Error::from))
+        block_on(poll_fn(|cx| self.inner.poll_next(cx)))
     }
 }
 
@@ -1058,20 +1047,19 @@ impl Share {
     /// character, case-insensitive on most servers), e.g. `"*.txt"`.
     pub fn read_dir_matching(&self, path: &str, pattern: &str) -> ReadDir {
         ReadDir {
-            inner: DirStream::open(self.ops().sub.clone(), self.ops().tree, path, pattern),
-            _share: self.clone(),
+            inner: self.dfs().read_dir(path, pattern),
         }
     }
     /// Replace the attributes of `path` with `attributes` ([`file_attributes`] bits:
     /// READONLY, HIDDEN, SYSTEM, ARCHIVE, ...; SET_INFO FileBasicInformation,
     /// [MS-FSCC] 2.4.7). `0` or [`file_attributes::NORMAL`] clears them all.
     pub fn set_attributes(&self, path: &str, attributes: u32) -> io::Result<()> {
-        Ok(block_on(self.ops().set_attributes(path, attributes))?)
+        block_on(self.dfs().set_attributes(path, attributes))
     }
     /// Set or clear read-only, keeping the other attributes (like
     /// `std::fs::set_permissions`; two round trips).
     pub fn set_permissions(&self, path: &str, perms: Permissions) -> io::Result<()> {
-        Ok(block_on(self.ops().set_permissions(path, perms))?)
+        block_on(self.dfs().set_permissions(path, perms))
     }
 }
 
@@ -1123,7 +1111,7 @@ impl std::fmt::Debug for File {
 impl std::fmt::Debug for ReadDir {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadDir")
-            .field("share", &self._share.name())
+            .field("share", &self.inner.share().map(|s| s.0.name()))
             .finish_non_exhaustive()
     }
 }
@@ -1138,22 +1126,20 @@ impl Share {
     /// [`Walk::max_depth`].
     pub fn walk(&self, path: &str) -> Walk {
         Walk {
-            inner: driver::Walk::new(self.ops().sub.clone(), self.ops().tree, path),
-            _share: self.clone(),
+            inner: self.dfs().walk(path),
         }
     }
 }
 
 /// A recursive listing ([`Share::walk`]).
 pub struct Walk {
-    inner: driver::Walk<Sub>,
-    _share: Share,
+    inner: driver::DfsWalk<dfs::DfsShare>,
 }
 
 impl Walk {
     /// Entries down to `depth` only (1: like `read_dir`).
     pub fn max_depth(mut self, depth: usize) -> Self {
-        self.inner = self.inner.with_max_depth(depth);
+        self.inner = self.inner.map(|w| w.with_max_depth(depth));
         self
     }
 }
@@ -1161,7 +1147,7 @@ impl Walk {
 impl std::fmt::Debug for Walk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Walk")
-            .field("share", &self._share.name())
+            .field("share", &self.inner.share().map(|s| s.0.name()))
             .finish_non_exhaustive()
     }
 }
@@ -1169,7 +1155,7 @@ impl std::fmt::Debug for Walk {
 impl Iterator for Walk {
     type Item = io::Result<WalkEntry>;
     fn next(&mut self) -> Option<Self::Item> {
-        block_on(poll_fn(|cx| self.inner.poll_next(cx))).map(|r| r.map_err(io::Error::from))
+        block_on(poll_fn(|cx| self.inner.poll_next(cx)))
     }
 }
 
@@ -1180,6 +1166,6 @@ impl Share {
     /// the file's content, `:name:$DATA` an alternate stream, which [`Share::open`] and
     /// the whole-file calls reach as `"path:name"`.
     pub fn streams(&self, path: &str) -> io::Result<Vec<FileStreamEntry>> {
-        Ok(block_on(self.ops().streams(path))?)
+        block_on(self.dfs().streams(path))
     }
 }

@@ -555,6 +555,8 @@ fn malformed_response_fails_the_channel_with_a_typed_error() {
         }
     )));
     assert_eq!(s4.client.channel_state(ChannelId(0)), None);
+    // An SMB2 protocol id on a message too short to be one (split_chain refuses it): counted.
+    assert_eq!(s4.client.stats().malformed, 1);
 }
 
 #[test]
@@ -892,4 +894,167 @@ fn channel_counters_count_every_received_byte() {
     }
     assert!(matches!(s.done.remove(&op), Some(Ok(_))), "logged in");
     assert_eq!(received(&s), total);
+}
+
+/// The silence clock stops with the last answer: a channel left idle (every request
+/// answered) for far longer than `unresponsive_timeout` is still Good, and the next request
+/// starts the clock afresh, so it is not declared unresponsive the moment it goes out.
+#[test]
+fn an_idle_channel_is_not_unresponsive_after_its_last_answer() {
+    // client_config() has no ECHO: nothing but these requests crosses the connection.
+    let cfg = client_config().with_unresponsive_timeout(Some(std::time::Duration::from_secs(20)));
+    let mut s = Sim::new(cfg, ServerConfig::default());
+    s.login();
+    let t = s.tree();
+    let f = s.open(t, "x", OpenOptions::create_truncate());
+    let unresponsive = |s: &Sim| {
+        s.saw(|e| {
+            matches!(
+                e,
+                Event::ChannelFailed {
+                    error: ChannelError::Unresponsive(_),
+                    ..
+                }
+            )
+        })
+    };
+    s.advance(Duration::from_secs(60));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
+    assert!(!unresponsive(&s), "idle is not silent: {:?}", s.events);
+    // A request the server holds for 10 s, half the bound counted from when it was sent.
+    s.server.hold = true;
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 10,
+    });
+    s.run();
+    s.advance(Duration::from_secs(10));
+    assert_eq!(
+        s.client.channel_state(ChannelId(0)),
+        Some(ChannelState::Good)
+    );
+    assert!(!unresponsive(&s), "{:?}", s.events);
+    s.release(|_| {});
+    assert!(s.done.remove(&op).expect("answered").is_ok());
+    assert_eq!(s.connects.len(), 1, "the connection was never replaced");
+}
+
+/// CANCEL of a READ split into pieces, after the first piece was answered, goes to each
+/// piece still in flight by its own MessageId ([MS-SMB2] 3.2.4.24), not to the answered one.
+#[test]
+fn cancel_after_a_partial_answer_targets_the_pieces_still_in_flight() {
+    let server = ServerConfig {
+        max_read: 65536,
+        ..ServerConfig::default()
+    };
+    let (mut s, _, f) = Sim::with_open_file(
+        client_config(),
+        server,
+        "big",
+        pattern(3 * 65536),
+        OpenOptions::new().read(true),
+    );
+    let logged = s.server.log.len();
+    s.server.hold = true;
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 3 * 65536,
+    });
+    s.run();
+    let reads: Vec<u64> = s.server.log[logged..]
+        .iter()
+        .filter(|(_, h)| h.command == Command::Read)
+        .map(|(_, h)| h.message_id)
+        .collect();
+    assert_eq!(reads.len(), 3, "three pieces in flight");
+    // Only the first piece is answered.
+    let mut later = Vec::new();
+    s.release(|held| later = held.split_off(1));
+    assert_eq!(later.len(), 2);
+    assert!(!s.done.contains_key(&op));
+    s.client.cancel(op, s.now);
+    s.run();
+    let cancels: Vec<u64> = s.server.log[logged..]
+        .iter()
+        .filter(|(_, h)| h.command == Command::Cancel)
+        .map(|(_, h)| h.message_id)
+        .collect();
+    assert_eq!(cancels, reads[1..], "one CANCEL per unanswered piece");
+    let e = s.done.remove(&op).expect("completed").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled);
+}
+
+/// A compound CREATE + CLOSE answered after its operation was cancelled: the compound's own
+/// CLOSE closed the handle, so the client sends no CLOSE of its own (only a lone CREATE's
+/// orphaned handle is closed by the client, [MS-SMB2] 3.2.4.5).
+#[test]
+fn a_compound_create_answered_after_cancel_is_not_closed_twice() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    let tree = s.tree();
+    s.server.files.insert("c.txt".into(), vec![1; 10]);
+    s.server.hold = true;
+    let op = s.submit(Request::Compound(vec![
+        Request::Create {
+            tree,
+            path: "c.txt".into(),
+            options: OpenOptions::metadata_only(),
+        },
+        Request::Close {
+            file: FileHandle::RELATED,
+        },
+    ]));
+    s.run();
+    s.client.cancel(op, s.now);
+    s.run();
+    assert_eq!(
+        s.done.remove(&op).expect("completed").unwrap_err().kind,
+        ErrorKind::Cancelled
+    );
+    let closes = s.server.count(Command::Close);
+    s.release(|_| {});
+    assert!(s.server.opens.is_empty(), "the compound closed its handle");
+    assert_eq!(s.client.stats().orphaned_opens_closed, 0);
+    assert_eq!(
+        s.server.count(Command::Close),
+        closes,
+        "no CLOSE of the client's own"
+    );
+}
+
+/// Bytes that arrive for a channel after shutdown (an answer already on its way when the
+/// connection was closed) are dropped and counted as stale, through either input call:
+/// nothing of them is read, not even to report an unknown MessageId.
+#[test]
+fn answers_after_shutdown_are_stale_and_not_read() {
+    let mut s = Sim::new(client_config(), ServerConfig::default());
+    s.login();
+    s.server.hold = true;
+    s.submit(Request::Echo);
+    s.run();
+    let (ch, frame) = s.server.held.pop().expect("the ECHO answer, held");
+    s.client.shutdown(s.now);
+    s.run();
+    let before = s.client.stats();
+    let events = s.events.len();
+    s.client.handle_input(ch, &frame, s.now);
+    let body = bytes::BytesMut::from(&frame[4..]);
+    s.client.handle_frame(ch, body, s.now);
+    s.run();
+    let after = s.client.stats();
+    assert_eq!(after.stale_inputs, before.stale_inputs + 2, "both counted");
+    assert_eq!(after.responses_received, before.responses_received);
+    assert_eq!(after.unknown_responses, before.unknown_responses);
+    assert!(
+        !s.events[events..]
+            .iter()
+            .any(|e| matches!(e, Event::Dropped { .. })),
+        "{:?}",
+        &s.events[events..]
+    );
 }

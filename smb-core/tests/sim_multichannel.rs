@@ -682,3 +682,66 @@ fn a_cut_during_the_first_session_setup() {
         }
     }
 }
+
+/// A framing error in the middle of a re-authentication (the session was established, so
+/// this is not the first login) on one channel of two: that channel fails and is dropped,
+/// the other stays Good, and the session is not given up, nor are the operations waiting
+/// for it failed with the framing error. (Ending the login is only for the first one,
+/// before any session existed.)
+#[test]
+fn a_framing_error_mid_reauthentication_fails_only_that_channel() {
+    let (mut s, _t, f) = setup(Dialect::Smb311, 2, 100);
+    assert_eq!(s.client.channels().len(), 2);
+    // The next READ is answered STATUS_NETWORK_SESSION_EXPIRED: a re-authentication starts
+    // on its channel ([MS-SMB2] 3.2.5.1.7)...
+    let expired = std::rc::Rc::new(std::cell::Cell::new(false));
+    let once = expired.clone();
+    s.server.script = Some(Box::new(move |h, _| {
+        (h.command == Command::Read && !once.get()).then(|| {
+            once.set(true);
+            vec![(reply(h, NtStatus::NETWORK_SESSION_EXPIRED), error_body())]
+        })
+    }));
+    // ...and its SESSION_SETUP answer arrives with a broken direct-TCP prefix.
+    let hit = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = hit.clone();
+    s.on_frame = Some(Box::new(move |ch, fr| {
+        if seen.get().is_none() && fr.get(4 + 12) == Some(&(Command::SessionSetup as u8)) {
+            seen.set(Some(ch));
+            fr[0] = 0xFF; // the prefix's first byte must be zero ([MS-SMB2] 2.1)
+        }
+        Fate::Deliver
+    }));
+    let op = s.submit(Request::Read {
+        file: f,
+        offset: 0,
+        len: 100,
+    });
+    s.run();
+    assert!(expired.get(), "the session expired");
+    let victim = hit.get().expect("a re-authentication went out");
+    let other = ChannelId(1 - victim.0);
+    let failed: Vec<(ChannelId, ChannelError)> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChannelFailed { channel, error } => Some((*channel, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(&failed[..], [(c, ChannelError::Malformed(_))] if *c == victim),
+        "only the re-authenticating channel fails: {failed:?}"
+    );
+    assert_eq!(s.client.channel_state(other), Some(ChannelState::Good));
+    assert!(
+        !s.saw(|e| matches!(e, Event::Recovery(RecoveryEvent::GaveUp { .. }))),
+        "the session is not given up: {:?}",
+        s.events
+    );
+    assert!(
+        !s.done.get(&op).is_some_and(|r| r.is_err()),
+        "the READ waiting for the session is not failed with the framing error: {:?}",
+        s.done.get(&op)
+    );
+}

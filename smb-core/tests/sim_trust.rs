@@ -57,6 +57,21 @@ fn read(s: &mut Sim, f: FileHandle, len: u32) -> Result<Response, OpError> {
     })
 }
 
+/// READ 100 bytes of `f` with `edit` applied to every READ answer on its way: the error.
+fn read_edited(
+    s: &mut Sim,
+    f: FileHandle,
+    mut edit: impl FnMut(&mut Vec<u8>) + 'static,
+) -> OpError {
+    s.on_frame = Some(Box::new(move |_, fr| {
+        if command_of(fr) == Some(Command::Read) {
+            edit(fr);
+        }
+        Fate::Deliver
+    }));
+    read(s, f, 100).expect_err("the edited answer is refused")
+}
+
 fn failed_channel(s: &Sim) -> Vec<ChannelError> {
     s.events
         .iter()
@@ -156,6 +171,31 @@ fn a_signed_request_needs_a_signed_answer_even_without_required_signing() {
         e.kind,
         ErrorKind::Integrity(ChannelError::Unsigned(Command::TreeConnect)),
         "{e}"
+    );
+}
+
+/// On a session that does not sign (3.1.1 with `sign_if_supported` off, signing not
+/// required), an answer that carries SMB2_FLAGS_SIGNED is still verified before it is used:
+/// a signature that does not match is refused, not ignored.
+#[test]
+fn a_present_signature_is_verified_on_a_session_that_does_not_sign() {
+    let (mut s, f, _) = with_file(
+        client_config().with_sign_if_supported(false),
+        ServerConfig::default(),
+    );
+    let e = read_edited(&mut s, f, |fr| {
+        fr[F_FLAGS] |= HeaderFlags::SIGNED as u8;
+        fr[F_SIGNATURE..F_SIGNATURE + 16].fill(0xAB);
+    });
+    let want = ErrorKind::Integrity(ChannelError::BadSignature(Command::Read));
+    assert_eq!(e.kind, want, "{e}");
+    let reads: Vec<bool> = (s.server.log.iter())
+        .filter(|(_, h)| h.command == Command::Read)
+        .map(|(_, h)| h.flags.has(HeaderFlags::SIGNED))
+        .collect();
+    assert!(
+        !reads.is_empty() && !reads.contains(&true),
+        "the READ went unsigned: {reads:?}"
     );
 }
 
@@ -290,6 +330,56 @@ fn plaintext_where_encryption_is_required_is_refused() {
             "share_only={share_only}: {e}"
         );
     }
+}
+
+/// A signing session connecting to a share with SMB2_SHAREFLAG_ENCRYPT_DATA sends the
+/// TREE_CONNECT signed (the tree is not known to encrypt yet), so it expects a signed
+/// answer; a server that encrypts that answer instead is accepted: what decrypted with the
+/// session's key needs no signature ([MS-SMB2] 3.2.5.1.3, skipped when the decryption of
+/// 3.2.5.1.1.1 succeeded). The tree then encrypts its requests.
+#[test]
+fn an_encrypted_answer_to_a_signed_request_is_accepted() {
+    let mut s = Sim::new(
+        client_config(),
+        ServerConfig {
+            require_signing: true,
+            ..encrypting(true)
+        },
+    );
+    s.login();
+    let transforms = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = transforms.clone();
+    s.on_frame = Some(Box::new(move |_, fr| {
+        if is_transform(fr) {
+            seen.set(seen.get() + 1);
+        }
+        Fate::Deliver
+    }));
+    s.server.forge = Some(Box::new(|h, _| {
+        if h.command == Command::TreeConnect {
+            Forge::Sealed
+        } else {
+            Forge::Normal
+        }
+    }));
+    let (signed, encrypted) = (s.server.signed_requests, s.server.encrypted_requests);
+    let t = s.tree();
+    assert_eq!(
+        s.server.signed_requests,
+        signed + 1,
+        "TREE_CONNECT went signed"
+    );
+    assert_eq!(s.server.encrypted_requests, encrypted, "and not encrypted");
+    assert_eq!(transforms.get(), 1, "its answer came encrypted");
+    assert!(failed_channel(&s).is_empty(), "{:?}", s.events);
+    // The tree encrypts from now on; its traffic works.
+    s.server.files.insert("f.bin".into(), pattern(100));
+    let f = s.open(t, "f.bin", OpenOptions::new().read(true));
+    assert_eq!(concat(&read_data(read(&mut s, f, 100))), pattern(100));
+    assert!(
+        s.server.encrypted_requests > encrypted,
+        "the tree's requests are encrypted"
+    );
 }
 
 /// CANCEL of a request on an encrypted tree names the tree and is encrypted ([MS-SMB2]

@@ -41,7 +41,9 @@ pub use lease_cache::{
     lease_cache_serves_repeats_until_a_break,
 };
 mod dfs;
-pub use dfs::{DFS_ROOT, dfs_referrals_to_other_servers_and_shares};
+pub use dfs::{
+    DFS_ROOT, dfs_path_operations_through_links, dfs_referrals_to_other_servers_and_shares,
+};
 mod fs_watch;
 pub use fs_watch::*;
 mod multichannel;
@@ -117,7 +119,7 @@ macro_rules! scenario_tests {
             multichannel_transitions_are_the_same_on_every_runtime,
             open_options_like_std, dir_entries_and_patterns, attributes_and_permissions,
             byte_range_locks, walk_recursive_with_depth_and_errors, alternate_data_streams,
-            dfs_referrals_to_other_servers_and_shares,
+            dfs_referrals_to_other_servers_and_shares, dfs_path_operations_through_links,
             fs_info_matches_the_disk, watch_sees_changes, watch_recursive_or_not,
             dropped_watch_is_cancelled, watch_across_a_cut_ends_clearly,
             watch_overflow_says_rescan,

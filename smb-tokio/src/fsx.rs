@@ -13,7 +13,7 @@ impl Share {
     /// The parts of `path`'s security descriptor named by `parts` ([`security_information`]:
     /// `OWNER | GROUP | DACL`), decoded ([MS-DTYP] 2.4.6): SIDs print as `S-1-5-21-...`.
     pub async fn security(&self, path: &str, parts: u32) -> io::Result<SecurityDescriptor> {
-        Ok(self.ops().security(path, parts).await?)
+        self.dfs().security(path, parts).await
     }
 
     /// Replace the parts of `path`'s security descriptor named by `parts` with those of
@@ -24,17 +24,17 @@ impl Share {
         sd: &SecurityDescriptor,
         parts: u32,
     ) -> io::Result<()> {
-        Ok(self.ops().set_security(path, sd, parts).await?)
+        self.dfs().set_security(path, sd, parts).await
     }
 
     /// Make `path` sparse, or normal again (FSCTL_SET_SPARSE).
     pub async fn set_sparse(&self, path: &str, sparse: bool) -> io::Result<()> {
-        Ok(self.ops().set_sparse(path, sparse).await?)
+        self.dfs().set_sparse(path, sparse).await
     }
 
     /// Zero `len` bytes from `offset` (FSCTL_SET_ZERO_DATA): a hole in a sparse file.
     pub async fn zero_range(&self, path: &str, offset: u64, len: u64) -> io::Result<()> {
-        Ok(self.ops().zero_range(path, offset, len).await?)
+        self.dfs().zero_range(path, offset, len).await
     }
 
     /// The allocated ranges of `path` within `offset..offset + len`
@@ -45,29 +45,29 @@ impl Share {
         offset: u64,
         len: u64,
     ) -> io::Result<Vec<AllocatedRange>> {
-        Ok(self.ops().allocated_ranges(path, offset, len).await?)
+        self.dfs().allocated_ranges(path, offset, len).await
     }
 
     /// The previous versions of the share as `@GMT-YYYY.MM.DD-HH.MM.SS` tokens
     /// (FSCTL_SRV_ENUMERATE_SNAPSHOTS on `dir`, `""` for the root). Open a file as of one
     /// with [`OpenOptions::snapshot`](crate::OpenOptions::snapshot) and [`gmt_token_time`].
     pub async fn snapshots(&self, dir: &str) -> io::Result<Vec<String>> {
-        Ok(self.ops().snapshots(dir).await?)
+        self.dfs().snapshots(dir).await
     }
 
     /// The target of the symbolic link `path` (FSCTL_GET_REPARSE_POINT).
     pub async fn read_link(&self, path: &str) -> io::Result<SymlinkReparse> {
-        Ok(self.ops().read_link(path).await?)
+        self.dfs().read_link(path).await
     }
 
     /// Make `path` a symbolic link to `target` (FSCTL_SET_REPARSE_POINT). Many servers
     /// refuse it (Samba does): the error then says the server refused the link.
     pub async fn symlink(&self, target: &str, path: &str, relative: bool) -> io::Result<()> {
-        Ok(self.ops().symlink(target, path, relative).await?)
+        self.dfs().symlink(target, path, relative).await
     }
 
     /// The metadata of `path` itself when it is a symbolic link (not of its target).
     pub async fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
-        Ok(self.ops().symlink_metadata(path).await?)
+        self.dfs().symlink_metadata(path).await
     }
 }

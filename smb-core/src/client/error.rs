@@ -264,6 +264,10 @@ pub enum ErrorKind {
     /// The operation would need more memory than the library allows for it (a whole-file
     /// read of a file whose size, as the server reports it, is over the limit).
     TooLarge,
+    /// The two paths of a rename or copy lead, through DFS links, to different shares or
+    /// servers: one SMB2 operation cannot span them ([MS-SMB2] 2.2.39: a rename stays in
+    /// its share). The context names both paths and where each is.
+    DfsTargetsDiffer,
     /// Any other NTSTATUS (see [`OpError::status`]).
     Status,
     /// A DCE/RPC call over a named pipe failed: a malformed or unexpected PDU, a refused
@@ -503,6 +507,9 @@ impl fmt::Display for OpError {
             ErrorKind::Protocol(why) => write!(f, "protocol error: {why}")?,
             ErrorKind::TooLarge => {
                 f.write_str("too large to hold in memory (over the size limit)")?
+            }
+            ErrorKind::DfsTargetsDiffer => {
+                f.write_str("the paths lead through DFS links to different shares")?
             }
             ErrorKind::Status => match self.status.and_then(|s| s.description()) {
                 // The status's own description, lower-cased to continue the sentence.

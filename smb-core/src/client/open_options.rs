@@ -310,7 +310,11 @@ impl OpenOptions {
     /// Open the version of the file in the snapshot taken at `time` (a FILETIME, e.g. from
     /// [`gmt_token_time`](crate::wire::fsctl_fs::gmt_token_time) of a token
     /// [`snapshots`](crate::driver::ShareOps::snapshots) listed): the TWrp create context
-    /// ([MS-SMB2] 2.2.13.2.7). Snapshots are read-only.
+    /// ([MS-SMB2] 2.2.13.2.7). Snapshots are read-only. A path with one
+    /// `@GMT-YYYY.MM.DD-HH.MM.SS` element (`docs/@GMT-2026.01.01-00.00.00/f.txt`) does the
+    /// same without this option: the element is taken out of the name and sent as TWrp
+    /// ([`split_gmt_token`](crate::wire::fsctl_fs::split_gmt_token)); this option wins over
+    /// such an element.
     pub fn snapshot(mut self, time: u64) -> Self {
         self.snapshot = Some(time);
         self

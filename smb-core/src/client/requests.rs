@@ -351,9 +351,21 @@ impl Client {
             self.rng.fill_bytes(&mut guid);
             Guid(guid)
         });
+        let path = path.trim_start_matches('\\');
+        let mut options = o.clone();
+        // A @GMT token in the path names a previous version: SMB2 carries it as TWrp, not
+        // in the name ([MS-SMB2] 2.2.13.2.7, [MS-SMB] 2.2.1.1.1). An explicit
+        // `OpenOptions::snapshot` wins over the token.
+        let path = match crate::wire::fsctl_fs::split_gmt_token(path) {
+            Some((rest, time)) => {
+                options.snapshot = options.snapshot.or(Some(time));
+                rest
+            }
+            None => String::from(path),
+        };
         CreateMemo {
-            path: String::from(path.trim_start_matches('\\')),
-            options: o.clone(),
+            path,
+            options,
             create_guid,
             lease_key,
             lease_state,

@@ -85,8 +85,9 @@ fn join(a: &str, b: &str) -> String {
 struct Entry {
     /// `\server\share\link`, compared ignoring ASCII case.
     prefix: String,
-    /// `\server\share[\path]` of the first target.
-    target: String,
+    /// `\server\share[\path]` of each target, in the order to try them (the server's,
+    /// [MS-DFSC] 3.1.5.4.4, with a target that answered moved first).
+    targets: Vec<String>,
     expires: Instant,
 }
 
@@ -115,15 +116,16 @@ impl ReferralCache {
     }
 
     /// Record the answer to a referral request for `path` (as sent, `\server\share\...`) at
-    /// `now`, and return where `path` goes. Refused: PathConsumed odd, past the path or not
-    /// on a component boundary ([MS-DFSC] 2.2.4: the number of bytes of the request path
-    /// the referral covers), no usable target, a target without server or share.
+    /// `now`, and return where `path` goes: one [`DfsHop`] per target, in the order to try
+    /// them (never empty). Refused: PathConsumed odd, past the path or not on a component
+    /// boundary ([MS-DFSC] 2.2.4: the number of bytes of the request path the referral
+    /// covers), no usable target, a target without server or share.
     pub fn insert(
         &mut self,
         path: &str,
         resp: &DfsReferralResponse,
         now: Instant,
-    ) -> Result<DfsHop, OpError> {
+    ) -> Result<Vec<DfsHop>, OpError> {
         let units: Vec<u16> = path.encode_utf16().collect();
         let consumed = usize::from(resp.path_consumed);
         if consumed % 2 != 0 || consumed / 2 > units.len() || consumed == 0 {
@@ -136,30 +138,32 @@ impl ReferralCache {
         if !(rest.is_empty() || rest.starts_with('\\')) {
             return Err(refused(path, "PathConsumed ends inside a path component"));
         }
-        // The first target is the one to use ([MS-DFSC] 3.1.5.4.4: ordered by the server);
-        // name-list (domain/DC) referrals name no share and are not used for a path.
-        let (target, ttl) = resp
-            .referrals
-            .iter()
-            .find_map(|r| match &r.body {
+        // Every target, in the server's order ([MS-DFSC] 3.1.5.4.4: the client tries them
+        // in turn when one cannot be reached); name-list (domain/DC) referrals name no
+        // share and are not used for a path. The first entry's TimeToLive is the answer's.
+        let mut ttl = None;
+        let mut targets = Vec::new();
+        for r in &resp.referrals {
+            let (target, t) = match &r.body {
                 DfsReferralBody::Targets {
                     network_address, ..
-                } if !network_address.is_empty() => Some((network_address.clone(), r.time_to_live)),
-                DfsReferralBody::V1 { share_name } if !share_name.is_empty() => {
-                    Some((share_name.clone(), 0))
-                }
-                _ => None,
-            })
-            .ok_or_else(|| refused(path, "no target in the referral"))?;
-        if split_target(&target).is_none() {
-            return Err(refused(path, "the target names no \\server\\share"));
+                } if !network_address.is_empty() => (network_address, r.time_to_live),
+                DfsReferralBody::V1 { share_name } if !share_name.is_empty() => (share_name, 0),
+                _ => continue,
+            };
+            if split_target(target).is_none() {
+                return Err(refused(path, "the target names no \\server\\share"));
+            }
+            ttl.get_or_insert(t);
+            targets.push(target.clone());
         }
+        let ttl = ttl.ok_or_else(|| refused(path, "no target in the referral"))?;
         let entry = Entry {
             prefix,
-            target,
+            targets,
             expires: now + Duration::from_secs(u64::from(ttl)),
         };
-        let hop = hop_of(&entry, rest);
+        let hops = hops_of(&entry, rest);
         // TimeToLive 0 (and version 1, which has none): good for this open, not cached.
         self.entries
             .retain(|e| e.expires > now && !e.prefix.eq_ignore_ascii_case(&entry.prefix));
@@ -169,14 +173,14 @@ impl ReferralCache {
             }
             self.entries.push(entry);
         }
-        Ok(hop)
+        Ok(hops)
     }
 
-    /// Where `path` (`\server\share\...`) goes by a cached, unexpired referral whose prefix
-    /// is the longest one that covers it (a whole number of path components).
-    pub fn lookup(&self, path: &str, now: Instant) -> Option<DfsHop> {
+    /// The cached, unexpired referral whose prefix is the longest one that covers `path`
+    /// (`\server\share\...`, on a whole number of path components).
+    fn covering(&mut self, path: &str, now: Instant) -> Option<&mut Entry> {
         self.entries
-            .iter()
+            .iter_mut()
             .filter(|e| e.expires > now)
             .filter(|e| {
                 path.len() >= e.prefix.len()
@@ -185,12 +189,44 @@ impl ReferralCache {
                     && (path.len() == e.prefix.len() || path.as_bytes()[e.prefix.len()] == b'\\')
             })
             .max_by_key(|e| e.prefix.len())
-            .map(|e| hop_of(e, &path[e.prefix.len()..]))
+    }
+
+    /// Where `path` (`\server\share\...`) goes by a cached, unexpired referral whose prefix
+    /// is the longest one that covers it: one hop per target, in the order to try them.
+    pub fn lookup(&mut self, path: &str, now: Instant) -> Option<Vec<DfsHop>> {
+        let e = self.covering(path, now)?;
+        let rest = &path[e.prefix.len()..];
+        Some(hops_of(e, rest))
+    }
+
+    /// `hop` (one of the targets [`lookup`](Self::lookup) or [`insert`](Self::insert) gave
+    /// for `path`) answered: try it first from now on, as the target hint of [MS-DFSC]
+    /// 3.1.1 (the cache entry's TargetHint) says. Nothing changes when no entry covers
+    /// `path` or `hop` is not one of its targets.
+    pub fn prefer(&mut self, path: &str, hop: &DfsHop, now: Instant) {
+        let Some(e) = self.covering(path, now) else {
+            return;
+        };
+        let rest = String::from(&path[e.prefix.len()..]);
+        let at = e.targets.iter().position(|t| {
+            let h = hop_of(t, &rest);
+            h.server.eq_ignore_ascii_case(&hop.server)
+                && h.share.eq_ignore_ascii_case(&hop.share)
+                && h.path == hop.path
+        });
+        if let Some(i) = at {
+            let t = e.targets.remove(i);
+            e.targets.insert(0, t);
+        }
     }
 }
 
-fn hop_of(e: &Entry, rest: &str) -> DfsHop {
-    let (server, share, base) = split_target(&e.target).unwrap_or_default();
+fn hops_of(e: &Entry, rest: &str) -> Vec<DfsHop> {
+    e.targets.iter().map(|t| hop_of(t, rest)).collect()
+}
+
+fn hop_of(target: &str, rest: &str) -> DfsHop {
+    let (server, share, base) = split_target(target).unwrap_or_default();
     DfsHop {
         server,
         share,
@@ -252,4 +288,4 @@ pub fn unknown_server(path: &str, server: &str) -> OpError {
 
 #[cfg(test)]
 #[path = "dfs_tests.rs"]
-mod tests;
+pub(crate) mod tests;

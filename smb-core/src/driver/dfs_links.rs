@@ -1,13 +1,15 @@
 //! What a client keeps to follow DFS referrals (feature `std`): the referral cache shared by
 //! every connection reached through it, the sessions opened to other servers, and what is
 //! needed to open more (configuration and a shared authenticator factory). Each adapter's
-//! `Client` holds one [`DfsLinks`] of its own `Client` type and runs the hops (see
-//! [`super::dfs`]).
+//! `Client` holds one [`DfsLinks`] of its own `Client` type; the hops themselves are
+//! [`super::dfs_follow`]. The cache's clock is the adapter's ([`DfsClock`]): smb-core reads
+//! none.
 
 use super::dfs::{DfsHop, MAX_DFS_HOPS, ReferralCache, too_many_hops, unknown_server};
 use super::{Credentials, socket_target, to_io_error};
 use crate::auth::{AuthError, AuthFactory, AuthKind, Authenticator};
 use crate::client::{ClientConfig, OpError, ServerAddr};
+use crate::time::Instant;
 use crate::wire::NtStatus;
 use crate::wire::ioctl::DfsReferralResponse;
 use alloc::boxed::Box;
@@ -45,24 +47,31 @@ impl AuthFactory for SharedAuth {
     }
 }
 
+/// The time now on the adapter's monotonic clock, in the engine's [`Instant`]s: what the
+/// referral cache measures TimeToLive against ([MS-DFSC] 3.1.5.1). The adapters pass the
+/// same clock they drive the engine with; tests pass a virtual one.
+pub type DfsClock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 /// Where a hop's server is, for [`DfsLinks::server`].
 pub enum DfsServer<C> {
     /// The server of this client: the same session serves the target share.
     Same,
     /// A server already connected for an earlier referral.
     Connected(C),
-    /// Another server: connect to `addr` with these credentials and configuration (its
-    /// `server_name` set to the referral's host) and [`DfsLinks::remember`] the client.
-    Connect {
-        /// Where.
-        addr: ServerAddr,
-        /// Who (the first session's factory, shared).
-        creds: Credentials,
-        /// How.
-        config: Box<ClientConfig>,
-        /// The links of the new client: the same cache.
-        links: DfsLinks<C>,
-    },
+    /// Another server: connect as [`DfsConnect`] says and [`DfsLinks::remember`] the client.
+    Connect(DfsConnect<C>),
+}
+
+/// How to connect to another server a referral leads to.
+pub struct DfsConnect<C> {
+    /// Where.
+    pub addr: ServerAddr,
+    /// Who (the first session's factory, shared).
+    pub creds: Credentials,
+    /// How (its `server_name` set to the referral's host).
+    pub config: Box<ClientConfig>,
+    /// The links of the new client: the same cache and clock.
+    pub links: DfsLinks<C>,
 }
 
 /// A client's DFS state (see the module docs). Cheap to clone: clones share everything.
@@ -87,14 +96,15 @@ struct Inner<C> {
     cache: Arc<Mutex<ReferralCache>>,
     /// Clients of other servers, by `host:port`.
     others: Mutex<Vec<(String, C)>>,
-    /// The clock of the cache's [`Instant`](crate::time::Instant)s.
-    epoch: std::time::Instant,
+    /// The clock of the cache's [`Instant`]s.
+    clock: DfsClock,
 }
 
 impl<C: Clone> DfsLinks<C> {
-    /// The links of a client connected to `addr` with `config` and `auth`.
-    pub fn new(config: ClientConfig, auth: SharedAuth, addr: ServerAddr) -> Self {
-        Self::with_cache(config, auth, addr, Arc::default())
+    /// The links of a client connected to `addr` with `config` and `auth`, whose referral
+    /// cache reads the time from `clock`.
+    pub fn new(config: ClientConfig, auth: SharedAuth, addr: ServerAddr, clock: DfsClock) -> Self {
+        Self::with_cache(config, auth, addr, Arc::default(), clock)
     }
 
     fn with_cache(
@@ -102,6 +112,7 @@ impl<C: Clone> DfsLinks<C> {
         auth: SharedAuth,
         addr: ServerAddr,
         cache: Arc<Mutex<ReferralCache>>,
+        clock: DfsClock,
     ) -> Self {
         let server_name = config
             .server_name
@@ -115,7 +126,7 @@ impl<C: Clone> DfsLinks<C> {
                 server_name,
                 cache,
                 others: Mutex::default(),
-                epoch: std::time::Instant::now(),
+                clock,
             }),
         }
     }
@@ -130,24 +141,36 @@ impl<C: Clone> DfsLinks<C> {
         &self.inner.server_name
     }
 
-    fn now(&self) -> crate::time::Instant {
-        crate::time::Instant::from_elapsed(self.inner.epoch.elapsed())
+    /// Whether `other` is this client's links (or a clone of them): the same server.
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// The cached hop of `path` (`\server\share\...`), if an unexpired referral covers it.
-    pub fn cached(&self, path: &str) -> Option<DfsHop> {
-        let now = self.now();
-        self.inner.cache.lock().ok()?.lookup(path, now)
+    fn now(&self) -> Instant {
+        (self.inner.clock)()
     }
 
-    /// Cache the referral answered for `path` and return its hop.
-    pub fn record(&self, path: &str, resp: &DfsReferralResponse) -> Result<DfsHop, OpError> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, ReferralCache> {
+        self.inner.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached hops of `path` (`\server\share\...`), one per target in the order to try
+    /// them, if an unexpired referral covers it.
+    pub fn cached(&self, path: &str) -> Option<Vec<DfsHop>> {
         let now = self.now();
-        self.inner
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(path, resp, now)
+        self.cache().lookup(path, now)
+    }
+
+    /// Cache the referral answered for `path` and return its hops (one per target).
+    pub fn record(&self, path: &str, resp: &DfsReferralResponse) -> Result<Vec<DfsHop>, OpError> {
+        let now = self.now();
+        self.cache().insert(path, resp, now)
+    }
+
+    /// `hop` of `path` answered: try it first next time ([`ReferralCache::prefer`]).
+    pub fn prefer(&self, path: &str, hop: &DfsHop) {
+        let now = self.now();
+        self.cache().prefer(path, hop, now);
     }
 
     /// Where the server of `hop` (reached from `path`) is: this one, one connected before,
@@ -174,17 +197,18 @@ impl<C: Clone> DfsLinks<C> {
         }
         let mut config = i.config.clone();
         config.server_name = Some(hop.server.clone());
-        Ok(DfsServer::Connect {
+        Ok(DfsServer::Connect(DfsConnect {
             links: Self::with_cache(
                 config.clone(),
                 i.auth.clone(),
                 addr.clone(),
                 i.cache.clone(),
+                i.clock.clone(),
             ),
             addr,
             creds: i.auth.credentials(),
             config: Box::new(config),
-        })
+        }))
     }
 
     /// Keep `client`, connected to `addr` for a referral, for later hops to that server.
@@ -223,8 +247,7 @@ where
                     break;
                 }
                 if !enabled {
-                    let why = format!("{at}: crosses a DFS link (following referrals is off)");
-                    return Err(to_io_error(e.with_context(why)));
+                    return Err(not_followed(e, &at));
                 }
                 (share, at) = follow(share, at).await?;
             }
@@ -232,4 +255,11 @@ where
         }
     }
     Err(to_io_error(too_many_hops(path)))
+}
+
+/// The error of a path that crosses a DFS link while following referrals is off: the
+/// STATUS_PATH_NOT_COVERED error `e`, saying so and naming the path `at`.
+pub(super) fn not_followed(e: OpError, at: &str) -> io::Error {
+    let why = format!("{at}: crosses a DFS link (following referrals is off)");
+    to_io_error(e.with_context(why))
 }

@@ -23,22 +23,39 @@ fn utf16z(s: &str) -> Vec<u8> {
 /// way Samba lays it out: header, one 34-byte entry (ServiceSiteGuid zero), then
 /// DFSPath, DFSAlternatePath sharing DFSPath's string, NetworkAddress.
 fn v3_referral(consumed: u16, ttl: u32, target: &str) -> Vec<u8> {
+    v3_referrals(consumed, ttl, &[target])
+}
+
+/// [`v3_referral`] with one entry per target, in order: the entries, then DFSPath (shared
+/// by every entry's DFSPath and DFSAlternatePath), then each NetworkAddress.
+pub(crate) fn v3_referrals(consumed: u16, ttl: u32, targets: &[&str]) -> Vec<u8> {
     let dfs = utf16z("\\srv\\root\\link");
+    let strings_at = 8 + 34 * targets.len();
+    let mut strings = dfs.clone();
+    let mut addresses = Vec::new();
+    for t in targets {
+        addresses.push(strings_at + strings.len());
+        strings.extend_from_slice(&utf16z(t));
+    }
     let mut b = Vec::new();
     b.extend_from_slice(&consumed.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // NumberOfReferrals
+    b.extend_from_slice(&(targets.len() as u16).to_le_bytes()); // NumberOfReferrals
     b.extend_from_slice(&DfsReferralHeaderFlags::STORAGE_SERVERS.to_le_bytes());
-    b.extend_from_slice(&3u16.to_le_bytes()); // VersionNumber
-    b.extend_from_slice(&34u16.to_le_bytes()); // Size
-    b.extend_from_slice(&0u16.to_le_bytes()); // ServerType: link target
-    b.extend_from_slice(&0u16.to_le_bytes()); // ReferralEntryFlags
-    b.extend_from_slice(&ttl.to_le_bytes());
-    b.extend_from_slice(&34u16.to_le_bytes()); // DFSPathOffset (from the entry)
-    b.extend_from_slice(&34u16.to_le_bytes()); // DFSAlternatePathOffset
-    b.extend_from_slice(&(34 + dfs.len() as u16).to_le_bytes()); // NetworkAddressOffset
-    b.extend_from_slice(&[0; 16]); // ServiceSiteGuid
-    b.extend_from_slice(&dfs);
-    b.extend_from_slice(&utf16z(target));
+    for (i, address) in addresses.iter().enumerate() {
+        // Offsets count from the start of their entry.
+        let entry_at = 8 + 34 * i;
+        b.extend_from_slice(&3u16.to_le_bytes()); // VersionNumber
+        b.extend_from_slice(&34u16.to_le_bytes()); // Size
+        b.extend_from_slice(&0u16.to_le_bytes()); // ServerType: link target
+        b.extend_from_slice(&0u16.to_le_bytes()); // ReferralEntryFlags
+        b.extend_from_slice(&ttl.to_le_bytes());
+        let dfs_at = (strings_at - entry_at) as u16;
+        b.extend_from_slice(&dfs_at.to_le_bytes()); // DFSPathOffset
+        b.extend_from_slice(&dfs_at.to_le_bytes()); // DFSAlternatePathOffset
+        b.extend_from_slice(&((address - entry_at) as u16).to_le_bytes()); // NetworkAddressOffset
+        b.extend_from_slice(&[0; 16]); // ServiceSiteGuid
+    }
+    b.extend_from_slice(&strings);
     b
 }
 
@@ -86,25 +103,25 @@ fn the_rest_of_the_path_goes_to_the_target() {
     let mut c = ReferralCache::new();
     let r = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 300, "\\127.0.0.1\\other"))
         .unwrap();
-    let hop = c.insert(PATH, &r, at(0)).unwrap();
+    let hops = c.insert(PATH, &r, at(0)).unwrap();
     assert_eq!(
-        hop,
-        DfsHop {
+        hops,
+        vec![DfsHop {
             server: "127.0.0.1".into(),
             share: "other".into(),
             path: "dir\\f.txt".into(),
-        }
+        }]
     );
     // A target with a path inside its share keeps it in front of the rest.
     let r = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 300, "\\t\\s\\deep\\er\\"))
         .unwrap();
     assert_eq!(
-        c.insert(PATH, &r, at(0)).unwrap().path,
+        c.insert(PATH, &r, at(0)).unwrap()[0].path,
         "deep\\er\\dir\\f.txt"
     );
     // The link itself is the target share's root.
     assert_eq!(
-        c.insert("\\srv\\root\\link", &r, at(0)).unwrap().path,
+        c.insert("\\srv\\root\\link", &r, at(0)).unwrap()[0].path,
         "deep\\er"
     );
 }
@@ -116,7 +133,10 @@ fn cached_until_the_ttl_runs_out() {
     c.insert(PATH, &r, at(100)).unwrap();
     assert_eq!(c.len(), 1);
     // Other paths under the link, any case, hit the cache; siblings of the link do not.
-    let hop = c.lookup("\\SRV\\Root\\LINK\\other.txt", at(105)).unwrap();
+    let hop = c
+        .lookup("\\SRV\\Root\\LINK\\other.txt", at(105))
+        .unwrap()
+        .remove(0);
     assert_eq!((hop.server.as_str(), hop.path.as_str()), ("t", "other.txt"));
     assert!(c.lookup("\\srv\\root\\linkage\\x", at(105)).is_none());
     assert!(c.lookup("\\srv\\root\\x", at(105)).is_none());
@@ -126,7 +146,7 @@ fn cached_until_the_ttl_runs_out() {
     let r2 = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 10, "\\u\\s")).unwrap();
     c.insert(PATH, &r2, at(100)).unwrap();
     assert_eq!(c.len(), 1);
-    assert_eq!(c.lookup(PATH, at(101)).unwrap().server, "u");
+    assert_eq!(c.lookup(PATH, at(101)).unwrap()[0].server, "u");
 }
 
 #[test]
@@ -137,16 +157,19 @@ fn longest_prefix_wins() {
     // `\srv\root\link\dir`: 18 units.
     let inner = DfsReferralResponse::decode_data(&v3_referral(36, 60, "\\b\\s")).unwrap();
     c.insert(PATH, &inner, at(0)).unwrap();
-    let hop = c.lookup(PATH, at(1)).unwrap();
+    let hop = c.lookup(PATH, at(1)).unwrap().remove(0);
     assert_eq!((hop.server.as_str(), hop.path.as_str()), ("b", "f.txt"));
-    assert_eq!(c.lookup("\\srv\\root\\link\\x", at(1)).unwrap().server, "a");
+    assert_eq!(
+        c.lookup("\\srv\\root\\link\\x", at(1)).unwrap()[0].server,
+        "a"
+    );
 }
 
 #[test]
 fn ttl_zero_is_used_once_not_cached() {
     let mut c = ReferralCache::new();
     let r = DfsReferralResponse::decode_data(&v3_referral(CONSUMED, 0, "\\t\\s")).unwrap();
-    assert_eq!(c.insert(PATH, &r, at(0)).unwrap().share, "s");
+    assert_eq!(c.insert(PATH, &r, at(0)).unwrap()[0].share, "s");
     assert!(c.is_empty());
 }
 
@@ -255,7 +278,8 @@ impl Submitter for Referrer {
     }
 }
 
-fn run<T>(f: impl core::future::Future<Output = T>) -> T {
+/// `f`'s output: the fakes answer at once, so one poll finishes it.
+pub(crate) fn run<T>(f: impl core::future::Future<Output = T>) -> T {
     let mut f = core::pin::pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(t) => t,
@@ -310,4 +334,43 @@ fn loop_and_unknown_server_errors_name_the_path() {
     let e = unknown_server(PATH, "elsewhere");
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert!(e.to_string().contains("elsewhere"), "{e}");
+}
+
+#[test]
+fn every_target_is_kept_in_order_and_the_one_that_answered_goes_first() {
+    let mut c = ReferralCache::new();
+    let b = v3_referrals(CONSUMED, 60, &["\\a\\s", "\\b\\s\\base", "\\c\\t"]);
+    let r = DfsReferralResponse::decode_data(&b).unwrap();
+    let hops = c.insert(PATH, &r, at(0)).unwrap();
+    let names: Vec<_> = hops
+        .iter()
+        .map(|h| (h.server.as_str(), h.path.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("a", "dir\\f.txt"),
+            ("b", "base\\dir\\f.txt"),
+            ("c", "dir\\f.txt")
+        ]
+    );
+    // The second target answered: it is tried first, for every path under the link.
+    c.prefer(PATH, &hops[1], at(1));
+    let again = c.lookup("\\srv\\root\\link\\x", at(2)).unwrap();
+    let order: Vec<_> = again.iter().map(|h| h.server.as_str()).collect();
+    assert_eq!(order, ["b", "a", "c"]);
+    assert_eq!(again[0].path, "base\\x");
+    // A hop that is none of the targets, or a path no entry covers, changes nothing.
+    let stranger = DfsHop {
+        server: "z".into(),
+        share: "s".into(),
+        path: "dir\\f.txt".into(),
+    };
+    c.prefer(PATH, &stranger, at(3));
+    c.prefer("\\srv\\root\\elsewhere", &hops[2], at(3));
+    assert_eq!(c.lookup(PATH, at(4)).unwrap()[0].server, "b");
+    // One bad target spoils the answer: refused whole.
+    let bad = v3_referrals(CONSUMED, 60, &["\\a\\s", "\\only-server"]);
+    let r = DfsReferralResponse::decode_data(&bad).unwrap();
+    assert!(c.insert(PATH, &r, at(5)).is_err());
 }

@@ -162,6 +162,12 @@ impl<S: Submitter> DirStream<S> {
         self.state = State::Done;
     }
 
+    /// The name pattern it lists.
+    #[cfg(feature = "std")]
+    pub(super) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
     /// The next entry, `None` at the end. Errors end the listing; their message names
     /// `read_dir` and the directory.
     pub fn poll_next_entry(

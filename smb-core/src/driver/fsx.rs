@@ -24,6 +24,22 @@ const INFO_FILE: u8 = 1;
 const INFO_SECURITY: u8 = 3;
 /// Room for a security descriptor, a snapshot list, allocated ranges or reparse data.
 const OUTPUT_LEN: u32 = 64 * 1024;
+/// An SRV_SNAPSHOT_ARRAY with the counts and no tokens ([MS-SMB2] 2.2.32.2, 3.3.5.15.1).
+const SNAPSHOT_COUNTS_LEN: u32 = 16;
+/// The most room asked for a snapshot list: 1 MiB, about 20,000 tokens.
+const MAX_SNAPSHOT_LEN: u32 = 1 << 20;
+/// Requests for a snapshot list before giving up on one that grows each time.
+const SNAPSHOT_TRIES: usize = 4;
+
+/// The output room for a snapshot list of `array_size` bytes of tokens (the three counts
+/// before them), refused past [`MAX_SNAPSHOT_LEN`].
+fn snapshot_room(array_size: u32) -> Result<u32, OpError> {
+    match array_size.checked_add(12) {
+        Some(n) if n <= MAX_SNAPSHOT_LEN => Ok(n.max(SNAPSHOT_COUNTS_LEN + 1)),
+        _ => Err(protocol("the server's snapshot list is larger than 1 MiB")),
+    }
+}
+
 /// Allocated-range queries asked in a row before giving up on a server that keeps
 /// answering STATUS_BUFFER_OVERFLOW without progress.
 const MAX_RANGE_PAGES: usize = 1024;
@@ -291,12 +307,35 @@ impl<S: Submitter> super::ShareOps<S> {
     }
 
     async fn snapshots_unnamed(&self, dir: &str) -> Result<Vec<String>, OpError> {
+        // One request with room for about 1,300 tokens answers every usual share. A longer
+        // list: Windows answers with the counts and no tokens, Samba with
+        // STATUS_BUFFER_TOO_SMALL; then a 16-byte probe (counts only, [MS-SMB2] 3.3.5.15.1)
+        // gives SnapShotArraySize and the list is asked for again with that room. The list
+        // can grow in between: a few tries, each bounded.
+        let mut room = OUTPUT_LEN;
+        for _ in 0..SNAPSHOT_TRIES {
+            match self.snapshot_array(dir, room).await {
+                Ok(a) if a.snapshots.len() == a.number_of_snapshots as usize => {
+                    return Ok(a.snapshots);
+                }
+                Ok(a) => room = snapshot_room(a.snapshot_array_size)?,
+                Err(e) if e.status == Some(crate::wire::NtStatus::BUFFER_TOO_SMALL) => {
+                    let counts = self.snapshot_array(dir, SNAPSHOT_COUNTS_LEN).await?;
+                    room = snapshot_room(counts.snapshot_array_size)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(protocol("the snapshot list kept growing"))
+    }
+
+    async fn snapshot_array(&self, dir: &str, room: u32) -> Result<SnapshotArray, OpError> {
         let opts = plain(access::FILE_READ_DATA | access::FILE_READ_ATTRIBUTES);
-        let req = self.fsctl(fsctl::SRV_ENUMERATE_SNAPSHOTS, Vec::new(), OUTPUT_LEN);
+        let req = self.fsctl(fsctl::SRV_ENUMERATE_SNAPSHOTS, Vec::new(), room);
         match self.on_path(dir, opts, req).await? {
-            Response::Ioctl { output, .. } => SnapshotArray::decode_data(&output)
-                .map(|a| a.snapshots)
-                .map_err(|_| protocol("bad snapshot array")),
+            Response::Ioctl { output, .. } => {
+                SnapshotArray::decode_data(&output).map_err(|_| protocol("bad snapshot array"))
+            }
             _ => Err(protocol("unexpected response type")),
         }
     }

@@ -75,6 +75,8 @@ pub fn io_error_kind(e: &OpError) -> io::ErrorKind {
         ErrorKind::Integrity(_) | ErrorKind::Downgrade => K::InvalidData,
         ErrorKind::Protocol(_) => K::InvalidData,
         ErrorKind::TooLarge => K::FileTooLarge,
+        // Like a rename across file systems (EXDEV).
+        ErrorKind::DfsTargetsDiffer => K::CrossesDevices,
         ErrorKind::Rpc(crate::wire::rpc::RpcError::Status(5)) => K::PermissionDenied,
         ErrorKind::Rpc(
             crate::wire::rpc::RpcError::Fault(_) | crate::wire::rpc::RpcError::Status(_),

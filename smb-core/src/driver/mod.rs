@@ -22,13 +22,21 @@
 //! - [`PipeOps`], [`RpcPipe`], [`list_shares`] (module `pipe`): named pipes on IPC$,
 //!   DCE/RPC over them, and the server's share list (srvsvc NetrShareEnum).
 //! - [`Credentials`]: password, guest, anonymous or any [`Authenticator`].
+//! - [`DfsPaths`] (feature `std`): every path operation following DFS links, over the
+//!   adapter's [`DfsClient`] / [`DfsShare`] (modules `dfs`, `dfs_follow`, `dfs_links`).
 //! - [`url_target`] (feature `std`): `connect_url`'s URL and login handling.
 //! - `io_error` (feature `std`): [`OpError`] -> `std::io::Error` with the right `ErrorKind`.
 
 mod cached;
 pub mod dfs;
 #[cfg(feature = "std")]
+mod dfs_follow;
+#[cfg(feature = "std")]
+mod dfs_hooks;
+#[cfg(feature = "std")]
 mod dfs_links;
+#[cfg(feature = "std")]
+mod dfs_paths;
 mod dir;
 #[cfg(feature = "std")]
 pub mod events;
@@ -49,7 +57,14 @@ mod walk;
 mod watch;
 
 #[cfg(feature = "std")]
-pub use dfs_links::{DfsLinks, DfsServer, SharedAuth, with_referrals};
+pub use dfs_follow::{
+    BoxFuture, DfsClient, DfsListing, DfsShare, DfsStream, follow, resolve, resolve_both,
+    resolve_pair, same_share, with_dfs,
+};
+#[cfg(feature = "std")]
+pub use dfs_links::{DfsClock, DfsConnect, DfsLinks, DfsServer, SharedAuth, with_referrals};
+#[cfg(feature = "std")]
+pub use dfs_paths::{DfsDirStream, DfsPaths, DfsWalk};
 pub use dir::{DIR_PAGE_LEN, DirStream};
 pub use file::{FileIo, FileIoConfig, SeekFrom};
 pub use fs::{FsInfo, FsSpace};
@@ -400,8 +415,27 @@ impl ChannelReader {
     /// `n` bytes were read into [`ChannelReader::space`]: hands every whole frame (or a
     /// framing error) to `send`. Returns false when reading must stop: the stream is corrupt,
     /// or `send` returned false (the driver is gone).
-    pub fn commit<C>(&mut self, n: usize, mut send: impl FnMut(Command<C>) -> bool) -> bool {
+    pub fn commit<C>(&mut self, n: usize, send: impl FnMut(Command<C>) -> bool) -> bool {
         self.frames.commit(n);
+        self.hand_over(send)
+    }
+
+    /// Like [`ChannelReader::space`], for a socket that appends into uninitialised capacity
+    /// (tokio's `AsyncReadExt::read_buf`): the buffer of received bytes, with room reserved
+    /// for at least [`READ_CHUNK`] more and for the rest of a large frame, none of it zeroed.
+    /// Call [`ChannelReader::commit_appended`] after the read.
+    pub fn unfilled_buf(&mut self) -> &mut bytes::BytesMut {
+        self.frames.unfilled_buf(READ_CHUNK)
+    }
+
+    /// Bytes were appended to [`ChannelReader::unfilled_buf`]: hands every whole frame to
+    /// `send`, as [`ChannelReader::commit`] does.
+    pub fn commit_appended<C>(&mut self, send: impl FnMut(Command<C>) -> bool) -> bool {
+        self.frames.commit_appended();
+        self.hand_over(send)
+    }
+
+    fn hand_over<C>(&mut self, mut send: impl FnMut(Command<C>) -> bool) -> bool {
         loop {
             let channel = self.channel;
             match self.frames.next_frame_mut() {

@@ -182,12 +182,26 @@ pub struct ShareOps<S> {
     pub sub: S,
     /// The connected tree.
     pub tree: TreeId,
+    /// The share is in a DFS namespace (SMB2_SHARE_CAP_DFS, [MS-SMB2] 2.2.10): a path on
+    /// it may cross a DFS link.
+    pub dfs: bool,
 }
 
 impl<S: Submitter> ShareOps<S> {
     /// Operations on `tree`.
     pub fn new(sub: S, tree: TreeId) -> Self {
-        ShareOps { sub, tree }
+        ShareOps {
+            sub,
+            tree,
+            dfs: false,
+        }
+    }
+
+    /// The operations of a share whose TREE_CONNECT answered `capabilities`
+    /// (SMB2_SHARE_CAP_DFS sets [`dfs`](Self::dfs)).
+    pub fn with_capabilities(mut self, capabilities: u32) -> Self {
+        self.dfs = capabilities & crate::wire::tree_connect::ShareCapabilities::DFS != 0;
+        self
     }
 
     fn create(&self, path: String, options: OpenOptions) -> Request {
@@ -811,6 +825,23 @@ impl<S: Submitter> ShareOps<S> {
     /// (FSCTL_SRV_COPYCHUNK_WRITE, [MS-SMB2] 3.2.4.20.2) when the server supports it, else
     /// streams the data through the client with a bounded window. Returns the bytes copied.
     pub async fn copy(&self, from: &str, to: &str) -> Result<u64, OpError> {
+        self.copy_into(from, self, to, true).await
+    }
+
+    /// Copy `from` of this share to `to` of `dst` (another share, possibly of another
+    /// server: created or truncated), streaming the data through the client with a bounded
+    /// window (a server-side copy cannot span them). Returns the bytes copied.
+    pub async fn copy_to(&self, from: &str, dst: &ShareOps<S>, to: &str) -> Result<u64, OpError> {
+        self.copy_into(from, dst, to, false).await
+    }
+
+    async fn copy_into(
+        &self,
+        from: &str,
+        dst_ops: &ShareOps<S>,
+        to: &str,
+        server_side: bool,
+    ) -> Result<u64, OpError> {
         during2("copy", from, to, async {
             self.invalidate(to).await;
             let read_opts = OpenOptions::new()
@@ -818,7 +849,7 @@ impl<S: Submitter> ShareOps<S> {
                 .with_durable(false)
                 .with_lease(false);
             let (src, attrs) = self.open(from, read_opts).await?;
-            let dst = match self
+            let dst = match dst_ops
                 .open(
                     to,
                     OpenOptions::create_truncate()
@@ -834,13 +865,18 @@ impl<S: Submitter> ShareOps<S> {
                 }
             };
             let size = attrs.end_of_file;
-            let result = match self.server_copy(src, dst, size).await {
-                Ok(n) => Ok(n),
-                Err(e) if copychunk_unsupported(&e) => self.stream_copy(src, dst).await,
-                Err(e) => Err(e),
+            let result = match server_side {
+                true => match self.server_copy(src, dst, size).await {
+                    Ok(n) => Ok(n),
+                    Err(e) if copychunk_unsupported(&e) => {
+                        self.stream_copy(src, dst_ops, dst).await
+                    }
+                    Err(e) => Err(e),
+                },
+                false => self.stream_copy(src, dst_ops, dst).await,
             };
             let c1 = self.close(src).await;
-            let c2 = self.close(dst).await;
+            let c2 = dst_ops.close(dst).await;
             let n = result?;
             c1?;
             c2?;
@@ -921,7 +957,13 @@ impl<S: Submitter> ShareOps<S> {
         Ok(size)
     }
 
-    async fn stream_copy(&self, src: FileHandle, dst: FileHandle) -> Result<u64, OpError> {
+    /// Read `src` of this share and write it to `dst` of `dst_ops` (this share or another).
+    async fn stream_copy(
+        &self,
+        src: FileHandle,
+        dst_ops: &ShareOps<S>,
+        dst: FileHandle,
+    ) -> Result<u64, OpError> {
         const PIECE: u32 = 1 << 20;
         const WINDOW: usize = 4;
         let mut offset = 0u64;
@@ -949,7 +991,7 @@ impl<S: Submitter> ShareOps<S> {
             for b in &data {
                 buf.extend_from_slice(b);
             }
-            let w = self.sub.submit(Request::Write {
+            let w = dst_ops.sub.submit(Request::Write {
                 file: dst,
                 offset,
                 data: buf.freeze(),

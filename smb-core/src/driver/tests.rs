@@ -558,10 +558,7 @@ fn a_whole_file_read_stops_at_its_limit() {
         let fake = Fake::default();
         // Reported 64 KiB, but 1 MiB is there (it grew since the CREATE).
         fake.0.lock().unwrap().data = (0..1 << 20).map(|i| i as u8).collect();
-        let ops = ShareOps {
-            sub: fake,
-            tree: TreeId(1),
-        };
+        let ops = ShareOps::new(fake, TreeId(1));
         ready(core::pin::pin!(ops.read_all(FileHandle(7), 64 << 10, limit)).poll(&mut cx()))
     };
     let e = read(256 << 10).unwrap_err();

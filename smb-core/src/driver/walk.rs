@@ -32,8 +32,10 @@ pub struct WalkError {
 }
 
 impl fmt::Display for WalkError {
+    /// One layer, like every other error: `walk a/locked: access denied
+    /// (STATUS_ACCESS_DENIED)`, the directory that could not be listed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "walk {}: {}", self.path, self.error)
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
@@ -67,6 +69,12 @@ impl<S: Submitter> Walk<S> {
         self
     }
 
+    /// The depth bound.
+    #[cfg(feature = "std")]
+    pub(super) fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
     /// The next entry, a directory that could not be listed, or `None` at the end.
     pub fn poll_next(
         &mut self,
@@ -90,6 +98,8 @@ impl<S: Submitter> Walk<S> {
                 Poll::Ready(Some(Err(error))) => {
                     let path = core::mem::take(dir);
                     self.current = None;
+                    // The call the user made, not the listing underneath it.
+                    let error = error.during("walk", &path);
                     return Poll::Ready(Some(Err(WalkError { path, error })));
                 }
                 Poll::Ready(Some(Ok(entry))) => {

@@ -259,6 +259,31 @@ pub fn gmt_token_time(token: &str) -> Option<u64> {
     Some(crate::time::FileTime::from_unix(secs, 0).0)
 }
 
+/// A path naming a previous version with a `@GMT-YYYY.MM.DD-HH.MM.SS` directory element
+/// ([MS-SMB] 2.2.1.1.1: `docs\@GMT-2001.03.30-14.44.00\f.txt`, or as the last element for a
+/// directory) split into the path without the token and the token's time as a FILETIME,
+/// which SMB2 carries in the TWrp create context ([MS-SMB2] 2.2.13.2.7) instead of the name.
+/// `None` when no element is a valid token, or when more than one is (a path "MUST NOT
+/// contain more than one"; such a name goes to the server unchanged and fails there).
+/// Separators may be `\` or `/`; the result uses `\`.
+pub fn split_gmt_token(path: &str) -> Option<(String, u64)> {
+    let mut found = None;
+    for element in path.split(['\\', '/']) {
+        if let Some(t) = gmt_token_time(element) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(t);
+        }
+    }
+    let time = found?;
+    let rest: Vec<&str> = path
+        .split(['\\', '/'])
+        .filter(|e| !e.is_empty() && gmt_token_time(e).is_none())
+        .collect();
+    Some((rest.join("\\"), time))
+}
+
 pub use super::error::{IO_REPARSE_TAG_SYMLINK, SYMLINK_FLAG_RELATIVE};
 
 /// Symbolic link reparse data ([MS-FSCC] 2.1.2.4): REPARSE_DATA_BUFFER with

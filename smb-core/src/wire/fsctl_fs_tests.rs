@@ -234,3 +234,29 @@ fn gmt_tokens_to_filetime() {
         assert_eq!(gmt_token_time(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn gmt_tokens_split_out_of_paths() {
+    const T: &str = "@GMT-2026.01.01-00.00.00";
+    let t = gmt_token_time(T).unwrap();
+    // As an intermediate element, first, last (a directory's previous version), either
+    // separator.
+    for (path, rest) in [
+        ("docs\\@GMT-2026.01.01-00.00.00\\f.txt", "docs\\f.txt"),
+        ("@GMT-2026.01.01-00.00.00\\docs\\f.txt", "docs\\f.txt"),
+        ("docs/@GMT-2026.01.01-00.00.00", "docs"),
+        ("@GMT-2026.01.01-00.00.00", ""),
+    ] {
+        assert_eq!(split_gmt_token(path), Some((rest.to_string(), t)), "{path}");
+    }
+    // No token, a malformed token, a token inside a longer name, two tokens: unchanged.
+    for path in [
+        "docs\\f.txt",
+        "docs\\@GMT-2026.13.01-00.00.00\\f.txt",
+        "docs\\x@GMT-2026.01.01-00.00.00\\f.txt",
+        "docs\\@GMT-2026.01.01-00.00.00.txt",
+        "@GMT-2026.01.01-00.00.00\\@GMT-2025.01.01-00.00.00\\f",
+    ] {
+        assert_eq!(split_gmt_token(path), None, "{path}");
+    }
+}

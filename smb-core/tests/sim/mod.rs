@@ -346,6 +346,28 @@ impl Sim {
         self.client.submit(r, self.now).expect("submitted")
     }
 
+    /// Logged in and tree connected to "share", with the file `name` holding `data` opened
+    /// with `o`.
+    pub fn with_open_file(
+        cfg: ClientConfig,
+        server: ServerConfig,
+        name: &str,
+        data: Vec<u8>,
+        o: OpenOptions,
+    ) -> (Sim, TreeId, FileHandle) {
+        let mut s = Sim::new(cfg, server);
+        s.login();
+        let t = s.tree();
+        s.server.files.insert(name.into(), data);
+        let f = s.open(t, name, o);
+        (s, t, f)
+    }
+
+    /// Whether the client emitted an event matching `f`.
+    pub fn saw(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(f)
+    }
+
     /// The SMB2 header of a frame as the server sent it (prefix included), unless encrypted.
     pub fn header_of(frame: &[u8]) -> Option<Header> {
         Header::decode(frame.get(4..)?).ok()

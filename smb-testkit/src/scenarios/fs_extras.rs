@@ -376,6 +376,40 @@ pub async fn previous_versions_via_snapshot<H: FsExtras>(h: H) {
         .await
         .expect_err("no snapshot at that time");
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+
+    // A @GMT token in the path names the same previous version ([MS-SMB] 2.2.1.1.1): the
+    // client sends it as TWrp, wherever the element is.
+    for path in [
+        format!("docs/{TOKEN}/f.txt"),
+        format!("{TOKEN}/docs/f.txt"),
+        format!("{TOKEN}\\docs\\f.txt"),
+    ] {
+        match h.read_whole(&s, &path).await {
+            Ok(d) => assert_eq!(String::from_utf8_lossy(&d), "old version", "read {path}"),
+            Err(e) => panic!("read {path}: {e}"),
+        }
+    }
+
+    // More snapshots than 64 KiB of tokens hold (50 bytes each): Samba answers the first
+    // request with STATUS_BUFFER_TOO_SMALL; the client asks for the size and then the
+    // whole list.
+    const MORE: usize = 1_400;
+    for i in 0..MORE {
+        let token = format!(
+            "@GMT-2025.01.01-{:02}.{:02}.{:02}",
+            i / 3600,
+            i / 60 % 60,
+            i % 60
+        );
+        std::fs::create_dir(root.join(".snapshots").join(token)).expect("mkdir a snapshot");
+    }
+    let names = match h.fsx(&s, FsxOp::Snapshots(String::new())).await {
+        Ok(FsxOut::Names(n)) => n,
+        other => panic!("snapshots: {other:?}\n{}", server.log_tail(6000)),
+    };
+    assert_eq!(names.len(), MORE + 1);
+    assert_eq!(names[0], TOKEN, "sorted newest first");
+    assert!(names.iter().all(|n| gmt_token_time(n).is_some()));
     h.shutdown(c).await;
 }
 
