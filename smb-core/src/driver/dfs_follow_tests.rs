@@ -1,6 +1,7 @@
 //! Following referrals through fake adapter hooks: the cache's TimeToLive on a virtual
-//! clock, failing over from a target that cannot be reached (a closed loopback port) to
-//! the next, and rename/copy paths that lead to different shares.
+//! clock, failing over from a target that cannot be reached (the fake connector refuses
+//! it, as a closed port would: no socket is opened here) to the next, and rename/copy
+//! paths that lead to different shares.
 
 use super::super::dfs::tests::{run, v3_referrals};
 use super::super::{Credentials, DfsClock, SharedAuth};
@@ -14,7 +15,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Ready;
 use core::sync::atomic::{AtomicU64, Ordering};
-use std::net::TcpListener;
 use std::sync::Mutex;
 
 /// `\srv\root\link`: 14 UTF-16 units.
@@ -29,6 +29,8 @@ struct World {
     referrals_asked: usize,
     /// Where connect_target tried to connect.
     connects: Vec<String>,
+    /// The addresses that accept a connection; any other is refused.
+    up: Vec<String>,
 }
 
 /// A submitter: referrals from the world; on the root share (tree 1) a path under `link`
@@ -107,14 +109,23 @@ impl DfsClient for FakeClient {
         };
         Box::pin(core::future::ready(Ok(s)))
     }
-    /// Really connects, on loopback only: a closed port fails like a server that is down.
+    /// Accepts the world's `up` addresses and refuses the rest, as a server that is down
+    /// would (ConnectionRefused).
     fn connect_target(t: DfsConnect<Self>) -> BoxFuture<'static, io::Result<Self>> {
         let sub = WORLD.with(|w| w.lock().unwrap().clone()).expect("a world");
-        sub.0.lock().unwrap().connects.push(t.addr.0.clone());
-        let r = std::net::TcpStream::connect(t.addr.0.as_str()).map(|_| FakeClient {
-            links: t.links,
-            sub,
-        });
+        let accepted = {
+            let mut w = sub.0.lock().unwrap();
+            w.connects.push(t.addr.0.clone());
+            w.up.contains(&t.addr.0)
+        };
+        let r = if accepted {
+            Ok(FakeClient {
+                links: t.links,
+                sub,
+            })
+        } else {
+            Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+        };
         Box::pin(core::future::ready(r))
     }
 }
@@ -153,11 +164,17 @@ impl Clock {
     }
 }
 
-/// The root share `\\srv\root` of a client whose referrals answer `referral` and whose
-/// resolver knows `hosts`.
-fn root(referral: Vec<u8>, hosts: &[(&str, String)], clock: &Clock) -> (FakeShare, FakeSub) {
+/// The root share `\\srv\root` of a client whose referrals answer `referral`, whose
+/// resolver knows `hosts` and whose connector accepts the addresses in `up`.
+fn root(
+    referral: Vec<u8>,
+    hosts: &[(&str, String)],
+    up: &[&str],
+    clock: &Clock,
+) -> (FakeShare, FakeSub) {
     let sub = FakeSub(Arc::new(Mutex::new(World {
         referral,
+        up: up.iter().map(|a| a.to_string()).collect(),
         ..World::default()
     })));
     WORLD.with(|w| *w.lock().unwrap() = Some(sub.clone()));
@@ -179,19 +196,16 @@ fn root(referral: Vec<u8>, hosts: &[(&str, String)], clock: &Clock) -> (FakeShar
     (share, sub)
 }
 
-/// A loopback port nothing listens on (bound, then closed).
-fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = l.local_addr().unwrap().to_string();
-    drop(l);
-    a
-}
-
 #[test]
 fn a_referral_expires_after_its_ttl_and_is_fetched_again() {
     let clock = Clock::default();
     // `link` -> `\\srv\other`: the same server, TimeToLive 10 s.
-    let (share, sub) = root(v3_referrals(CONSUMED, 10, &["\\srv\\other"]), &[], &clock);
+    let (share, sub) = root(
+        v3_referrals(CONSUMED, 10, &["\\srv\\other"]),
+        &[],
+        &[],
+        &clock,
+    );
     let asked = || sub.0.lock().unwrap().referrals_asked;
     clock.set(100);
     let (s, p) = run(follow(share.clone(), "link\\dir\\f.txt".into())).unwrap();
@@ -213,11 +227,10 @@ fn a_referral_expires_after_its_ttl_and_is_fetched_again() {
 #[test]
 fn an_unreachable_target_fails_over_to_the_next() {
     let clock = Clock::default();
-    let up = TcpListener::bind("127.0.0.1:0").unwrap();
-    let (down, up_addr) = (closed_port(), up.local_addr().unwrap().to_string());
+    let (down, up_addr) = ("127.0.0.1:1001".to_string(), "127.0.0.1:1002".to_string());
     let referral = v3_referrals(CONSUMED, 60, &["\\down\\s", "\\up\\s\\base"]);
     let hosts = [("down", down.clone()), ("up", up_addr.clone())];
-    let (share, sub) = root(referral, &hosts, &clock);
+    let (share, sub) = root(referral, &hosts, &[up_addr.as_str()], &clock);
     let (s, p) = run(follow(share.clone(), "link\\f.txt".into())).unwrap();
     assert_eq!(s.client.links.server_name(), "up");
     assert_eq!((s.name.as_str(), p.as_str()), ("s", "base\\f.txt"));
@@ -263,9 +276,9 @@ fn an_unreachable_target_fails_over_to_the_next() {
 #[test]
 fn no_reachable_target_is_an_error_naming_the_path_and_the_count() {
     let clock = Clock::default();
-    let (a, b) = (closed_port(), closed_port());
+    let (a, b) = ("127.0.0.1:1001".to_string(), "127.0.0.1:1002".to_string());
     let referral = v3_referrals(CONSUMED, 60, &["\\a\\s", "\\b\\s"]);
-    let (share, sub) = root(referral, &[("a", a.clone()), ("b", b.clone())], &clock);
+    let (share, sub) = root(referral, &[("a", a.clone()), ("b", b.clone())], &[], &clock);
     let e = run(follow(share, "link\\f.txt".into()))
         .err()
         .expect("no target");
@@ -279,7 +292,12 @@ fn no_reachable_target_is_an_error_naming_the_path_and_the_count() {
 #[test]
 fn rename_across_targets_is_refused_naming_both_paths() {
     let clock = Clock::default();
-    let (share, _) = root(v3_referrals(CONSUMED, 60, &["\\srv\\other"]), &[], &clock);
+    let (share, _) = root(
+        v3_referrals(CONSUMED, 60, &["\\srv\\other"]),
+        &[],
+        &[],
+        &clock,
+    );
     // Through the link and back on the root: two shares.
     let e = run(resolve_pair(&share, "rename", "link\\a.txt", "b.txt"))
         .err()
