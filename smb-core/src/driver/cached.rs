@@ -3,7 +3,7 @@
 //! and hand the handle over; changes through this client invalidate first.
 
 use super::lease_cache::{LeaseCacheAnswer, LeaseCacheOp, MAX_CACHED_FILE};
-use super::ops::{MAX_WHOLE_FILE_READ, Metadata, SMALL_READ, smb_path};
+use super::ops::{MAX_WHOLE_FILE_READ, Metadata, SMALL_READ, exactly, smb_path};
 use super::{ShareOps, Submitter};
 use crate::client::{
     ErrorKind, FileHandle, OpError, OpenOptions, Request, Response, create_options, share_access,
@@ -151,12 +151,7 @@ impl<S: Submitter> ShareOps<S> {
                 len: size as u32,
             };
             if let Response::Read { data, .. } = self.sub.submit(req).await? {
-                let got: usize = data.iter().map(|d| d.len()).sum();
-                if got as u64 == size {
-                    let mut out = Vec::with_capacity(got);
-                    for d in &data {
-                        out.extend_from_slice(d);
-                    }
+                if let Some(out) = exactly(&data, size) {
                     return Ok(out);
                 }
             }
@@ -222,16 +217,7 @@ impl<S: Submitter> ShareOps<S> {
         };
         let data = match answers.next() {
             // The whole file came back: what CREATE reported is what arrived.
-            Some(Ok(Response::Read { data, .. })) => {
-                let got: usize = data.iter().map(|d| d.len()).sum();
-                (got as u64 == metadata.size).then(|| {
-                    let mut out = Vec::with_capacity(got);
-                    for d in &data {
-                        out.extend_from_slice(d);
-                    }
-                    out
-                })
-            }
+            Some(Ok(Response::Read { data, .. })) => exactly(&data, metadata.size),
             // An empty file: READ at offset 0 answers STATUS_END_OF_FILE ([MS-SMB2] 3.3.5.12).
             Some(Err(e)) if metadata.size == 0 && e.status == Some(NtStatus::END_OF_FILE) => {
                 Some(Vec::new())

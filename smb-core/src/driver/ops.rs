@@ -151,6 +151,19 @@ fn unexpected() -> OpError {
     OpError::new(ErrorKind::Protocol("unexpected response type"))
 }
 
+/// The pieces of a READ answer joined, if they hold exactly `size` bytes (a whole file as
+/// its size was reported); `None` otherwise.
+pub(super) fn exactly(pieces: &[Bytes], size: u64) -> Option<Vec<u8>> {
+    let got: usize = pieces.iter().map(|d| d.len()).sum();
+    (got as u64 == size).then(|| {
+        let mut out = Vec::with_capacity(got);
+        for d in pieces {
+            out.extend_from_slice(d);
+        }
+        out
+    })
+}
+
 /// Turn a user path into the SMB form (see [`crate::url::normalize_path`]).
 pub(crate) fn smb_path(path: &str) -> Result<String, OpError> {
     crate::url::normalize_path(path).map_err(|_| {
@@ -675,17 +688,7 @@ impl<S: Submitter> ShareOps<S> {
         };
         match parts.next().ok_or_else(unexpected)? {
             // The whole file came back: what CREATE reported is what arrived.
-            Ok(Response::Read { data, .. }) => {
-                let got: usize = data.iter().map(|d| d.len()).sum();
-                if got as u64 != size {
-                    return Ok(None);
-                }
-                let mut out = Vec::with_capacity(got);
-                for d in &data {
-                    out.extend_from_slice(d);
-                }
-                Ok(Some(out))
-            }
+            Ok(Response::Read { data, .. }) => Ok(exactly(&data, size)),
             // An empty file: READ at offset 0 answers STATUS_END_OF_FILE ([MS-SMB2] 3.3.5.12).
             Err(e) if size == 0 && e.status == Some(NtStatus::END_OF_FILE) => Ok(Some(Vec::new())),
             // Anything else (a size that moved, a READ refused): the careful path decides.
